@@ -1,0 +1,44 @@
+package flashlm.pipeline;
+
+/**
+ * Where a dataset's files and tables live, under one root (a local path, {@code s3a://bucket/prefix}
+ * or any Hadoop filesystem URI). Every path the pipeline reads or writes comes from here.
+ *
+ * <pre>
+ * ROOT/raw/                 downloaded source files, laid out as in the source repo
+ * ROOT/raw/_flashlm_download.json   the download manifest (see flashlm.pipeline.hub.DownloadManifest)
+ * ROOT/documents/           Delta table of documents
+ * ROOT/sequences/           Delta table of packed token sequences (flashlm.data.SequencesTable)
+ * ROOT/tokenizer/tokenizer.json     a tokenizer trained by train-tokenizer
+ * </pre>
+ */
+public record DatasetPaths(String root) {
+  public DatasetPaths {
+    if (root == null || root.isBlank()) {
+      throw new IllegalArgumentException("dataset root (data_dir) must not be empty");
+    }
+    while (root.length() > 1 && root.endsWith("/")) {
+      root = root.substring(0, root.length() - 1);
+    }
+  }
+
+  public String raw() {
+    return root + "/raw";
+  }
+
+  public String downloadManifest() {
+    return raw() + "/_flashlm_download.json";
+  }
+
+  public String documents() {
+    return root + "/documents";
+  }
+
+  public String sequences() {
+    return root + "/sequences";
+  }
+
+  public String trainedTokenizer() {
+    return root + "/tokenizer/tokenizer.json";
+  }
+}

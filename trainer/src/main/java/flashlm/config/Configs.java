@@ -1,0 +1,171 @@
+package flashlm.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Reads config files (JSON, or YAML for {@code .yaml}/{@code .yml}) into validated records.
+ *
+ * <p>Keys are snake_case in files and overrides ({@code seq_len}), camelCase in the records
+ * ({@code seqLen}). An override {@code a.b=value} sets a nested key; the value is parsed as a YAML
+ * scalar or flow collection, so {@code --set seq_len=256} is a number and {@code --set
+ * files=[a,b]} a list.
+ */
+public final class Configs {
+  private static final ObjectMapper JSON = configure(new ObjectMapper());
+  private static final ObjectMapper YAML = configure(new ObjectMapper(new YAMLFactory()));
+
+  private Configs() {}
+
+  private static ObjectMapper configure(ObjectMapper mapper) {
+    return mapper
+        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+        .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+        .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+        .enable(SerializationFeature.INDENT_OUTPUT);
+  }
+
+  /** The shared snake_case JSON mapper, for writing resolved configs and manifests. */
+  public static ObjectMapper json() {
+    return JSON;
+  }
+
+  /**
+   * Loads {@code file} (may be null: all defaults) with {@code overrides} applied.
+   *
+   * @throws ConfigException naming the file and the key for unknown keys and bad values
+   */
+  public static <T> T load(Path file, Class<T> type, List<String> overrides) {
+    ObjectNode tree = file == null ? JsonNodeFactory.instance.objectNode() : readTree(file);
+    for (String override : overrides) {
+      applyOverride(tree, override);
+    }
+    return bind(tree, type, file == null ? "(defaults)" : file.toString());
+  }
+
+  /** Loads a config from a classpath resource, for configs that ship inside the jar. */
+  public static <T> T loadResource(String resource, Class<T> type) {
+    try (InputStream in = Configs.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new ConfigException("config resource not found on the classpath: " + resource);
+      }
+      ObjectMapper mapper = resource.endsWith(".json") ? JSON : YAML;
+      return bind(mapper.readTree(in), type, resource);
+    } catch (IOException e) {
+      throw new ConfigException("cannot read config resource " + resource + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Binds an already-parsed tree; {@code origin} names where it came from in errors. */
+  public static <T> T bind(JsonNode tree, Class<T> type, String origin) {
+    try {
+      return JSON.treeToValue(tree, type);
+    } catch (UnrecognizedPropertyException e) {
+      String known = e.getKnownPropertyIds() == null ? "" : e.getKnownPropertyIds().stream()
+          .map(Object::toString).sorted().collect(Collectors.joining(", "));
+      throw new ConfigException(origin + ": unknown key '" + path(e) + "'"
+          + (known.isEmpty() ? "" : " (known keys here: " + known + ")"), e);
+    } catch (ValueInstantiationException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      String where = path(e);
+      throw new ConfigException(origin + ": " + (where.isEmpty() ? "" : "in '" + where + "': ")
+          + cause.getMessage(), cause);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(origin + ": bad value for '" + path(e) + "': "
+          + e.getOriginalMessage(), e);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(origin + ": " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** Serializes a config record as indented snake_case JSON (for logs, checkpoints, commits). */
+  public static String toJson(Object config) {
+    try {
+      return JSON.writeValueAsString(config);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialize config " + config, e);
+    }
+  }
+
+  /** Parses a file as JSON or YAML by its extension. */
+  public static ObjectNode readTree(Path file) {
+    if (!Files.isRegularFile(file)) {
+      throw new ConfigException("config file not found: " + file);
+    }
+    String name = file.getFileName().toString();
+    ObjectMapper mapper = name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
+    try {
+      JsonNode node = mapper.readTree(file.toFile());
+      if (node == null || node.isMissingNode() || node.isNull()) {
+        return JsonNodeFactory.instance.objectNode();
+      }
+      if (!node.isObject()) {
+        throw new ConfigException(file + ": a config file must hold a mapping of keys to values");
+      }
+      return (ObjectNode) node;
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(file + ": cannot parse: " + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** Applies one {@code dotted.key=value} override to {@code root}. */
+  public static void applyOverride(ObjectNode root, String override) {
+    int eq = override.indexOf('=');
+    if (eq <= 0) {
+      throw new ConfigException("override must be key=value, got '" + override + "'");
+    }
+    String key = override.substring(0, eq).trim();
+    String raw = override.substring(eq + 1);
+    String[] parts = key.split("\\.");
+    ObjectNode node = root;
+    for (int i = 0; i < parts.length - 1; i++) {
+      JsonNode child = node.get(parts[i]);
+      if (child == null || child.isNull()) {
+        child = node.putObject(parts[i]);
+      } else if (!child.isObject()) {
+        throw new ConfigException("override '" + key + "': '" + parts[i] + "' is not a mapping");
+      }
+      node = (ObjectNode) child;
+    }
+    node.set(parts[parts.length - 1], parseScalar(key, raw));
+  }
+
+  private static JsonNode parseScalar(String key, String raw) {
+    if (raw.isEmpty()) {
+      return JsonNodeFactory.instance.textNode("");
+    }
+    try {
+      JsonNode node = YAML.readTree(raw);
+      return node == null ? JsonNodeFactory.instance.nullNode() : node;
+    } catch (JsonProcessingException e) {
+      throw new ConfigException("override '" + key + "': cannot parse value '" + raw + "'", e);
+    }
+  }
+
+  private static String path(JsonMappingException e) {
+    return e.getPath().stream()
+        .map(ref -> ref.getFieldName() != null ? ref.getFieldName() : "[" + ref.getIndex() + "]")
+        .collect(Collectors.joining("."))
+        .replace(".[", "[");
+  }
+}
