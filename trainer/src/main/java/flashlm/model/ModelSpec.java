@@ -1,0 +1,117 @@
+package flashlm.model;
+
+import flashlm.config.ConfigException;
+
+/**
+ * The architecture of a model: what the native model, the Java reference model, checkpoints and
+ * the safetensors export agree on. Read from the {@code model} section of a training config.
+ *
+ * <p>{@code arch = "transformer"}: v7 "ECLIPSE" (and the float baseline with {@code quant =
+ * "none"}): tied float embedding, {@code n_layers} x [RMSNorm, Q/K/V, RoPE, causal attention, O,
+ * residual, RMSNorm, gate/up, SiLU(gate)*up, down, residual], final RMSNorm, head tied to the
+ * embedding. {@code arch = "ffn"}: v6.1 "SUPERNOVA II": tied embedding, {@code n_layers} x
+ * [RMSNorm, up d->ffn, SiLU, down ffn->d, residual], final RMSNorm, tied head.
+ *
+ * @param arch "transformer" or "ffn"
+ * @param vocabSize embedding rows (vocab_size)
+ * @param dModel hidden size (d_model)
+ * @param nLayers blocks (n_layers)
+ * @param nHeads attention heads, transformer only (n_heads); head dim = d_model / n_heads
+ * @param ffnDim hidden size of the feed-forward (ffn_dim)
+ * @param seqLen context length the model is trained at (seq_len)
+ * @param quant "ternary" (BitNet b1.58 BitLinear: absmean ternary weights, per-token int8
+ *     absmax activations, straight-through estimator) or "none" (plain fp32 linears)
+ * @param learnableAlpha a learnable per-layer output scale on every BitLinear (learnable_alpha);
+ *     off in the BitNet b1.58 reference recipe
+ * @param ropeTheta RoPE base (rope_theta), default 10000
+ * @param normEps RMSNorm epsilon (norm_eps), default 1e-5
+ * @param initStd std of the normal initialisation of matrices and embedding (init_std), default 0.02
+ */
+public record ModelSpec(
+    String arch,
+    Integer vocabSize,
+    Integer dModel,
+    Integer nLayers,
+    Integer nHeads,
+    Integer ffnDim,
+    Integer seqLen,
+    String quant,
+    Boolean learnableAlpha,
+    Double ropeTheta,
+    Double normEps,
+    Double initStd) {
+
+  public static final String TRANSFORMER = "transformer";
+  public static final String FFN = "ffn";
+  public static final String TERNARY = "ternary";
+  public static final String NONE = "none";
+
+  public ModelSpec {
+    if (arch == null) {
+      throw ConfigException.missing("model.arch");
+    }
+    if (!arch.equals(TRANSFORMER) && !arch.equals(FFN)) {
+      throw ConfigException.badValue("model.arch", arch, "'transformer' or 'ffn'");
+    }
+    vocabSize = positive("model.vocab_size", vocabSize);
+    dModel = positive("model.d_model", dModel);
+    nLayers = positive("model.n_layers", nLayers);
+    ffnDim = positive("model.ffn_dim", ffnDim);
+    seqLen = positive("model.seq_len", seqLen);
+    if (arch.equals(TRANSFORMER)) {
+      nHeads = positive("model.n_heads", nHeads);
+      if (dModel % nHeads != 0 || (dModel / nHeads) % 2 != 0) {
+        throw ConfigException.badValue("model.n_heads", nHeads,
+            "a divisor of d_model=" + dModel + " giving an even head dim (RoPE rotates pairs)");
+      }
+    } else {
+      nHeads = nHeads == null ? 0 : nHeads;
+    }
+    quant = quant == null ? TERNARY : quant;
+    if (!quant.equals(TERNARY) && !quant.equals(NONE)) {
+      throw ConfigException.badValue("model.quant", quant, "'ternary' or 'none'");
+    }
+    learnableAlpha = learnableAlpha != null && learnableAlpha;
+    ropeTheta = ropeTheta == null ? 10000.0 : ropeTheta;
+    normEps = normEps == null ? 1e-5 : normEps;
+    initStd = initStd == null ? 0.02 : initStd;
+    if (!(ropeTheta > 0) || !(normEps > 0) || !(initStd > 0)) {
+      throw ConfigException.badValue("model.rope_theta/norm_eps/init_std",
+          ropeTheta + "/" + normEps + "/" + initStd, "positive numbers");
+    }
+  }
+
+  public boolean ternary() {
+    return quant.equals(TERNARY);
+  }
+
+  public int headDim() {
+    return arch.equals(TRANSFORMER) ? dModel / nHeads : 0;
+  }
+
+  /** Parameter count, tied embedding counted once (alpha scalars included when enabled). */
+  public long parameterCount() {
+    long d = dModel;
+    long perBlock;
+    int linears;
+    if (arch.equals(TRANSFORMER)) {
+      perBlock = 4 * d * d + 3 * d * ffnDim + 2 * d;
+      linears = 7;
+    } else {
+      perBlock = 2 * d * ffnDim + d;
+      linears = 2;
+    }
+    long alphas = learnableAlpha ? (long) linears * nLayers : 0;
+    return (long) vocabSize * d + nLayers * perBlock + d + alphas;
+  }
+
+  private static Integer positive(String key, Integer value) {
+    if (value == null) {
+      throw ConfigException.missing(key);
+    }
+    if (value <= 0) {
+      throw ConfigException.badValue(key, value, "a positive integer");
+    }
+    return value;
+  }
+}
