@@ -1,0 +1,97 @@
+package flashlm.pipeline.bpe;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A trained byte-level BPE tokenizer: the {@code tokenizer.json} text and what training saw.
+ *
+ * @param tokenizerJson the HuggingFace tokenizer.json, UTF-8 text
+ * @param sha256 hex sha256 of the file's UTF-8 bytes
+ * @param vocabSize tokens in the vocabulary, special tokens included (the model's embedding rows)
+ * @param mergesCount merges learned (equals vocab_size - 256 - specials unless two merges spelled
+ *     the same token, or training stopped early for lack of pairs at min_frequency)
+ * @param distinctWords distinct pre-tokenized words in the (sampled) documents
+ * @param keptWords distinct words the driver learned from (at most max_words)
+ * @param totalWords word occurrences in the documents the driver learned from
+ * @param seconds wall time of training
+ */
+public record BpeResult(
+    String tokenizerJson,
+    String sha256,
+    int vocabSize,
+    int mergesCount,
+    long distinctWords,
+    long keptWords,
+    long totalWords,
+    double seconds) {
+
+  /** Suffix of the checksum file written beside the tokenizer ({@code sha256sum} format). */
+  public static final String SHA256_SUFFIX = ".sha256";
+
+  static BpeResult of(String json, int vocabSize, int merges, long distinct, long kept, long total,
+      double seconds) {
+    return new BpeResult(json, sha256Hex(json.getBytes(StandardCharsets.UTF_8)), vocabSize, merges,
+        distinct, kept, total, seconds);
+  }
+
+  /**
+   * Writes the tokenizer.json to {@code location} (local path, {@code s3a://...} or any Hadoop
+   * filesystem) and its checksum to {@code location + ".sha256"}, each through a temporary file
+   * renamed into place, replacing earlier files.
+   *
+   * @return the sha256 written
+   */
+  public String write(String location, Configuration hadoopConf) throws IOException {
+    Path dest = new Path(location);
+    FileSystem fs = dest.getFileSystem(hadoopConf);
+    writeAtomically(fs, dest, tokenizerJson.getBytes(StandardCharsets.UTF_8));
+    String line = sha256 + "  " + dest.getName() + "\n";
+    writeAtomically(fs, new Path(location + SHA256_SUFFIX), line.getBytes(StandardCharsets.UTF_8));
+    return sha256;
+  }
+
+  private static void writeAtomically(FileSystem fs, Path dest, byte[] bytes) throws IOException {
+    Path tmp = new Path(dest.getParent(), "." + dest.getName() + ".tmp-" + UUID.randomUUID());
+    fs.setWriteChecksum(false); // no .crc side files on the local filesystem
+    try {
+      try (OutputStream out = fs.create(tmp, true)) {
+        out.write(bytes);
+      }
+      if (fs.exists(dest) && !fs.delete(dest, false)) {
+        throw new IOException("cannot replace " + dest);
+      }
+      if (!fs.rename(tmp, dest)) {
+        throw new IOException("cannot rename " + tmp + " to " + dest);
+      }
+    } finally {
+      if (fs.exists(tmp)) {
+        fs.delete(tmp, false);
+      }
+    }
+  }
+
+  static String sha256Hex(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  /** A one-line summary (the record's default would print the whole file). */
+  @Override
+  public String toString() {
+    return String.format("BpeResult[vocab_size=%d, merges=%d, distinct_words=%d, kept_words=%d,"
+        + " total_words=%d, seconds=%.2f, sha256=%s]", vocabSize, mergesCount, distinctWords,
+        keptWords, totalWords, seconds, sha256);
+  }
+}
