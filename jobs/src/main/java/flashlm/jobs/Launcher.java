@@ -67,7 +67,9 @@ public final class Launcher {
       c.run(cl, null);
       return;
     }
-    boolean embedded = !SparkSessions.masterChosen();
+    // Stop only a session this call created on embedded Spark; never one that spark-submit or a
+    // test harness owns.
+    boolean embedded = !SparkSessions.masterChosen() && SparkSession.getDefaultSession().isEmpty();
     SparkSession spark = SparkSessions.getOrCreate("flashlm-" + c.name(), cl.master());
     try {
       c.run(cl, spark);
