@@ -1,11 +1,12 @@
-package flashlm.pipeline.ingest;
+package flashlm.pipeline.hub;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import java.util.List;
 
 /**
- * The download job's manifest ({@code DatasetPaths.downloadManifest()}), as far as ingest needs
- * it; unknown keys are ignored so the download side may add fields.
+ * The download job's manifest, JSON at {@code DatasetPaths.downloadManifest()} with snake_case
+ * keys: what was fetched, from where, at which commit. Written by the downloader, read by ingest;
+ * unknown keys are ignored so later versions may add fields.
  *
  * @param source "hf://datasets/{repo}"
  * @param repo hub repo id
@@ -16,7 +17,7 @@ import java.util.List;
  * @param createdAt when the download finished
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-record DownloadManifest(String source, String repo, String revision, String resolvedCommit,
+public record DownloadManifest(String source, String repo, String revision, String resolvedCommit,
     String endpoint, List<File> files, String createdAt) {
 
   /**
@@ -29,5 +30,5 @@ record DownloadManifest(String source, String repo, String revision, String reso
    * @param sha256Verified whether the download verified the sha256 against the hub's
    */
   @JsonIgnoreProperties(ignoreUnknown = true)
-  record File(String path, String location, Long size, String sha256, Boolean sha256Verified) {}
+  public record File(String path, String location, Long size, String sha256, Boolean sha256Verified) {}
 }
