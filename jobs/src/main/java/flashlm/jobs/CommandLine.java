@@ -1,5 +1,6 @@
 package flashlm.jobs;
 
+import flashlm.config.Configs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,6 +75,16 @@ public record CommandLine(
       }
     }
     return new CommandLine(cmd, conf, overrides, master, printSubmit, resume, help, rest);
+  }
+
+  /** The config file: {@code --conf}, else the command's default. */
+  public Path confOr(Command c) {
+    return conf != null ? conf : Path.of(c.defaultConf());
+  }
+
+  /** Loads the config file into {@code type} with the {@code --set} overrides applied. */
+  public <T> T load(Command c, Class<T> type) {
+    return Configs.load(confOr(c), type, overrides);
   }
 
   private static String value(String[] args, int i, String option) {

@@ -37,8 +37,7 @@ final class SubmitLine {
     parts.add("--conf " + quote("spark.driver.extraJavaOptions=" + SparkSessions.OFFLINE_JAVA_OPTIONS));
     parts.add(quote(jarPath()));
     List<String> args = new ArrayList<>();
-    Path conf = cl.conf() != null ? cl.conf() : Path.of(command.defaultConf());
-    args.add("--conf " + quote(conf.toAbsolutePath().normalize().toString()));
+    args.add("--conf " + quote(cl.confOr(command).toAbsolutePath().normalize().toString()));
     for (String o : cl.overrides()) {
       args.add("--set " + quote(o));
     }
