@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""PyTorch twin of FlashLM's trainer, the baseline the trainer benchmark compares against.
+
+Builds the model of a FlashLM config (conf/*.json: the same architecture, layout and Llama tensor
+names as the trainer's ParamLayout), written as a PyTorch user would write it: BitLinear as
+F.linear on fake-quantised weights and activations with the straight-through estimator,
+F.scaled_dot_product_attention, torch.optim.AdamW (or SGD momentum for v6.1).
+
+Two modes:
+  one-shot   python3 pytorch_train.py --conf conf/v6.1.json --batch 16 --steps 20
+             prints one JSON line with tokens/s and peak RSS.
+  serve      python3 pytorch_train.py --conf ... --serve
+             reads commands from stdin, one per line, so a benchmark can interleave PyTorch and
+             FlashLM steps in one run without paying start-up each time:
+               "steps N"  -> trains N steps, prints {"steps":N,"seconds":..,"loss":..}
+               "rss"      -> prints {"peak_rss_bytes":..}
+               "quit"
+Tokens are uniform random ids from a seeded generator (throughput does not depend on them);
+--init FILE.safetensors loads initial weights exported by `flashlm export` so both trainers start
+from the same point.
+"""
+import argparse
+import json
+import math
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def fake_quant_weight(w):
+    # BitNet b1.58 absmean: s = mean|W| (eps 1e-5), Wq = clamp(round(W/s), -1, 1) * s, STE.
+    s = w.abs().mean().clamp(min=1e-5)
+    wq = (w / s).round().clamp(-1, 1) * s
+    return w + (wq - w).detach()
+
+
+def fake_quant_act(x):
+    # Per-token absmax int8: gamma = max|x| (eps 1e-5), q = clamp(round(x*127/gamma)), STE.
+    gamma = x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)
+    xq = (x * (127.0 / gamma)).round().clamp(-127, 127) * (gamma / 127.0)
+    return x + (xq - x).detach()
+
+
+class BitLinear(nn.Linear):
+    def __init__(self, fan_in, fan_out, ternary):
+        super().__init__(fan_in, fan_out, bias=False)
+        self.ternary = ternary
+
+    def forward(self, x):
+        if not self.ternary:
+            return F.linear(x, self.weight)
+        return F.linear(fake_quant_act(x), fake_quant_weight(self.weight))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def rope_table(T, hd, theta):
+    inv = theta ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
+    ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    return torch.cos(ang).float(), torch.sin(ang).float()
+
+
+def rope(x, cos, sin):
+    # x (B, H, T, hd); rotates interleaved pairs (x[2i], x[2i+1]) like the trainer.
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+
+
+class Attention(nn.Module):
+    def __init__(self, m, ternary):
+        super().__init__()
+        d = m["d_model"]
+        self.h = m["n_heads"]
+        self.q_proj = BitLinear(d, d, ternary)
+        self.k_proj = BitLinear(d, d, ternary)
+        self.v_proj = BitLinear(d, d, ternary)
+        self.o_proj = BitLinear(d, d, ternary)
+
+    def forward(self, x, cos, sin):
+        B, T, C = x.shape
+        shape = (B, T, self.h, C // self.h)
+        q = rope(self.q_proj(x).view(shape).transpose(1, 2), cos, sin)
+        k = rope(self.k_proj(x).view(shape).transpose(1, 2), cos, sin)
+        v = self.v_proj(x).view(shape).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, m, ternary, gated):
+        super().__init__()
+        d, f = m["d_model"], m["ffn_dim"]
+        self.gated = gated
+        if gated:
+            self.gate_proj = BitLinear(d, f, ternary)
+        self.up_proj = BitLinear(d, f, ternary)
+        self.down_proj = BitLinear(f, d, ternary)
+
+    def forward(self, x):
+        h = F.silu(self.gate_proj(x)) * self.up_proj(x) if self.gated else F.silu(self.up_proj(x))
+        return self.down_proj(h)
+
+
+class Layer(nn.Module):
+    def __init__(self, m, ternary):
+        super().__init__()
+        eps = m.get("norm_eps", 1e-5)
+        self.transformer = m["arch"] == "transformer"
+        self.input_layernorm = RMSNorm(m["d_model"], eps)
+        if self.transformer:
+            self.self_attn = Attention(m, ternary)
+            self.post_attention_layernorm = RMSNorm(m["d_model"], eps)
+        self.mlp = Mlp(m, ternary, gated=self.transformer)
+
+    def forward(self, x, cos, sin):
+        if not self.transformer:
+            return x + self.mlp(self.input_layernorm(x))
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Model(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        ternary = m.get("quant", "ternary") == "ternary"
+        self.embed_tokens = nn.Embedding(m["vocab_size"], m["d_model"])
+        self.layers = nn.ModuleList(Layer(m, ternary) for _ in range(m["n_layers"]))
+        self.norm = RMSNorm(m["d_model"], m.get("norm_eps", 1e-5))
+        hd = m["d_model"] // max(1, m.get("n_heads", 1))
+        cos, sin = rope_table(m["seq_len"], hd, m.get("rope_theta", 10000.0))
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        std = m.get("init_std", 0.02)
+        for name, p in self.named_parameters():
+            if p.dim() > 1:
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(self, idx, targets):
+        x = self.embed_tokens(idx)
+        for layer in self.layers:
+            x = layer(x, self.cos, self.sin)
+        logits = self.norm(x) @ self.embed_tokens.weight.t()  # tied head
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def llama_state_dict_names(model):
+    # Our module names are the Llama ones without the "model." prefix.
+    return {"model." + k: v for k, v in model.state_dict().items()}
+
+
+def build(conf, args):
+    m = conf["model"]
+    model = Model(m)
+    if args.init:
+        from safetensors.torch import load_file
+        tensors = load_file(args.init)
+        own = llama_state_dict_names(model)
+        missing = sorted(set(own) - set(tensors))
+        if missing:
+            sys.exit(f"{args.init}: missing tensors {missing[:5]}")
+        with torch.no_grad():
+            for name, t in own.items():
+                t.copy_(tensors[name])
+    o = conf.get("optimizer", {})
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    wd = o.get("weight_decay", 0.1)
+    groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+    if o.get("type", "adamw") == "sgd":
+        opt = torch.optim.SGD(groups, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9))
+    else:
+        opt = torch.optim.AdamW(groups, lr=o.get("lr", 1e-3),
+                                betas=(o.get("beta1", 0.9), o.get("beta2", 0.95)),
+                                eps=o.get("eps", 1e-8))
+    return model, opt
+
+
+def train_steps(model, opt, gen, n, B, m, clip):
+    T, V = m["seq_len"], m["vocab_size"]
+    loss = float("nan")
+    start = time.perf_counter()
+    for _ in range(n):
+        tokens = torch.randint(0, V, (B, T + 1), generator=gen)
+        opt.zero_grad(set_to_none=True)
+        l = model(tokens[:, :-1], tokens[:, 1:])
+        l.backward()
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        loss = l.item()
+    return time.perf_counter() - start, loss
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--conf", required=True, help="a FlashLM config JSON (conf/*.json)")
+    ap.add_argument("--batch", type=int, help="batch size (default: data.batch_size)")
+    ap.add_argument("--seq-len", type=int, help="sequence length (default: model.seq_len)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--init", help="initial weights, safetensors from `flashlm export`")
+    ap.add_argument("--serve", action="store_true", help="read commands from stdin")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    with open(args.conf) as f:
+        conf = json.load(f)
+    m = conf["model"]
+    if args.seq_len:
+        m["seq_len"] = args.seq_len
+    B = args.batch or conf.get("data", {}).get("batch_size", 8)
+    clip = conf.get("grad_clip", 1.0)
+    model, opt = build(conf, args)
+    gen = torch.Generator().manual_seed(args.seed)
+    params = sum(p.numel() for p in model.parameters())
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params,
+            "batch": B, "seq_len": m["seq_len"]}
+    if args.serve:
+        print(json.dumps({"ready": True, **info}), flush=True)
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd or cmd[0] == "quit":
+                break
+            if cmd[0] == "steps":
+                sec, loss = train_steps(model, opt, gen, int(cmd[1]), B, m, clip)
+                print(json.dumps({"steps": int(cmd[1]), "seconds": sec, "loss": loss}), flush=True)
+            elif cmd[0] == "rss":
+                print(json.dumps({"peak_rss_bytes": peak_rss_bytes()}), flush=True)
+            else:
+                print(json.dumps({"error": f"unknown command {cmd[0]!r}"}), flush=True)
+        return
+    train_steps(model, opt, gen, args.warmup, B, m, clip)
+    sec, loss = train_steps(model, opt, gen, args.steps, B, m, clip)
+    tokens = args.steps * B * m["seq_len"]
+    print(json.dumps({**info, "steps": args.steps, "seconds": sec, "loss": loss,
+                      "tokens_per_s": tokens / sec, "peak_rss_bytes": peak_rss_bytes()}))
+
+
+if __name__ == "__main__":
+    main()
