@@ -113,10 +113,15 @@ final class HubClient implements Serializable {
     throw new HubException(describe(commit, path) + ": more than " + MAX_REDIRECTS + " redirects");
   }
 
-  /** "repo R (dataset) at revision V, file P" for messages. */
-  String describe(String revision, String path) {
+  /**
+   * "hub E dataset 'R' at revision 'main' (commit C), file 'P'" for messages; {@code commit} may
+   * be the revision itself or null, {@code path} null.
+   */
+  String describe(String commit, String path) {
     return "hub " + cfg.endpoint() + " " + cfg.repoType() + " '" + cfg.repo() + "' at revision '"
-        + revision + "'" + (path == null ? "" : ", file '" + path + "'");
+        + cfg.revision() + "'"
+        + (commit == null || commit.equals(cfg.revision()) ? "" : " (commit " + commit + ")")
+        + (path == null ? "" : ", file '" + path + "'");
   }
 
   private JsonNode getJson(String url, String what) {
