@@ -138,7 +138,7 @@ public final class HadoopFiles {
 
   /** Whether {@code fs} is an object store, where a rename is a copy and create() is atomic. */
   public static boolean isObjectStore(FileSystem fs) {
-    return OBJECT_STORES.contains(fs.getScheme());
+    return OBJECT_STORES.contains(fs.getUri().getScheme()); // RawLocalFileSystem has no getScheme()
   }
 
   /** A JDK message digest; every JDK has SHA-256 and SHA-1. */
