@@ -112,13 +112,17 @@ class DownloaderTest {
       random.nextBytes(bytes);
       repo.addLfsFile(p, bytes);
     }
+    repo.addFile("sample/10BT/_empty.parquet", new byte[0]);
+    // parallelism 1: one task fetches the files one after another
     DownloadConfig cfg = new DownloadConfig(repo.id(), null, "main",
         List.of("sample/10BT/*.parquet"), server.endpoint(), dir.toString(), 1, 3, 10, 10L, null,
         null);
     DownloadManifest m = Downloader.run(spark, cfg);
 
-    assertEquals(List.of("sample/10BT/000_00000.parquet", "sample/10BT/001_00000.parquet"),
-        m.files().stream().map(DownloadManifest.File::path).toList());
+    assertEquals(List.of("sample/10BT/000_00000.parquet", "sample/10BT/001_00000.parquet",
+        "sample/10BT/_empty.parquet"), m.files().stream().map(DownloadManifest.File::path).toList());
+    assertEquals(0L, m.files().get(2).size());
+    assertTrue(m.files().get(2).sha256Verified(), "an empty blob has a git id too");
     for (DownloadManifest.File f : m.files()) {
       assertArrayEquals(repo.file(f.path()).bytes(), Files.readAllBytes(dir.resolve(f.path())));
     }
@@ -248,6 +252,17 @@ class DownloaderTest {
     assertArrayEquals(valid, Files.readAllBytes(dir.resolve(VALID)));
     assertEquals(List.of(302), statuses("TinyStories-rerun/resolve/", VALID));
     assertEquals(List.of(), statuses("TinyStories-rerun/resolve/", TRAIN));
+  }
+
+  @Test
+  void downloadsOfOneCommitIntoOneFolderAccumulateInTheManifest() throws Exception {
+    Repo repo = tinyStories("roneneldan/TinyStories-twice");
+    Downloader.run(spark, config(repo, List.of(VALID), dir));
+    DownloadManifest m = Downloader.run(spark, config(repo, List.of(TRAIN), dir));
+    assertEquals(List.of(TRAIN, VALID), m.files().stream().map(DownloadManifest.File::path)
+        .toList());
+    assertEquals(List.of(VALID, TRAIN), m.patterns());
+    assertEquals(1, server.requests("cdn", "TinyStories-twice/" + VALID).size());
   }
 
   @Test
