@@ -46,7 +46,8 @@ public final class HadoopFiles {
       }
       return;
     }
-    Path tmp = new Path(target.getParent(), "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
+    Path tmp = new Path(target.getParent(),
+        "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
     try {
       try (FSDataOutputStream out = fs.create(tmp, false)) {
         out.write(bytes);

@@ -72,7 +72,7 @@ final class FileFetcher {
     Hashes.Result hashes = Hashes.over(file.size(), fs.open(target)).finish();
     Check check = Check.of(file, hashes, null);
     if (!check.ok()) {
-      Console.line(file.path() + ": the file at " + target + " differs from the hub's, fetching it");
+      Console.line(file.path() + ": the file at " + target + " differs from the hub's; fetching");
       return null;
     }
     Console.line(file.path() + ": already at " + target + " and " + check.by() + " matches, kept");

@@ -29,7 +29,8 @@ final class HubClient implements Serializable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern NEXT_LINK = Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"?next\"?");
   private static final int MAX_REDIRECTS = 10;
-  private static final String USER_AGENT = "flashlm/0.1 (+java " + Runtime.version().feature() + ")";
+  private static final String USER_AGENT =
+      "flashlm/0.1 (+java " + Runtime.version().feature() + ")";
 
   private final DownloadConfig cfg;
   private final HubToken token;
@@ -66,7 +67,8 @@ final class HubClient implements Serializable {
           continue;
         }
         JsonNode lfs = entry.get("lfs");
-        String sha256 = lfs == null || lfs.isNull() ? null : stripPrefix(lfs.path("oid").asText(null));
+        String sha256 = lfs == null || lfs.isNull() ? null
+            : stripPrefix(lfs.path("oid").asText(null));
         files.add(new HubFile(entry.path("path").asText(), entry.path("size").asLong(),
             entry.path("oid").asText(null), sha256));
       }
@@ -187,7 +189,8 @@ final class HubClient implements Serializable {
       return new RetryableException(message, retryAfter);
     }
     String hint = switch (status) {
-      case 401, 403 -> " (the repo is private or gated, or HF_TOKEN is missing or lacks access)";
+      case 401, 403 -> " (the repo is private or gated, or the token (HF_TOKEN or token_file)"
+          + " is missing or lacks access)";
       case 404 -> " (no such repo, revision or file)";
       default -> "";
     };

@@ -34,7 +34,8 @@ final class HubToken implements Serializable {
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
       // The message names the file only: its content is the secret.
-      throw new ConfigException("cannot read token_file " + file + ": " + e.getClass().getSimpleName(), e);
+      throw new ConfigException("cannot read token_file " + file + ": "
+          + e.getClass().getSimpleName(), e);
     }
     String token = text.lines().findFirst().orElse("").strip();
     return token.isEmpty() ? NONE : new HubToken(token);

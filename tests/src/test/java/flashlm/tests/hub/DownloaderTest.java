@@ -120,7 +120,8 @@ class DownloaderTest {
     DownloadManifest m = Downloader.run(spark, cfg);
 
     assertEquals(List.of("sample/10BT/000_00000.parquet", "sample/10BT/001_00000.parquet",
-        "sample/10BT/_empty.parquet"), m.files().stream().map(DownloadManifest.File::path).toList());
+        "sample/10BT/_empty.parquet"),
+        m.files().stream().map(DownloadManifest.File::path).toList());
     assertEquals(0L, m.files().get(2).size());
     assertTrue(m.files().get(2).sha256Verified(), "an empty blob has a git id too");
     for (DownloadManifest.File f : m.files()) {
