@@ -19,7 +19,6 @@ import flashlm.tests.SparkTestSession;
 import flashlm.tests.hub.HubServer.Repo;
 import flashlm.tests.hub.HubServer.Request;
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,9 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@link Downloader} against {@link HubServer}: listing, resume, verification, faults. */
 class DownloaderTest {
-  static final String TRAIN = "TinyStoriesV2-GPT4-train.txt";
-  static final String VALID = "TinyStoriesV2-GPT4-valid.txt";
-  static final List<String> TINY_PATTERNS = List.of("TinyStoriesV2-GPT4-{train,valid}.txt");
+  static final String TRAIN = HubFixtures.TINYSTORIES_TRAIN;
+  static final String VALID = HubFixtures.TINYSTORIES_VALID;
+  static final List<String> TINY_PATTERNS = List.of(HubFixtures.TINYSTORIES_PATTERN);
   /** Where {@link #resumesWithRangeAfterACutMidFile} cuts the train file. */
   static final int CUT_AT = 1_000_000;
 
@@ -51,8 +50,8 @@ class DownloaderTest {
   static void start() throws Exception {
     server = HubServer.start();
     spark = SparkTestSession.get();
-    train = fixture("tinystories_train_prefix_2MiB.txt");
-    valid = fixture("tinystories_validation_head_794KB.txt");
+    train = HubFixtures.resource("tinystories/tinystories_train_prefix_2MiB.txt");
+    valid = HubFixtures.resource("tinystories/tinystories_validation_head_794KB.txt");
   }
 
   @AfterAll
@@ -274,6 +273,11 @@ class DownloaderTest {
     Path right = Files.writeString(dir.resolve("token"), token + "\n");
     Path dest = dir.resolve("raw");
 
+    if (System.getenv("HF_TOKEN") == null) {
+      HubException anonymous = assertThrows(HubException.class,
+          () -> Downloader.run(spark, config(repo, TINY_PATTERNS, dest)));
+      assertEquals(401, anonymous.status());
+    }
     HubException denied = assertThrows(HubException.class,
         () -> Downloader.run(spark, withToken(config(repo, TINY_PATTERNS, dest), wrong)));
     assertEquals(401, denied.status());
@@ -299,17 +303,8 @@ class DownloaderTest {
 
   // ---- helpers
 
-  /** A TinyStories-like dataset repo: the two text files (LFS), a README and other files. */
   private static Repo tinyStories(String id) {
-    return server.repo(id)
-        .addLfsFile(TRAIN, train)
-        .addLfsFile(VALID, valid)
-        .addFile("README.md", "---\nlicense: cdla-sharing-1.0\n---\n# TinyStories\n"
-            .getBytes(StandardCharsets.UTF_8))
-        .addFile(".gitattributes", "*.txt filter=lfs diff=lfs merge=lfs -text\n"
-            .getBytes(StandardCharsets.UTF_8))
-        .addLfsFile("TinyStories-train.txt", new byte[] {'o', 'l', 'd'})
-        .addFile("data/notes.json", "{}".getBytes(StandardCharsets.UTF_8));
+    return HubFixtures.tinyStories(server, id);
   }
 
   /** Fast retries, short timeouts, the loopback hub, no token file. */
@@ -349,11 +344,6 @@ class DownloaderTest {
     } catch (IOException e) {
       return new byte[0];
     }
-  }
-
-  private static byte[] fixture(String name) throws IOException, URISyntaxException {
-    return Files.readAllBytes(Path.of(DownloaderTest.class
-        .getResource("/fixtures/tinystories/" + name).toURI()));
   }
 
   @FunctionalInterface
