@@ -13,6 +13,9 @@ package flashlm.pipeline;
  * </pre>
  */
 public record DatasetPaths(String root) {
+  /** The download manifest's file name inside the folder the files were downloaded to. */
+  public static final String DOWNLOAD_MANIFEST = "_flashlm_download.json";
+
   public DatasetPaths {
     if (root == null || root.isBlank()) {
       throw new IllegalArgumentException("dataset root (data_dir) must not be empty");
@@ -27,7 +30,12 @@ public record DatasetPaths(String root) {
   }
 
   public String downloadManifest() {
-    return raw() + "/_flashlm_download.json";
+    return downloadManifestIn(raw());
+  }
+
+  /** The download manifest of files downloaded to {@code dir} (any folder, not only raw()). */
+  public static String downloadManifestIn(String dir) {
+    return dir + "/" + DOWNLOAD_MANIFEST;
   }
 
   public String documents() {

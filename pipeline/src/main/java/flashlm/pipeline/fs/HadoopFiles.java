@@ -13,6 +13,7 @@ import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -35,7 +36,7 @@ public final class HadoopFiles {
   public static void writeAtomically(Configuration conf, String location, byte[] bytes)
       throws IOException {
     Path target = new Path(location);
-    FileSystem fs = target.getFileSystem(conf);
+    FileSystem fs = fileSystem(conf, target);
     if (target.getParent() != null) {
       fs.mkdirs(target.getParent());
     }
@@ -45,7 +46,8 @@ public final class HadoopFiles {
       }
       return;
     }
-    Path tmp = new Path(target.getParent(), "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
+    Path tmp = new Path(target.getParent(),
+        "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
     try {
       try (FSDataOutputStream out = fs.create(tmp, false)) {
         out.write(bytes);
@@ -80,8 +82,7 @@ public final class HadoopFiles {
   /** Reads a whole (small) file. */
   public static byte[] readAll(Configuration conf, String location) throws IOException {
     Path path = new Path(location);
-    FileSystem fs = path.getFileSystem(conf);
-    try (InputStream in = fs.open(path)) {
+    try (InputStream in = fileSystem(conf, path).open(path)) {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       in.transferTo(out);
       return out.toByteArray();
@@ -91,14 +92,14 @@ public final class HadoopFiles {
   /** Whether {@code location} exists (file or directory). */
   public static boolean exists(Configuration conf, String location) throws IOException {
     Path path = new Path(location);
-    return path.getFileSystem(conf).exists(path);
+    return fileSystem(conf, path).exists(path);
   }
 
   /** Length of a file, or -1 when it does not exist. */
   public static long length(Configuration conf, String location) throws IOException {
     Path path = new Path(location);
     try {
-      return path.getFileSystem(conf).getFileStatus(path).getLen();
+      return fileSystem(conf, path).getFileStatus(path).getLen();
     } catch (FileNotFoundException e) {
       return -1;
     }
@@ -109,7 +110,7 @@ public final class HadoopFiles {
     Path path = new Path(location);
     MessageDigest digest = newDigest("SHA-256");
     byte[] buffer = new byte[BUFFER];
-    try (InputStream in = path.getFileSystem(conf).open(path)) {
+    try (InputStream in = fileSystem(conf, path).open(path)) {
       for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
         digest.update(buffer, 0, n);
       }
@@ -127,9 +128,18 @@ public final class HadoopFiles {
     }
   }
 
+  /**
+   * The filesystem of {@code path}; for local paths the raw one, which appends and writes no
+   * {@code .crc} side files (Hadoop's checksummed local filesystem cannot append).
+   */
+  public static FileSystem fileSystem(Configuration conf, Path path) throws IOException {
+    FileSystem fs = path.getFileSystem(conf);
+    return fs instanceof LocalFileSystem local ? local.getRaw() : fs;
+  }
+
   /** Whether {@code fs} is an object store, where a rename is a copy and create() is atomic. */
   public static boolean isObjectStore(FileSystem fs) {
-    return OBJECT_STORES.contains(fs.getScheme());
+    return OBJECT_STORES.contains(fs.getUri().getScheme()); // RawLocalFileSystem has no getScheme()
   }
 
   /** A JDK message digest; every JDK has SHA-256 and SHA-1. */

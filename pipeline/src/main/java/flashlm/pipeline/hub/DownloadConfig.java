@@ -1,6 +1,7 @@
 package flashlm.pipeline.hub;
 
 import flashlm.config.ConfigException;
+import java.io.Serializable;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
@@ -16,7 +17,7 @@ import java.util.regex.Pattern;
  * @param patterns globs over repo paths (required): {@code *} and {@code ?} stay inside one path
  *     segment, {@code **} crosses segments, {@code {a,b}} is alternation, {@code [..]} a class
  * @param endpoint hub URL (default: env {@code HF_ENDPOINT}, else {@code https://huggingface.co});
- *     must not carry credentials: the token comes only from env {@code HF_TOKEN}
+ *     must not carry credentials: the token comes from env {@code HF_TOKEN} or {@code token_file}
  * @param dest Hadoop URI or path the files go under, laid out as in the repo (the job defaults it
  *     to {@code DatasetPaths.raw()})
  * @param parallelism most files in flight; 0 (default) runs one Spark task per file and lets the
@@ -27,6 +28,11 @@ import java.util.regex.Pattern;
  *     default 60)
  * @param retryBackoffMs first retry delay, doubled on each retry up to 60 s, with jitter
  *     (retry_backoff_ms, default 1000); a {@code Retry-After} header takes precedence
+ * @param tokenFile a file on the driver's local disk holding the hub token (token_file); when set
+ *     it is used instead of env {@code HF_TOKEN}. The token itself is never part of a config, so
+ *     resolved configs can be logged and stored
+ * @param verifyExisting re-hash files a previous run already verified instead of trusting the
+ *     manifest entry and the file size (verify_existing, default false)
  */
 public record DownloadConfig(
     String repo,
@@ -38,10 +44,13 @@ public record DownloadConfig(
     Integer parallelism,
     Integer maxRetries,
     Integer timeoutSeconds,
-    Long retryBackoffMs) {
+    Long retryBackoffMs,
+    String tokenFile,
+    Boolean verifyExisting) implements Serializable {
 
   /** The public hub, used when neither the config nor {@code HF_ENDPOINT} names one. */
   public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
+  private static final long serialVersionUID = 1L;
   private static final Pattern REPO = Pattern.compile("[A-Za-z0-9][\\w.-]*(/[\\w.-]+)?");
   private static final List<String> REPO_TYPES = List.of("dataset", "model", "space");
 
@@ -90,12 +99,23 @@ public record DownloadConfig(
     if (retryBackoffMs < 0) {
       throw ConfigException.badValue("retry_backoff_ms", retryBackoffMs, ">= 0");
     }
+    if (tokenFile != null && tokenFile.isBlank()) {
+      throw ConfigException.badValue("token_file", "''", "a local file holding the hub token");
+    }
+    verifyExisting = verifyExisting != null && verifyExisting;
+  }
+
+  /** A config with every optional key defaulted. */
+  public static DownloadConfig of(String repo, String revision, List<String> patterns,
+      String dest) {
+    return new DownloadConfig(repo, null, revision, patterns, null, dest, null, null, null, null,
+        null, null);
   }
 
   /** This config with {@code dest} set (the job fills it from {@code DatasetPaths.raw()}). */
   public DownloadConfig withDest(String newDest) {
     return new DownloadConfig(repo, repoType, revision, patterns, endpoint, newDest, parallelism,
-        maxRetries, timeoutSeconds, retryBackoffMs);
+        maxRetries, timeoutSeconds, retryBackoffMs, tokenFile, verifyExisting);
   }
 
   /** The source named in manifests: {@code hf://datasets/REPO}, {@code hf://REPO} for models. */

@@ -29,7 +29,8 @@ final class HubClient implements Serializable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern NEXT_LINK = Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"?next\"?");
   private static final int MAX_REDIRECTS = 10;
-  private static final String USER_AGENT = "flashlm/0.1 (+java " + Runtime.version().feature() + ")";
+  private static final String USER_AGENT =
+      "flashlm/0.1 (+java " + Runtime.version().feature() + ")";
 
   private final DownloadConfig cfg;
   private final HubToken token;
@@ -66,7 +67,8 @@ final class HubClient implements Serializable {
           continue;
         }
         JsonNode lfs = entry.get("lfs");
-        String sha256 = lfs == null || lfs.isNull() ? null : stripPrefix(lfs.path("oid").asText(null));
+        String sha256 = lfs == null || lfs.isNull() ? null
+            : stripPrefix(lfs.path("oid").asText(null));
         files.add(new HubFile(entry.path("path").asText(), entry.path("size").asLong(),
             entry.path("oid").asText(null), sha256));
       }
@@ -113,10 +115,15 @@ final class HubClient implements Serializable {
     throw new HubException(describe(commit, path) + ": more than " + MAX_REDIRECTS + " redirects");
   }
 
-  /** "repo R (dataset) at revision V, file P" for messages. */
-  String describe(String revision, String path) {
+  /**
+   * "hub E dataset 'R' at revision 'main' (commit C), file 'P'" for messages; {@code commit} may
+   * be the revision itself or null, {@code path} null.
+   */
+  String describe(String commit, String path) {
     return "hub " + cfg.endpoint() + " " + cfg.repoType() + " '" + cfg.repo() + "' at revision '"
-        + revision + "'" + (path == null ? "" : ", file '" + path + "'");
+        + cfg.revision() + "'"
+        + (commit == null || commit.equals(cfg.revision()) ? "" : " (commit " + commit + ")")
+        + (path == null ? "" : ", file '" + path + "'");
   }
 
   private JsonNode getJson(String url, String what) {
@@ -182,7 +189,8 @@ final class HubClient implements Serializable {
       return new RetryableException(message, retryAfter);
     }
     String hint = switch (status) {
-      case 401, 403 -> " (the repo is private or gated, or HF_TOKEN is missing or lacks access)";
+      case 401, 403 -> " (the repo is private or gated, or the token (HF_TOKEN or token_file)"
+          + " is missing or lacks access)";
       case 404 -> " (no such repo, revision or file)";
       default -> "";
     };
