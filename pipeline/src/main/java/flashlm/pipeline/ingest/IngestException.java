@@ -24,4 +24,13 @@ public final class IngestException extends RuntimeException {
     }
     return null;
   }
+
+  /**
+   * Rethrows {@code t} unchanged, checked or not (Spark throws the checked SparkException from
+   * Scala methods that declare nothing); never returns.
+   */
+  @SuppressWarnings("unchecked")
+  static <E extends Throwable> RuntimeException rethrow(Throwable t) throws E {
+    throw (E) t;
+  }
 }

@@ -1,0 +1,229 @@
+package flashlm.pipeline.ingest;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import flashlm.config.Configs;
+import flashlm.pipeline.DatasetPaths;
+import flashlm.pipeline.fs.SerializableConfiguration;
+import flashlm.pipeline.hub.DownloadManifest;
+import flashlm.pipeline.manifest.DatasetManifest;
+import flashlm.pipeline.manifest.DatasetManifest.FileEntry;
+import flashlm.pipeline.manifest.DatasetManifest.SplitCounts;
+import flashlm.pipeline.manifest.DeltaWrites;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Ingest: source files into the documents table ({@link DocumentsTable}) at {@link
+ * DatasetPaths#documents()}, in one Delta commit.
+ *
+ * <p>Steps: resolve the inputs on the driver (download manifest or globs); a first Spark pass
+ * hashes and checks every file, one task per file, and counts documents; then, unless the table's
+ * latest commit already holds exactly these inputs (same fingerprint), a second pass reads the
+ * documents and replaces the table in one commit whose {@code userMetadata} and {@code
+ * flashlm.manifest} property carry the {@link DatasetManifest}. A bad file fails the job before
+ * anything is committed.
+ */
+public final class Ingest {
+  private static final Logger LOG = LoggerFactory.getLogger(Ingest.class);
+  static final String UNASSIGNED = "unassigned";
+
+  private Ingest() {}
+
+  /**
+   * Ingests the inputs {@code config} names into {@code paths.documents()}.
+   *
+   * @throws IngestException naming the file (and byte offset) when an input cannot be ingested
+   */
+  public static IngestResult run(SparkSession spark, DatasetPaths paths, IngestConfig config) {
+    Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+    InputFiles.Resolved in = InputFiles.resolve(hadoop, paths, config);
+    String table = paths.documents();
+    long start = DeltaWrites.currentVersion(spark, table);
+    Optional<String> committed = DeltaWrites.committedFingerprint(spark, table);
+    LOG.info("ingest: {} {} files from {} into {} (version {})", in.files().size(), in.format(),
+        in.root(), table, start);
+    if (in.files().stream().allMatch(f -> f.getSha256() != null)) {
+      // The download manifest has every sha256: an unchanged input needs no pass over the files.
+      String fingerprint = fingerprint(in, config, entries(in.files()));
+      if (committed.filter(fingerprint::equals).isPresent()) {
+        return unchanged(spark, table, start);
+      }
+    }
+    try {
+      return ingest(spark, hadoop, in, config, table, start, committed);
+    } catch (Exception e) { // Spark's SparkException is checked, though Scala declares nothing
+      IngestException found = IngestException.find(e);
+      throw found != null ? found : IngestException.rethrow(e);
+    } finally {
+      spark.sparkContext().setJobDescription(null);
+    }
+  }
+
+  private static IngestResult ingest(SparkSession spark, Configuration hadoop,
+      InputFiles.Resolved in, IngestConfig config, String table, long start,
+      Optional<String> committed) {
+    boolean text = IngestConfig.TEXT.equals(in.format());
+    SerializableConfiguration conf = new SerializableConfiguration(hadoop);
+    ParquetSchemas schemas = text ? null : ParquetSchemas.of(config, in.source());
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    List<SourceFile> files = in.files();
+
+    spark.sparkContext().setJobDescription("ingest: check and hash " + files.size() + " files");
+    List<FileScan.Stats> stats = jsc.parallelize(files, files.size())
+        .map(new FileScan(conf, in.format(), config.separator(), schemas))
+        .collect(); // one small record per file
+    ParquetDocuments parquet = null;
+    if (!text) {
+      parquet = new ParquetDocuments(spark, files, readSchema(spark, files, stats, schemas),
+          config.textColumn());
+      stats = withBlankCounts(stats, parquet.countsByPath());
+    }
+    List<SourceFile> hashed = new ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      SourceFile f = files.get(i);
+      hashed.add(new SourceFile(f.getPath(), f.getLocation(), stats.get(i).size(),
+          stats.get(i).sha256(), f.getSplit()));
+    }
+    String fingerprint = fingerprint(in, config, entries(hashed));
+    if (committed.filter(fingerprint::equals).isPresent()) {
+      return unchanged(spark, table, start);
+    }
+    DatasetManifest manifest = manifest(in, config, fingerprint, hashed, stats);
+    Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, files, in.source(), config)
+        : parquet.documents(in.source());
+    spark.sparkContext().setJobDescription("ingest: write " + table);
+    DeltaWrites.replaceTable(documents, table, "ingest", fingerprint, start, manifest.toJson(),
+        properties(in, manifest));
+    long version = DeltaWrites.currentVersion(spark, table);
+    LOG.info("ingest: committed version {} of {}: {}", version, table, manifest.counts());
+    return new IngestResult(table, version, true, manifest);
+  }
+
+  private static Dataset<Row> textDocuments(SparkSession spark, JavaSparkContext jsc,
+      SerializableConfiguration conf, List<SourceFile> files, String source,
+      IngestConfig config) {
+    // One partition per file: a file is one stream, split on the separator as it is read.
+    JavaRDD<Row> rows = jsc.parallelize(files, files.size())
+        .mapPartitions(new TextDocuments(conf, config.separator()));
+    return spark.createDataFrame(rows, TextDocuments.SCHEMA).select(
+        DocumentsTable.docIdColumn(lit(source), col(DocumentsTable.SOURCE_FILE),
+            col(DocumentsTable.SOURCE_OFFSET)).as(DocumentsTable.DOC_ID),
+        lit(source).as(DocumentsTable.SOURCE),
+        col(DocumentsTable.SOURCE_FILE),
+        col(DocumentsTable.SOURCE_OFFSET),
+        col(DocumentsTable.SOURCE_SPLIT),
+        col(DocumentsTable.TEXT));
+  }
+
+  /** The Spark schema to read parquet inputs with; all files must agree when it is not fixed. */
+  private static StructType readSchema(SparkSession spark, List<SourceFile> files,
+      List<FileScan.Stats> stats, ParquetSchemas schemas) {
+    if (schemas.fixed()) {
+      return schemas.sparkSchema();
+    }
+    for (int i = 1; i < stats.size(); i++) {
+      if (!stats.get(i).schema().equals(stats.get(0).schema())) {
+        throw new IngestException(files.get(i).getLocation() + ": parquet schema differs from "
+            + files.get(0).getLocation() + "'s:\n" + stats.get(i).schema() + "\nvs\n"
+            + stats.get(0).schema());
+      }
+    }
+    return spark.read().parquet(files.get(0).getLocation()).schema();
+  }
+
+  private static List<FileScan.Stats> withBlankCounts(List<FileScan.Stats> stats,
+      Map<String, long[]> counts) {
+    List<FileScan.Stats> out = new ArrayList<>();
+    for (FileScan.Stats s : stats) {
+      long[] c = counts.getOrDefault(s.path(), new long[2]);
+      if (c[0] != s.documents()) {
+        throw new IngestException(s.path() + ": Spark read " + c[0] + " rows but the parquet"
+            + " footer says " + s.documents());
+      }
+      out.add(new FileScan.Stats(s.path(), s.size(), s.sha256(), c[0] - c[1], c[1], s.schema()));
+    }
+    return out;
+  }
+
+  private static IngestResult unchanged(SparkSession spark, String table, long version) {
+    DatasetManifest manifest = DeltaWrites.latestManifest(spark, table)
+        .map(DatasetManifest::fromJson).orElse(null);
+    LOG.info("ingest: {} version {} already holds these inputs; nothing written", table, version);
+    return new IngestResult(table, version, false, manifest);
+  }
+
+  private static List<FileEntry> entries(List<SourceFile> files) {
+    return files.stream()
+        .map(f -> new FileEntry(f.getPath(), f.getSize(), f.getSha256(), f.getSplit()))
+        .toList();
+  }
+
+  /** Hash of everything that decides the table's contents (not the time, not the root). */
+  private static String fingerprint(InputFiles.Resolved in, IngestConfig config,
+      List<FileEntry> files) {
+    Map<String, Object> inputs = new LinkedHashMap<>();
+    inputs.put("job", "ingest");
+    inputs.put("format_version", DatasetManifest.FORMAT_VERSION);
+    inputs.put("source", in.source());
+    inputs.put("format", in.format());
+    inputs.put("config", config);
+    inputs.put("files", files);
+    return DatasetManifest.fingerprint(inputs);
+  }
+
+  private static DatasetManifest manifest(InputFiles.Resolved in, IngestConfig config,
+      String fingerprint, List<SourceFile> files, List<FileScan.Stats> stats) {
+    Map<String, long[]> bySplit = new TreeMap<>();
+    for (int i = 0; i < files.size(); i++) {
+      String split = files.get(i).getSplit() == null ? UNASSIGNED : files.get(i).getSplit();
+      long[] c = bySplit.computeIfAbsent(split, k -> new long[2]);
+      c[0] += stats.get(i).documents();
+      c[1] += stats.get(i).blank();
+    }
+    Map<String, SplitCounts> counts = new LinkedHashMap<>();
+    bySplit.forEach((k, c) -> counts.put(k, new SplitCounts(c[0], c[1], null, null, null)));
+    DownloadManifest d = in.download();
+    DatasetManifest.Source source = new DatasetManifest.Source(in.source(),
+        d == null ? null : d.repo(), d == null ? null : d.revision(),
+        d == null ? null : d.resolvedCommit(), d == null ? null : d.endpoint(), in.root());
+    JsonNode configJson = Configs.json().valueToTree(config);
+    String splitRule = "by file: validation_files " + config.validationFiles()
+        + " -> validation, train_files " + config.trainFiles() + " -> train; documents of other"
+        + " files have no source_split and tokenize splits them by hashing doc_id";
+    return new DatasetManifest(DatasetManifest.FORMAT_VERSION, "ingest", fingerprint,
+        Instant.now().toString(), source, entries(files), counts, null, null, null, null, null,
+        splitRule, null, configJson);
+  }
+
+  private static Map<String, String> properties(InputFiles.Resolved in, DatasetManifest m) {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put(DocumentsTable.PROP_FORMAT_VERSION, DocumentsTable.FORMAT_VERSION);
+    p.put(DocumentsTable.PROP_SOURCE, in.source());
+    long documents = m.counts().values().stream().mapToLong(SplitCounts::documents).sum();
+    p.put(DocumentsTable.PROP_DOCUMENTS, Long.toString(documents));
+    if (in.download() != null && in.download().repo() != null) {
+      p.put(DocumentsTable.PROP_SOURCE_REPO, in.download().repo());
+    }
+    if (in.download() != null && in.download().resolvedCommit() != null) {
+      p.put(DocumentsTable.PROP_RESOLVED_COMMIT, in.download().resolvedCommit());
+    }
+    return p;
+  }
+}
