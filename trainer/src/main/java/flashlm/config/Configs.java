@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -17,6 +18,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -26,6 +29,11 @@ import java.util.stream.Collectors;
  * ({@code seqLen}). An override {@code a.b=value} sets a nested key; the value is parsed as a YAML
  * scalar or flow collection, so {@code --set seq_len=256} is a number and {@code --set
  * files=[a,b]} a list.
+ *
+ * <p>After the overrides, {@code ${NAME}} inside a string value is replaced by the Java system
+ * property NAME, else the environment variable NAME (so a shipped config can say {@code
+ * ${FLASHLM_HOME}/tests/...}); an unset NAME is an error naming the key. {@code $${} stands for a
+ * literal {@code ${}.
  */
 public final class Configs {
   private static final ObjectMapper JSON = configure(new ObjectMapper());
@@ -58,6 +66,7 @@ public final class Configs {
     for (String override : overrides) {
       applyOverride(tree, override);
     }
+    interpolate(tree, "", file == null ? "(defaults)" : file.toString());
     return bind(tree, type, file == null ? "(defaults)" : file.toString());
   }
 
@@ -148,6 +157,55 @@ public final class Configs {
       node = (ObjectNode) child;
     }
     node.set(parts[parts.length - 1], parseScalar(key, raw));
+  }
+
+  private static final Pattern VARIABLE = Pattern.compile("\\$(\\$?)\\{([A-Za-z_][\\w.]*)}");
+
+  /** Replaces {@code ${NAME}} in every string of {@code node} (see the class comment). */
+  static void interpolate(JsonNode node, String key, String origin) {
+    if (node instanceof ObjectNode obj) {
+      for (var it = obj.fields(); it.hasNext();) {
+        var e = it.next();
+        String child = key.isEmpty() ? e.getKey() : key + "." + e.getKey();
+        if (e.getValue().isTextual()) {
+          e.setValue(JsonNodeFactory.instance.textNode(substitute(e.getValue().asText(), child,
+              origin)));
+        } else {
+          interpolate(e.getValue(), child, origin);
+        }
+      }
+    } else if (node instanceof ArrayNode arr) {
+      for (int i = 0; i < arr.size(); i++) {
+        String child = key + "[" + i + "]";
+        if (arr.get(i).isTextual()) {
+          arr.set(i, JsonNodeFactory.instance.textNode(substitute(arr.get(i).asText(), child,
+              origin)));
+        } else {
+          interpolate(arr.get(i), child, origin);
+        }
+      }
+    }
+  }
+
+  private static String substitute(String value, String key, String origin) {
+    Matcher m = VARIABLE.matcher(value);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String name = m.group(2);
+      String replacement;
+      if (!m.group(1).isEmpty()) {
+        replacement = "${" + name + "}";
+      } else {
+        replacement = System.getProperty(name, System.getenv(name));
+        if (replacement == null) {
+          throw new ConfigException(origin + ": key '" + key + "' uses ${" + name
+              + "}, which is neither a system property nor an environment variable here");
+        }
+      }
+      m.appendReplacement(out, Matcher.quoteReplacement(replacement));
+    }
+    m.appendTail(out);
+    return out.toString();
   }
 
   private static JsonNode parseScalar(String key, String raw) {

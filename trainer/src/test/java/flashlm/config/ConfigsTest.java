@@ -119,4 +119,27 @@ class ConfigsTest {
     // 24.6M tied embedding + 12 x (4 x 768^2 + 3 x 768 x 2048 + 2 x 768) + 768
     assertEquals(109_529_856L, s.parameterCount());
   }
+
+  @Test
+  void substitutesSystemPropertiesAndEnvironmentInStrings() throws IOException {
+    System.setProperty("flashlm.test.home", "/opt/x");
+    try {
+      Path f = write("v.yaml", "files: ['${flashlm.test.home}/a.txt', '$${literal}']\n"
+          + "inner:\n  name: ${PATH}\n");
+      Outer o = Configs.load(f, Outer.class, List.of());
+      assertEquals(List.of("/opt/x/a.txt", "${literal}"), o.files());
+      assertEquals(System.getenv("PATH"), o.inner().name());
+    } finally {
+      System.clearProperty("flashlm.test.home");
+    }
+  }
+
+  @Test
+  void anUnsetVariableIsAnErrorNamingTheKey() throws IOException {
+    Path f = write("v.yaml", "files: [a, '${FLASHLM_SURELY_UNSET_42}/b']\n");
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Configs.load(f, Outer.class, List.of()));
+    assertTrue(e.getMessage().contains("files[1]") && e.getMessage().contains("v.yaml")
+        && e.getMessage().contains("FLASHLM_SURELY_UNSET_42"), e.getMessage());
+  }
 }
