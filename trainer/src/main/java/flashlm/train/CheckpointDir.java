@@ -95,12 +95,12 @@ public final class CheckpointDir {
   }
 
   /** What goes into a file written by {@link #writeAtomically}. */
-  interface Body {
+  public interface Body {
     void write(java.io.OutputStream out) throws IOException;
   }
 
   /** Writes {@code bytes} to {@code path} through a temporary name and a rename. */
-  static void writeAtomically(Configuration conf, String path, byte[] bytes) {
+  public static void writeAtomically(Configuration conf, String path, byte[] bytes) {
     writeAtomically(conf, path, out -> out.write(bytes));
   }
 
@@ -108,7 +108,7 @@ public final class CheckpointDir {
    * Writes {@code path} through a temporary name beside it and a rename, so readers see a whole
    * file or none; on object stores the rename is a copy, and the temporary name is never read.
    */
-  static void writeAtomically(Configuration conf, String path, Body body) {
+  public static void writeAtomically(Configuration conf, String path, Body body) {
     Path target = new Path(path);
     Path tmp = new Path(target.getParent(), "_tmp." + target.getName() + "." + System.nanoTime());
     try {
