@@ -115,7 +115,7 @@ public final class Trainer {
     Optional<String> latest = dir == null ? Optional.empty() : dir.latest();
     if (!resume) {
       if (latest.isPresent()) {
-        throw new IllegalStateException("checkpoint.dir " + dir + " already holds checkpoints"
+        throw new ConfigException("checkpoint.dir " + dir + " already holds checkpoints"
             + " (newest " + latest.get() + "); pass --resume to continue that run, or set"
             + " checkpoint.dir to a new directory");
       }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequencesFixture;
 import java.io.ByteArrayOutputStream;
@@ -114,7 +115,7 @@ class TrainerTest {
   @Test
   void refusesToMixRuns() {
     train(config("r", "adamw"), false, -1);
-    IllegalStateException again = assertThrows(IllegalStateException.class,
+    ConfigException again = assertThrows(ConfigException.class,
         () -> train(config("r", "adamw"), false, -1));
     assertTrue(again.getMessage().contains("--resume"), again.getMessage());
     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
