@@ -3,16 +3,14 @@ package flashlm.data;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -22,50 +20,70 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.parquet.column.page.PageReadStore;
-import org.apache.parquet.example.data.Group;
-import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
-import org.apache.parquet.hadoop.ParquetFileReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
-import org.apache.parquet.io.ColumnIOFactory;
-import org.apache.parquet.io.RecordReader;
-import org.apache.parquet.schema.MessageType;
 
 /**
  * The live files of a Delta table at one version, read from its {@code _delta_log} without
- * Spark: the newest classic checkpoint (single or multi-part parquet) at or before the version,
- * then the JSON commits after it. Enough of the protocol for tables whose data files are plain
- * parquet (no deletion vectors, no column mapping); anything else is refused with a message.
+ * Spark: the newest complete classic checkpoint (single or multi-part parquet) at or before the
+ * version, then the JSON commits after it. Enough of the protocol for tables whose data files
+ * are plain parquet (no deletion vectors, no column mapping, no v2 checkpoints); anything else is
+ * refused with a message that names the table and says what to do.
  *
+ * <p>The log listing is authoritative; {@code _last_checkpoint} is read as a cross-check: when it
+ * names a checkpoint at or before the version whose files are missing, the log is damaged and
+ * the read stops rather than silently replaying a partial history.
+ *
+ * @param table the table's root path as given
  * @param version the snapshot's version
+ * @param schemaString the table schema (Spark's JSON struct type) from the metaData action
  * @param partitionColumns from the table's metaData
  * @param configuration the table properties
  * @param files live data files in path order
  */
-record DeltaSnapshot(long version, List<String> partitionColumns, Map<String, String> configuration,
-    List<AddFile> files) {
+public record DeltaSnapshot(String table, long version, String schemaString,
+    List<String> partitionColumns, Map<String, String> configuration, List<AddFile> files) {
 
-  /** A live data file: absolute path, partition values, size in bytes. */
-  record AddFile(Path path, Map<String, String> partitionValues, long size) {}
+  /**
+   * A live data file.
+   *
+   * @param path absolute path
+   * @param partitionValues partition column to value (null for a null partition)
+   * @param size bytes
+   */
+  public record AddFile(Path path, Map<String, String> partitionValues, long size) {}
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern COMMIT = Pattern.compile("(\\d{20})\\.json");
   private static final Pattern CHECKPOINT =
       Pattern.compile("(\\d{20})\\.checkpoint(?:\\.(\\d{10})\\.(\\d{10}))?\\.parquet");
 
-  /** Reads the snapshot of {@code table} at {@code version}, or the latest when null. */
-  static DeltaSnapshot load(Configuration conf, String table, Long version) {
+  public DeltaSnapshot {
+    partitionColumns = List.copyOf(partitionColumns);
+    configuration = Collections.unmodifiableMap(new TreeMap<>(configuration));
+    files = List.copyOf(files);
+  }
+
+  /**
+   * Reads the snapshot of {@code table} at {@code version}, or the latest when null.
+   *
+   * @throws IllegalArgumentException naming the table, version and log file when the table is
+   *     missing, the version does not exist, the log is incomplete or uses unsupported features
+   * @throws UncheckedIOException when the filesystem fails
+   */
+  public static DeltaSnapshot load(Configuration conf, String table, Long version) {
+    Path root = new Path(table);
     try {
-      Path root = new Path(table);
       FileSystem fs = root.getFileSystem(conf);
       Path log = new Path(root, "_delta_log");
-      if (!fs.exists(log)) {
-        throw new IllegalArgumentException("not a Delta table (no _delta_log): " + table);
+      FileStatus[] listing;
+      try {
+        listing = fs.listStatus(log);
+      } catch (FileNotFoundException e) {
+        throw new IllegalArgumentException("not a Delta table (no _delta_log directory): " + table, e);
       }
       TreeMap<Long, Path> commits = new TreeMap<>();
       TreeMap<Long, List<Path>> checkpoints = new TreeMap<>();
       Map<Long, Integer> checkpointParts = new HashMap<>();
-      for (FileStatus st : fs.listStatus(log)) {
+      for (FileStatus st : listing) {
         String name = st.getPath().getName();
         Matcher c = COMMIT.matcher(name);
         Matcher k = CHECKPOINT.matcher(name);
@@ -83,176 +101,210 @@ record DeltaSnapshot(long version, List<String> partitionColumns, Map<String, St
       long latest = Math.max(commits.isEmpty() ? -1 : commits.lastKey(),
           checkpoints.isEmpty() ? -1 : checkpoints.lastKey());
       long target = version == null ? latest : version;
-      if (target > latest) {
+      if (target < 0 || target > latest) {
         throw new IllegalArgumentException("Delta table " + table + " has no version " + target
-            + " (latest is " + latest + ")");
+            + " (versions go up to " + latest + ")");
       }
-      State state = new State();
-      long from = 0;
       Map.Entry<Long, List<Path>> cp = checkpoints.floorEntry(target);
       while (cp != null && cp.getValue().size() != checkpointParts.get(cp.getKey())) {
         cp = checkpoints.lowerEntry(cp.getKey()); // an incomplete multi-part checkpoint
       }
+      checkLastCheckpoint(fs, log, table, target, cp == null ? -1 : cp.getKey());
+
+      LogReplay state = new LogReplay(table, root);
+      long from = 0;
       if (cp != null) {
-        for (Path part : cp.getValue()) {
-          readCheckpoint(conf, part, state, root);
+        List<Path> parts = new ArrayList<>(cp.getValue());
+        Collections.sort(parts);
+        for (Path part : parts) {
+          DeltaCheckpoint.read(conf, part, state);
         }
         from = cp.getKey() + 1;
       }
       for (long v = from; v <= target; v++) {
         Path commit = commits.get(v);
         if (commit == null) {
-          throw new IllegalArgumentException("Delta table " + table + ": commit " + v
-              + " is missing from _delta_log (cleaned up by log retention?); read a newer version");
+          throw new IllegalArgumentException("Delta table " + table + ": commit " + v + " needed for"
+              + " version " + target + " is missing from _delta_log (removed by log retention?);"
+              + " read a version at or after the newest checkpoint");
         }
-        try (BufferedReader in = new BufferedReader(
-            new InputStreamReader(fs.open(commit), StandardCharsets.UTF_8))) {
-          String line;
-          while ((line = in.readLine()) != null) {
-            if (!line.isBlank()) {
-              state.apply(JSON.readTree(line), root);
-            }
-          }
-        }
+        replayCommit(fs, commit, state);
       }
-      if (state.partitionColumns == null) {
-        throw new IllegalArgumentException("Delta table " + table + " has no metaData action");
-      }
-      List<AddFile> files = new ArrayList<>(state.files.values());
-      return new DeltaSnapshot(target, state.partitionColumns, state.configuration,
-          Collections.unmodifiableList(files));
+      return state.snapshot(target);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the Delta log of " + table + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot read the Delta log of " + table + " at version "
+          + (version == null ? "latest" : version) + ": " + e.getMessage(), e);
     }
   }
 
-  /** Replays actions; add/remove keyed by the file's absolute path. */
-  private static final class State {
+  /** The partition value of {@code column} of each file, as an int; names the file if not one. */
+  static int intPartition(AddFile file, String column, String table) {
+    String v = file.partitionValues().get(column);
+    try {
+      return Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("Delta table " + table + ": file " + file.path()
+          + " has partition " + column + "=" + v + ", expected an integer", e);
+    }
+  }
+
+  private static void replayCommit(FileSystem fs, Path commit, LogReplay state) throws IOException {
+    try (BufferedReader in = new BufferedReader(
+        new InputStreamReader(fs.open(commit), StandardCharsets.UTF_8))) {
+      String line;
+      int lineNo = 0;
+      while ((line = in.readLine()) != null) {
+        lineNo++;
+        if (line.isBlank()) {
+          continue;
+        }
+        JsonNode action;
+        try {
+          action = JSON.readTree(line);
+        } catch (IOException e) {
+          throw new IllegalArgumentException("Delta table " + state.table + ": " + commit + " line "
+              + lineNo + " is not JSON: " + e.getMessage(), e);
+        }
+        state.apply(action, commit + " line " + lineNo);
+      }
+    }
+  }
+
+  /** {@code _last_checkpoint} must not name a checkpoint we could have used but did not find. */
+  private static void checkLastCheckpoint(FileSystem fs, Path log, String table, long target,
+      long found) throws IOException {
+    Path last = new Path(log, "_last_checkpoint");
+    JsonNode hint;
+    try (var in = fs.open(last)) {
+      hint = JSON.readTree(in);
+    } catch (FileNotFoundException e) {
+      return;
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      return; // written non-atomically on some stores; the listing is authoritative
+    }
+    if (hint == null || !hint.has("version")) {
+      return;
+    }
+    long v = hint.get("version").asLong();
+    if (v <= target && v > found) {
+      throw new IllegalArgumentException("Delta table " + table + ": " + last + " names a"
+          + " checkpoint at version " + v + " but its parquet file(s) are missing or incomplete"
+          + " in _delta_log; the log is damaged (restore the checkpoint or read a version before " + v
+          + ")");
+    }
+  }
+
+  /** Replays actions in order; add/remove keyed by the file's absolute path. */
+  static final class LogReplay {
+    final String table;
+    final Path root;
+    String schemaString;
     List<String> partitionColumns;
     Map<String, String> configuration = Map.of();
     final TreeMap<String, AddFile> files = new TreeMap<>();
 
-    void apply(JsonNode action, Path root) {
+    LogReplay(String table, Path root) {
+      this.table = table;
+      this.root = root;
+    }
+
+    void apply(JsonNode action, String where) {
       if (action.has("protocol")) {
         JsonNode p = action.get("protocol");
-        checkFeatures(p.path("readerFeatures"));
+        protocol(p.path("minReaderVersion").asInt(1), stringList(p.path("readerFeatures")), where);
       } else if (action.has("metaData")) {
         JsonNode m = action.get("metaData");
-        List<String> cols = new ArrayList<>();
-        m.path("partitionColumns").forEach(n -> cols.add(n.asText()));
-        Map<String, String> conf = new LinkedHashMap<>();
-        m.path("configuration").fields().forEachRemaining(e -> conf.put(e.getKey(), e.getValue().asText()));
-        metaData(cols, conf);
+        Map<String, String> conf = new TreeMap<>();
+        m.path("configuration").fields().forEachRemaining(e ->
+            conf.put(e.getKey(), e.getValue().isNull() ? null : e.getValue().asText()));
+        metaData(m.path("schemaString").asText(null), stringList(m.path("partitionColumns")), conf,
+            where);
       } else if (action.has("add")) {
         JsonNode a = action.get("add");
         if (a.hasNonNull("deletionVector")) {
-          throw deletionVectors();
+          throw deletionVectors(where);
         }
-        Map<String, String> values = new LinkedHashMap<>();
+        Map<String, String> values = new TreeMap<>();
         a.path("partitionValues").fields().forEachRemaining(e ->
             values.put(e.getKey(), e.getValue().isNull() ? null : e.getValue().asText()));
-        add(resolve(root, a.get("path").asText()), values, a.path("size").asLong());
+        add(requiredText(a, "path", where), values, a.path("size").asLong(), where);
       } else if (action.has("remove")) {
-        files.remove(resolve(root, action.get("remove").get("path").asText()).toString());
+        remove(requiredText(action.get("remove"), "path", where), where);
       }
     }
 
-    void metaData(List<String> cols, Map<String, String> conf) {
-      partitionColumns = Collections.unmodifiableList(cols);
-      configuration = Collections.unmodifiableMap(conf);
-    }
-
-    void add(Path path, Map<String, String> values, long size) {
-      files.put(path.toString(), new AddFile(path, Collections.unmodifiableMap(values), size));
-    }
-  }
-
-  private static void checkFeatures(JsonNode readerFeatures) {
-    for (JsonNode f : readerFeatures) {
-      String name = f.asText();
-      if (!name.equals("timestampNtz") && !name.equals("v2Checkpoint") && !name.equals("vacuumProtocolCheck")) {
-        throw new IllegalArgumentException("the sequences table uses the Delta reader feature '" + name
-            + "', which the trainer's reader does not support; rewrite the table without it");
+    void protocol(int minReaderVersion, List<String> readerFeatures, String where) {
+      if (minReaderVersion > 3) {
+        throw new IllegalArgumentException("Delta table " + table + " (" + where + ") needs reader"
+            + " version " + minReaderVersion + "; the trainer's reader supports up to 3");
       }
-    }
-  }
-
-  private static IllegalArgumentException deletionVectors() {
-    return new IllegalArgumentException("the sequences table has deletion vectors, which the trainer's"
-        + " reader does not support; run OPTIMIZE/REORG ... APPLY (PURGE) or rewrite the table");
-  }
-
-  /** Delta stores data paths as (usually relative) URI strings, percent-encoded. */
-  private static Path resolve(Path root, String uriPath) {
-    try {
-      URI uri = new URI(uriPath);
-      return uri.isAbsolute() ? new Path(uri) : new Path(root, new Path(uri));
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("bad path in the Delta log: " + uriPath, e);
-    }
-  }
-
-  private static void readCheckpoint(Configuration conf, Path part, State state, Path root)
-      throws IOException {
-    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(part, conf))) {
-      MessageType schema = reader.getFooter().getFileMetaData().getSchema();
-      PageReadStore pages;
-      while ((pages = reader.readNextRowGroup()) != null) {
-        RecordReader<Group> records = new ColumnIOFactory().getColumnIO(schema)
-            .getRecordReader(pages, new GroupRecordConverter(schema));
-        for (long i = 0; i < pages.getRowCount(); i++) {
-          Group row = records.read();
-          if (has(row, "protocol")) {
-            Group p = row.getGroup("protocol", 0);
-            if (has(p, "readerFeatures")) {
-              checkFeatures(JSON.valueToTree(list(p.getGroup("readerFeatures", 0))));
-            }
-          }
-          if (has(row, "metaData")) {
-            Group m = row.getGroup("metaData", 0);
-            state.metaData(has(m, "partitionColumns") ? list(m.getGroup("partitionColumns", 0)) : List.of(),
-                has(m, "configuration") ? map(m.getGroup("configuration", 0)) : Map.of());
-          }
-          if (has(row, "add")) {
-            Group a = row.getGroup("add", 0);
-            if (has(a, "deletionVector")) {
-              throw deletionVectors();
-            }
-            state.add(resolve(root, a.getString("path", 0)),
-                has(a, "partitionValues") ? map(a.getGroup("partitionValues", 0)) : Map.of(),
-                has(a, "size") ? a.getLong("size", 0) : 0);
-          }
-          // remove actions in a checkpoint are tombstones of files already absent: skip them
+      for (String name : readerFeatures) {
+        if (!name.equals("timestampNtz") && !name.equals("vacuumProtocolCheck")) {
+          throw new IllegalArgumentException("Delta table " + table + " (" + where + ") uses the"
+              + " reader feature '" + name + "', which the trainer's reader does not support;"
+              + " rewrite the table without it");
         }
       }
     }
-  }
 
-  private static boolean has(Group g, String field) {
-    return g.getType().containsField(field) && g.getFieldRepetitionCount(field) > 0;
-  }
+    void metaData(String schema, List<String> cols, Map<String, String> conf, String where) {
+      String mapping = conf.get("delta.columnMapping.mode");
+      if (mapping != null && !mapping.equals("none")) {
+        throw new IllegalArgumentException("Delta table " + table + " (" + where + ") uses column"
+            + " mapping mode '" + mapping + "', which the trainer's reader does not support");
+      }
+      schemaString = schema;
+      partitionColumns = List.copyOf(cols);
+      configuration = conf;
+    }
 
-  /** A parquet LIST of strings (3-level, or the legacy 2-level form). */
-  private static List<String> list(Group listGroup) {
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < listGroup.getFieldRepetitionCount(0); i++) {
-      if (listGroup.getType().getType(0).isPrimitive()) {
-        out.add(listGroup.getString(0, i));
-      } else {
-        Group e = listGroup.getGroup(0, i);
-        out.add(e.getFieldRepetitionCount(0) > 0 ? e.getString(0, 0) : null);
+    void add(String uriPath, Map<String, String> values, long size, String where) {
+      Path path = resolve(uriPath, where);
+      files.put(path.toString(), new AddFile(path, Collections.unmodifiableMap(values), size));
+    }
+
+    void remove(String uriPath, String where) {
+      files.remove(resolve(uriPath, where).toString());
+    }
+
+    DeltaSnapshot snapshot(long version) {
+      if (partitionColumns == null) {
+        throw new IllegalArgumentException("Delta table " + table + " has no metaData action up to"
+            + " version " + version);
+      }
+      return new DeltaSnapshot(table, version, schemaString, partitionColumns, configuration,
+          new ArrayList<>(files.values()));
+    }
+
+    /** Delta stores data paths as (usually relative) URI strings, percent-encoded. */
+    private Path resolve(String uriPath, String where) {
+      try {
+        java.net.URI uri = new java.net.URI(uriPath);
+        return uri.isAbsolute() ? new Path(uri) : new Path(root, new Path(uri));
+      } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+        throw new IllegalArgumentException("Delta table " + table + " (" + where
+            + "): bad file path '" + uriPath + "'", e);
       }
     }
-    return out;
-  }
 
-  /** A parquet MAP of strings: repeated key_value { key; value }. */
-  private static Map<String, String> map(Group mapGroup) {
-    Map<String, String> out = new LinkedHashMap<>();
-    for (int i = 0; i < mapGroup.getFieldRepetitionCount(0); i++) {
-      Group kv = mapGroup.getGroup(0, i);
-      out.put(kv.getString(0, 0), kv.getFieldRepetitionCount(1) > 0 ? kv.getString(1, 0) : null);
+    private String requiredText(JsonNode node, String field, String where) {
+      if (!node.hasNonNull(field)) {
+        throw new IllegalArgumentException("Delta table " + table + " (" + where + "): action without '"
+            + field + "'");
+      }
+      return node.get(field).asText();
     }
-    return out;
+
+    IllegalArgumentException deletionVectors(String where) {
+      return new IllegalArgumentException("Delta table " + table + " (" + where + ") has deletion"
+          + " vectors, which the trainer's reader does not support; run REORG TABLE ... APPLY"
+          + " (PURGE) or rewrite the table");
+    }
+
+    private static List<String> stringList(JsonNode array) {
+      List<String> out = new ArrayList<>();
+      array.forEach(n -> out.add(n.asText()));
+      return out;
+    }
   }
 }

@@ -17,7 +17,9 @@ import java.util.regex.Pattern;
  * @param gradClip global gradient-norm clip (grad_clip), default 1.0; 0 turns clipping off
  * @param maxSteps optimizer steps (max_steps); the run stops at this step or at the time budget
  * @param timeBudget wall-clock budget of the run (time_budget) such as "2h", "90s", "1h30m";
- *     null for none. The schedule's decay phase is placed at its end, then the run stops cleanly.
+ *     null for none. When (1 - decay_fraction) of it is used the trainer decays the learning rate
+ *     over the updates the rest of the budget holds at the pace so far, then stops cleanly (see
+ *     {@link LrSchedule}). Time spent before a resume counts.
  * @param seed initialisation and data-order seed, default 1234
  * @param evalEvery evaluate on the validation split every this many steps (eval_every), 0 for
  *     never (a final evaluation still runs), default 0
@@ -66,6 +68,11 @@ public record TrainConfig(
     }
     if (timeBudget != null) {
       parseDuration("time_budget", timeBudget);
+      if (schedule.decayFraction() >= 1) {
+        throw ConfigException.badValue("schedule.decay_fraction", schedule.decayFraction(),
+            "a number below 1 with a time_budget (the decay window is sized from the pace of the"
+            + " stable phase)");
+      }
     }
     seed = seed == null ? 1234L : seed;
     evalEvery = evalEvery == null ? 0 : evalEvery;
@@ -125,9 +132,12 @@ public record TrainConfig(
    * @param gradAccum micro-batches per optimizer step (grad_accum), default 1
    * @param trainSplit split to train on (train_split), default "train"
    * @param validationSplit split to evaluate on (validation_split), default "validation"
+   * @param shuffleWindow tokens held in memory for shuffling (shuffle_window), default 16777216
+   *     (64 MiB); rows are shuffled within windows of whole parquet row groups, whose order is
+   *     shuffled too (see {@link flashlm.data.SequenceBatches})
    */
   public record Data(String table, Long version, Integer batchSize, Integer gradAccum,
-      String trainSplit, String validationSplit) {
+      String trainSplit, String validationSplit, Long shuffleWindow) {
     public Data {
       if (table == null || table.isBlank()) {
         throw ConfigException.missing("data.table");
@@ -147,6 +157,10 @@ public record TrainConfig(
       }
       trainSplit = trainSplit == null ? flashlm.data.SequencesTable.TRAIN : trainSplit;
       validationSplit = validationSplit == null ? flashlm.data.SequencesTable.VALIDATION : validationSplit;
+      shuffleWindow = shuffleWindow == null ? 1L << 24 : shuffleWindow;
+      if (shuffleWindow <= 0) {
+        throw ConfigException.badValue("data.shuffle_window", shuffleWindow, "a positive number of tokens");
+      }
     }
   }
 
@@ -204,13 +218,14 @@ public record TrainConfig(
   }
 
   /**
-   * The learning-rate schedule over the run's progress (the larger of steps done / max_steps and
-   * time used / time_budget).
+   * The learning-rate schedule over max_steps updates; see {@link LrSchedule} for the formulas
+   * and for what a time budget does to them.
    *
    * @param type "wsd" (linear warmup, constant, linear decay to min_lr over the last
-   *     decay_fraction of the run) or "cosine" (linear warmup, cosine to min_lr)
+   *     decay_fraction of the run) or "cosine" (linear warmup, cosine to min_lr at max_steps)
    * @param warmup warmup steps, default 100
-   * @param decayFraction wsd only: share of the run spent decaying (decay_fraction), default 0.2
+   * @param decayFraction share of the run spent decaying (decay_fraction), default 0.2: of the
+   *     steps for wsd, and for both types the share of a time budget left for the decay window
    * @param minLr final learning rate (min_lr), default 0
    */
   public record Schedule(String type, Integer warmup, Double decayFraction, Double minLr) {

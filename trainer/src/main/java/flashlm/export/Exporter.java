@@ -1,0 +1,120 @@
+package flashlm.export;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import flashlm.model.ModelSpec;
+import flashlm.train.Checkpoint;
+import flashlm.train.CheckpointDir;
+import flashlm.train.ParamLayout;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Writes a checkpoint's weights for outside tools: {@code OUT/model.safetensors} (fp32, the
+ * {@link ParamLayout} tensors under their Llama names, no {@code lm_head} since the head is tied
+ * to the embedding) and {@code OUT/config.json} ({@link HfConfig}). Both through the Hadoop
+ * FileSystem API, each atomically.
+ *
+ * <p>The trainer's RoPE rotates interleaved pairs {@code (2i, 2i+1)} of each head; Llama's
+ * rotates {@code (i, i + head_dim/2)}. So, as Meta's own Llama conversion does, the rows of every
+ * {@code q_proj} and {@code k_proj} are permuted within each head: row {@code h*hd + 2i + j} goes
+ * to {@code h*hd + j*hd/2 + i}. Attention scores, and so the model, are unchanged.
+ */
+public final class Exporter {
+  public static final String SAFETENSORS = "model.safetensors";
+  public static final String CONFIG = "config.json";
+
+  /**
+   * What was written.
+   *
+   * @param checkpoint the checkpoint file read
+   * @param step its step
+   * @param parameters parameters written
+   * @param safetensors the weights file
+   * @param config the config file
+   */
+  public record Result(String checkpoint, long step, long parameters, String safetensors,
+      String config) {}
+
+  private Exporter() {}
+
+  /**
+   * Exports {@code checkpoint} (a checkpoint file, or a checkpoint directory: its newest) to
+   * directory {@code out}.
+   */
+  public static Result export(Configuration conf, String checkpoint, String out) {
+    String file = resolve(conf, checkpoint);
+    Checkpoint.Header h = Checkpoint.readHeader(conf, file);
+    ModelSpec spec = h.config().model();
+    ParamLayout layout = ParamLayout.of(spec);
+    if (!layout.tensors().equals(h.layout().tensors())) {
+      throw new IllegalArgumentException(file + " records a tensor layout that differs from the one"
+          + " this build derives from its model config; export it with the build that wrote it");
+    }
+    FloatBuffer params = FloatBuffer.allocate(Math.toIntExact(h.paramCount()));
+    Checkpoint.read(conf, file, params, null);
+
+    List<Safetensors.Tensor> tensors = new ArrayList<>();
+    for (ParamLayout.Tensor t : layout.tensors()) {
+      FloatBuffer data = params.slice(Math.toIntExact(t.offset()), Math.toIntExact(t.size()));
+      if (spec.arch().equals(ModelSpec.TRANSFORMER)
+          && (t.name().endsWith("self_attn.q_proj.weight") || t.name().endsWith("self_attn.k_proj.weight"))) {
+        data = interleavedToHalves(data, spec.nHeads(), spec.headDim(), t.shape()[1]);
+      }
+      tensors.add(new Safetensors.Tensor(t.name(), t.shape(), data));
+    }
+    Map<String, String> metadata = Map.of("format", "pt", "flashlm.arch", spec.arch(),
+        "flashlm.quant", spec.quant(), "flashlm.step", Long.toString(h.step()));
+    String weights = new Path(out, SAFETENSORS).toString();
+    CheckpointDir.writeAtomically(conf, weights, o -> Safetensors.write(o, tensors, metadata));
+
+    ObjectNode provenance = new ObjectMapper().createObjectNode();
+    provenance.put("checkpoint", file);
+    provenance.put("step", h.step());
+    provenance.put("table", h.table());
+    provenance.put("table_version", h.tableVersion());
+    String config = new Path(out, CONFIG).toString();
+    CheckpointDir.writeAtomically(conf, config, HfConfig.of(spec, provenance).toPrettyString()
+        .getBytes(StandardCharsets.UTF_8));
+    return new Result(file, h.step(), h.paramCount(), weights, config);
+  }
+
+  /** A checkpoint file as given, or the newest in a directory. */
+  private static String resolve(Configuration conf, String checkpoint) {
+    Path p = new Path(checkpoint);
+    try {
+      if (p.getFileSystem(conf).getFileStatus(p).isDirectory()) {
+        return new CheckpointDir(conf, checkpoint).latest().orElseThrow(() ->
+            new IllegalArgumentException("no checkpoint (ckpt-*.flm) in " + checkpoint));
+      }
+      return checkpoint;
+    } catch (java.io.FileNotFoundException e) {
+      throw new IllegalArgumentException("checkpoint not found: " + checkpoint, e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + checkpoint + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Permutes the rows of a (heads*hd, cols) matrix from interleaved RoPE pairs to halves. */
+  static FloatBuffer interleavedToHalves(FloatBuffer w, int heads, int hd, int cols) {
+    FloatBuffer out = FloatBuffer.allocate(w.remaining());
+    int half = hd / 2;
+    for (int h = 0; h < heads; h++) {
+      for (int i = 0; i < half; i++) {
+        for (int j = 0; j < 2; j++) {
+          int from = (h * hd + 2 * i + j) * cols;
+          int to = (h * hd + j * half + i) * cols;
+          out.put(to, w, from, cols);
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,71 @@
+package flashlm.export;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import flashlm.model.ModelSpec;
+
+/**
+ * The {@code config.json} beside an exported model. A transformer is described as a {@code
+ * LlamaForCausalLM} (its tensors, norms, RoPE and tied head are Llama's), an ffn model as the
+ * non-Llama {@code FlashLMFFN}. The {@code flashlm} section says how the weights were trained:
+ * with {@code quant = ternary} they are fp32 master weights, and reproducing the trained model
+ * needs the BitNet b1.58 quantization applied in every linear layer; a plain Llama loader computes
+ * with the float weights instead.
+ */
+public final class HfConfig {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private HfConfig() {}
+
+  /** config.json for {@code spec}; {@code provenance} is copied into the flashlm section. */
+  public static ObjectNode of(ModelSpec spec, ObjectNode provenance) {
+    ObjectNode c = JSON.createObjectNode();
+    boolean transformer = spec.arch().equals(ModelSpec.TRANSFORMER);
+    if (transformer) {
+      c.putArray("architectures").add("LlamaForCausalLM");
+      c.put("model_type", "llama");
+    } else {
+      c.putArray("architectures").add("FlashLMFFN");
+      c.put("model_type", "flashlm_ffn");
+    }
+    c.put("vocab_size", spec.vocabSize());
+    c.put("hidden_size", spec.dModel());
+    c.put("intermediate_size", spec.ffnDim());
+    c.put("num_hidden_layers", spec.nLayers());
+    if (transformer) {
+      c.put("num_attention_heads", spec.nHeads());
+      c.put("num_key_value_heads", spec.nHeads());
+      c.put("head_dim", spec.headDim());
+      c.put("rope_theta", spec.ropeTheta());
+      c.put("attention_bias", false);
+      c.put("attention_dropout", 0.0);
+    }
+    c.put("max_position_embeddings", spec.seqLen());
+    c.put("rms_norm_eps", spec.normEps());
+    c.put("hidden_act", "silu");
+    c.put("mlp_bias", false);
+    c.put("tie_word_embeddings", true);
+    c.put("initializer_range", spec.initStd());
+    c.put("torch_dtype", "float32");
+
+    ObjectNode f = c.putObject("flashlm");
+    f.put("arch", spec.arch());
+    f.put("quant", spec.quant());
+    f.put("learnable_alpha", spec.learnableAlpha());
+    f.put("weights", "fp32 master weights");
+    if (spec.ternary()) {
+      f.put("quantization", "BitNet b1.58 in every linear layer (not the embedding): weights"
+          + " s*clamp(round(W/s),-1,1) with s=max(mean|W|,1e-5) per tensor; inputs per token"
+          + " clamp(round(x*127/g),-128,127)*g/127 with g=max(max|x|,1e-5)");
+    }
+    if (transformer) {
+      f.put("rope", "q_proj and k_proj rows are permuted per head on export so that Llama's"
+          + " rotate-half RoPE equals the trainer's interleaved-pair RoPE");
+    } else {
+      f.put("note", "not a Llama model: each layer is x + down_proj(SiLU(up_proj(RMSNorm(x)))),"
+          + " no attention, no gate; then a final RMSNorm and the tied embedding as head");
+    }
+    f.setAll(provenance);
+    return c;
+  }
+}

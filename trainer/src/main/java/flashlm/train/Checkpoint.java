@@ -1,0 +1,255 @@
+package flashlm.train;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import flashlm.config.Configs;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.zip.CRC32;
+import java.util.zip.CheckedInputStream;
+import java.util.zip.CheckedOutputStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.ChecksumException;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The checkpoint file format, version {@value #FORMAT_VERSION}. All numbers little-endian:
+ *
+ * <pre>
+ * magic             8 bytes  "FLMCKPT" 0x1A
+ * format version    u32      1
+ * header length     u32      H
+ * parameter count   u64      P
+ * optimizer count   u64      S  (2P for AdamW [m | v], P for SGD [momentum])
+ * header            H bytes  UTF-8 JSON: {@link Header} (resolved config, step, time used, seed,
+ *                            data table/version/position, budget decay window, tensor layout)
+ * parameters        P x f32  the flat buffer, {@link ParamLayout} order
+ * optimizer state   S x f32
+ * crc32             u32      of every byte before it
+ * end magic         4 bytes  "FEND"
+ * </pre>
+ *
+ * <p>Written through the Hadoop FileSystem API to a temporary name beside the target and renamed
+ * into place, so a reader sees a whole file or none (on object stores rename is a copy, which is
+ * fine: the temporary name is never read).
+ */
+public final class Checkpoint {
+  public static final int FORMAT_VERSION = 1;
+  private static final byte[] MAGIC = {'F', 'L', 'M', 'C', 'K', 'P', 'T', 0x1A};
+  private static final byte[] END = {'F', 'E', 'N', 'D'};
+  private static final int CHUNK = 1 << 20;
+
+  private Checkpoint() {}
+
+  /**
+   * Everything a checkpoint records besides the tensors.
+   *
+   * @param config the resolved training config
+   * @param step optimizer updates done
+   * @param elapsedMillis wall-clock time the run has used, over all its resumes
+   * @param seed initialisation and data-order seed
+   * @param table the sequences table the run reads
+   * @param tableVersion the Delta version it reads
+   * @param epoch data position: epoch of the next training batch
+   * @param index data position: row of the next training batch in its epoch
+   * @param decayStart the time budget's decay window (see {@link LrSchedule}), or null
+   * @param decayEnd end of that window, or null
+   * @param decayFromLr learning rate the window decays from, or null
+   * @param optimizer "adamw" or "sgd"
+   * @param tensors the parameter layout
+   * @param paramCount P
+   * @param optimizerCount S
+   */
+  public record Header(TrainConfig config, long step, long elapsedMillis, long seed, String table,
+      long tableVersion, long epoch, long index, Long decayStart, Long decayEnd, Double decayFromLr,
+      String optimizer, List<Tensor> tensors, long paramCount, long optimizerCount) {
+    public Header {
+      tensors = List.copyOf(tensors);
+    }
+
+    /** The layout recorded in the header. */
+    public ParamLayout layout() {
+      return ParamLayout.of(tensors.stream().map(t -> new ParamLayout.Tensor(t.name(), t.offset(),
+          t.shape(), t.decay())).toList());
+    }
+  }
+
+  /** One tensor of the layout as the header records it. */
+  public record Tensor(String name, int[] shape, long offset, boolean decay) {
+    static Tensor of(ParamLayout.Tensor t) {
+      return new Tensor(t.name(), t.shape(), t.offset(), t.decay());
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Tensor t && t.name.equals(name) && Arrays.equals(t.shape, shape)
+          && t.offset == offset && t.decay == decay;
+    }
+
+    @Override
+    public int hashCode() {
+      return name.hashCode() * 31 + Arrays.hashCode(shape);
+    }
+  }
+
+  /** The header's tensor list for {@code layout}. */
+  public static List<Tensor> tensors(ParamLayout layout) {
+    return layout.tensors().stream().map(Tensor::of).toList();
+  }
+
+  /**
+   * Writes {@code header}, {@code params} (P values from index 0) and {@code state} (S values)
+   * to {@code path} atomically.
+   */
+  public static void write(Configuration conf, String path, Header header, FloatBuffer params,
+      FloatBuffer state) {
+    byte[] json;
+    try {
+      json = Configs.json().writeValueAsBytes(header);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialize the checkpoint header", e);
+    }
+    CheckpointDir.writeAtomically(conf, path, raw -> {
+      CheckedOutputStream out = new CheckedOutputStream(raw, new CRC32());
+      ByteBuffer head = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+      head.put(MAGIC).putInt(FORMAT_VERSION).putInt(json.length).putLong(header.paramCount())
+          .putLong(header.optimizerCount());
+      out.write(head.array());
+      out.write(json);
+      byte[] chunk = new byte[CHUNK];
+      writeFloats(out, params, header.paramCount(), chunk);
+      writeFloats(out, state, header.optimizerCount(), chunk);
+      ByteBuffer tail = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      tail.putInt((int) out.getChecksum().getValue()).put(END);
+      raw.write(tail.array());
+    });
+  }
+
+  /** Reads only the header of {@code path}. */
+  public static Header readHeader(Configuration conf, String path) {
+    return read(conf, path, null, null, false);
+  }
+
+  /**
+   * Reads {@code path} into {@code params} (P values from index 0) and, unless null, {@code
+   * state} (S values), checking the checksum.
+   *
+   * @throws IllegalArgumentException naming the file and what to do when it is not a checkpoint,
+   *     has another format version, is truncated or corrupt, or does not fit the buffers
+   */
+  public static Header read(Configuration conf, String path, FloatBuffer params, FloatBuffer state) {
+    return read(conf, path, params, state, true);
+  }
+
+  private static Header read(Configuration conf, String path, FloatBuffer params, FloatBuffer state,
+      boolean tensors) {
+    Path file = new Path(path);
+    try (InputStream raw = file.getFileSystem(conf).open(file);
+        CheckedInputStream checked = new CheckedInputStream(raw, new CRC32());
+        DataInputStream in = new DataInputStream(checked)) {
+      byte[] magic = new byte[MAGIC.length];
+      in.readFully(magic);
+      if (!Arrays.equals(magic, MAGIC)) {
+        throw new IllegalArgumentException(path + " is not a FlashLM checkpoint (wrong magic"
+            + " bytes); pass a ckpt-*.flm file written by flashlm train");
+      }
+      ByteBuffer head = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+      in.readFully(head.array());
+      int version = head.getInt();
+      if (version != FORMAT_VERSION) {
+        throw new IllegalArgumentException(path + " has checkpoint format version " + version
+            + "; this build reads version " + FORMAT_VERSION + ". Resume or export it with the"
+            + " FlashLM build that wrote it, or start a new run in another checkpoint.dir");
+      }
+      int jsonLength = head.getInt();
+      long p = head.getLong();
+      long s = head.getLong();
+      byte[] json = new byte[jsonLength];
+      in.readFully(json);
+      Header header = parseHeader(path, json);
+      if (header.paramCount() != p || header.optimizerCount() != s) {
+        throw new IllegalArgumentException(path + " is corrupt: its header disagrees with its"
+            + " counts (" + p + ", " + s + ")");
+      }
+      if (!tensors) {
+        return header;
+      }
+      check(path, "parameters", p, params);
+      if (state != null) {
+        check(path, "optimizer state values", s, state);
+      }
+      byte[] chunk = new byte[CHUNK];
+      readFloats(in, params, p, chunk);
+      readFloats(in, state, s, chunk);
+      int expected = (int) checked.getChecksum().getValue();
+      ByteBuffer tail = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      in.readFully(tail.array());
+      if (tail.getInt() != expected || !Arrays.equals(Arrays.copyOfRange(tail.array(), 4, 8), END)) {
+        throw new IllegalArgumentException(path + " is corrupt (checksum mismatch); resume from an"
+            + " earlier checkpoint");
+      }
+      return header;
+    } catch (ChecksumException e) {
+      throw new IllegalArgumentException(path + " is corrupt (" + e.getMessage() + "); resume from"
+          + " an earlier checkpoint", e);
+    } catch (EOFException e) {
+      throw new IllegalArgumentException(path + " is truncated (an interrupted copy?); use an"
+          + " earlier checkpoint", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Header parseHeader(String path, byte[] json) {
+    try {
+      return Configs.json().readValue(new String(json, StandardCharsets.UTF_8), Header.class);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(path + ": cannot parse the checkpoint header: "
+          + e.getOriginalMessage(), e);
+    }
+  }
+
+  private static void check(String path, String what, long count, FloatBuffer dest) {
+    if (dest.capacity() != count) {
+      throw new IllegalArgumentException(path + " holds " + count + " " + what + " but the model"
+          + " here has " + dest.capacity() + ": it was written for another model or optimizer."
+          + " Resume with the config saved beside it (config.json) or use another checkpoint.dir");
+    }
+  }
+
+  /** Writes {@code count} floats of {@code src} from index 0, little-endian, in chunks. */
+  private static void writeFloats(OutputStream out, FloatBuffer src, long count, byte[] chunk)
+      throws IOException {
+    FloatBuffer view = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    for (long pos = 0; pos < count; ) {
+      int n = (int) Math.min(view.capacity(), count - pos);
+      view.clear();
+      view.put(src.slice((int) pos, n));
+      out.write(chunk, 0, n * Float.BYTES);
+      pos += n;
+    }
+  }
+
+  /** Reads {@code count} floats into {@code dest} from index 0, or skips them if dest is null. */
+  private static void readFloats(DataInputStream in, FloatBuffer dest, long count, byte[] chunk)
+      throws IOException {
+    FloatBuffer view = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    for (long pos = 0; pos < count; ) {
+      int n = (int) Math.min(view.capacity(), count - pos);
+      in.readFully(chunk, 0, n * Float.BYTES);
+      if (dest != null) {
+        dest.put((int) pos, view, 0, n);
+      }
+      pos += n;
+    }
+  }
+}

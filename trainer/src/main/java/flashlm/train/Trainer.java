@@ -1,0 +1,407 @@
+package flashlm.train;
+
+import flashlm.config.ConfigException;
+import flashlm.config.Configs;
+import flashlm.data.SequenceBatches;
+import flashlm.data.SequencesSnapshot;
+import flashlm.model.ModelSpec;
+import java.io.PrintStream;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The training loop. Each optimizer update:
+ *
+ * <ol>
+ *   <li>zero the gradient buffer; {@code grad_accum} times: next batch, forward + backward (the
+ *       model adds into the buffer); scale by {@code 1 / grad_accum};
+ *   <li>{@link Collective#allreduceMean} over the whole gradient buffer (one call: the buffer is
+ *       flat), and of the loss for logging;
+ *   <li>clip by global norm: if {@code ||g|| > grad_clip}, {@code g *= grad_clip / (||g|| +
+ *       1e-6)} (as torch.nn.utils.clip_grad_norm_);
+ *   <li>the optimizer update at the scheduled learning rate ({@link LrSchedule}).
+ * </ol>
+ *
+ * <p>Every {@code eval_every} updates and at the end it evaluates on the first {@code
+ * eval_batches} batches of the validation split (a fixed set); every {@code checkpoint.every}
+ * updates and at the end rank 0 writes a checkpoint. The run stops at {@code max_steps} or when
+ * the time budget's decay window ends. Given the same config, table version and thread count, a
+ * run is reproducible bit for bit, and a resumed run continues exactly as if never stopped
+ * (except where a time budget decides when to decay).
+ */
+public final class Trainer {
+  /**
+   * How a run ended.
+   *
+   * @param steps updates done (over all resumes)
+   * @param trainLoss loss of the last update
+   * @param valLoss last validation loss, or NaN when there was none
+   * @param stopReason "max_steps", "time_budget" or "stop_at"
+   * @param checkpoint the last checkpoint written, or null
+   */
+  public record Result(long steps, double trainLoss, double valLoss, String stopReason,
+      String checkpoint) {}
+
+  private final TrainConfig config;
+  private final Configuration conf;
+  private final Collective collective;
+  private final boolean resume;
+  private final LongSupplier clock;
+  private final long stopAt;
+  private final TrainLog log;
+
+  private Trainer(Builder b) {
+    config = b.config;
+    conf = b.conf != null ? b.conf : new Configuration();
+    collective = b.collective;
+    resume = b.resume;
+    clock = b.clock;
+    stopAt = b.stopAt;
+    log = new TrainLog(b.out, config.log().metrics(), collective.rank() == 0);
+  }
+
+  public static Builder builder(TrainConfig config) {
+    return new Builder(config);
+  }
+
+  /** Trains until max_steps or the time budget; returns how it ended. */
+  public Result run() {
+    try (log) {
+      return train();
+    }
+  }
+
+  private Result train() {
+    TrainConfig c = config;
+    ModelSpec spec = c.model();
+    CheckpointDir dir = c.checkpoint() == null ? null : new CheckpointDir(conf, c.checkpoint().dir());
+    Checkpoint.Header from = resumePoint(dir);
+    boolean sameTable = from != null && from.table().equals(c.data().table())
+        && (c.data().version() == null || c.data().version() == from.tableVersion());
+    SequencesSnapshot table = SequencesSnapshot.open(conf, c.data().table(),
+        sameTable ? Long.valueOf(from.tableVersion()) : c.data().version());
+    checkTable(table, spec);
+    log.info("config " + Configs.json().valueToTree(c));
+    log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d of %d",
+        spec.arch(), spec.quant(), spec.parameterCount(), table.describe(),
+        table.rows(c.data().trainSplit(), collective.rank(), collective.worldSize()),
+        collective.rank(), collective.worldSize()));
+
+    try (TrainableModel model = Models.create(spec, c.backend(), c.data().batchSize())) {
+      ParamLayout layout = model.layout();
+      OptimizerState opt = new OptimizerState(c.optimizer(), layout, Models.kernels(c.backend()));
+      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir);
+      if (from != null) {
+        String path = dir.latest().orElseThrow();
+        Checkpoint.read(conf, path, model.params(), opt.state());
+        loop.restore(from, sameTable);
+        log.info("resumed from " + path + " at step " + from.step());
+      } else {
+        Init.normal(model.params(), layout, spec.initStd(), c.seed());
+      }
+      if (dir != null && collective.rank() == 0) {
+        dir.writeConfig(Configs.toJson(c));
+      }
+      return loop.run();
+    }
+  }
+
+  /** The checkpoint to resume from, or null to start fresh; refuses to overwrite another run. */
+  private Checkpoint.Header resumePoint(CheckpointDir dir) {
+    Optional<String> latest = dir == null ? Optional.empty() : dir.latest();
+    if (!resume) {
+      if (latest.isPresent()) {
+        throw new ConfigException("checkpoint.dir " + dir + " already holds checkpoints"
+            + " (newest " + latest.get() + "); pass --resume to continue that run, or set"
+            + " checkpoint.dir to a new directory");
+      }
+      return null;
+    }
+    if (dir == null) {
+      throw new ConfigException("--resume needs checkpoint.dir in the config");
+    }
+    if (latest.isEmpty()) {
+      log.info("--resume: no checkpoint in " + dir + " yet, starting from step 0");
+      return null;
+    }
+    Checkpoint.Header h = Checkpoint.readHeader(conf, latest.get());
+    if (!h.config().model().equals(config.model()) || !h.optimizer().equals(config.optimizer().type())) {
+      throw new IllegalArgumentException(latest.get() + " was written for model "
+          + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "
+          + h.optimizer() + ", but the config asks for model "
+          + Configs.toJson(config.model()).replaceAll("\\s+", " ") + " with optimizer "
+          + config.optimizer().type() + ". Resume with the config saved beside it ("
+          + CheckpointDir.CONFIG + "), or set checkpoint.dir to a new directory");
+    }
+    for (String key : ConfigDiff.changed(h.config(), config)) {
+      log.info("--resume: config key '" + key + "' differs from the checkpoint's; using the new value");
+    }
+    return h;
+  }
+
+  private static void checkTable(SequencesSnapshot table, ModelSpec spec) {
+    if (table.seqLen() != spec.seqLen()) {
+      throw new IllegalArgumentException(table.describe() + " holds rows of seq_len " + table.seqLen()
+          + " but model.seq_len is " + spec.seqLen() + "; set model.seq_len=" + table.seqLen()
+          + " or pack a table with seq_len " + spec.seqLen());
+    }
+    if (table.vocabSize() > spec.vocabSize()) {
+      throw new IllegalArgumentException(table.describe() + " has vocab_size " + table.vocabSize()
+          + ", larger than model.vocab_size " + spec.vocabSize() + "; set model.vocab_size="
+          + table.vocabSize());
+    }
+  }
+
+  /** The state of one run of the loop. */
+  private final class Loop {
+    private final TrainableModel model;
+    private final OptimizerState opt;
+    private final Kernels kernels;
+    private final SequencesSnapshot table;
+    private final CheckpointDir dir;
+    private final LrSchedule schedule;
+    private final long budgetMillis;
+    private long step;
+    private long elapsedBefore;
+    private LrSchedule.BudgetDecay window;
+    private SequenceBatches.Position position = SequenceBatches.Position.START;
+    private List<int[]> evalSet;
+    private double valLoss = Double.NaN;
+    private String lastCheckpoint;
+
+    Loop(TrainableModel model, OptimizerState opt, Kernels kernels, SequencesSnapshot table,
+        CheckpointDir dir) {
+      this.model = model;
+      this.opt = opt;
+      this.kernels = kernels;
+      this.table = table;
+      this.dir = dir;
+      schedule = new LrSchedule(config.schedule(), config.optimizer().lr(), config.maxSteps());
+      budgetMillis = config.timeBudget() == null ? -1 : config.timeBudgetDuration().toMillis();
+    }
+
+    void restore(Checkpoint.Header h, boolean sameTable) {
+      step = h.step();
+      elapsedBefore = h.elapsedMillis();
+      window = h.decayStart() == null ? null
+          : new LrSchedule.BudgetDecay(h.decayStart(), h.decayEnd(), h.decayFromLr());
+      if (sameTable) {
+        position = new SequenceBatches.Position(h.epoch(), h.index());
+      } else {
+        position = new SequenceBatches.Position(h.epoch() + 1, 0);
+        log.info("--resume: the data table or version changed, so the data order restarts at epoch "
+            + position.epoch());
+      }
+    }
+
+    Result run() {
+      TrainConfig.Data d = config.data();
+      SequenceBatches train = SequenceBatches.builder(table).setSplit(d.trainSplit())
+          .setBatchSize(d.batchSize()).optRank(collective.rank(), collective.worldSize())
+          .optSeed(config.seed()).optWindowTokens(d.shuffleWindow()).optPosition(position).build();
+      FloatBuffer params = model.params();
+      FloatBuffer grads = model.grads();
+      long n = model.layout().size();
+      int[] batch = new int[d.batchSize() * train.width()];
+      long tokensPerStep = config.tokensPerStep() * collective.worldSize();
+      long start = clock.getAsLong() - elapsedBefore;
+      long markTime = clock.getAsLong();
+      long markStep = step;
+      double loss = Double.NaN;
+      String stop;
+      while (true) {
+        if (step >= config.maxSteps()) {
+          stop = "max_steps";
+          break;
+        }
+        if (stopAt >= 0 && step >= stopAt) {
+          stop = "stop_at";
+          break;
+        }
+        long elapsed = clock.getAsLong() - start;
+        if (window == null && budgetMillis > 0
+            && elapsed >= (1 - config.schedule().decayFraction()) * budgetMillis) {
+          window = schedule.budgetDecay(step);
+          log.info(String.format("time budget: %s of %s used at step %d; decaying to min_lr over"
+              + " %d updates (to step %d)", TrainLog.duration(elapsed / 1e3),
+              TrainLog.duration(budgetMillis / 1e3), step, window.end() - step, window.end()));
+        }
+        if (window != null && step >= window.end()) {
+          stop = "time_budget";
+          break;
+        }
+        model.zeroGrads();
+        double lossSum = 0;
+        for (int a = 0; a < d.gradAccum(); a++) {
+          train.next(batch);
+          lossSum += model.forwardBackward(batch, d.batchSize());
+        }
+        if (d.gradAccum() > 1) {
+          kernels.scale(grads, 0, n, 1f / d.gradAccum());
+        }
+        collective.allreduceMean(grads);
+        loss = collective.allreduceMean(lossSum / d.gradAccum());
+        double norm = Math.sqrt(kernels.sumSquares(grads, 0, n));
+        if (config.gradClip() > 0 && norm > config.gradClip()) {
+          kernels.scale(grads, 0, n, (float) (config.gradClip() / (norm + 1e-6)));
+        }
+        double lr = schedule.lr(step, window);
+        opt.step(params, grads, lr, step + 1);
+        step++;
+        position = train.position();
+        if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+          throw new IllegalStateException("training diverged at step " + step + ": loss " + loss
+              + ", grad norm " + norm + "; lower optimizer.lr or raise schedule.warmup, and resume"
+              + " from an earlier checkpoint");
+        }
+        if (step % config.log().every() == 0) {
+          long now = clock.getAsLong();
+          double secs = Math.max(1e-9, (now - markTime) / 1e3);
+          double perStep = secs / (step - markStep);
+          long last = window != null ? window.end() : config.maxSteps();
+          double eta = (last - step) * perStep;
+          if (budgetMillis > 0 && window == null) {
+            eta = Math.min(eta, (budgetMillis - (now - start)) / 1e3);
+          }
+          log.step(step, last, loss, lr, norm, step * tokensPerStep,
+              (step - markStep) * tokensPerStep / secs, (now - start) / 1e3, eta);
+          markTime = now;
+          markStep = step;
+        }
+        if (config.evalEvery() > 0 && step % config.evalEvery() == 0) {
+          evaluate(start);
+        }
+        if (dir != null && config.checkpoint().every() > 0 && step % config.checkpoint().every() == 0) {
+          save(clock.getAsLong() - start);
+        }
+      }
+      if (config.evalEvery() == 0 || step % config.evalEvery() != 0) {
+        evaluate(start);
+      }
+      if (dir != null && (lastCheckpoint == null || !lastCheckpoint.equals(dir.path(step)))) {
+        save(clock.getAsLong() - start);
+      }
+      log.info(String.format("stopped at step %d (%s) after %s; train loss %.4f, val loss %.4f", step,
+          stop, TrainLog.duration((clock.getAsLong() - start) / 1e3), loss, valLoss));
+      return new Result(step, loss, valLoss, stop, lastCheckpoint);
+    }
+
+    /** Mean loss over the fixed validation batches, averaged over ranks. */
+    private void evaluate(long start) {
+      if (config.evalBatches() == 0) {
+        return;
+      }
+      if (evalSet == null) {
+        evalSet = validationBatches();
+      }
+      if (evalSet.isEmpty()) {
+        return;
+      }
+      double sum = 0;
+      for (int[] b : evalSet) {
+        sum += model.loss(b, config.data().batchSize());
+      }
+      valLoss = collective.allreduceMean(sum / evalSet.size());
+      log.eval(step, valLoss, step * config.tokensPerStep() * collective.worldSize(),
+          (clock.getAsLong() - start) / 1e3);
+    }
+
+    private List<int[]> validationBatches() {
+      String split = config.data().validationSplit();
+      long rows = table.rows(split, collective.rank(), collective.worldSize());
+      if (rows < config.data().batchSize()) {
+        log.info("no evaluation: " + table.describe() + " split " + split + " holds " + rows
+            + " rows for this rank, fewer than one batch");
+        return List.of();
+      }
+      // The first batches of epoch 0, shuffled by the seed: the same set at every evaluation.
+      SequenceBatches v = SequenceBatches.builder(table).setSplit(split)
+          .setBatchSize(config.data().batchSize()).optRank(collective.rank(), collective.worldSize())
+          .optSeed(config.seed()).optWindowTokens(config.data().shuffleWindow()).build();
+      int count = (int) Math.min(config.evalBatches(), v.batchesPerEpoch());
+      List<int[]> out = new ArrayList<>(count);
+      for (int i = 0; i < count; i++) {
+        out.add(v.next());
+      }
+      return out;
+    }
+
+    private void save(long elapsed) {
+      if (collective.rank() != 0) {
+        return;
+      }
+      Checkpoint.Header h = new Checkpoint.Header(config, step, elapsed, config.seed(), table.table(),
+          table.version(), position.epoch(), position.index(),
+          window == null ? null : window.start(), window == null ? null : window.end(),
+          window == null ? null : window.fromLr(), opt.type(), Checkpoint.tensors(model.layout()),
+          model.layout().size(), opt.state().capacity());
+      String path = dir.path(step);
+      Checkpoint.write(conf, path, h, model.params(), opt.state());
+      dir.prune(config.checkpoint().keep());
+      lastCheckpoint = path;
+      log.info("checkpoint " + path);
+    }
+  }
+
+  /** Builds a {@link Trainer}; {@code optX} are optional. */
+  public static final class Builder {
+    private final TrainConfig config;
+    private Configuration conf;
+    private Collective collective = Collective.single();
+    private boolean resume;
+    private PrintStream out = System.out;
+    private LongSupplier clock = System::currentTimeMillis;
+    private long stopAt = -1;
+
+    private Builder(TrainConfig config) {
+      this.config = config;
+    }
+
+    /** Hadoop settings for the table and checkpoints (s3a credentials, ...). */
+    public Builder optHadoopConf(Configuration conf) {
+      this.conf = conf;
+      return this;
+    }
+
+    /** The data-parallel group; default one process. */
+    public Builder optCollective(Collective collective) {
+      this.collective = collective;
+      return this;
+    }
+
+    /** Continue from the newest checkpoint in checkpoint.dir. */
+    public Builder optResume(boolean resume) {
+      this.resume = resume;
+      return this;
+    }
+
+    /** Where log lines go; default stdout. */
+    public Builder optOut(PrintStream out) {
+      this.out = out;
+      return this;
+    }
+
+    /** Milliseconds, for the time budget; tests pass a fake clock. */
+    public Builder optClock(LongSupplier clock) {
+      this.clock = clock;
+      return this;
+    }
+
+    /**
+     * Stop this session cleanly (final evaluation and checkpoint) once {@code step} updates are
+     * done, as a preempted job would; a later {@code --resume} continues the same schedule.
+     */
+    public Builder optStopAt(long step) {
+      this.stopAt = step;
+      return this;
+    }
+
+    public Trainer build() {
+      return new Trainer(this);
+    }
+  }
+}

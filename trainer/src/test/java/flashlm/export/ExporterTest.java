@@ -1,0 +1,228 @@
+package flashlm.export;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import flashlm.config.Configs;
+import flashlm.model.ModelSpec;
+import flashlm.train.Checkpoint;
+import flashlm.train.CheckpointDir;
+import flashlm.train.ParamLayout;
+import flashlm.train.TrainConfig;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExporterTest {
+  /** Attention scores from float weights in double: only summation order differs. */
+  private static final double SCORE_TOLERANCE = 1e-9;
+
+  @TempDir
+  Path dir;
+
+  private final Configuration conf = new Configuration();
+
+  private TrainConfig config(String arch) {
+    return Configs.load(null, TrainConfig.class, List.of("model.arch=" + arch, "model.vocab_size=40",
+        "model.d_model=8", "model.n_layers=2", "model.n_heads=2", "model.ffn_dim=12",
+        "model.seq_len=16", "model.rope_theta=100", "data.table=t", "data.batch_size=1",
+        "max_steps=1"));
+  }
+
+  /** A checkpoint of random weights at {@code step} in {@code ckpt}; returns the weights. */
+  private float[] checkpoint(TrainConfig c, String ckpt, long step) {
+    ParamLayout layout = ParamLayout.of(c.model());
+    int n = (int) layout.size();
+    float[] w = new float[n];
+    SplittableRandom r = new SplittableRandom(step);
+    for (int i = 0; i < n; i++) {
+      w[i] = (float) r.nextGaussian();
+    }
+    Checkpoint.Header h = new Checkpoint.Header(c, step, 0, 1, "table", 4, 0, 0, null, null, null,
+        "adamw", Checkpoint.tensors(layout), n, 2L * n);
+    Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(step), h, FloatBuffer.wrap(w),
+        FloatBuffer.allocate(2 * n));
+    return w;
+  }
+
+  /** A parsed safetensors file: header entries in file order, and the data section. */
+  private record Parsed(Map<String, JsonNode> entries, JsonNode metadata, ByteBuffer data) {
+    float[] tensor(String name) {
+      JsonNode e = entries.get(name);
+      int begin = e.get("data_offsets").get(0).asInt();
+      int end = e.get("data_offsets").get(1).asInt();
+      float[] out = new float[(end - begin) / 4];
+      data.slice(begin, end - begin).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+      return out;
+    }
+  }
+
+  private static Parsed parse(Path file) throws Exception {
+    ByteBuffer all = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+    long n = all.getLong();
+    assertEquals(0, n % 8, "header length padded to 8");
+    String json = new String(all.array(), 8, (int) n, StandardCharsets.UTF_8);
+    JsonNode header = new ObjectMapper().readTree(json);
+    Map<String, JsonNode> entries = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getKey().equals("__metadata__")) {
+        entries.put(e.getKey(), e.getValue());
+      }
+    }
+    return new Parsed(entries, header.get("__metadata__"), all.slice(8 + (int) n, all.capacity() - 8 - (int) n));
+  }
+
+  @Test
+  void transformerAsLlamaSafetensors() throws Exception {
+    TrainConfig c = config("transformer");
+    ModelSpec spec = c.model();
+    String ckpt = dir.resolve("ckpt").toString();
+    checkpoint(c, ckpt, 3);
+    float[] w = checkpoint(c, ckpt, 7);
+    Exporter.Result r = Exporter.export(conf, ckpt, dir.resolve("hf").toString());
+    assertEquals(7, r.step());
+
+    Parsed p = parse(dir.resolve("hf/model.safetensors"));
+    ParamLayout layout = ParamLayout.of(spec);
+    assertEquals(layout.tensors().stream().map(ParamLayout.Tensor::name).toList(),
+        new ArrayList<>(p.entries().keySet()));
+    assertFalse(p.entries().containsKey("lm_head.weight"));
+    assertEquals("pt", p.metadata().get("format").asText());
+    assertEquals("7", p.metadata().get("flashlm.step").asText());
+    long offset = 0;
+    for (ParamLayout.Tensor t : layout.tensors()) {
+      JsonNode e = p.entries().get(t.name());
+      assertEquals("F32", e.get("dtype").asText());
+      int[] shape = new ObjectMapper().convertValue(e.get("shape"), int[].class);
+      assertEquals(java.util.Arrays.toString(t.shape()), java.util.Arrays.toString(shape), t.name());
+      assertEquals(offset, e.get("data_offsets").get(0).asLong(), t.name());
+      offset += t.size() * 4;
+      assertEquals(offset, e.get("data_offsets").get(1).asLong(), t.name());
+      float[] got = p.tensor(t.name());
+      if (!t.name().contains("q_proj") && !t.name().contains("k_proj")) {
+        for (int i = 0; i < got.length; i++) {
+          assertEquals(w[(int) t.offset() + i], got[i], 0f, t.name() + "[" + i + "]");
+        }
+      }
+    }
+    assertEquals(offset, p.data().capacity());
+
+    for (int layer = 0; layer < 2; layer++) {
+      String pre = "model.layers." + layer + ".self_attn.";
+      assertSameScores(spec, slice(w, layout.get(pre + "q_proj.weight")),
+          slice(w, layout.get(pre + "k_proj.weight")), p.tensor(pre + "q_proj.weight"),
+          p.tensor(pre + "k_proj.weight"));
+    }
+
+    JsonNode cfg = new ObjectMapper().readTree(dir.resolve("hf/config.json").toFile());
+    assertEquals("LlamaForCausalLM", cfg.get("architectures").get(0).asText());
+    assertEquals(8, cfg.get("hidden_size").asInt());
+    assertEquals(12, cfg.get("intermediate_size").asInt());
+    assertEquals(2, cfg.get("num_hidden_layers").asInt());
+    assertEquals(2, cfg.get("num_attention_heads").asInt());
+    assertEquals(40, cfg.get("vocab_size").asInt());
+    assertEquals(16, cfg.get("max_position_embeddings").asInt());
+    assertEquals(1e-5, cfg.get("rms_norm_eps").asDouble());
+    assertEquals(100.0, cfg.get("rope_theta").asDouble());
+    assertTrue(cfg.get("tie_word_embeddings").asBoolean());
+    assertEquals("ternary", cfg.get("flashlm").get("quant").asText());
+    assertEquals(7, cfg.get("flashlm").get("step").asInt());
+  }
+
+  private static float[] slice(float[] w, ParamLayout.Tensor t) {
+    return java.util.Arrays.copyOfRange(w, (int) t.offset(), (int) (t.offset() + t.size()));
+  }
+
+  /** q.k per head at positions (5, 2): trainer RoPE on the originals = Llama RoPE on the export. */
+  private static void assertSameScores(ModelSpec spec, float[] q, float[] k, float[] qx, float[] kx) {
+    int d = spec.dModel();
+    int hd = spec.headDim();
+    double[] x = new SplittableRandom(9).doubles(d).toArray();
+    double[] ours = scores(spec, rope(matvec(q, x, d), 5, hd, spec.ropeTheta(), false),
+        rope(matvec(k, x, d), 2, hd, spec.ropeTheta(), false));
+    double[] llama = scores(spec, rope(matvec(qx, x, d), 5, hd, spec.ropeTheta(), true),
+        rope(matvec(kx, x, d), 2, hd, spec.ropeTheta(), true));
+    for (int h = 0; h < ours.length; h++) {
+      assertEquals(ours[h], llama[h], SCORE_TOLERANCE, "head " + h + " score");
+    }
+  }
+
+  private static double[] matvec(float[] w, double[] x, int cols) {
+    double[] y = new double[w.length / cols];
+    for (int r = 0; r < y.length; r++) {
+      for (int c = 0; c < cols; c++) {
+        y[r] += w[r * cols + c] * x[c];
+      }
+    }
+    return y;
+  }
+
+  /** Interleaved pairs (2i, 2i+1), or Llama's rotate-half pairs (i, i + hd/2). */
+  private static double[] rope(double[] v, int pos, int hd, double theta, boolean halves) {
+    double[] out = v.clone();
+    for (int h = 0; h < v.length / hd; h++) {
+      for (int i = 0; i < hd / 2; i++) {
+        double a = pos * Math.pow(theta, -2.0 * i / hd);
+        int x0 = h * hd + (halves ? i : 2 * i);
+        int x1 = h * hd + (halves ? i + hd / 2 : 2 * i + 1);
+        out[x0] = v[x0] * Math.cos(a) - v[x1] * Math.sin(a);
+        out[x1] = v[x0] * Math.sin(a) + v[x1] * Math.cos(a);
+      }
+    }
+    return out;
+  }
+
+  private static double[] scores(ModelSpec spec, double[] q, double[] k) {
+    double[] s = new double[spec.nHeads()];
+    for (int i = 0; i < q.length; i++) {
+      s[i / spec.headDim()] += q[i] * k[i];
+    }
+    return s;
+  }
+
+  @Test
+  void ffnIsNotCalledLlama() throws Exception {
+    TrainConfig c = config("ffn");
+    String ckpt = dir.resolve("ffn").toString();
+    float[] w = checkpoint(c, ckpt, 1);
+    Exporter.Result r = Exporter.export(conf, new CheckpointDir(conf, ckpt).path(1),
+        dir.resolve("out").toString());
+    Parsed p = parse(dir.resolve("out/model.safetensors"));
+    assertEquals(List.of("model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
+        "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
+        "model.layers.1.input_layernorm.weight", "model.layers.1.mlp.up_proj.weight",
+        "model.layers.1.mlp.down_proj.weight", "model.norm.weight"),
+        new ArrayList<>(p.entries().keySet()));
+    float[] all = new float[w.length];
+    p.data().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(all);
+    for (int i = 0; i < w.length; i++) {
+      assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(all[i]), "value " + i);
+    }
+    JsonNode cfg = new ObjectMapper().readTree(dir.resolve("out/config.json").toFile());
+    assertEquals("FlashLMFFN", cfg.get("architectures").get(0).asText());
+    assertFalse(cfg.has("num_attention_heads"));
+    assertTrue(cfg.get("flashlm").get("note").asText().contains("not a Llama model"));
+    assertEquals(w.length, r.parameters());
+
+    IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(conf, dir.resolve("missing").toString(), dir.resolve("x").toString()));
+    assertTrue(none.getMessage().contains("checkpoint not found"), none.getMessage());
+  }
+}

@@ -1,0 +1,131 @@
+package flashlm.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import flashlm.config.Configs;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointTest {
+  @TempDir
+  Path dir;
+
+  private final Configuration conf = new Configuration();
+
+  static TrainConfig config(Path dir) {
+    return Configs.load(null, TrainConfig.class, List.of("model.arch=ffn", "model.vocab_size=32",
+        "model.d_model=8", "model.n_layers=1", "model.ffn_dim=16", "model.seq_len=4",
+        "data.table=" + dir.resolve("table"), "data.batch_size=2", "max_steps=10",
+        "checkpoint.dir=" + dir.resolve("ckpt")));
+  }
+
+  private static FloatBuffer random(int n, long seed) {
+    FloatBuffer b = ByteBuffer.allocateDirect(n * 4).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+    SplittableRandom r = new SplittableRandom(seed);
+    for (int i = 0; i < n; i++) {
+      b.put(i, (float) r.nextGaussian());
+    }
+    b.put(0, Float.NaN); // bit patterns survive, not just values
+    b.put(1, -0.0f);
+    return b;
+  }
+
+  private static Checkpoint.Header header(TrainConfig c, long step, ParamLayout layout, long state) {
+    return new Checkpoint.Header(c, step, 1234, 7, "t", 3, 1, 5, 40L, 50L, 0.5, "adamw",
+        Checkpoint.tensors(layout), layout.size(), state);
+  }
+
+  @Test
+  void roundTripsBitForBit() {
+    TrainConfig c = config(dir);
+    ParamLayout layout = ParamLayout.of(c.model());
+    int p = (int) layout.size();
+    FloatBuffer params = random(p, 1);
+    FloatBuffer state = random(2 * p, 2);
+    String path = dir.resolve("ckpt/ckpt-0000000004.flm").toString();
+    Checkpoint.write(conf, path, header(c, 4, layout, 2L * p), params, state);
+
+    FloatBuffer p2 = FloatBuffer.allocate(p);
+    FloatBuffer s2 = FloatBuffer.allocate(2 * p);
+    Checkpoint.Header h = Checkpoint.read(conf, path, p2, s2);
+    assertEquals(header(c, 4, layout, 2L * p), h);
+    assertEquals(c, h.config());
+    assertEquals(layout.tensors(), h.layout().tensors());
+    for (int i = 0; i < p; i++) {
+      assertEquals(Float.floatToRawIntBits(params.get(i)), Float.floatToRawIntBits(p2.get(i)), "param " + i);
+    }
+    for (int i = 0; i < 2 * p; i++) {
+      assertEquals(Float.floatToRawIntBits(state.get(i)), Float.floatToRawIntBits(s2.get(i)), "state " + i);
+    }
+    assertEquals(h, Checkpoint.readHeader(conf, path));
+  }
+
+  @Test
+  void damagedFilesSayWhatToDo() throws Exception {
+    TrainConfig c = config(dir);
+    ParamLayout layout = ParamLayout.of(c.model());
+    int p = (int) layout.size();
+    Path file = dir.resolve("c.flm");
+    Checkpoint.write(conf, file.toString(), header(c, 1, layout, p), random(p, 1), random(p, 2));
+    byte[] good = Files.readAllBytes(file);
+    // the local filesystem's own checksum would catch each damage first; test ours
+    Files.delete(dir.resolve(".c.flm.crc"));
+
+    Files.write(file, "not a checkpoint at all".getBytes());
+    assertMessage(file, p, p, "not a FlashLM checkpoint");
+
+    byte[] v2 = good.clone();
+    v2[8] = 2;
+    Files.write(file, v2);
+    assertMessage(file, p, p, "format version 2; this build reads version 1");
+
+    Files.write(file, java.util.Arrays.copyOf(good, good.length - 100));
+    assertMessage(file, p, p, "truncated");
+
+    byte[] flipped = good.clone();
+    flipped[good.length - 20] ^= 1;
+    Files.write(file, flipped);
+    assertMessage(file, p, p, "checksum mismatch");
+
+    Files.write(file, good);
+    assertMessage(file, p + 1, p, "holds " + p + " parameters but the model here has " + (p + 1));
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+      assertTrue(f.length() > 4L * 2 * p);
+    }
+  }
+
+  private void assertMessage(Path file, int p, int s, String expected) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Checkpoint.read(conf, file.toString(), FloatBuffer.allocate(p), FloatBuffer.allocate(s)));
+    assertTrue(e.getMessage().contains(expected) && e.getMessage().contains(file.toString()),
+        e.getMessage());
+  }
+
+  @Test
+  void directoryKeepsTheNewestAndIgnoresTemporaries() throws Exception {
+    TrainConfig c = config(dir);
+    ParamLayout layout = ParamLayout.of(c.model());
+    int p = (int) layout.size();
+    CheckpointDir d = new CheckpointDir(conf, dir.resolve("run").toString());
+    assertTrue(d.latest().isEmpty());
+    for (long step : new long[] {10, 2, 30, 4}) {
+      Checkpoint.write(conf, d.path(step), header(c, step, layout, p), random(p, step), random(p, 0));
+    }
+    Files.writeString(dir.resolve("run/_tmp.ckpt-0000000099.flm.1"), "partial");
+    assertEquals(d.path(30), d.latest().orElseThrow());
+    d.prune(2);
+    assertEquals(List.of(d.path(10), d.path(30)), d.list());
+    d.writeConfig(Configs.toJson(c));
+    assertEquals(c, Configs.load(dir.resolve("run/config.json"), TrainConfig.class, List.of()));
+  }
+}

@@ -1,0 +1,159 @@
+package flashlm.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import flashlm.config.ConfigException;
+import flashlm.config.Configs;
+import flashlm.data.SequencesFixture;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class TrainerTest {
+  private static final int SEQ = 8;
+  private static final int VOCAB = 64;
+
+  @TempDir
+  Path dir;
+
+  private final ByteArrayOutputStream console = new ByteArrayOutputStream();
+
+  private String table() {
+    Path t = dir.resolve("table");
+    if (!Files.exists(t)) {
+      SequencesFixture.random(t, SEQ, VOCAB, 2, 7, 3, 11); // 14 train rows: 4 batches of 3
+    }
+    return t.toString();
+  }
+
+  /** A tiny transformer run over the fixture table; {@code extra} overrides come last. */
+  private TrainConfig config(String run, String optimizer, String... extra) {
+    List<String> o = new ArrayList<>(List.of("backend=reference", "model.arch=transformer",
+        "model.vocab_size=" + VOCAB, "model.d_model=16", "model.n_layers=1", "model.n_heads=2",
+        "model.ffn_dim=24", "model.seq_len=" + SEQ, "data.table=" + table(), "data.batch_size=3",
+        "data.grad_accum=2", "data.shuffle_window=" + 3 * (SEQ + 1), "max_steps=6",
+        "schedule.warmup=2", "eval_every=3", "eval_batches=2", "log.every=1",
+        "checkpoint.dir=" + dir.resolve(run), "checkpoint.every=2", "checkpoint.keep=2",
+        "log.metrics=" + dir.resolve(run + ".jsonl")));
+    if (optimizer.equals("sgd")) {
+      o.addAll(List.of("optimizer.type=sgd", "optimizer.lr=0.05", "schedule.type=cosine"));
+    }
+    o.addAll(List.of(extra));
+    return Configs.load(null, TrainConfig.class, o);
+  }
+
+  private Trainer.Result train(TrainConfig c, boolean resume, long stopAt) {
+    return Trainer.builder(c).optResume(resume).optStopAt(stopAt)
+        .optOut(new PrintStream(console, true)).build().run();
+  }
+
+  /** Parameters then optimizer state of a checkpoint, as raw bits. */
+  private static int[] bits(String checkpoint) {
+    Configuration conf = new Configuration();
+    Checkpoint.Header h = Checkpoint.readHeader(conf, checkpoint);
+    FloatBuffer p = FloatBuffer.allocate((int) h.paramCount());
+    FloatBuffer s = FloatBuffer.allocate((int) h.optimizerCount());
+    Checkpoint.read(conf, checkpoint, p, s);
+    int[] out = new int[p.capacity() + s.capacity()];
+    for (int i = 0; i < p.capacity(); i++) {
+      out[i] = Float.floatToRawIntBits(p.get(i));
+    }
+    for (int i = 0; i < s.capacity(); i++) {
+      out[p.capacity() + i] = Float.floatToRawIntBits(s.get(i));
+    }
+    return out;
+  }
+
+  private static void assertSameBits(int[] a, int[] b, String what) {
+    assertEquals(a.length, b.length, what);
+    int first = -1;
+    int count = 0;
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] != b[i]) {
+        first = first < 0 ? i : first;
+        count++;
+      }
+    }
+    assertEquals(0, count, what + ": " + count + " values differ, first at " + first
+        + (first < 0 ? "" : " (" + Float.intBitsToFloat(a[first]) + " vs " + Float.intBitsToFloat(b[first]) + ")"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"adamw", "sgd"})
+  void reproducibleBitForBitAndResumesExactly(String optimizer) {
+    Trainer.Result a = train(config("a", optimizer), false, -1);
+    Trainer.Result again = train(config("again", optimizer), false, -1);
+    assertEquals(6, a.steps());
+    assertEquals("max_steps", a.stopReason());
+    assertSameBits(bits(a.checkpoint()), bits(again.checkpoint()), "two identical runs");
+
+    Trainer.Result half = train(config("b", optimizer), false, 3); // mid-epoch, odd step
+    assertEquals("stop_at", half.stopReason());
+    assertEquals(3, half.steps());
+    Trainer.Result rest = train(config("b", optimizer), true, -1);
+    assertEquals(6, rest.steps());
+    assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()), "uninterrupted vs resumed at 3");
+    assertEquals(a.trainLoss(), rest.trainLoss());
+    assertEquals(a.valLoss(), rest.valLoss());
+    assertEquals(2, new CheckpointDir(new Configuration(), dir.resolve("b").toString()).list().size());
+  }
+
+  @Test
+  void refusesToMixRuns() {
+    train(config("r", "adamw"), false, -1);
+    ConfigException again = assertThrows(ConfigException.class,
+        () -> train(config("r", "adamw"), false, -1));
+    assertTrue(again.getMessage().contains("--resume"), again.getMessage());
+    IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
+        () -> train(config("r", "adamw", "model.d_model=32"), true, -1));
+    assertTrue(other.getMessage().contains("config saved beside it"), other.getMessage());
+    IllegalArgumentException seq = assertThrows(IllegalArgumentException.class,
+        () -> train(config("s", "adamw", "model.seq_len=16"), false, -1));
+    assertTrue(seq.getMessage().contains("seq_len 8 but model.seq_len is 16"), seq.getMessage());
+    UnsupportedOperationException nat = assertThrows(UnsupportedOperationException.class,
+        () -> train(config("n", "adamw", "backend=native"), false, -1));
+    assertTrue(nat.getMessage().contains("native engine not available"), nat.getMessage());
+  }
+
+  @Test
+  void timeBudgetOpensADecayWindowThenStops() throws Exception {
+    TrainConfig c = config("t", "adamw", "max_steps=1000", "time_budget=2s",
+        "schedule.decay_fraction=0.25", "eval_every=0", "checkpoint.every=0");
+    AtomicLong now = new AtomicLong();
+    Trainer.Result r = Trainer.builder(c).optClock(() -> now.addAndGet(10))
+        .optOut(new PrintStream(console, true)).build().run();
+    assertEquals("time_budget", r.stopReason());
+    List<JsonNode> train = new ArrayList<>();
+    for (String line : Files.readAllLines(dir.resolve("t.jsonl"))) {
+      JsonNode n = new ObjectMapper().readTree(line);
+      if (n.get("type").asText().equals("train")) {
+        train.add(n);
+      }
+    }
+    assertEquals(r.steps(), train.size());
+    String log = console.toString();
+    int at = log.indexOf("time budget:");
+    assertTrue(at >= 0, log);
+    // the window holds a third as many updates as the stable phase (0.25 / 0.75)
+    long start = Long.parseLong(log.substring(log.indexOf("at step ", at) + 8).split(";")[0]);
+    assertEquals(start + (long) Math.ceil(start / 3.0 - 1e-9), r.steps());
+    double peak = c.optimizer().lr();
+    assertEquals(peak, train.get((int) start - 1).get("lr").asDouble(), 1e-12);
+    double last = train.get(train.size() - 1).get("lr").asDouble();
+    assertTrue(last < peak / (r.steps() - start) * 1.01, "last lr " + last);
+  }
+}
