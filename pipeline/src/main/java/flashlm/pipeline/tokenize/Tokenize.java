@@ -67,12 +67,10 @@ public final class Tokenize {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String documents = paths.documents();
     String output = resolve(paths, config.output(), paths.sequences());
-    long documentsVersion = DeltaWrites.currentVersion(spark, documents);
-    if (documentsVersion < 0) {
-      throw new ConfigException("no documents table at " + documents + "; run ingest first");
-    }
-    Optional<DatasetManifest> docsManifest = DeltaWrites.latestManifest(spark, documents)
-        .map(DatasetManifest::fromJson);
+    DeltaWrites.Commit docsCommit = DeltaWrites.latest(spark, documents).orElseThrow(() ->
+        new ConfigException("no documents table at " + documents + "; run ingest first"));
+    long documentsVersion = docsCommit.version();
+    Optional<DatasetManifest> docsManifest = docsCommit.manifest().map(DatasetManifest::fromJson);
     TokenizerFile tokenizer = TokenizerFile.read(hadoop,
         resolve(paths, config.tokenizer(), paths.trainedTokenizer()), config.bosToken(),
         config.eosToken());
@@ -80,12 +78,13 @@ public final class Tokenize {
     int eosId = separator(config.addEos(), tokenizer.eosId(), tokenizer.location(), "eos_token");
 
     String fingerprint = fingerprint(config, tokenizer, documentsVersion, docsManifest);
-    long start = DeltaWrites.currentVersion(spark, output);
-    if (DeltaWrites.committedFingerprint(spark, output).filter(fingerprint::equals).isPresent()) {
+    Optional<DeltaWrites.Commit> latest = DeltaWrites.latest(spark, output);
+    long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
+    if (latest.flatMap(DeltaWrites.Commit::fingerprint).filter(fingerprint::equals).isPresent()) {
       LOG.info("tokenize: {} version {} already holds these inputs; nothing written", output,
           start);
-      return new TokenizeResult(output, start, false, DeltaWrites.latestManifest(spark, output)
-          .map(DatasetManifest::fromJson).orElse(null));
+      return new TokenizeResult(output, start, false,
+          latest.get().manifest().map(DatasetManifest::fromJson).orElse(null));
     }
 
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
