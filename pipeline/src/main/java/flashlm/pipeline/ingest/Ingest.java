@@ -55,19 +55,20 @@ public final class Ingest {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     InputFiles.Resolved in = InputFiles.resolve(hadoop, paths, config);
     String table = paths.documents();
-    long start = DeltaWrites.currentVersion(spark, table);
-    Optional<String> committed = DeltaWrites.committedFingerprint(spark, table);
+    Optional<DeltaWrites.Commit> latest = DeltaWrites.latest(spark, table);
+    long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
+    Optional<String> committed = latest.flatMap(DeltaWrites.Commit::fingerprint);
     LOG.info("ingest: {} {} files from {} into {} (version {})", in.files().size(), in.format(),
         in.root(), table, start);
     if (in.files().stream().allMatch(f -> f.getSha256() != null)) {
       // The download manifest has every sha256: an unchanged input needs no pass over the files.
       String fingerprint = fingerprint(in, config, entries(in.files()));
       if (committed.filter(fingerprint::equals).isPresent()) {
-        return unchanged(spark, table, start);
+        return unchanged(table, latest.get());
       }
     }
     try {
-      return ingest(spark, hadoop, in, config, table, start, committed);
+      return ingest(spark, hadoop, in, config, table, latest);
     } catch (Exception e) { // Spark's SparkException is checked, though Scala declares nothing
       IngestException found = IngestException.find(e);
       throw found != null ? found : IngestException.rethrow(e);
@@ -77,8 +78,9 @@ public final class Ingest {
   }
 
   private static IngestResult ingest(SparkSession spark, Configuration hadoop,
-      InputFiles.Resolved in, IngestConfig config, String table, long start,
-      Optional<String> committed) {
+      InputFiles.Resolved in, IngestConfig config, String table,
+      Optional<DeltaWrites.Commit> latest) {
+    long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
     boolean text = IngestConfig.TEXT.equals(in.format());
     SerializableConfiguration conf = new SerializableConfiguration(hadoop);
     ParquetSchemas schemas = text ? null : ParquetSchemas.of(config, in.source());
@@ -102,8 +104,8 @@ public final class Ingest {
           stats.get(i).sha256(), f.getSplit()));
     }
     String fingerprint = fingerprint(in, config, entries(hashed));
-    if (committed.filter(fingerprint::equals).isPresent()) {
-      return unchanged(spark, table, start);
+    if (latest.flatMap(DeltaWrites.Commit::fingerprint).filter(fingerprint::equals).isPresent()) {
+      return unchanged(table, latest.get());
     }
     DatasetManifest manifest = manifest(in, config, fingerprint, hashed, stats);
     Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, files, in.source(), config)
@@ -162,11 +164,11 @@ public final class Ingest {
     return out;
   }
 
-  private static IngestResult unchanged(SparkSession spark, String table, long version) {
-    DatasetManifest manifest = DeltaWrites.latestManifest(spark, table)
-        .map(DatasetManifest::fromJson).orElse(null);
-    LOG.info("ingest: {} version {} already holds these inputs; nothing written", table, version);
-    return new IngestResult(table, version, false, manifest);
+  private static IngestResult unchanged(String table, DeltaWrites.Commit latest) {
+    DatasetManifest manifest = latest.manifest().map(DatasetManifest::fromJson).orElse(null);
+    LOG.info("ingest: {} version {} already holds these inputs; nothing written", table,
+        latest.version());
+    return new IngestResult(table, latest.version(), false, manifest);
   }
 
   private static List<FileEntry> entries(List<SourceFile> files) {

@@ -35,13 +35,41 @@ public final class DeltaWrites {
 
   private DeltaWrites() {}
 
+  /**
+   * The latest commit of a table.
+   *
+   * @param version its Delta version
+   * @param manifest its userMetadata parsed as JSON, when it is a flashlm manifest
+   */
+  public record Commit(long version, Optional<JsonNode> manifest) {
+    /** The manifest's input fingerprint, if the commit has one. */
+    public Optional<String> fingerprint() {
+      return manifest.map(m -> m.path("fingerprint").asText(null));
+    }
+  }
+
+  /** The latest commit at {@code path}, or empty when there is no table yet (one log read). */
+  public static Optional<Commit> latest(SparkSession spark, String path) {
+    if (!DeltaTable.isDeltaTable(spark, path)) {
+      return Optional.empty();
+    }
+    Row last = DeltaTable.forPath(spark, path).history(1)
+        .select(col("version"), col("userMetadata")).first();
+    String json = last.isNullAt(1) ? null : last.getString(1);
+    Optional<JsonNode> manifest = Optional.empty();
+    if (json != null && !json.isBlank()) {
+      try {
+        manifest = Optional.of(Configs.json().readTree(json));
+      } catch (IOException e) {
+        manifest = Optional.empty(); // someone else's userMetadata: not ours
+      }
+    }
+    return Optional.of(new Commit(last.getLong(0), manifest));
+  }
+
   /** The Delta version of the table at {@code path}, or -1 when there is no table yet. */
   public static long currentVersion(SparkSession spark, String path) {
-    if (!DeltaTable.isDeltaTable(spark, path)) {
-      return -1;
-    }
-    Row last = DeltaTable.forPath(spark, path).history(1).select(col("version")).first();
-    return last.getLong(0);
+    return latest(spark, path).map(Commit::version).orElse(-1L);
   }
 
   /**
@@ -49,24 +77,12 @@ public final class DeltaWrites {
    * the latest commit was not written by this pipeline.
    */
   public static Optional<String> committedFingerprint(SparkSession spark, String path) {
-    return latestManifest(spark, path).map(m -> m.path("fingerprint").asText(null));
+    return latest(spark, path).flatMap(Commit::fingerprint);
   }
 
   /** The manifest JSON of the latest commit at {@code path}, if it has one. */
   public static Optional<JsonNode> latestManifest(SparkSession spark, String path) {
-    if (!DeltaTable.isDeltaTable(spark, path)) {
-      return Optional.empty();
-    }
-    Row last = DeltaTable.forPath(spark, path).history(1).select(col("userMetadata")).first();
-    String json = last.isNullAt(0) ? null : last.getString(0);
-    if (json == null || json.isBlank()) {
-      return Optional.empty();
-    }
-    try {
-      return Optional.of(Configs.json().readTree(json));
-    } catch (IOException e) {
-      return Optional.empty();
-    }
+    return latest(spark, path).flatMap(Commit::manifest);
   }
 
   /**

@@ -9,6 +9,7 @@ import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
 import flashlm.pipeline.ingest.IngestException;
 import flashlm.tests.SparkTestSession;
+import flashlm.tests.fixtures.DownloadManifests;
 import flashlm.tests.fixtures.FineWebEduFixture;
 import io.delta.tables.DeltaTable;
 import java.io.ByteArrayOutputStream;
@@ -74,7 +75,7 @@ class IngestErrorsTest {
     Path raw = Files.createDirectories(dir.resolve("raw"));
     Path file = Files.writeString(raw.resolve("TinyStoriesV2-GPT4-train.txt"),
         "Once upon a time.\n<|endoftext|>\nThe end.\n");
-    IngestTest.writeDownloadManifest(raw, List.of(file), "roneneldan/TinyStories");
+    DownloadManifests.write(raw, List.of(file), "roneneldan/TinyStories");
     Files.writeString(file, "Once upon a time.\n<|endo");
     String message = fails(IngestConfig.defaults());
     assertTrue(message.contains("TinyStoriesV2-GPT4-train.txt"), message);

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import flashlm.config.Configs;
 import flashlm.pipeline.DatasetPaths;
-import flashlm.pipeline.hub.DownloadManifest;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
@@ -16,12 +14,12 @@ import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.pipeline.manifest.Hashing;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
+import flashlm.tests.fixtures.DownloadManifests;
 import flashlm.tests.fixtures.FineWebEduFixture;
 import flashlm.tests.fixtures.TinyStoriesFixture;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.Row;
@@ -110,7 +108,7 @@ class IngestTest {
     DatasetPaths paths = new DatasetPaths(dir.toString());
     Path raw = Path.of(paths.raw());
     List<Path> files = FineWebEduFixture.writeSample(raw, 3);
-    writeDownloadManifest(raw, files, "HuggingFaceFW/fineweb-edu");
+    DownloadManifests.write(raw, files, "HuggingFaceFW/fineweb-edu");
 
     IngestResult r = Ingest.run(spark, paths, IngestConfig.defaults());
     assertTrue(r.committed());
@@ -142,29 +140,13 @@ class IngestTest {
     assertEquals("sample/10BT/000_00000.parquet", rows.get(0).getString(2));
     Map<String, String> props = TableAssertions.properties(spark, paths.documents());
     assertEquals("HuggingFaceFW/fineweb-edu", props.get(DocumentsTable.PROP_SOURCE_REPO));
-    assertEquals("0123456789abcdef0123456789abcdef01234567",
+    assertEquals(DownloadManifests.COMMIT,
         props.get(DocumentsTable.PROP_RESOLVED_COMMIT));
-    assertEquals("0123456789abcdef0123456789abcdef01234567",
+    assertEquals(DownloadManifests.COMMIT,
         r.manifest().source().resolvedCommit());
 
     IngestResult again = Ingest.run(spark, paths, IngestConfig.defaults());
     assertFalse(again.committed());
     assertEquals(r.version(), again.version());
-  }
-
-  /** Writes the download manifest the hub downloader would have written for {@code files}. */
-  public static void writeDownloadManifest(Path raw, List<Path> files, String repo)
-      throws Exception {
-    List<DownloadManifest.File> entries = new ArrayList<>();
-    for (Path f : files) {
-      String rel = raw.relativize(f).toString();
-      entries.add(new DownloadManifest.File(rel, f.toUri().toString(), Files.size(f),
-          Hashing.sha256Hex(Files.readAllBytes(f)), true));
-    }
-    DownloadManifest m = new DownloadManifest("hf://datasets/" + repo, repo, "main",
-        "0123456789abcdef0123456789abcdef01234567", "http://127.0.0.1:1", entries,
-        "2026-11-23T00:00:00Z");
-    Files.writeString(raw.resolve("_flashlm_download.json"),
-        Configs.json().writeValueAsString(m));
   }
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Tokenize-and-pack throughput (Spark local[*]) vs DJL encode() in one thread.
+# Usage: tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master local[K]]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mvn -B -o -q -pl tests -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
+mkdir -p tests/target/bench-tmp
+exec java -Xmx6g -XX:+UseParallelGC \
+  -DOPT_OUT_TRACKING=true -Dai.djl.offline=true \
+  -DDJL_CACHE_DIR="$PWD/tests/target/djl-cache" -Djava.io.tmpdir="$PWD/tests/target/bench-tmp" \
+  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \
+  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
+  --add-opens=java.base/java.lang.invoke=ALL-UNNAMED \
+  -cp "tests/target/test-classes:$(cat tests/target/bench.classpath)" \
+  flashlm.tests.tokenize.TokenizeBenchmark "$@"

@@ -1,0 +1,110 @@
+package flashlm.tests.tokenize;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import flashlm.pipeline.DatasetPaths;
+import flashlm.pipeline.ingest.DocumentsTable;
+import flashlm.pipeline.ingest.Ingest;
+import flashlm.pipeline.ingest.IngestConfig;
+import flashlm.pipeline.tokenize.Tokenize;
+import flashlm.pipeline.tokenize.TokenizeConfig;
+import flashlm.pipeline.tokenize.TokenizeResult;
+import flashlm.tests.SparkTestSession;
+import flashlm.tests.fixtures.Llama2Fixture;
+import flashlm.tests.fixtures.TinyStoriesFixture;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Benchmark (not a test): tokenize-and-pack throughput of {@link Tokenize} on Spark {@code
+ * local[*]} against the same documents encoded by DJL alone in one thread, with the LLaMA-2
+ * tokenizer on TinyStories text, so the pipeline's overhead (Spark, Delta, shuffle, packing) and
+ * its parallel speed-up show as one ratio.
+ *
+ * <p>Run: {@code tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master M]}. The
+ * documents are N copies of the 2 MiB TinyStories excerpt (distinct files, so distinct doc ids);
+ * ingest is not timed. Each run writes a fresh sequences table (seq_len 256, 8 shards) and the
+ * best of R runs is reported; the DJL figure is the best of R passes of {@code encode()} over the
+ * same texts after one warm-up pass.
+ */
+public final class TokenizeBenchmark {
+  private TokenizeBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    int copies = 8;
+    int runs = 2;
+    String master = "local[*]";
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--copies" -> copies = Integer.parseInt(args[++i]);
+        case "--runs" -> runs = Integer.parseInt(args[++i]);
+        case "--master" -> master = args[++i];
+        default -> {
+          System.err.println("usage: TokenizeBenchmark [--copies N] [--runs R] [--master M]");
+          System.exit(2);
+        }
+      }
+    }
+    Path dir = Files.createTempDirectory("flashlm-tokenize-bench");
+    Path raw = Files.createDirectories(dir.resolve("raw"));
+    String text = TinyStoriesFixture.train(Integer.MAX_VALUE);
+    for (int c = 0; c < copies; c++) {
+      Files.writeString(raw.resolve(String.format("train-%03d.txt", c)), text);
+    }
+    SparkSession spark = SparkTestSession.builder(master)
+        .config("spark.sql.shuffle.partitions", "16")
+        .getOrCreate();
+    spark.sparkContext().setLogLevel("WARN");
+    DatasetPaths paths = new DatasetPaths(dir.toString());
+    Ingest.run(spark, paths, IngestConfig.defaults().withFiles(List.of("*.txt")));
+    List<String> docs = spark.read().format("delta").load(paths.documents())
+        .select(DocumentsTable.TEXT).as(Encoders.STRING()).collectAsList(); // benchmark input
+
+    double sparkBest = 0;
+    long tokens = 0;
+    for (int r = 0; r < runs; r++) {
+      TokenizeConfig config = TokenizeConfig.defaults()
+          .withTokenizer(Llama2Fixture.tokenizerJson().toString())
+          .withPacking(256, 8)
+          .withOutput("sequences-run" + r);
+      long t0 = System.nanoTime();
+      TokenizeResult result = Tokenize.run(spark, paths, config);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      tokens = result.manifest().counts().values().stream().mapToLong(c -> c.tokens()).sum();
+      System.out.printf("spark %s run %d: %,d tokens in %.2f s = %,.0f tokens/s%n", master, r,
+          tokens, seconds, tokens / seconds);
+      sparkBest = Math.max(sparkBest, tokens / seconds);
+    }
+
+    double djlBest = 0;
+    try (HuggingFaceTokenizer tok = Llama2Fixture.direct()) {
+      encodeAll(tok, docs); // warm-up
+      for (int r = 0; r < runs; r++) {
+        long t0 = System.nanoTime();
+        long n = encodeAll(tok, docs);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("djl encode() 1 thread pass %d: %,d tokens in %.2f s = %,.0f tokens/s%n",
+            r, n, seconds, n / seconds);
+        djlBest = Math.max(djlBest, n / seconds);
+      }
+    }
+    System.out.printf("documents %,d, tokens %,d (with EOS), cores %d%n", docs.size(), tokens,
+        Runtime.getRuntime().availableProcessors());
+    System.out.printf("tokenize+pack (Spark %s, Delta write): %,.0f tokens/s%n", master,
+        sparkBest);
+    System.out.printf("DJL encode() alone, one thread:        %,.0f tokens/s%n", djlBest);
+    System.out.printf("ratio pipeline / single-thread DJL:    %.2f%n", sparkBest / djlBest);
+    spark.stop();
+  }
+
+  /** Encodes every text; returns the token count including one EOS per document. */
+  private static long encodeAll(HuggingFaceTokenizer tok, List<String> docs) {
+    long n = 0;
+    for (String d : docs) {
+      n += tok.encode(d).getIds().length + 1;
+    }
+    return n;
+  }
+}
