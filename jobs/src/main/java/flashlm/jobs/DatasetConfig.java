@@ -5,6 +5,7 @@ import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.bpe.BpeConfig;
 import flashlm.pipeline.hub.DownloadConfig;
 import flashlm.pipeline.ingest.IngestConfig;
+import flashlm.pipeline.tokenize.TokenizeConfig;
 
 /**
  * A data set: where its files and tables live and how each pipeline step makes them. One file
@@ -19,22 +20,30 @@ import flashlm.pipeline.ingest.IngestConfig;
  * @param ingest how source files become the documents table (default: the downloaded files)
  * @param tokenizerTraining a byte-level BPE to train on the documents (tokenizer_training),
  *     written to {@code data_dir/tokenizer/tokenizer.json}; absent when a tokenizer is given
+ * @param tokenize how documents become the sequences table (tokenizer, seq_len, shards, split)
  */
 public record DatasetConfig(
     String dataDir,
     DownloadConfig download,
     IngestConfig ingest,
-    BpeConfig tokenizerTraining) {
+    BpeConfig tokenizerTraining,
+    TokenizeConfig tokenize) {
 
   public DatasetConfig {
     if (dataDir == null || dataDir.isBlank()) {
       throw ConfigException.missing("data_dir");
     }
     ingest = ingest == null ? IngestConfig.defaults() : ingest;
+    tokenize = tokenize == null ? TokenizeConfig.defaults() : tokenize;
   }
 
-  /** Where this data set's files and tables live. */
+  /**
+   * Where this data set's files and tables live. A relative data_dir is taken against the working
+   * directory (Delta names a table by path only when the path is absolute).
+   */
   public DatasetPaths paths() {
-    return new DatasetPaths(dataDir);
+    boolean hasScheme = dataDir.matches("[a-zA-Z][a-zA-Z0-9+.-]*:.*");
+    return new DatasetPaths(hasScheme ? dataDir
+        : java.nio.file.Path.of(dataDir).toAbsolutePath().normalize().toString());
   }
 }

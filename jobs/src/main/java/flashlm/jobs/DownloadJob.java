@@ -1,0 +1,64 @@
+package flashlm.jobs;
+
+import flashlm.config.ConfigException;
+import flashlm.config.Configs;
+import flashlm.pipeline.hub.DownloadConfig;
+import flashlm.pipeline.hub.DownloadManifest;
+import flashlm.pipeline.hub.Downloader;
+import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code flashlm download}: fetches the data set's files from the HuggingFace hub into {@code
+ * data_dir/raw} (or {@code download.dest}), one Spark task per file, and writes the download
+ * manifest. Files already there and verified are skipped, so a re-run resumes.
+ */
+public final class DownloadJob implements Command {
+  private static final Logger LOG = LoggerFactory.getLogger(DownloadJob.class);
+
+  public static void main(String[] args) throws Exception {
+    Launcher.runJob("download", args);
+  }
+
+  @Override
+  public String name() {
+    return "download";
+  }
+
+  @Override
+  public String summary() {
+    return "fetch a data set from the HuggingFace hub (resumable, verified, parallel)";
+  }
+
+  @Override
+  public String mainClass() {
+    return DownloadJob.class.getName();
+  }
+
+  @Override
+  public String defaultConf() {
+    return PrepareJob.DEFAULT_CONF;
+  }
+
+  @Override
+  public void run(CommandLine args, SparkSession spark) {
+    DatasetConfig cfg = args.load(this, DatasetConfig.class);
+    if (cfg.download() == null) {
+      throw new ConfigException(args.confOr(this) + ": no 'download' section: this data set's"
+          + " files are read where they are (ingest.files); nothing to download");
+    }
+    run(spark, cfg);
+  }
+
+  static DownloadManifest run(SparkSession spark, DatasetConfig cfg) {
+    DownloadConfig dl = cfg.download().dest() != null ? cfg.download()
+        : cfg.download().withDest(cfg.paths().raw());
+    LOG.info("download: config {}", Configs.toJson(dl));
+    DownloadManifest m = Downloader.run(spark, dl);
+    long bytes = m.files().stream().mapToLong(f -> f.size() == null ? 0 : f.size()).sum();
+    System.err.printf("download: %s@%s (commit %s): %d files, %.1f MB in %s%n", m.repo(),
+        m.revision(), m.resolvedCommit(), m.files().size(), bytes / 1e6, dl.dest());
+    return m;
+  }
+}
