@@ -27,8 +27,12 @@ public final class Launcher {
     execute(c, cl);
   }
 
-  /** Runs one invocation and returns the process exit status (0 ok, 1 failed, 2 usage). */
-  static int run(String command, String[] args, PrintStream out, PrintStream err) {
+  /**
+   * Runs one invocation and returns the process exit status (0 ok, 1 failed, 2 usage); the entry
+   * point for embedding the launcher (tests, notebooks). {@code command} may be null (then it is
+   * the first argument).
+   */
+  public static int run(String command, String[] args, PrintStream out, PrintStream err) {
     CommandLine cl;
     try {
       cl = CommandLine.parse(command, args);
