@@ -21,6 +21,12 @@ public interface Command {
     return true;
   }
 
+  /**
+   * Checks the arguments and config before any SparkSession starts, so that a mistake costs no
+   * Spark start-up; throws a config or usage error. Default: nothing to check.
+   */
+  default void check(CommandLine args) {}
+
   /** Runs the job. Throws on failure; the launcher reports the error. */
   void run(CommandLine args, SparkSession spark) throws Exception;
 }

@@ -42,13 +42,16 @@ public final class DownloadJob implements Command {
   }
 
   @Override
-  public void run(CommandLine args, SparkSession spark) {
-    DatasetConfig cfg = args.load(this, DatasetConfig.class);
-    if (cfg.download() == null) {
+  public void check(CommandLine args) {
+    if (args.load(this, DatasetConfig.class).download() == null) {
       throw new ConfigException(args.confOr(this) + ": no 'download' section: this data set's"
           + " files are read where they are (ingest.files); nothing to download");
     }
-    run(spark, cfg);
+  }
+
+  @Override
+  public void run(CommandLine args, SparkSession spark) {
+    run(spark, args.load(this, DatasetConfig.class));
   }
 
   static DownloadManifest run(SparkSession spark, DatasetConfig cfg) {

@@ -39,6 +39,11 @@ public final class IngestJob implements Command {
   }
 
   @Override
+  public void check(CommandLine args) {
+    args.load(this, DatasetConfig.class);
+  }
+
+  @Override
   public void run(CommandLine args, SparkSession spark) {
     run(spark, args.load(this, DatasetConfig.class));
   }

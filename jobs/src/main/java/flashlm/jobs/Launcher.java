@@ -67,6 +67,7 @@ public final class Launcher {
   }
 
   private static void execute(Command c, CommandLine cl) throws Exception {
+    c.check(cl);
     if (!c.usesSpark()) {
       c.run(cl, null);
       return;

@@ -36,6 +36,11 @@ public final class PrepareJob implements Command {
   }
 
   @Override
+  public void check(CommandLine args) {
+    args.load(this, DatasetConfig.class);
+  }
+
+  @Override
   public void run(CommandLine args, SparkSession spark) throws Exception {
     DatasetConfig cfg = args.load(this, DatasetConfig.class);
     if (cfg.download() != null) {

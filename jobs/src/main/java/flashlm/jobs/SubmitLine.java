@@ -20,7 +20,8 @@ final class SubmitLine {
   static String of(Command command, CommandLine cl) {
     Properties build = buildProperties();
     List<String> parts = new ArrayList<>();
-    parts.add("spark-submit");
+    // Configs may say ${FLASHLM_HOME}/...; in client mode the driver sees this environment.
+    parts.add("FLASHLM_HOME=" + quote(home().toString()) + " spark-submit");
     parts.add("--class " + command.mainClass());
     if (cl.master() != null) {
       parts.add("--master " + quote(cl.master()));
@@ -53,9 +54,13 @@ final class SubmitLine {
 
   /** The spark-submit jar next to the launcher's classes (jobs/target/flashlm-jobs-spark.jar). */
   private static String jarPath() {
+    return home().resolve("jobs/target/flashlm-jobs-spark.jar").normalize().toString();
+  }
+
+  /** The checkout the launcher runs from ({@code -Dflashlm.home}, else the working directory). */
+  private static Path home() {
     String home = System.getProperty("flashlm.home");
-    Path base = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
-    return base.resolve("jobs/target/flashlm-jobs-spark.jar").normalize().toString();
+    return (home != null ? Path.of(home) : Path.of("")).toAbsolutePath().normalize();
   }
 
   private static Properties buildProperties() {

@@ -54,6 +54,13 @@ public final class TrainTokenizerJob implements Command {
   }
 
   @Override
+  public void check(CommandLine args) {
+    if (args.load(this, DatasetConfig.class).tokenizerTraining() == null) {
+      throw ConfigException.missing("tokenizer_training");
+    }
+  }
+
+  @Override
   public void run(CommandLine args, SparkSession spark) throws Exception {
     DatasetConfig cfg = args.load(this, DatasetConfig.class);
     LOG.info("train-tokenizer: config {}", Configs.toJson(cfg));
