@@ -1,0 +1,277 @@
+package flashlm.train;
+
+import flashlm.config.ConfigException;
+import flashlm.model.ModelSpec;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A training run: model, data, optimizer, schedule, limits, evaluation, checkpoints and logging.
+ * Read with {@link flashlm.config.Configs#load}; files under {@code conf/} are examples.
+ *
+ * @param model the architecture
+ * @param data the sequences table and batch shape
+ * @param optimizer AdamW or SGD with momentum
+ * @param schedule warmup-stable-decay or cosine
+ * @param gradClip global gradient-norm clip (grad_clip), default 1.0; 0 turns clipping off
+ * @param maxSteps optimizer steps (max_steps); the run stops at this step or at the time budget
+ * @param timeBudget wall-clock budget of the run (time_budget) such as "2h", "90s", "1h30m";
+ *     null for none. The schedule's decay phase is placed at its end, then the run stops cleanly.
+ * @param seed initialisation and data-order seed, default 1234
+ * @param evalEvery evaluate on the validation split every this many steps (eval_every), 0 for
+ *     never (a final evaluation still runs), default 0
+ * @param evalBatches validation batches per evaluation (eval_batches), default 8
+ * @param checkpoint where and how often to checkpoint; null for no checkpoints
+ * @param log console and metrics logging
+ * @param backend "native" (C kernels through JNI) or "reference" (the slow double-precision Java
+ *     model, for tests), default "native"
+ */
+public record TrainConfig(
+    ModelSpec model,
+    Data data,
+    Optimizer optimizer,
+    Schedule schedule,
+    Double gradClip,
+    Integer maxSteps,
+    String timeBudget,
+    Long seed,
+    Integer evalEvery,
+    Integer evalBatches,
+    Checkpoint checkpoint,
+    Log log,
+    String backend) {
+
+  public static final String NATIVE = "native";
+  public static final String REFERENCE = "reference";
+
+  public TrainConfig {
+    if (model == null) {
+      throw ConfigException.missing("model");
+    }
+    if (data == null) {
+      throw ConfigException.missing("data");
+    }
+    optimizer = optimizer == null ? new Optimizer(null, null, null, null, null, null, null) : optimizer;
+    schedule = schedule == null ? new Schedule(null, null, null, null) : schedule;
+    gradClip = gradClip == null ? 1.0 : gradClip;
+    if (!(gradClip >= 0)) {
+      throw ConfigException.badValue("grad_clip", gradClip, "a number >= 0 (0 turns clipping off)");
+    }
+    if (maxSteps == null) {
+      throw ConfigException.missing("max_steps");
+    }
+    if (maxSteps <= 0) {
+      throw ConfigException.badValue("max_steps", maxSteps, "a positive integer");
+    }
+    if (timeBudget != null) {
+      parseDuration("time_budget", timeBudget);
+    }
+    seed = seed == null ? 1234L : seed;
+    evalEvery = evalEvery == null ? 0 : evalEvery;
+    evalBatches = evalBatches == null ? 8 : evalBatches;
+    if (evalEvery < 0 || evalBatches < 0) {
+      throw ConfigException.badValue("eval_every/eval_batches", evalEvery + "/" + evalBatches,
+          "integers >= 0");
+    }
+    log = log == null ? new Log(null, null) : log;
+    backend = backend == null ? NATIVE : backend;
+    if (!backend.equals(NATIVE) && !backend.equals(REFERENCE)) {
+      throw ConfigException.badValue("backend", backend, "'native' or 'reference'");
+    }
+  }
+
+  /** The time budget, or null when the run is limited by {@code max_steps} only. */
+  public Duration timeBudgetDuration() {
+    return timeBudget == null ? null : parseDuration("time_budget", timeBudget);
+  }
+
+  /** Tokens one optimizer step consumes on one rank. */
+  public long tokensPerStep() {
+    return (long) data.batchSize() * data.gradAccum() * model.seqLen();
+  }
+
+  private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m|h|d)");
+
+  /** Parses "90s", "2h", "1h30m", "500ms". */
+  static Duration parseDuration(String key, String text) {
+    String s = text.trim().toLowerCase(java.util.Locale.ROOT);
+    Matcher m = DURATION.matcher(s);
+    double millis = 0;
+    int end = 0;
+    while (m.find() && m.start() == end) {
+      double v = Double.parseDouble(m.group(1));
+      millis += v * switch (m.group(2)) {
+        case "ms" -> 1;
+        case "s" -> 1_000;
+        case "m" -> 60_000;
+        case "h" -> 3_600_000;
+        default -> 86_400_000;
+      };
+      end = m.end();
+    }
+    if (s.isEmpty() || end != s.length() || millis <= 0) {
+      throw ConfigException.badValue(key, text, "a positive duration such as 90s, 45m, 2h, 1h30m");
+    }
+    return Duration.ofMillis(Math.round(millis));
+  }
+
+  /**
+   * The sequences table (see {@link flashlm.data.SequencesTable}) and the batch shape.
+   *
+   * @param table path or URI of the Delta table (local, file:, s3a://)
+   * @param version Delta version to read; null for the latest
+   * @param batchSize sequences per micro-batch (batch_size)
+   * @param gradAccum micro-batches per optimizer step (grad_accum), default 1
+   * @param trainSplit split to train on (train_split), default "train"
+   * @param validationSplit split to evaluate on (validation_split), default "validation"
+   */
+  public record Data(String table, Long version, Integer batchSize, Integer gradAccum,
+      String trainSplit, String validationSplit) {
+    public Data {
+      if (table == null || table.isBlank()) {
+        throw ConfigException.missing("data.table");
+      }
+      if (version != null && version < 0) {
+        throw ConfigException.badValue("data.version", version, "a Delta version >= 0, or absent for latest");
+      }
+      if (batchSize == null) {
+        throw ConfigException.missing("data.batch_size");
+      }
+      if (batchSize <= 0) {
+        throw ConfigException.badValue("data.batch_size", batchSize, "a positive integer");
+      }
+      gradAccum = gradAccum == null ? 1 : gradAccum;
+      if (gradAccum <= 0) {
+        throw ConfigException.badValue("data.grad_accum", gradAccum, "a positive integer");
+      }
+      trainSplit = trainSplit == null ? flashlm.data.SequencesTable.TRAIN : trainSplit;
+      validationSplit = validationSplit == null ? flashlm.data.SequencesTable.VALIDATION : validationSplit;
+    }
+  }
+
+  /**
+   * The optimizer. AdamW follows {@code torch.optim.AdamW} (decoupled weight decay, applied only
+   * to the tensors marked {@code decay}: the 2-D ones, see {@link flashlm.train.ParamLayout});
+   * SGD follows {@code torch.optim.SGD} with momentum
+   * (L2 weight decay added to the gradient of decay tensors).
+   *
+   * @param type "adamw" or "sgd"
+   * @param lr peak learning rate, default 1e-3 (adamw) or 0.1 (sgd)
+   * @param beta1 default 0.9 (adamw)
+   * @param beta2 default 0.95 (adamw)
+   * @param eps default 1e-8 (adamw)
+   * @param weightDecay default 0.1 (adamw) or 0 (sgd) (weight_decay)
+   * @param momentum default 0.9 (sgd)
+   */
+  public record Optimizer(String type, Double lr, Double beta1, Double beta2, Double eps,
+      Double weightDecay, Double momentum) {
+    public static final String ADAMW = "adamw";
+    public static final String SGD = "sgd";
+
+    public Optimizer {
+      type = type == null ? ADAMW : type;
+      boolean adam = type.equals(ADAMW);
+      if (!adam && !type.equals(SGD)) {
+        throw ConfigException.badValue("optimizer.type", type, "'adamw' or 'sgd'");
+      }
+      lr = lr == null ? (adam ? 1e-3 : 0.1) : lr;
+      beta1 = beta1 == null ? 0.9 : beta1;
+      beta2 = beta2 == null ? 0.95 : beta2;
+      eps = eps == null ? 1e-8 : eps;
+      weightDecay = weightDecay == null ? (adam ? 0.1 : 0.0) : weightDecay;
+      momentum = momentum == null ? 0.9 : momentum;
+      if (!(lr > 0)) {
+        throw ConfigException.badValue("optimizer.lr", lr, "a positive number");
+      }
+      if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+        throw ConfigException.badValue("optimizer.beta1/beta2", beta1 + "/" + beta2, "numbers in [0, 1)");
+      }
+      if (!(eps > 0)) {
+        throw ConfigException.badValue("optimizer.eps", eps, "a positive number");
+      }
+      if (!(weightDecay >= 0)) {
+        throw ConfigException.badValue("optimizer.weight_decay", weightDecay, "a number >= 0");
+      }
+      if (!(momentum >= 0 && momentum < 1)) {
+        throw ConfigException.badValue("optimizer.momentum", momentum, "a number in [0, 1)");
+      }
+    }
+
+    public boolean adamw() {
+      return type.equals(ADAMW);
+    }
+  }
+
+  /**
+   * The learning-rate schedule over the run's progress (the larger of steps done / max_steps and
+   * time used / time_budget).
+   *
+   * @param type "wsd" (linear warmup, constant, linear decay to min_lr over the last
+   *     decay_fraction of the run) or "cosine" (linear warmup, cosine to min_lr)
+   * @param warmup warmup steps, default 100
+   * @param decayFraction wsd only: share of the run spent decaying (decay_fraction), default 0.2
+   * @param minLr final learning rate (min_lr), default 0
+   */
+  public record Schedule(String type, Integer warmup, Double decayFraction, Double minLr) {
+    public static final String WSD = "wsd";
+    public static final String COSINE = "cosine";
+
+    public Schedule {
+      type = type == null ? WSD : type;
+      if (!type.equals(WSD) && !type.equals(COSINE)) {
+        throw ConfigException.badValue("schedule.type", type, "'wsd' or 'cosine'");
+      }
+      warmup = warmup == null ? 100 : warmup;
+      if (warmup < 0) {
+        throw ConfigException.badValue("schedule.warmup", warmup, "an integer >= 0");
+      }
+      decayFraction = decayFraction == null ? 0.2 : decayFraction;
+      if (!(decayFraction >= 0 && decayFraction <= 1)) {
+        throw ConfigException.badValue("schedule.decay_fraction", decayFraction, "a number in [0, 1]");
+      }
+      minLr = minLr == null ? 0.0 : minLr;
+      if (!(minLr >= 0)) {
+        throw ConfigException.badValue("schedule.min_lr", minLr, "a number >= 0");
+      }
+    }
+  }
+
+  /**
+   * Checkpoints, written atomically through the Hadoop FileSystem API.
+   *
+   * @param dir directory or URI (local, s3a://)
+   * @param every steps between checkpoints, default 1000; 0 for only the final one
+   * @param keep how many of the newest checkpoints to keep, default 3
+   */
+  public record Checkpoint(String dir, Integer every, Integer keep) {
+    public Checkpoint {
+      if (dir == null || dir.isBlank()) {
+        throw ConfigException.missing("checkpoint.dir");
+      }
+      every = every == null ? 1000 : every;
+      keep = keep == null ? 3 : keep;
+      if (every < 0) {
+        throw ConfigException.badValue("checkpoint.every", every, "an integer >= 0");
+      }
+      if (keep <= 0) {
+        throw ConfigException.badValue("checkpoint.keep", keep, "a positive integer");
+      }
+    }
+  }
+
+  /**
+   * Logging.
+   *
+   * @param metrics local path of the metrics JSON-lines file; null for none
+   * @param every steps between log lines, default 10
+   */
+  public record Log(String metrics, Integer every) {
+    public Log {
+      every = every == null ? 10 : every;
+      if (every <= 0) {
+        throw ConfigException.badValue("log.every", every, "a positive integer");
+      }
+    }
+  }
+}

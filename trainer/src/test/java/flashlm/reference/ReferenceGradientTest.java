@@ -1,0 +1,94 @@
+package flashlm.reference;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import flashlm.model.ModelSpec;
+import flashlm.train.ParamLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The hand-written backward of the reference models against central finite differences. */
+class ReferenceGradientTest {
+  /** Step of the central difference on a parameter. */
+  static final double FD_STEP = 1e-5;
+  /** |analytic - numeric| must be below ABS + REL * max(|analytic|, |numeric|). */
+  static final double FD_ABS_TOL = 1e-8;
+  static final double FD_REL_TOL = 1e-5;
+  static final int SAMPLES_PER_TENSOR = 6;
+
+  static ModelSpec transformer(String quant) {
+    return new ModelSpec("transformer", 11, 8, 2, 2, 12, 5, quant, false, 10000.0, 1e-5, 0.02);
+  }
+
+  static ModelSpec ffn(String quant) {
+    return new ModelSpec("ffn", 13, 8, 2, null, 12, 6, quant, false, null, 1e-5, 0.02);
+  }
+
+  /** Random weights large enough that every path carries gradient; norms near 1. */
+  static ReferenceModel randomModel(ModelSpec spec, long seed) {
+    ReferenceModel m = new ReferenceModel(spec);
+    SplittableRandom r = new SplittableRandom(seed);
+    for (ParamLayout.Tensor t : m.layout().tensors()) {
+      boolean matrix = t.shape().length > 1;
+      for (long i = t.offset(); i < t.offset() + t.size(); i++) {
+        m.params()[(int) i] = matrix ? r.nextGaussian() * 0.5 : 1 + 0.2 * r.nextGaussian();
+      }
+    }
+    return m;
+  }
+
+  static int[] randomTokens(ModelSpec spec, int batch, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    int[] tokens = new int[batch * (spec.seqLen() + 1)];
+    for (int i = 0; i < tokens.length; i++) {
+      tokens[i] = r.nextInt(spec.vocabSize());
+    }
+    return tokens;
+  }
+
+  @Test
+  void transformerGradientsMatchFiniteDifferences() {
+    checkGradients(transformer("none"));
+  }
+
+  @Test
+  void ffnGradientsMatchFiniteDifferences() {
+    checkGradients(ffn("none"));
+  }
+
+  private static void checkGradients(ModelSpec spec) {
+    int batch = 2;
+    ReferenceModel m = randomModel(spec, 7);
+    int[] tokens = randomTokens(spec, batch, 11);
+    m.forwardBackward(tokens, batch);
+    double[] p = m.params();
+    SplittableRandom pick = new SplittableRandom(3);
+    List<String> failures = new ArrayList<>();
+    for (ParamLayout.Tensor t : m.layout().tensors()) {
+      double maxAbs = 0;
+      double maxRel = 0;
+      for (int s = 0; s < SAMPLES_PER_TENSOR; s++) {
+        int i = (int) (t.offset() + pick.nextLong(t.size()));
+        double saved = p[i];
+        p[i] = saved + FD_STEP;
+        double plus = m.forward(tokens, batch, null);
+        p[i] = saved - FD_STEP;
+        double minus = m.forward(tokens, batch, null);
+        p[i] = saved;
+        double numeric = (plus - minus) / (2 * FD_STEP);
+        double analytic = m.grads()[i];
+        double diff = Math.abs(analytic - numeric);
+        double scale = Math.max(Math.abs(analytic), Math.abs(numeric));
+        maxAbs = Math.max(maxAbs, diff);
+        maxRel = Math.max(maxRel, diff / Math.max(scale, 1e-30));
+        if (diff > FD_ABS_TOL + FD_REL_TOL * scale && failures.size() < 10) {
+          failures.add(t.name() + "[" + (i - t.offset()) + "]: analytic " + analytic + " numeric " + numeric);
+        }
+      }
+      System.out.printf("%-45s max abs %.3e max rel %.3e%n", t.name(), maxAbs, maxRel);
+    }
+    assertTrue(failures.isEmpty(), "gradient mismatches (first 10):\n" + String.join("\n", failures));
+  }
+}
