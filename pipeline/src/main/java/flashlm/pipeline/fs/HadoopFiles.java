@@ -1,0 +1,143 @@
+package flashlm.pipeline.fs;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Static helpers for small files on any Hadoop filesystem. Locations are Hadoop URIs or paths
+ * ({@code /tmp/x}, {@code file:/tmp/x}, {@code s3a://bucket/x}).
+ */
+public final class HadoopFiles {
+  /** Schemes whose {@code create()} is already atomic: the object appears only on close. */
+  private static final Set<String> OBJECT_STORES = Set.of("s3a", "s3", "s3n", "gs", "abfs",
+      "abfss", "wasb", "wasbs", "oss", "cos", "obs");
+  private static final int BUFFER = 1 << 20;
+
+  private HadoopFiles() {}
+
+  /**
+   * Writes {@code bytes} so that readers see either the old file or the whole new one. On object
+   * stores a single PUT is atomic; elsewhere the bytes go to a hidden temporary file beside the
+   * target, which is then renamed over it.
+   */
+  public static void writeAtomically(Configuration conf, String location, byte[] bytes)
+      throws IOException {
+    Path target = new Path(location);
+    FileSystem fs = target.getFileSystem(conf);
+    if (target.getParent() != null) {
+      fs.mkdirs(target.getParent());
+    }
+    if (isObjectStore(fs)) {
+      try (FSDataOutputStream out = fs.create(target, true)) {
+        out.write(bytes);
+      }
+      return;
+    }
+    Path tmp = new Path(target.getParent(), "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
+    try {
+      try (FSDataOutputStream out = fs.create(tmp, false)) {
+        out.write(bytes);
+      }
+      renameReplacing(fs, tmp, target);
+    } finally {
+      fs.delete(tmp, false);
+    }
+  }
+
+  /**
+   * Renames {@code src} to {@code dst}, replacing an existing file. Hadoop's {@code rename}
+   * refuses an existing target on most filesystems, so the target is deleted first when needed;
+   * a reader may briefly see no file, never a partial one.
+   */
+  public static void renameReplacing(FileSystem fs, Path src, Path dst) throws IOException {
+    if (dst.getParent() != null) {
+      fs.mkdirs(dst.getParent());
+    }
+    if (fs.rename(src, dst)) {
+      return;
+    }
+    if (fs.exists(dst)) {
+      fs.delete(dst, false);
+      if (fs.rename(src, dst)) {
+        return;
+      }
+    }
+    throw new IOException("cannot rename " + src + " to " + dst);
+  }
+
+  /** Reads a whole (small) file. */
+  public static byte[] readAll(Configuration conf, String location) throws IOException {
+    Path path = new Path(location);
+    FileSystem fs = path.getFileSystem(conf);
+    try (InputStream in = fs.open(path)) {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      in.transferTo(out);
+      return out.toByteArray();
+    }
+  }
+
+  /** Whether {@code location} exists (file or directory). */
+  public static boolean exists(Configuration conf, String location) throws IOException {
+    Path path = new Path(location);
+    return path.getFileSystem(conf).exists(path);
+  }
+
+  /** Length of a file, or -1 when it does not exist. */
+  public static long length(Configuration conf, String location) throws IOException {
+    Path path = new Path(location);
+    try {
+      return path.getFileSystem(conf).getFileStatus(path).getLen();
+    } catch (FileNotFoundException e) {
+      return -1;
+    }
+  }
+
+  /** Lower-case hex sha256 of a file's bytes, streamed. */
+  public static String sha256(Configuration conf, String location) throws IOException {
+    Path path = new Path(location);
+    MessageDigest digest = newDigest("SHA-256");
+    byte[] buffer = new byte[BUFFER];
+    try (InputStream in = path.getFileSystem(conf).open(path)) {
+      for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+        digest.update(buffer, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** The fully qualified URI string of {@code location} ({@code file:/...}, {@code s3a://...}). */
+  public static String qualify(Configuration conf, String location) {
+    Path path = new Path(location);
+    try {
+      return path.getFileSystem(conf).makeQualified(path).toString();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot resolve the filesystem of " + location, e);
+    }
+  }
+
+  /** Whether {@code fs} is an object store, where a rename is a copy and create() is atomic. */
+  public static boolean isObjectStore(FileSystem fs) {
+    return OBJECT_STORES.contains(fs.getScheme());
+  }
+
+  /** A JDK message digest; every JDK has SHA-256 and SHA-1. */
+  public static MessageDigest newDigest(String algorithm) {
+    try {
+      return MessageDigest.getInstance(algorithm);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(algorithm + " missing from this JDK", e);
+    }
+  }
+}
