@@ -1,33 +1,10 @@
-/* CPU feature detection (once), the kernel table, errors, allocation and optimizer entry points.
- * Compiled for the baseline ISA so that it runs on any CPU of the architecture. */
-#include <stdarg.h>
-#include <stdio.h>
+/* CPU feature detection (once) and the public entry points that go through the chosen kernel
+ * table. Compiled for the baseline ISA so that it runs on any CPU of the architecture. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "flashlm.h"
 #include "internal.h"
-
-static _Thread_local char fl_err[512];
-
-const char *fl_last_error(void) { return fl_err; }
-
-int fl_error(int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(fl_err, sizeof fl_err, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-void *fl_alloc(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void *p = aligned_alloc(64, rounded ? rounded : 64);
-  if (p) memset(p, 0, rounded ? rounded : 64);
-  return p;
-}
-
-void fl_free(void *p) { free(p); }
 
 const fl_kernels *fl_kernels_simd(void) {
 #if defined(FLASHLM_HAVE_AVX2)
@@ -41,6 +18,7 @@ const fl_kernels *fl_kernels_simd(void) {
 
 static const fl_kernels *chosen;
 
+/* FLASHLM_FORCE_SCALAR set to anything but "" or "0" selects the reference kernels. */
 static const fl_kernels *choose(void) {
   const char *force = getenv("FLASHLM_FORCE_SCALAR");
   if (force && *force && strcmp(force, "0") != 0) return fl_kernels_ref();
@@ -57,24 +35,57 @@ const fl_kernels *fl_kernels_get(void) {
   return k;
 }
 
+void fl_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
+                        float eps) {
+  fl_kernels_get()->rmsnorm_forward(y, rstd, x, w, T, C, eps);
+}
+
+void fl_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                         const float *rstd, int T, int C, int accumulate) {
+  fl_kernels_get()->rmsnorm_backward(dx, dw, dy, x, w, rstd, T, C, accumulate);
+}
+
+void fl_rope_forward(float *x, const float *cs, int B, int T, int H, int hd) {
+  fl_kernels_get()->rope(x, H * hd, cs, B, T, H, hd, 0);
+}
+
+void fl_rope_backward(float *dx, const float *cs, int B, int T, int H, int hd) {
+  fl_kernels_get()->rope(dx, H * hd, cs, B, T, H, hd, 1);
+}
+
+void fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int hd) {
+  fl_kernels_get()->attention_forward(out, lse, q, k, v, H * hd, B, T, H, hd);
+}
+
+void fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *out, const float *lse,
+                           int B, int T, int H, int hd) {
+  fl_kernels_get()->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, H * hd, B, T, H, hd);
+}
+
+void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n) {
+  fl_kernels_get()->swiglu_forward(h, g, u, n);
+}
+
+void fl_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u,
+                        size_t n) {
+  fl_kernels_get()->swiglu_backward(dg, du, dh, g, u, n);
+}
+
+double fl_crossentropy_fused(float *logits, const int *targets, int T, int V, float grad_scale) {
+  return fl_kernels_get()->crossentropy(logits, targets, T, V, grad_scale);
+}
+
 void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
               float b2, float eps, float wd, int step) {
   fl_kernels_get()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
 }
 
 void fl_sgd_momentum(float *p, const float *g, float *buf, size_t n, float lr, float mu, float wd) {
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) {
-    float gi = g[i] + wd * p[i];
-    float b = mu * buf[i] + gi;
-    buf[i] = b;
-    p[i] -= lr * b;
-  }
+  fl_kernels_get()->sgd_momentum(p, g, buf, n, lr, mu, wd);
 }
 
 double fl_sum_squares(const float *x, size_t n) { return fl_kernels_get()->sum_squares(x, n); }
 
-void fl_scale(float *x, size_t n, float factor) {
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; i++) x[i] *= factor;
-}
+void fl_scale(float *x, size_t n, float factor) { fl_kernels_get()->scale(x, n, factor); }

@@ -1,23 +1,30 @@
-/* AVX2 + FMA kernels (this file alone is compiled with -mavx2 -mfma). Twins of src/ref. */
-#include <immintrin.h>
+/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): fp32 GEMM, ternary x
+ * int8, activation quantisation, RMSNorm, optimizers, reductions, and the AVX2 table. Twins of
+ * src/ref; the layers (RoPE, attention, SwiGLU, cross-entropy) are in layers_avx2.c. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "avx2.h"
 #include "flashlm.h"
 #include "internal.h"
 
-/* ================= fp32 GEMM: packed panels, 6x16 register tile (12 ymm accumulators) ====== */
+/* ================= fp32 GEMM =================================================================
+ * BLIS-style: for each KC slice of K, op(B) is packed once into NR-wide column panels
+ * (kc x 16, contiguous), then threads take (MC row block, JG column group) tasks, pack their
+ * A block into MR-tall row panels (kc x 6) and run the 6x16 register tile (12 ymm
+ * accumulators, 2 B loads and 6 broadcasts per k). A micro-panel (6 KB) and a B micro-panel
+ * (16 KB) stay in L1; an A block (96 KB) and a B column group (<= 256 KB) in L2. */
 enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
 
-/* Bp[p][k][16] = op(B)(pc+k, j0+16p+jj), zero-padded past N. */
-static void pack_b(float *Bp, int tb, const float *B, int ldb, int pc, int kc, int j0, int nc,
-                   int N) {
-  int np = (nc + NR - 1) / NR;
+/* Bp[p][k][16] = op(B)(pc+k, 16p+jj), zero-padded past N; panels split among the threads. */
+static void pack_b(float *Bp, int tb, const float *B, int ldb, int pc, int kc, int N) {
+  int np = (N + NR - 1) / NR;
 #pragma omp for schedule(static)
   for (int p = 0; p < np; p++) {
     float *dst = Bp + (size_t)p * kc * NR;
-    int j = j0 + p * NR, w = N - j < NR ? N - j : NR;
+    int j = p * NR, w = N - j < NR ? N - j : NR;
     if (!tb) {
       for (int k = 0; k < kc; k++) {
         const float *src = B + (size_t)(pc + k) * ldb + j;
@@ -89,11 +96,11 @@ static void kernel_6x16(int kc, const float *a, const float *b, float *C, int ld
   } else {
     float tmp[MR][NR] __attribute__((aligned(32)));
     for (int i = 0; i < MR; i++) {
-      _mm256_store_ps(tmp[i], _mm256_mul_ps(va, acc[i][0]));
-      _mm256_store_ps(tmp[i] + 8, _mm256_mul_ps(va, acc[i][1]));
+      _mm256_store_ps(tmp[i], acc[i][0]);
+      _mm256_store_ps(tmp[i] + 8, acc[i][1]);
     }
     for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] += tmp[i][j];
+      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]);
   }
 }
 
@@ -107,31 +114,45 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
   }
 }
 
+/* Packing space of the calling thread, kept between calls (a GEMM is called thousands of
+ * times per step; fresh large allocations would page-fault every time). Grows, never shrinks. */
+static _Thread_local float *pack_space;
+static _Thread_local size_t pack_floats;
+
+static float *packing(size_t floats) {
+  if (floats > pack_floats) {
+    free(pack_space);
+    pack_space = aligned_alloc(64, floats * sizeof(float));
+    pack_floats = pack_space ? floats : 0;
+  }
+  return pack_space;
+}
+
 static void gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  scale_c(C, ldc, M, N, beta);
-  if (K <= 0 || alpha == 0.0f) return;
-  int nc = N; /* whole width per pass: Bp is kc x N (a few MB at most, lives in L3) */
-  size_t np = (size_t)(nc + NR - 1) / NR;
-  float *Bp = fl_alloc(sizeof(float) * np * NR * KC);
-  if (!Bp) { /* cannot fail loudly from a kernel: fall back to the reference */
-    fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, 1.0f, C, ldc);
+  int nt = omp_get_max_threads();
+  size_t bp_floats = (size_t)(N + NR - 1) / NR * NR * KC;
+  float *Bp = K > 0 && alpha != 0.0f ? packing(bp_floats + (size_t)nt * MC * KC) : NULL;
+  if (K > 0 && alpha != 0.0f && !Bp) { /* a kernel cannot fail: the reference needs no memory */
+    fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
+  scale_c(C, ldc, M, N, beta);
+  if (K <= 0 || alpha == 0.0f) return;
   int nib = (M + MC - 1) / MC, njg = (N + JG - 1) / JG;
-  for (int pc = 0; pc < K; pc += KC) {
-    int kc = K - pc < KC ? K - pc : KC;
-#pragma omp parallel
-    {
-      float Ap[MC * KC] __attribute__((aligned(64)));
-      pack_b(Bp, tb, B, ldb, pc, kc, 0, nc, N);
+#pragma omp parallel num_threads(nt)
+  {
+    float *Ap = Bp + bp_floats + (size_t)omp_get_thread_num() * MC * KC;
+    for (int pc = 0; pc < K; pc += KC) {
+      int kc = K - pc < KC ? K - pc : KC;
+      pack_b(Bp, tb, B, ldb, pc, kc, N); /* ends with a barrier */
       int last_ib = -1;
 #pragma omp for schedule(static)
       for (int task = 0; task < nib * njg; task++) {
         int ib = task / njg, jg = task % njg;
         int i0 = ib * MC, mc = M - i0 < MC ? M - i0 : MC;
-        if (ib != last_ib) { pack_a(Ap, ta, A, lda, i0, mc, pc, kc); last_ib = ib; }
+        if (ib != last_ib) pack_a(Ap, ta, A, lda, i0, mc, pc, kc), last_ib = ib;
         int j1 = (jg + 1) * JG < N ? (jg + 1) * JG : N;
         for (int j = jg * JG; j < j1; j += NR) {
           const float *bp = Bp + (size_t)(j / NR) * kc * NR;
@@ -142,10 +163,13 @@ static void gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const fl
       }
     }
   }
-  fl_free(Bp);
 }
 
-/* ================= ternary x int8 ========================================================= */
+/* ================= ternary x int8 =========================================================
+ * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
+ * sum(w*q) = sum(c*q) - sum(q). Four maddubs (each |.| <= 2*2*127) add safely in int16 before
+ * one madd widens to int32. A weight block (32 bytes = 128 weights) is unpacked once and used
+ * for 4 token rows. */
 static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
   __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
   __m256i s = _mm256_hadd_epi32(ab, cd); /* per 128-bit lane: a b c d partial sums */
@@ -159,17 +183,31 @@ static inline int32_t hsum1(__m256i a) {
   return _mm_cvtsi128_si32(s);
 }
 
-/* Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks;
- * sum(w*q) = sum(c*q) - sum(q). Four maddubs (|.| <= 4*2*2*127) accumulate safely in int16. */
-static void ternary_matmul_avx2(float *y, const int8_t *q, const float *xscale, const uint8_t *w,
-                                float wscale, int T, int N, int K) {
+#define TDOT(acc, qq)                                                                              \
+  do {                                                                                             \
+    const __m256i *x = (const __m256i *)((qq) + b * 128);                                          \
+    __m256i p = _mm256_maddubs_epi16(w0, _mm256_loadu_si256(x));                                   \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_loadu_si256(x + 1)));                  \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_loadu_si256(x + 2)));                  \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_loadu_si256(x + 3)));                  \
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));                                       \
+  } while (0)
+
+#define UNPACK(wr)                                                                                 \
+  __m256i v = _mm256_loadu_si256((const __m256i *)((wr) + b * 32));                                \
+  __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);        \
+  __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);                                      \
+  __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3)
+
+static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
+                                const uint8_t *w, float wscale, int T, int N, int K) {
   const int Kp = fl_ternary_kpad(K), nb = Kp / 128, TB = 16;
   const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
 #pragma omp parallel for schedule(static)
   for (int t0 = 0; t0 < T; t0 += TB) {
     int tn = T - t0 < TB ? T - t0 : TB;
     int32_t xsum[16];
-    for (int t = 0; t < tn; t++) {
+    for (int t = 0; t < tn; t++) { /* sum(q) of each row, for the -1 offset of the codes */
       const int8_t *qt = q + (size_t)(t0 + t) * Kp;
       __m256i s = _mm256_setzero_si256();
       for (int k = 0; k < Kp; k += 32)
@@ -184,19 +222,7 @@ static void ternary_matmul_avx2(float *y, const int8_t *q, const float *xscale, 
         const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
         for (int b = 0; b < nb; b++) {
-          __m256i v = _mm256_loadu_si256((const __m256i *)(wr + b * 32));
-          __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-          __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
-          __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
-#define TDOT(acc, qq)                                                                              \
-  do {                                                                                             \
-    const __m256i *x = (const __m256i *)((qq) + b * 128);                                          \
-    __m256i p = _mm256_maddubs_epi16(w0, _mm256_loadu_si256(x));                                   \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_loadu_si256(x + 1)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_loadu_si256(x + 2)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_loadu_si256(x + 3)));                  \
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));                                       \
-  } while (0)
+          UNPACK(wr);
           TDOT(a0, q0);
           TDOT(a1, q0 + Kp);
           TDOT(a2, q0 + 2 * (size_t)Kp);
@@ -205,25 +231,23 @@ static void ternary_matmul_avx2(float *y, const int8_t *q, const float *xscale, 
         int32_t s[4];
         _mm_storeu_si128((__m128i *)s, hsum4(a0, a1, a2, a3));
         for (int u = 0; u < 4; u++)
-          y[(size_t)(t0 + t + u) * N + n] =
+          y[(size_t)(t0 + t + u) * ldy + n] =
               (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
       }
       for (; t < tn; t++) {
         const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
         __m256i a0 = _mm256_setzero_si256();
         for (int b = 0; b < nb; b++) {
-          __m256i v = _mm256_loadu_si256((const __m256i *)(wr + b * 32));
-          __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-          __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
-          __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+          UNPACK(wr);
           TDOT(a0, q0);
         }
-        y[(size_t)(t0 + t) * N + n] = (float)(hsum1(a0) - xsum[t]) * (wscale * xscale[t0 + t]);
+        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(a0) - xsum[t]) * (wscale * xscale[t0 + t]);
       }
     }
   }
-#undef TDOT
 }
+#undef TDOT
+#undef UNPACK
 
 /* ================= activation quantisation =================================================== */
 static float absmax_avx2(const float *x, int K) {
@@ -231,10 +255,7 @@ static float absmax_avx2(const float *x, int K) {
   __m256 m = _mm256_setzero_ps();
   int k = 0;
   for (; k + 8 <= K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
-  float r[8];
-  _mm256_storeu_ps(r, m);
-  float amax = 0.0f;
-  for (int i = 0; i < 8; i++) amax = fmaxf(amax, r[i]);
+  float amax = fl_hmax256(m);
   for (; k < K; k++) amax = fmaxf(amax, fabsf(x[k]));
   return amax;
 }
@@ -263,35 +284,31 @@ static void quant_act_avx2(int8_t *q, float *xscale, const float *x, int T, int 
       _mm256_storeu_si256((__m256i *)(qt + k), r);
     }
     for (; k < K; k++) qt[k] = (int8_t)fminf(fmaxf(rintf(xt[k] * invs), -127.0f), 127.0f);
-    for (; k < Kp; k++) qt[k] = 0;
+    memset(qt + K, 0, Kp - K);
     xscale[t] = gamma / 127.0f;
   }
 }
 
-static void fake_quant_act_avx2(float *xeff, const float *x, int T, int K) {
-  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+static void dequant_act_avx2(float *xeff, const int8_t *q, const float *xscale, int T, int K) {
+  int Kp = fl_ternary_kpad(K);
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < T; t++) {
-    const float *xt = x + (size_t)t * K;
-    float *et = xeff + (size_t)t * K;
-    float gamma = fmaxf(absmax_avx2(xt, K), FL_QUANT_EPS), invs = 127.0f / gamma;
-    float s = gamma / 127.0f;
-    __m256 inv = _mm256_set1_ps(invs), vs = _mm256_set1_ps(s);
+    const int8_t *qt = q + (size_t)t * Kp;
+    float *et = xeff + (size_t)t * K, s = xscale[t];
+    __m256 vs = _mm256_set1_ps(s);
     int k = 0;
     for (; k + 8 <= K; k += 8) {
-      __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xt + k), inv),
-                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      _mm256_storeu_ps(et + k, _mm256_mul_ps(_mm256_min_ps(_mm256_max_ps(r, lo), hi), vs));
+      __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qt + k)));
+      _mm256_storeu_ps(et + k, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
     }
-    for (; k < K; k++) et[k] = fminf(fmaxf(rintf(xt[k] * invs), -127.0f), 127.0f) * s;
+    for (; k < K; k++) et[k] = (float)qt[k] * s;
   }
 }
 
-/* ================= RMSNorm, AdamW, sum of squares ============================================ */
+/* ================= RMSNorm =================================================================== */
 static inline double hsum_pd(__m256d a) {
-  double r[4];
-  _mm256_storeu_pd(r, a);
-  return (r[0] + r[1]) + (r[2] + r[3]);
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
 static double sumsq_row(const float *x, size_t n) {
@@ -326,6 +343,60 @@ static void rmsnorm_forward_avx2(float *y, float *rstd, const float *x, const fl
   }
 }
 
+static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const float *x,
+                                  const float *w, const float *rstd, int T, int C,
+                                  int accumulate) {
+  enum { CB = 64 };
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int t = 0; t < T; t++) {
+      const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+      float *dxt = dx + (size_t)t * C;
+      float r = rstd[t];
+      __m256 acc = _mm256_setzero_ps();
+      int c = 0;
+      for (; c + 8 <= C; c += 8)
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
+                              _mm256_loadu_ps(xt + c), acc);
+      float s = fl_hsum256(acc);
+      for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
+      float kk = r * r * r * s / (float)C;
+      __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
+      for (c = 0; c + 8 <= C; c += 8) {
+        __m256 v = _mm256_fmadd_ps(vk, _mm256_loadu_ps(xt + c),
+                                   _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)),
+                                                 _mm256_loadu_ps(dyt + c)));
+        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
+        _mm256_storeu_ps(dxt + c, v);
+      }
+      for (; c < C; c++) {
+        float v = r * w[c] * dyt[c] - kk * xt[c];
+        dxt[c] = accumulate ? dxt[c] + v : v;
+      }
+    }
+    /* dw: column blocks, tokens in order within each (deterministic) */
+#pragma omp for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += CB) {
+      int c1 = c0 + CB < C ? c0 + CB : C;
+      float acc[CB] __attribute__((aligned(32))) = {0};
+      for (int t = 0; t < T; t++) {
+        const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+        __m256 vr = _mm256_set1_ps(rstd[t]);
+        int c = c0;
+        for (; c + 8 <= c1; c += 8) {
+          __m256 a = _mm256_load_ps(acc + c - c0);
+          a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
+          _mm256_store_ps(acc + c - c0, a);
+        }
+        for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+      }
+      for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
+    }
+  }
+}
+
+/* ================= optimizers, reductions ==================================================== */
 static void adamw_avx2(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
                        float b2, float eps, float wd, int step) {
   float bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
@@ -350,20 +421,60 @@ static void adamw_avx2(float *p, const float *g, float *m, float *v, size_t n, f
   if (n8 < n) fl_kernels_ref()->adamw(p + n8, g + n8, m + n8, v + n8, n - n8, lr, b1, b2, eps, wd, step);
 }
 
-static double sum_squares_avx2(const float *x, size_t n) {
-  enum { CH = 1 << 16 };
-  size_t nch = (n + CH - 1) / CH;
-  double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-  for (size_t c = 0; c < nch; c++) {
-    size_t i0 = c * CH, len = n - i0 < CH ? n - i0 : CH;
-    s += sumsq_row(x + i0, len);
+static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, float lr, float mu,
+                              float wd) {
+  const __m256 vwd = _mm256_set1_ps(wd), vmu = _mm256_set1_ps(mu), vlr = _mm256_set1_ps(lr);
+  size_t n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n8; i += 8) {
+    __m256 pi = _mm256_loadu_ps(p + i);
+    __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(vwd, pi));
+    __m256 b = _mm256_add_ps(_mm256_mul_ps(vmu, _mm256_loadu_ps(buf + i)), gi);
+    _mm256_storeu_ps(buf + i, b);
+    _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_mul_ps(vlr, b)));
   }
-  return s;
+  if (n8 < n) fl_kernels_ref()->sgd_momentum(p + n8, g + n8, buf + n8, n - n8, lr, mu, wd);
 }
 
-static const fl_kernels AVX2 = {"avx2",           gemm_avx2,           ternary_matmul_avx2,
-                                quant_act_avx2,   fake_quant_act_avx2, rmsnorm_forward_avx2,
-                                adamw_avx2,       sum_squares_avx2};
+static double sum_squares_avx2(const float *x, size_t n) {
+  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
+  double total = 0.0;
+#pragma omp parallel for ordered schedule(static, 1)
+  for (size_t b = 0; b < nb; b++) {
+    size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
+    double s = sumsq_row(x + i0, len);
+#pragma omp ordered
+    total += s;
+  }
+  return total;
+}
+
+static void scale_avx2(float *x, size_t n, float factor) {
+  const __m256 f = _mm256_set1_ps(factor);
+  size_t n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
+  for (size_t i = n8; i < n; i++) x[i] *= factor;
+}
+
+static const fl_kernels AVX2 = {
+    .name = "avx2",
+    .gemm = gemm_avx2,
+    .ternary_matmul = ternary_matmul_avx2,
+    .quant_act = quant_act_avx2,
+    .dequant_act = dequant_act_avx2,
+    .rmsnorm_forward = rmsnorm_forward_avx2,
+    .rmsnorm_backward = rmsnorm_backward_avx2,
+    .rope = fl_rope_avx2,
+    .attention_forward = fl_attention_forward_avx2,
+    .attention_backward = fl_attention_backward_avx2,
+    .swiglu_forward = fl_swiglu_forward_avx2,
+    .swiglu_backward = fl_swiglu_backward_avx2,
+    .crossentropy = fl_crossentropy_avx2,
+    .adamw = adamw_avx2,
+    .sgd_momentum = sgd_momentum_avx2,
+    .sum_squares = sum_squares_avx2,
+    .scale = scale_avx2,
+};
 
 const fl_kernels *fl_kernels_avx2(void) { return &AVX2; }
