@@ -1,0 +1,239 @@
+/* Kernel benchmark (not run by the tests): `make bench`, then
+ *   OMP_NUM_THREADS=2 target/build/flashlm_bench [kernels|model|all] [reps]
+ * The two cores here are shared with other work, so every figure is printed beside baselines
+ * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
+ * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
+ * backward products, ternary x int8 GOP/s of the same forward (2 ops per multiply-add), and the
+ * ratio ternary / fp32 GEMM (target >= 1.5) and GEMM / FMA peak. `model` times
+ * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s).
+ * Each figure is the best of `reps` runs (default 5). */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flashlm.h"
+
+static int reps = 5;
+
+static double now(void) { return omp_get_wtime(); }
+
+static float *randf(size_t n, float amp) {
+  float *x = aligned_alloc(64, ((n * sizeof(float)) + 63) / 64 * 64);
+  uint64_t s = 0x9e3779b97f4a7c15ULL ^ n;
+  for (size_t i = 0; i < n; i++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    x[i] = amp * ((float)(s >> 40) / 8388608.0f - 1.0f);
+  }
+  return x;
+}
+
+/* ---- baselines: register-only loops, all OpenMP threads ---- */
+#if defined(__x86_64__)
+/* 12 independent FMA chains (latency 4 x 2 pipes needs >= 8) written in asm so that the
+ * compiler can neither drop nor fold them. */
+static double fma_peak_once(long iters) {
+  double t0 = now();
+#pragma omp parallel
+  {
+    long n = iters;
+    float one = 1.0f, tiny = 1e-7f;
+    __asm__ volatile(
+        "vbroadcastss %[one], %%ymm0\n vbroadcastss %[tiny], %%ymm1\n"
+        "vmovaps %%ymm0, %%ymm2\n vmovaps %%ymm0, %%ymm3\n vmovaps %%ymm0, %%ymm4\n"
+        "vmovaps %%ymm0, %%ymm5\n vmovaps %%ymm0, %%ymm6\n vmovaps %%ymm0, %%ymm7\n"
+        "vmovaps %%ymm0, %%ymm8\n vmovaps %%ymm0, %%ymm9\n vmovaps %%ymm0, %%ymm10\n"
+        "vmovaps %%ymm0, %%ymm11\n vmovaps %%ymm0, %%ymm12\n vmovaps %%ymm0, %%ymm13\n"
+        "1:\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm2\n vfmadd231ps %%ymm0, %%ymm1, %%ymm3\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm4\n vfmadd231ps %%ymm0, %%ymm1, %%ymm5\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm6\n vfmadd231ps %%ymm0, %%ymm1, %%ymm7\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm8\n vfmadd231ps %%ymm0, %%ymm1, %%ymm9\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm10\n vfmadd231ps %%ymm0, %%ymm1, %%ymm11\n"
+        "vfmadd231ps %%ymm0, %%ymm1, %%ymm12\n vfmadd231ps %%ymm0, %%ymm1, %%ymm13\n"
+        "dec %[n]\n jnz 1b\n vzeroupper\n"
+        : [n] "+r"(n)
+        : [one] "m"(one), [tiny] "m"(tiny)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+  }
+  double t = now() - t0;
+  return (double)iters * 12 * 8 * 2 * omp_get_max_threads() / t / 1e9;
+}
+
+/* maddubs -> madd -> add32 in 6 independent chains, in asm: the int8 dot-product rate of the
+ * kernels' instruction mix (2 ops per multiply-add, 32 multiply-adds per maddubs). */
+static double int8_peak_once(long iters) {
+  double t0 = now();
+#pragma omp parallel
+  {
+    long n = iters;
+    int ones = 0x00010001, bytes = 0x02020202;
+    __asm__ volatile(
+        "vpbroadcastd %[ones], %%ymm0\n vpbroadcastd %[bytes], %%ymm1\n"
+        "vpxor %%ymm2, %%ymm2, %%ymm2\n vpxor %%ymm3, %%ymm3, %%ymm3\n"
+        "vpxor %%ymm4, %%ymm4, %%ymm4\n vpxor %%ymm5, %%ymm5, %%ymm5\n"
+        "vpxor %%ymm6, %%ymm6, %%ymm6\n vpxor %%ymm7, %%ymm7, %%ymm7\n"
+        "1:\n"
+        "vpmaddubsw %%ymm1, %%ymm1, %%ymm8\n vpmaddubsw %%ymm1, %%ymm1, %%ymm9\n"
+        "vpmaddubsw %%ymm1, %%ymm1, %%ymm10\n vpmaddubsw %%ymm1, %%ymm1, %%ymm11\n"
+        "vpmaddubsw %%ymm1, %%ymm1, %%ymm12\n vpmaddubsw %%ymm1, %%ymm1, %%ymm13\n"
+        "vpmaddwd %%ymm0, %%ymm8, %%ymm8\n vpmaddwd %%ymm0, %%ymm9, %%ymm9\n"
+        "vpmaddwd %%ymm0, %%ymm10, %%ymm10\n vpmaddwd %%ymm0, %%ymm11, %%ymm11\n"
+        "vpmaddwd %%ymm0, %%ymm12, %%ymm12\n vpmaddwd %%ymm0, %%ymm13, %%ymm13\n"
+        "vpaddd %%ymm8, %%ymm2, %%ymm2\n vpaddd %%ymm9, %%ymm3, %%ymm3\n"
+        "vpaddd %%ymm10, %%ymm4, %%ymm4\n vpaddd %%ymm11, %%ymm5, %%ymm5\n"
+        "vpaddd %%ymm12, %%ymm6, %%ymm6\n vpaddd %%ymm13, %%ymm7, %%ymm7\n"
+        "dec %[n]\n jnz 1b\n vzeroupper\n"
+        : [n] "+r"(n)
+        : [ones] "m"(ones), [bytes] "m"(bytes)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+  }
+  double t = now() - t0;
+  return (double)iters * 6 * 32 * 2 * omp_get_max_threads() / t / 1e9;
+}
+#else
+static double fma_peak_once(long iters) { (void)iters; return NAN; }
+static double int8_peak_once(long iters) { (void)iters; return NAN; }
+#endif
+
+static double best(double (*f)(long), long iters) {
+  double b = 0;
+  for (int r = 0; r < reps; r++) {
+    double v = f(iters);
+    if (v > b) b = v;
+  }
+  return b;
+}
+
+/* ---- GEMM and ternary at one linear's shape: T tokens, in K, out N ---- */
+typedef struct {
+  const char *name;
+  int T, K, N;
+} shape;
+
+static double time_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc) {
+  const fl_kernels *k = fl_kernels_get();
+  double b = INFINITY;
+  k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc); /* warm-up */
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    double t = now() - t0;
+    if (t < b) b = t;
+  }
+  return 2.0 * M * N * K / b / 1e9;
+}
+
+static void bench_shape(const shape *s, double peak) {
+  const fl_kernels *k = fl_kernels_get();
+  int T = s->T, K = s->K, N = s->N, Kp = fl_ternary_kpad(K);
+  float *x = randf((size_t)T * K, 1.0f), *W = randf((size_t)N * K, 0.05f);
+  float *y = randf((size_t)T * N, 1.0f), *dy = randf((size_t)T * N, 1.0f);
+  float *dx = randf((size_t)T * K, 1.0f), *dW = randf((size_t)N * K, 1.0f);
+  /* forward y = x W^T; backward dx = dy W, dW += dy^T x */
+  double fwd = time_gemm(0, 1, T, N, K, x, K, W, K, 0.0f, y, N);
+  double bdx = time_gemm(0, 0, T, K, N, dy, N, W, K, 0.0f, dx, K);
+  double bdw = time_gemm(1, 0, N, K, T, dy, N, x, K, 1.0f, dW, K);
+  int8_t *q = aligned_alloc(64, (size_t)T * Kp);
+  float *xs = malloc(sizeof(float) * T);
+  uint8_t *w = aligned_alloc(64, fl_ternary_packed_bytes(N, K) + 64);
+  fl_ternary_pack(w, NULL, W, fl_ternary_scale(W, (size_t)N * K), N, K);
+  k->quant_act(q, xs, x, T, K);
+  double bt = INFINITY, bq = INFINITY;
+  k->ternary_matmul(y, N, q, xs, w, 0.01f, T, N, K);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    k->ternary_matmul(y, N, q, xs, w, 0.01f, T, N, K);
+    double t1 = now();
+    k->quant_act(q, xs, x, T, K);
+    double t2 = now();
+    if (t1 - t0 < bt) bt = t1 - t0;
+    if (t2 - t1 < bq) bq = t2 - t1;
+  }
+  double tern = 2.0 * T * N * K / bt / 1e9;
+  printf("%-22s %5d %5d %5d | %7.1f %7.1f %7.1f | %5.0f%% | %7.1f %5.2fx | %6.2f\n", s->name, T, K,
+         N, fwd, bdx, bdw, 100.0 * fwd / peak, tern, tern / fwd, bq * 1e3);
+  free(x), free(W), free(y), free(dy), free(dx), free(dW), free(q), free(xs), free(w);
+}
+
+static void kernels(void) {
+  static const shape shapes[] = {
+      {"v6.1 up", 8192, 192, 384},     {"v6.1 down", 8192, 384, 192},
+      {"v6.1 head", 8192, 192, 1024},  {"v7-ts qkv(each)", 4096, 512, 512},
+      {"v7-ts gate/up", 4096, 512, 1376}, {"v7-ts down", 4096, 1376, 512},
+      {"v7-ts head chunk", 256, 512, 32000},
+  };
+  double fma0 = best(fma_peak_once, 20000000), int8 = best(int8_peak_once, 20000000);
+  printf("kernels '%s', %d threads; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
+         fl_kernels_get()->name, omp_get_max_threads(), fma0, int8);
+  printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s\n", "shape", "T", "in", "out",
+         "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant");
+  printf("%-22s %17s | %23s | %6s | %7s %6s | %6s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
+         "GOP/s", "", "ms");
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(&shapes[i], fma0);
+  double fma1 = best(fma_peak_once, 20000000);
+  printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n", fma1);
+}
+
+/* ---- whole model: forward + backward tokens/s ---- */
+static void model(const char *name, fl_spec s, int B) {
+  fl_model *m;
+  if (fl_model_create(&m, &s, B)) {
+    printf("%s: %s\n", name, fl_last_error());
+    return;
+  }
+  float *p = fl_model_params(m);
+  size_t n = fl_model_num_params(m);
+  float *r = randf(n, 0.03f);
+  memcpy(p, r, n * sizeof(float));
+  free(r);
+  int *tok = malloc(sizeof(int) * B * (s.seq_len + 1));
+  for (int i = 0; i < B * (s.seq_len + 1); i++) tok[i] = (i * 7919) % s.vocab;
+  float loss;
+  double bt = INFINITY;
+  int steps = reps < 3 ? reps : 3;
+  fl_model_forward_backward(m, tok, B, &loss);
+  for (int i = 0; i < steps; i++) {
+    double t0 = now();
+    fl_model_forward_backward(m, tok, B, &loss);
+    double t = now() - t0;
+    if (t < bt) bt = t;
+  }
+  double d = s.d, f = s.ffn, L = s.n_layers, T = s.seq_len;
+  double lin = s.arch == FL_ARCH_TRANSFORMER ? L * (4 * d * d + 3 * d * f) : L * 2 * d * f;
+  double att = s.arch == FL_ARCH_TRANSFORMER ? L * 2 * d * T : 0; /* QK^T and PV, causal half */
+  double flops = 6 * (lin + d * s.vocab) + 3 * 2 * att;            /* per token, fwd + bwd */
+  double tps = B * s.seq_len / bt;
+  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s)\n",
+         name, s.ternary ? "ternary" : "float", B, s.seq_len, tps, tps * flops / 1e9, flops / 1e6, bt);
+  free(tok);
+  fl_model_free(m);
+}
+
+static void models(void) {
+  fl_spec v61 = {.arch = FL_ARCH_FFN, .vocab = 1024, .d = 192, .n_layers = 6, .ffn = 384,
+                 .seq_len = 256, .ternary = 1, .norm_eps = 1e-5};
+  fl_spec v7ts = {.arch = FL_ARCH_TRANSFORMER, .vocab = 32000, .d = 512, .n_layers = 6,
+                  .n_heads = 8, .ffn = 1376, .seq_len = 256, .ternary = 1, .rope_theta = 10000,
+                  .norm_eps = 1e-5};
+  double fma0 = best(fma_peak_once, 20000000);
+  printf("model forward+backward, kernels '%s', %d threads, FMA peak %.1f GFLOP/s\n",
+         fl_kernels_get()->name, omp_get_max_threads(), fma0);
+  model("v6.1", v61, 32);
+  model("v7-ts", v7ts, 16);
+  v7ts.ternary = 0;
+  model("v7-ts", v7ts, 16);
+}
+
+int main(int argc, char **argv) {
+  const char *what = argc > 1 ? argv[1] : "kernels";
+  if (argc > 2) reps = atoi(argv[2]) > 0 ? atoi(argv[2]) : reps;
+  if (!strcmp(what, "kernels") || !strcmp(what, "all")) kernels();
+  if (!strcmp(what, "model") || !strcmp(what, "all")) models();
+  return 0;
+}

@@ -1,0 +1,215 @@
+/*
+ * flashlm.h - the only C API of libflashlm: kernels (scalar reference + SIMD twins chosen once at
+ * run time), the model (forward/backward over one flat parameter buffer) and error reporting.
+ *
+ * Conventions
+ *  - Row-major everywhere. A linear weight is stored [out, in] like torch.nn.Linear: y = x W^T.
+ *  - Functions never exit or print; those that can fail return 0 on success and a non-zero
+ *    FL_E* code, and fl_last_error() gives the text (thread-local).
+ *  - OpenMP: kernels parallelise internally; the thread count is OpenMP's (OMP_NUM_THREADS).
+ *  - FLASHLM_FORCE_SCALAR=1 in the environment (read once, at the first kernel call) selects the
+ *    scalar reference kernels; a build with FLASHLM_NO_SIMD=1 contains only those.
+ *
+ * Packed ternary weights (one format on every ISA)
+ *  - Values {-1, 0, +1} are stored as 2-bit codes c = w + 1 in {0, 1, 2} (3 never occurs).
+ *  - Each row of K weights is padded with zero weights (code 1) to Kp = fl_ternary_kpad(K), a
+ *    multiple of 128, and stored in Kp/4 bytes. A row is a sequence of blocks of 128 weights in
+ *    32 bytes: weight j of block b (0 <= j < 128) is in byte (b*32 + j%32), bits 2*(j/32)..+1.
+ *    (So one 32-byte load, shifted right by 0/2/4/6 and masked with 3, gives 4 runs of 32 codes.)
+ *  - Weight quantisation (BitNet b1.58, absmean): s = max(mean|W|, 1e-5) over the whole tensor
+ *    (mean accumulated in double, then rounded to float); Wq = clamp(rint(W / s), -1, 1) with
+ *    rint = round half to even; the dequantised weight is W_eff = s * Wq.
+ *
+ * Activation quantisation (per token, absmax int8)
+ *  - gamma = max(max_k |x_k|, 1e-5); inv = 127.0f / gamma (float); q_k = clamp(rint(x_k * inv),
+ *    -127, 127); scale = gamma / 127.0f (float); the dequantised activation is x_eff = q * scale.
+ *  - Rows are padded with q = 0 up to Kp.
+ *
+ * BitLinear (quant "ternary"): y[t,o] = (float)(sum_k q[t,k] Wq[o,k]) * (s * scale[t]).
+ * The integer sum is exact (int32). Straight-through estimator backward:
+ *   dx = dy W_eff             (gradient w.r.t. the float input uses the dequantised weight)
+ *   dW += dy^T x_eff          (gradient w.r.t. the master weight uses the dequantised input)
+ * With quant "none": W_eff = W and x_eff = x (plain fp32 linear).
+ */
+#ifndef FLASHLM_H
+#define FLASHLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The library is built with -fvisibility=hidden: only this header's functions are exported. */
+#pragma GCC visibility push(default)
+
+/* ---- errors ---------------------------------------------------------------------------- */
+enum { FL_OK = 0, FL_EINVAL = 1, FL_ENOMEM = 2, FL_ESTATE = 3 };
+/* Text of the last error on this thread ("" if none). */
+const char *fl_last_error(void);
+/* Sets the thread's error text (printf format) and returns code. */
+int fl_error(int code, const char *fmt, ...);
+
+/* ---- kernel table: every entry has a scalar reference twin with the same signature ------- */
+/* Shapes: T tokens (rows), K/C channels, N outputs, B batch rows of T positions, H heads of hd
+ * channels (C = H*hd), V vocabulary. Every kernel is deterministic for a given thread count. */
+typedef struct fl_kernels {
+  const char *name; /* "scalar", "avx2", "neon" */
+  /* C (M,N) = alpha * op(A) (M,K) * op(B) (K,N) + beta * C; op(X) = X or X^T (ta/tb = 1).
+   * A is (M,K) with row stride lda, or (K,M) if ta; B is (K,N) with ldb, or (N,K) if tb.
+   * beta == 0 means C is overwritten (never read). */
+  void (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+  /* y (T,N) = (float)(q (T,Kp) . Wq (N,Kp)^T) * (wscale * xscale[t]); q int8 padded to
+   * Kp = fl_ternary_kpad(K) with zeros; w packed as described above, N rows of Kp/4 bytes.
+   * y has row stride ldy >= N. The integer sum is exact, so every ISA gives identical bits. */
+  void (*ternary_matmul)(float *y, int ldy, const int8_t *q, const float *xscale,
+                         const uint8_t *w, float wscale, int T, int N, int K);
+  /* q (T,Kp), xscale (T) from x (T,K): per-token absmax int8 quantisation (see above). */
+  void (*quant_act)(int8_t *q, float *xscale, const float *x, int T, int K);
+  /* x_eff (T,K) = q (T,Kp) * xscale[t]: the dequantised activation. */
+  void (*dequant_act)(float *xeff, const int8_t *q, const float *xscale, int T, int K);
+  /* RMSNorm: y (T,C) = x * rstd * w, rstd (T) = 1/sqrt(mean(x^2) + eps). */
+  void (*rmsnorm_forward)(float *y, float *rstd, const float *x, const float *w, int T, int C,
+                          float eps);
+  /* dx (T,C) = (or +=, if accumulate) RMSNorm backward; dw (C) += sum_t dy*x*rstd. */
+  void (*rmsnorm_backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                           const float *rstd, int T, int C, int accumulate);
+  /* RoPE in place on x (B,T,H*hd) with row stride ld (see fl_rope_table); inverse != 0 rotates
+   * by -angle (the transpose: the backward). */
+  void (*rope)(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
+  /* Causal attention, scale 1/sqrt(hd), online softmax (memory O(T) beyond q,k,v,out).
+   * q,k,v (B,T,H*hd) with row stride ld (so q,k,v may be column blocks of one fused QKV
+   * buffer); out (B,T,H*hd) with row stride C; lse (B,H,T) the log-sum-exp of each query row. */
+  void (*attention_forward)(float *out, float *lse, const float *q, const float *k,
+                            const float *v, int ld, int B, int T, int H, int hd);
+  /* dq,dk,dv (row stride ld) overwritten; dout, out row stride C; recomputes the probabilities
+   * from q, k and lse. */
+  void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                             const float *k, const float *v, const float *out, const float *lse,
+                             int ld, int B, int T, int H, int hd);
+  /* SwiGLU: h (n) = silu(g) * u. u == NULL means h = silu(g). */
+  void (*swiglu_forward)(float *h, const float *g, const float *u, size_t n);
+  /* dg, du (n) overwritten (du unused when u == NULL). */
+  void (*swiglu_backward)(float *dg, float *du, const float *dh, const float *g, const float *u,
+                          size_t n);
+  /* Fused softmax cross-entropy over logits (T,V) in place: returns sum_t (lse_t - logit[t,y_t])
+   * (double) and, if grad_scale != 0, replaces logits by grad_scale * (softmax - onehot(y)). */
+  double (*crossentropy)(float *logits, const int *targets, int T, int V, float grad_scale);
+  /* AdamW on n floats (see fl_adamw). */
+  void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                float b2, float eps, float wd, int step);
+  /* SGD momentum on n floats (see fl_sgd_momentum). */
+  void (*sgd_momentum)(float *p, const float *g, float *buf, size_t n, float lr, float mu,
+                       float wd);
+  /* sum of squares, accumulated in double in fixed blocks (deterministic). */
+  double (*sum_squares)(const float *x, size_t n);
+  /* x (n) *= factor. */
+  void (*scale)(float *x, size_t n, float factor);
+} fl_kernels;
+
+/* The kernels chosen once for this CPU (thread-safe; first call detects). */
+const fl_kernels *fl_kernels_get(void);
+/* The scalar reference table (always available). */
+const fl_kernels *fl_kernels_ref(void);
+/* The SIMD table of this build for this CPU, or NULL if the CPU or build lacks it. */
+const fl_kernels *fl_kernels_simd(void);
+
+/* ---- weight quantisation & packing (scalar; O(params) once per step) --------------------- */
+int fl_ternary_kpad(int K);                         /* K rounded up to a multiple of 128 */
+size_t fl_ternary_packed_bytes(int N, int K);       /* N * Kp / 4 */
+float fl_ternary_scale(const float *W, size_t n);   /* s = max(mean|W|, 1e-5) */
+/* Packs W (N,K) with scale s into w (N, Kp/4 bytes); optionally writes W_eff (N,K) if weff. */
+void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K);
+/* Unpacks codes to {-1,0,1} int8 (N,K). */
+void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K);
+
+/* ---- layers through the chosen table (forward/backward pairs; outputs first, dims last) ---- */
+void fl_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
+                        float eps);
+void fl_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                         const float *rstd, int T, int C, int accumulate);
+/* RoPE, interleaved pairs (x[2i], x[2i+1]) of each head, angle = pos * theta^(-2i/hd):
+ * (a, b) -> (a cos - b sin, a sin + b cos). cs holds (T, hd/2) cos/sin pairs (computed in
+ * double, rounded to float). x is (B,T,H*hd), row stride H*hd, in place; the backward applies
+ * the inverse rotation to the gradient. */
+void fl_rope_table(float *cs, int T, int hd, double theta);
+void fl_rope_forward(float *x, const float *cs, int B, int T, int H, int hd);
+void fl_rope_backward(float *dx, const float *cs, int B, int T, int H, int hd);
+/* Causal attention with q,k,v,out all (B,T,H*hd), row stride H*hd; see the kernel table. */
+void fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int hd);
+void fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                           const float *k, const float *v, const float *out, const float *lse,
+                           int B, int T, int H, int hd);
+void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n);
+void fl_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u,
+                        size_t n);
+double fl_crossentropy_fused(float *logits, const int *targets, int T, int V, float grad_scale);
+/* Embedding (portable, memory-bound): out (T,C) = E[tok[t]]; backward dE (V,C) [tok[t]] +=
+ * dout[t], deterministic (channel blocks in parallel, tokens in order). */
+void fl_embedding_forward(float *out, const int *tok, const float *E, int T, int C);
+void fl_embedding_backward(float *dE, const float *dout, const int *tok, int T, int C);
+
+/* ---- optimizer kernels (dispatched) -------------------------------------------------------- */
+/* AdamW (torch.optim.AdamW): p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). */
+void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+              float b2, float eps, float wd, int step);
+/* SGD momentum (torch.optim.SGD, dampening 0, nesterov off): g' = g + wd p; buf = mu buf + g';
+ * p -= lr buf. With buf zero-initialised, step 1 gives buf = g' exactly as torch does. */
+void fl_sgd_momentum(float *p, const float *g, float *buf, size_t n, float lr, float mu, float wd);
+double fl_sum_squares(const float *x, size_t n);
+void fl_scale(float *x, size_t n, float factor);
+
+/* ---- model ---------------------------------------------------------------------------------- */
+enum { FL_ARCH_TRANSFORMER = 0, FL_ARCH_FFN = 1 };
+typedef struct fl_spec {
+  int arch, vocab, d, n_layers, n_heads, ffn, seq_len;
+  int ternary;        /* 1: BitLinear, 0: plain fp32 linears */
+  int learnable_alpha; /* must be 0 (see below) */
+  double rope_theta, norm_eps;
+} fl_spec;
+
+/* The model: one flat fp32 parameter buffer and one gradient buffer with the same layout, in
+ * this order (HF/Llama names; matrices [out, in]; identical to the trainer's ParamLayout):
+ *   model.embed_tokens.weight [vocab, d]                         (tied output head)
+ *   per layer i, transformer: model.layers.i.input_layernorm.weight [d],
+ *     model.layers.i.self_attn.{q,k,v,o}_proj.weight [d, d],
+ *     model.layers.i.post_attention_layernorm.weight [d],
+ *     model.layers.i.mlp.{gate,up}_proj.weight [ffn, d], model.layers.i.mlp.down_proj.weight [d, ffn]
+ *   per layer i, ffn: model.layers.i.input_layernorm.weight [d],
+ *     model.layers.i.mlp.up_proj.weight [ffn, d], model.layers.i.mlp.down_proj.weight [d, ffn]
+ *   model.norm.weight [d]
+ * Weight decay (the decay flag) applies to the 2-D tensors. learnable_alpha is rejected (not
+ * part of this layout yet). A model is not thread-safe: one caller at a time (its kernels use
+ * OpenMP inside). Activations for the backward are kept inside the model, sized for max_batch. */
+typedef struct fl_model fl_model;
+/* Creates a model for batches of up to max_batch rows of seq_len tokens. Parameters and
+ * gradients are zeroed: the caller initialises the parameters (the trainer does, in Java). */
+int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch);
+/* NULL is a no-op. */
+void fl_model_free(fl_model *m);
+/* The spec the model was created with. */
+const fl_spec *fl_model_spec(const fl_model *m);
+size_t fl_model_num_params(const fl_model *m);
+float *fl_model_params(fl_model *m);
+float *fl_model_grads(fl_model *m);
+/* Tensor i of the layout: HF/Llama name, offset (floats), shape (ndim <= 2), decay flag. */
+int fl_model_num_tensors(const fl_model *m);
+int fl_model_tensor(const fl_model *m, int i, const char **name, size_t *offset, int *ndim,
+                    int shape[2], int *decay);
+void fl_model_zero_grads(fl_model *m);
+/* tokens (B, T+1) with T = seq_len: inputs [:, :T], targets [:, 1:]. Adds the gradient of the
+ * mean cross-entropy over B*T positions to grads; *loss = that mean. */
+int fl_model_forward_backward(fl_model *m, const int *tokens, int B, float *loss);
+/* The same mean cross-entropy, forward only (grads untouched). */
+int fl_model_loss(fl_model *m, const int *tokens, int B, float *loss);
+/* tokens (B, len), 1 <= len <= seq_len; out (B, vocab) = logits at position len-1. */
+int fl_model_last_logits(fl_model *m, const int *tokens, int B, int len, float *out);
+
+#pragma GCC visibility pop
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* Errors, allocation and the portable (memory-bound) layers: RoPE table, embedding. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flashlm.h"
+#include "internal.h"
+
+static _Thread_local char fl_err[512];
+
+const char *fl_last_error(void) { return fl_err; }
+
+int fl_error(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(fl_err, sizeof fl_err, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+void *fl_alloc(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void *p = aligned_alloc(64, rounded);
+  if (p) memset(p, 0, rounded);
+  return p;
+}
+
+void fl_free(void *p) { free(p); }
+
+/* cs (T, hd/2, 2): cos and sin of pos * theta^(-2i/hd), computed in double. */
+void fl_rope_table(float *cs, int T, int hd, double theta) {
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < hd / 2; i++) {
+      double ang = t * pow(theta, -2.0 * i / hd);
+      cs[((size_t)t * (hd / 2) + i) * 2] = (float)cos(ang);
+      cs[((size_t)t * (hd / 2) + i) * 2 + 1] = (float)sin(ang);
+    }
+}
+
+void fl_embedding_forward(float *out, const int *tok, const float *E, int T, int C) {
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) memcpy(out + (size_t)t * C, E + (size_t)tok[t] * C, sizeof(float) * C);
+}
+
+/* Channel blocks in parallel, tokens in order within each: no races, same sums every run. */
+void fl_embedding_backward(float *dE, const float *dout, const int *tok, int T, int C) {
+  enum { CB = 16 };
+#pragma omp parallel for schedule(static)
+  for (int c0 = 0; c0 < C; c0 += CB) {
+    int c1 = c0 + CB < C ? c0 + CB : C;
+    for (int t = 0; t < T; t++) {
+      float *d = dE + (size_t)tok[t] * C;
+      const float *g = dout + (size_t)t * C;
+      for (int c = c0; c < c1; c++) d[c] += g[c];
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/* Internal declarations shared by the library's C files (not part of the API). */
+#ifndef FLASHLM_INTERNAL_H
+#define FLASHLM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flashlm.h"
+
+/* Guards the weight scale mean|W| and the activation scale max|x| (BitNet b1.58). */
+#define FL_QUANT_EPS 1e-5f
+/* Reductions sum fixed blocks of this many elements, then the block sums in order. */
+#define FL_SUM_BLOCK 65536
+/* Attention processes keys in blocks of this many (the online-softmax rescale granularity). */
+#define FL_ATT_KB 64
+
+/* The weight {-1,0,1} at column k of one packed row (see flashlm.h for the format). */
+static inline int fl_ternary_code(const uint8_t *row, int k) {
+  return ((row[(k / 128) * 32 + (k % 32)] >> (2 * ((k % 128) / 32))) & 3) - 1;
+}
+
+/* SIMD tables, defined only when the build contains them (see Makefile). */
+const fl_kernels *fl_kernels_avx2(void);
+const fl_kernels *fl_kernels_neon(void);
+
+/* Scalar layers (layers_ref.c), entries of the reference table. */
+void fl_rope_ref(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
+void fl_attention_forward_ref(float *out, float *lse, const float *q, const float *k,
+                              const float *v, int ld, int B, int T, int H, int hd);
+void fl_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
+                               const float *q, const float *k, const float *v, const float *out,
+                               const float *lse, int ld, int B, int T, int H, int hd);
+void fl_swiglu_forward_ref(float *h, const float *g, const float *u, size_t n);
+void fl_swiglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u,
+                            size_t n);
+double fl_crossentropy_ref(float *logits, const int *targets, int T, int V, float grad_scale);
+
+/* Makes a model run on the given table instead of the chosen one (tests compare tables). */
+void fl_model_use_kernels(fl_model *m, const fl_kernels *k);
+
+/* 64-byte aligned allocation (zeroed); NULL on failure. Free with fl_free. */
+void *fl_alloc(size_t bytes);
+void fl_free(void *p);
+
+#endif

@@ -1,0 +1,476 @@
+/* The model: v7 transformer and v6.1 ffn over one flat parameter buffer (layout in flashlm.h),
+ * forward and backward in the order llm.c tells it: layout, create, forward, backward, free.
+ *
+ * Shapes: B batch rows, T positions (N = B*T tokens), d model width, f ffn width, V vocab,
+ * H heads of hd = d/H channels. Every linear is y = x W^T with W [out, in]. A BitLinear keeps its
+ * input quantised (int8 + per-token scale) for the backward, which uses the dequantised input
+ * and the dequantised weight (straight-through estimator); a plain linear keeps the fp32 input.
+ * The residual stream res[l] (N,d) is the input of layer l; res[L] feeds the final norm. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flashlm.h"
+#include "internal.h"
+
+/* ---- the parameter layout (names, offsets, shapes) ---- */
+typedef struct tensor {
+  char name[80];
+  size_t offset;
+  int ndim, shape[2], decay;
+} tensor;
+
+/* A linear's parameter view and, for BitLinear, its per-step quantised weight. */
+typedef struct linear {
+  size_t w; /* offset of W [out, in] in params/grads */
+  int in, out;
+  uint8_t *packed; /* out rows of Kp/4 bytes (ternary) */
+  float scale;     /* absmean weight scale s (ternary) */
+} linear;
+
+/* The saved input of one or more linears: int8 + per-token scale (ternary) or fp32 (none). */
+typedef struct act {
+  int8_t *q;   /* (N, Kp) */
+  float *sc;   /* (N) */
+  float *x;    /* (N, K) fp32 input (quant none) */
+  int K;
+} act;
+
+typedef struct layer {
+  size_t norm1, norm2;                    /* norm weight offsets (norm2: transformer only) */
+  linear q, k, v, o, gate, up, down;      /* ffn uses up and down only */
+  float *rstd1, *rstd2;                   /* (N) */
+  act in1, in_o, in2, in_d;               /* inputs of q/k/v, o, gate/up (ffn: up), down */
+  float *qkv;                             /* (N, 3d) Q, K after RoPE, V */
+  float *att;                             /* (N, d) attention output */
+  float *lse;                             /* (B, H, T) */
+  float *res2;                            /* (N, d) residual after attention */
+  float *g, *u;                           /* (N, f) gate and up outputs (ffn: g = up output) */
+} layer;
+
+struct fl_model {
+  fl_spec spec;
+  int max_batch, transformer, hd, head_chunk;
+  const fl_kernels *k;
+  size_t n_params;
+  float *params, *grads;
+  float *weff; /* dequantised weights, same layout as params (ternary) or NULL */
+  int n_tensors;
+  tensor *tensors;
+  size_t emb, normf;
+  layer *layers;
+  float *cs;                   /* RoPE table (seq_len, hd/2, 2) */
+  float **res;                 /* L+1 residual streams (N, d) */
+  float *xf, *rstdf;           /* final norm output (N, d), its rstd (N) */
+  int *inputs, *targets;       /* (N) */
+  /* scratch */
+  float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
+  void **allocs;
+  int n_allocs, cap_allocs;
+};
+
+static void *take(fl_model *m, size_t bytes) {
+  if (m->n_allocs == m->cap_allocs) {
+    int cap = m->cap_allocs ? 2 * m->cap_allocs : 64;
+    void **a = realloc(m->allocs, sizeof(void *) * cap);
+    if (!a) return NULL;
+    m->allocs = a, m->cap_allocs = cap;
+  }
+  void *p = fl_alloc(bytes);
+  if (p) m->allocs[m->n_allocs++] = p;
+  return p;
+}
+
+static void add_tensor(fl_model *m, size_t *off, const char *name, int decay, int r, int c) {
+  tensor *t = &m->tensors[m->n_tensors++];
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->offset = *off;
+  t->ndim = c ? 2 : 1;
+  t->shape[0] = r, t->shape[1] = c;
+  t->decay = decay;
+  *off += (size_t)r * (c ? c : 1);
+}
+
+static linear make_linear(size_t w, int in, int out) {
+  linear l = {.w = w, .in = in, .out = out};
+  return l;
+}
+
+/* Builds the tensor table in ParamLayout order and the layers' parameter views. */
+static void build_layout(fl_model *m) {
+  const fl_spec *s = &m->spec;
+  int d = s->d, f = s->ffn;
+  size_t off = 0;
+  char name[80];
+  m->emb = off;
+  add_tensor(m, &off, "model.embed_tokens.weight", 1, s->vocab, d);
+  for (int i = 0; i < s->n_layers; i++) {
+    layer *L = &m->layers[i];
+#define T1(field, suffix)                                                                          \
+  L->field = off;                                                                                  \
+  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix);                                    \
+  add_tensor(m, &off, name, 0, d, 0)
+#define T2(field, suffix, out, in)                                                                 \
+  L->field = make_linear(off, in, out);                                                            \
+  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix);                                    \
+  add_tensor(m, &off, name, 1, out, in)
+    T1(norm1, "input_layernorm.weight");
+    if (m->transformer) {
+      T2(q, "self_attn.q_proj.weight", d, d);
+      T2(k, "self_attn.k_proj.weight", d, d);
+      T2(v, "self_attn.v_proj.weight", d, d);
+      T2(o, "self_attn.o_proj.weight", d, d);
+      T1(norm2, "post_attention_layernorm.weight");
+      T2(gate, "mlp.gate_proj.weight", f, d);
+    }
+    T2(up, "mlp.up_proj.weight", f, d);
+    T2(down, "mlp.down_proj.weight", d, f);
+#undef T1
+#undef T2
+  }
+  m->normf = off;
+  add_tensor(m, &off, "model.norm.weight", 0, d, 0);
+  m->n_params = off;
+}
+
+static int alloc_act(fl_model *m, act *a, int K, size_t N, float *alias) {
+  a->K = K;
+  if (m->spec.ternary) {
+    a->q = take(m, N * fl_ternary_kpad(K));
+    a->sc = take(m, N * sizeof(float));
+    return a->q && a->sc;
+  }
+  a->x = alias ? alias : take(m, N * K * sizeof(float));
+  return a->x != NULL;
+}
+
+static int alloc_linear(fl_model *m, linear *l) {
+  if (!m->spec.ternary) return 1;
+  l->packed = take(m, fl_ternary_packed_bytes(l->out, l->in));
+  return l->packed != NULL;
+}
+
+static int alloc_all(fl_model *m) {
+  const fl_spec *s = &m->spec;
+  size_t N = (size_t)m->max_batch * s->seq_len, d = s->d, f = s->ffn, F = sizeof(float);
+  size_t wide = f > d ? f : d;
+  int ok = (m->params = take(m, m->n_params * F)) && (m->grads = take(m, m->n_params * F));
+  if (ok && s->ternary) ok = (m->weff = take(m, m->n_params * F)) != NULL;
+  ok = ok && (m->res = take(m, (s->n_layers + 1) * sizeof(float *)));
+  for (int i = 0; ok && i <= s->n_layers; i++) ok = (m->res[i] = take(m, N * d * F)) != NULL;
+  ok = ok && (m->xf = take(m, N * d * F)) && (m->rstdf = take(m, N * F));
+  ok = ok && (m->inputs = take(m, N * sizeof(int))) && (m->targets = take(m, N * sizeof(int)));
+  ok = ok && (m->xn = take(m, N * d * F)) && (m->tmp = take(m, N * d * F));
+  ok = ok && (m->dh = take(m, N * f * F)) && (m->dg = take(m, N * f * F));
+  ok = ok && (m->dxn = take(m, N * d * F)) && (m->dres = take(m, N * d * F));
+  ok = ok && (m->xeff = take(m, N * wide * F));
+  ok = ok && (m->logits = take(m, (size_t)m->head_chunk * s->vocab * F));
+  if (ok && s->ternary) ok = (m->h = take(m, N * f * F)) != NULL;
+  if (ok && m->transformer) {
+    ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
+         (m->datt = take(m, N * d * F)) && (m->dqkv = take(m, N * 3 * d * F));
+    if (ok) fl_rope_table(m->cs, s->seq_len, m->hd, s->rope_theta);
+  }
+  for (int i = 0; ok && i < s->n_layers; i++) {
+    layer *L = &m->layers[i];
+    ok = (L->rstd1 = take(m, N * F)) && (L->g = take(m, N * f * F));
+    ok = ok && alloc_act(m, &L->in1, d, N, NULL) && alloc_act(m, &L->in_d, f, N, NULL);
+    ok = ok && alloc_linear(m, &L->up) && alloc_linear(m, &L->down);
+    if (ok && m->transformer) {
+      ok = (L->rstd2 = take(m, N * F)) && (L->u = take(m, N * f * F)) &&
+           (L->qkv = take(m, N * 3 * d * F)) && (L->att = take(m, N * d * F)) &&
+           (L->lse = take(m, (size_t)m->max_batch * s->n_heads * s->seq_len * F)) &&
+           (L->res2 = take(m, N * d * F));
+      ok = ok && alloc_act(m, &L->in_o, d, N, L->att) && alloc_act(m, &L->in2, d, N, NULL);
+      ok = ok && alloc_linear(m, &L->q) && alloc_linear(m, &L->k) && alloc_linear(m, &L->v) &&
+           alloc_linear(m, &L->o) && alloc_linear(m, &L->gate);
+    }
+  }
+  return ok;
+}
+
+int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
+  *out = NULL;
+  const fl_spec *s = spec;
+  if (s->arch != FL_ARCH_TRANSFORMER && s->arch != FL_ARCH_FFN)
+    return fl_error(FL_EINVAL, "model arch %d: expected 0 (transformer) or 1 (ffn)", s->arch);
+  if (s->vocab <= 0 || s->d <= 0 || s->n_layers <= 0 || s->ffn <= 0 || s->seq_len <= 0 ||
+      max_batch <= 0)
+    return fl_error(FL_EINVAL, "model sizes must be positive: vocab %d d %d n_layers %d ffn %d "
+                    "seq_len %d max_batch %d", s->vocab, s->d, s->n_layers, s->ffn, s->seq_len,
+                    max_batch);
+  if (s->arch == FL_ARCH_TRANSFORMER &&
+      (s->n_heads <= 0 || s->d % s->n_heads != 0 || (s->d / s->n_heads) % 2 != 0))
+    return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads, s->d);
+  if (s->learnable_alpha)
+    return fl_error(FL_EINVAL, "learnable_alpha is not implemented by the native model; set "
+                    "model.learnable_alpha=false (the BitNet b1.58 reference recipe)");
+  if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
+    return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
+                    s->rope_theta);
+  if ((size_t)max_batch * s->seq_len > (size_t)1 << 30 || (size_t)s->vocab * s->d > (size_t)1 << 31)
+    return fl_error(FL_EINVAL, "model too large: max_batch*seq_len %zu, vocab*d %zu",
+                    (size_t)max_batch * s->seq_len, (size_t)s->vocab * s->d);
+  fl_model *m = calloc(1, sizeof *m);
+  if (!m) return fl_error(FL_ENOMEM, "cannot allocate the model");
+  m->spec = *s;
+  m->max_batch = max_batch;
+  m->transformer = s->arch == FL_ARCH_TRANSFORMER;
+  m->hd = m->transformer ? s->d / s->n_heads : 0;
+  m->k = fl_kernels_get();
+  /* head chunk: about 8M logits at a time, a multiple of 64 tokens */
+  size_t N = (size_t)max_batch * s->seq_len, hc = ((size_t)8 << 20) / s->vocab / 64 * 64;
+  m->head_chunk = (int)(hc < 64 ? 64 : hc > N ? N : hc);
+  m->layers = calloc(s->n_layers, sizeof(layer));
+  m->tensors = calloc(3 + 9 * (size_t)s->n_layers, sizeof(tensor));
+  if (!m->layers || !m->tensors) {
+    fl_model_free(m);
+    return fl_error(FL_ENOMEM, "cannot allocate the model's tables");
+  }
+  build_layout(m);
+  if (!alloc_all(m)) {
+    fl_model_free(m);
+    return fl_error(FL_ENOMEM, "cannot allocate the model's parameters and activations for "
+                    "max_batch %d x seq_len %d (%zu parameters)", max_batch, s->seq_len,
+                    m->n_params);
+  }
+  *out = m;
+  return FL_OK;
+}
+
+void fl_model_free(fl_model *m) {
+  if (!m) return;
+  for (int i = 0; i < m->n_allocs; i++) fl_free(m->allocs[i]);
+  free(m->allocs);
+  free(m->layers);
+  free(m->tensors);
+  free(m);
+}
+
+void fl_model_use_kernels(fl_model *m, const fl_kernels *k) { m->k = k; }
+
+const fl_spec *fl_model_spec(const fl_model *m) { return &m->spec; }
+size_t fl_model_num_params(const fl_model *m) { return m->n_params; }
+float *fl_model_params(fl_model *m) { return m->params; }
+float *fl_model_grads(fl_model *m) { return m->grads; }
+int fl_model_num_tensors(const fl_model *m) { return m->n_tensors; }
+
+int fl_model_tensor(const fl_model *m, int i, const char **name, size_t *offset, int *ndim,
+                    int shape[2], int *decay) {
+  if (i < 0 || i >= m->n_tensors)
+    return fl_error(FL_EINVAL, "tensor index %d outside [0, %d)", i, m->n_tensors);
+  const tensor *t = &m->tensors[i];
+  *name = t->name, *offset = t->offset, *ndim = t->ndim, *decay = t->decay;
+  shape[0] = t->shape[0], shape[1] = t->shape[1];
+  return FL_OK;
+}
+
+void fl_model_zero_grads(fl_model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+/* ---- forward ---- */
+static void add(float *y, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+/* Re-quantises every BitLinear weight from the current master weights (once per call). */
+static void quantise_weights(fl_model *m) {
+  if (!m->spec.ternary) return;
+  for (int i = 0; i < m->spec.n_layers; i++) {
+    layer *L = &m->layers[i];
+    linear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    for (int j = m->transformer ? 0 : 5; j < 7; j++) {
+      linear *l = all[j];
+      size_t n = (size_t)l->out * l->in;
+      l->scale = fl_ternary_scale(m->params + l->w, n);
+      fl_ternary_pack(l->packed, m->weff + l->w, m->params + l->w, l->scale, l->out, l->in);
+    }
+  }
+}
+
+/* Saves x (N, a->K) as the input of the linears that read a. */
+static void act_in(fl_model *m, act *a, const float *x, int N) {
+  if (m->spec.ternary) m->k->quant_act(a->q, a->sc, x, N, a->K);
+  else if (a->x != x) memcpy(a->x, x, sizeof(float) * N * a->K);
+}
+
+/* The input the backward uses: dequantised (into the xeff scratch) or the fp32 input. */
+static const float *act_eff(fl_model *m, const act *a, int N) {
+  if (!m->spec.ternary) return a->x;
+  m->k->dequant_act(m->xeff, a->q, a->sc, N, a->K);
+  return m->xeff;
+}
+
+/* y (N, out) with row stride ldy = input a (N, in) W^T. */
+static void linear_fwd(fl_model *m, const linear *l, const act *a, float *y, int ldy, int N) {
+  if (m->spec.ternary)
+    m->k->ternary_matmul(y, ldy, a->q, a->sc, l->packed, l->scale, N, l->out, l->in);
+  else
+    m->k->gemm(0, 1, N, l->out, l->in, 1.0f, a->x, l->in, m->params + l->w, l->in, 0.0f, y, ldy);
+}
+
+/* The weight the backward uses: W_eff [out, in]. */
+static const float *weight_eff(const fl_model *m, const linear *l) {
+  return (m->spec.ternary ? m->weff : m->params) + l->w;
+}
+
+static void layer_forward(fl_model *m, layer *L, const float *x, float *y, int B, int T) {
+  const fl_kernels *k = m->k;
+  int N = B * T, d = m->spec.d, f = m->spec.ffn;
+  float eps = (float)m->spec.norm_eps, *P = m->params;
+  k->rmsnorm_forward(m->xn, L->rstd1, x, P + L->norm1, N, d, eps);
+  act_in(m, &L->in1, m->xn, N);
+  float *h = m->spec.ternary ? m->h : L->in_d.x;
+  if (!m->transformer) {
+    linear_fwd(m, &L->up, &L->in1, L->g, f, N);
+    k->swiglu_forward(h, L->g, NULL, (size_t)N * f);
+  } else {
+    int H = m->spec.n_heads, hd = m->hd;
+    linear_fwd(m, &L->q, &L->in1, L->qkv, 3 * d, N);
+    linear_fwd(m, &L->k, &L->in1, L->qkv + d, 3 * d, N);
+    linear_fwd(m, &L->v, &L->in1, L->qkv + 2 * d, 3 * d, N);
+    k->rope(L->qkv, 3 * d, m->cs, B, T, H, hd, 0);
+    k->rope(L->qkv + d, 3 * d, m->cs, B, T, H, hd, 0);
+    k->attention_forward(L->att, L->lse, L->qkv, L->qkv + d, L->qkv + 2 * d, 3 * d, B, T, H, hd);
+    act_in(m, &L->in_o, L->att, N);
+    linear_fwd(m, &L->o, &L->in_o, m->tmp, d, N);
+    add(L->res2, x, m->tmp, (size_t)N * d);
+    k->rmsnorm_forward(m->xn, L->rstd2, L->res2, P + L->norm2, N, d, eps);
+    act_in(m, &L->in2, m->xn, N);
+    linear_fwd(m, &L->gate, &L->in2, L->g, f, N);
+    linear_fwd(m, &L->up, &L->in2, L->u, f, N);
+    k->swiglu_forward(h, L->g, L->u, (size_t)N * f);
+    x = L->res2;
+  }
+  act_in(m, &L->in_d, h, N);
+  linear_fwd(m, &L->down, &L->in_d, m->tmp, d, N);
+  add(y, x, m->tmp, (size_t)N * d);
+}
+
+/* Embedding, the layers and the final norm over B rows of T positions of tok (row stride ld). */
+static int forward(fl_model *m, const int *tok, int ld, int B, int T) {
+  int V = m->spec.vocab, N = B * T;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      int id = tok[(size_t)b * ld + t];
+      if (id < 0 || id >= V)
+        return fl_error(FL_EINVAL, "token id %d at row %d position %d is outside the vocabulary "
+                        "[0, %d)", id, b, t, V);
+      m->inputs[b * T + t] = id;
+    }
+  quantise_weights(m);
+  fl_embedding_forward(m->res[0], m->inputs, m->params + m->emb, N, m->spec.d);
+  for (int i = 0; i < m->spec.n_layers; i++)
+    layer_forward(m, &m->layers[i], m->res[i], m->res[i + 1], B, T);
+  m->k->rmsnorm_forward(m->xf, m->rstdf, m->res[m->spec.n_layers], m->params + m->normf, N,
+                        m->spec.d, (float)m->spec.norm_eps);
+  return FL_OK;
+}
+
+/* ---- head and loss: logits = xf E^T in chunks of head_chunk tokens, so memory stays
+ * O(chunk * V); with backward, dxf (into dxn) and dE accumulate chunk by chunk. ---- */
+static double head(fl_model *m, int N, int backward) {
+  const fl_kernels *k = m->k;
+  int V = m->spec.vocab, d = m->spec.d;
+  const float *E = m->params + m->emb;
+  double total = 0.0;
+  for (int c0 = 0; c0 < N; c0 += m->head_chunk) {
+    int n = N - c0 < m->head_chunk ? N - c0 : m->head_chunk;
+    const float *x = m->xf + (size_t)c0 * d;
+    k->gemm(0, 1, n, V, d, 1.0f, x, d, E, d, 0.0f, m->logits, V);
+    total += k->crossentropy(m->logits, m->targets + c0, n, V, backward ? 1.0f / N : 0.0f);
+    if (backward) {
+      k->gemm(0, 0, n, d, V, 1.0f, m->logits, V, E, d, 0.0f, m->dxn + (size_t)c0 * d, d);
+      k->gemm(1, 0, V, d, n, 1.0f, m->logits, V, x, d, 1.0f, m->grads + m->emb, d);
+    }
+  }
+  return total / N;
+}
+
+/* ---- backward: dres holds the gradient of the layer's output and becomes that of its input ---- */
+static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
+  const fl_kernels *k = m->k;
+  int N = B * T, d = m->spec.d, f = m->spec.ffn;
+  float *G = m->grads, *P = m->params, *dres = m->dres;
+  /* down: dW += dres^T h_eff; dh = dres W_eff */
+  k->gemm(1, 0, d, f, N, 1.0f, dres, d, act_eff(m, &L->in_d, N), f, 1.0f, G + L->down.w, f);
+  k->gemm(0, 0, N, f, d, 1.0f, dres, d, weight_eff(m, &L->down), f, 0.0f, m->dh, f);
+  if (!m->transformer) {
+    k->swiglu_backward(m->dg, NULL, m->dh, L->g, NULL, (size_t)N * f);
+    k->gemm(1, 0, f, d, N, 1.0f, m->dg, f, act_eff(m, &L->in1, N), d, 1.0f, G + L->up.w, d);
+    k->gemm(0, 0, N, d, f, 1.0f, m->dg, f, weight_eff(m, &L->up), d, 0.0f, m->dxn, d);
+    k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
+    return;
+  }
+  int H = m->spec.n_heads, hd = m->hd;
+  k->swiglu_backward(m->dg, m->du, m->dh, L->g, L->u, (size_t)N * f);
+  const float *x2 = act_eff(m, &L->in2, N);
+  k->gemm(1, 0, f, d, N, 1.0f, m->dg, f, x2, d, 1.0f, G + L->gate.w, d);
+  k->gemm(1, 0, f, d, N, 1.0f, m->du, f, x2, d, 1.0f, G + L->up.w, d);
+  k->gemm(0, 0, N, d, f, 1.0f, m->dg, f, weight_eff(m, &L->gate), d, 0.0f, m->dxn, d);
+  k->gemm(0, 0, N, d, f, 1.0f, m->du, f, weight_eff(m, &L->up), d, 1.0f, m->dxn, d);
+  k->rmsnorm_backward(dres, G + L->norm2, m->dxn, L->res2, P + L->norm2, L->rstd2, N, d, 1);
+  /* o, attention, RoPE */
+  k->gemm(1, 0, d, d, N, 1.0f, dres, d, act_eff(m, &L->in_o, N), d, 1.0f, G + L->o.w, d);
+  k->gemm(0, 0, N, d, d, 1.0f, dres, d, weight_eff(m, &L->o), d, 0.0f, m->datt, d);
+  float *dq = m->dqkv, *dkk = m->dqkv + d, *dv = m->dqkv + 2 * d;
+  k->attention_backward(dq, dkk, dv, m->datt, L->qkv, L->qkv + d, L->qkv + 2 * d, L->att, L->lse,
+                        3 * d, B, T, H, hd);
+  k->rope(dq, 3 * d, m->cs, B, T, H, hd, 1);
+  k->rope(dkk, 3 * d, m->cs, B, T, H, hd, 1);
+  /* q, k, v weights (and their gradients) are consecutive in the layout: one (3d, d) matrix */
+  k->gemm(1, 0, 3 * d, d, N, 1.0f, m->dqkv, 3 * d, act_eff(m, &L->in1, N), d, 1.0f, G + L->q.w, d);
+  k->gemm(0, 0, N, d, 3 * d, 1.0f, m->dqkv, 3 * d, weight_eff(m, &L->q), d, 0.0f, m->dxn, d);
+  k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
+}
+
+static int check_batch(const fl_model *m, int B, int T) {
+  if (B <= 0 || B > m->max_batch)
+    return fl_error(FL_EINVAL, "batch %d outside [1, %d] (the model's max_batch)", B, m->max_batch);
+  if (T <= 0 || T > m->spec.seq_len)
+    return fl_error(FL_EINVAL, "length %d outside [1, %d] (the model's seq_len)", T, m->spec.seq_len);
+  return FL_OK;
+}
+
+/* Inputs tokens[:, :T], targets tokens[:, 1:] of (B, T+1) rows; checks the targets. */
+static int run(fl_model *m, const int *tokens, int B, float *loss, int backward) {
+  int T = m->spec.seq_len, d = m->spec.d, V = m->spec.vocab, rc;
+  if ((rc = check_batch(m, B, T))) return rc;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      int id = tokens[(size_t)b * (T + 1) + t + 1];
+      if (id < 0 || id >= V)
+        return fl_error(FL_EINVAL, "target id %d at row %d position %d is outside the vocabulary "
+                        "[0, %d)", id, b, t + 1, V);
+      m->targets[b * T + t] = id;
+    }
+  if ((rc = forward(m, tokens, T + 1, B, T))) return rc;
+  int N = B * T;
+  *loss = (float)head(m, N, backward);
+  if (!backward) return FL_OK;
+  int L = m->spec.n_layers;
+  m->k->rmsnorm_backward(m->dres, m->grads + m->normf, m->dxn, m->res[L], m->params + m->normf,
+                         m->rstdf, N, d, 0);
+  for (int i = L - 1; i >= 0; i--) layer_backward(m, &m->layers[i], m->res[i], B, T);
+  fl_embedding_backward(m->grads + m->emb, m->dres, m->inputs, N, d);
+  return FL_OK;
+}
+
+int fl_model_forward_backward(fl_model *m, const int *tokens, int B, float *loss) {
+  return run(m, tokens, B, loss, 1);
+}
+
+int fl_model_loss(fl_model *m, const int *tokens, int B, float *loss) {
+  return run(m, tokens, B, loss, 0);
+}
+
+int fl_model_last_logits(fl_model *m, const int *tokens, int B, int len, float *out) {
+  int d = m->spec.d, rc;
+  if ((rc = check_batch(m, B, len))) return rc;
+  if ((rc = forward(m, tokens, len, B, len))) return rc;
+  for (int b = 0; b < B; b++)
+    memcpy(m->xn + (size_t)b * d, m->xf + ((size_t)b * len + len - 1) * d, sizeof(float) * d);
+  m->k->gemm(0, 1, B, m->spec.vocab, d, 1.0f, m->xn, d, m->params + m->emb, d, 0.0f, out,
+             m->spec.vocab);
+  return FL_OK;
+}

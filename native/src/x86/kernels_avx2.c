@@ -1,0 +1,480 @@
+/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): fp32 GEMM, ternary x
+ * int8, activation quantisation, RMSNorm, optimizers, reductions, and the AVX2 table. Twins of
+ * src/ref; the layers (RoPE, attention, SwiGLU, cross-entropy) are in layers_avx2.c. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avx2.h"
+#include "flashlm.h"
+#include "internal.h"
+
+/* ================= fp32 GEMM =================================================================
+ * BLIS-style: for each KC slice of K, op(B) is packed once into NR-wide column panels
+ * (kc x 16, contiguous), then threads take (MC row block, JG column group) tasks, pack their
+ * A block into MR-tall row panels (kc x 6) and run the 6x16 register tile (12 ymm
+ * accumulators, 2 B loads and 6 broadcasts per k). A micro-panel (6 KB) and a B micro-panel
+ * (16 KB) stay in L1; an A block (96 KB) and a B column group (<= 256 KB) in L2. */
+enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
+
+/* Bp[p][k][16] = op(B)(pc+k, 16p+jj), zero-padded past N; panels split among the threads. */
+static void pack_b(float *Bp, int tb, const float *B, int ldb, int pc, int kc, int N) {
+  int np = (N + NR - 1) / NR;
+#pragma omp for schedule(static)
+  for (int p = 0; p < np; p++) {
+    float *dst = Bp + (size_t)p * kc * NR;
+    int j = p * NR, w = N - j < NR ? N - j : NR;
+    if (!tb) {
+      for (int k = 0; k < kc; k++) {
+        const float *src = B + (size_t)(pc + k) * ldb + j;
+        if (w == NR) {
+          _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(src));
+          _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(src + 8));
+        } else {
+          for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = jj < w ? src[jj] : 0.0f;
+        }
+      }
+    } else {
+      for (int jj = 0; jj < NR; jj++) {
+        if (jj < w) {
+          const float *src = B + (size_t)(j + jj) * ldb + pc;
+          for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
+        } else {
+          for (int k = 0; k < kc; k++) dst[k * NR + jj] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* Ap[p][k][6] = op(A)(i0+6p+ii, pc+k), zero-padded past mc. */
+static void pack_a(float *Ap, int ta, const float *A, int lda, int i0, int mc, int pc, int kc) {
+  for (int p = 0; p < (mc + MR - 1) / MR; p++) {
+    float *dst = Ap + (size_t)p * kc * MR;
+    int i = i0 + p * MR, h = mc - p * MR < MR ? mc - p * MR : MR;
+    if (ta) {
+      for (int k = 0; k < kc; k++) {
+        const float *src = A + (size_t)(pc + k) * lda + i;
+        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = ii < h ? src[ii] : 0.0f;
+      }
+    } else {
+      for (int ii = 0; ii < MR; ii++) {
+        if (ii < h) {
+          const float *src = A + (size_t)(i + ii) * lda + pc;
+          for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[k];
+        } else {
+          for (int k = 0; k < kc; k++) dst[k * MR + ii] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* C (m<=6, n<=16) += alpha * Ap (6,kc) * Bp (kc,16). */
+static void kernel_6x16(int kc, const float *a, const float *b, float *C, int ldc, float alpha,
+                        int m, int n) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+    x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  __m256 va = _mm256_set1_ps(alpha);
+  if (m == MR && n == NR) {
+    for (int i = 0; i < MR; i++) {
+      float *c = C + (size_t)i * ldc;
+      _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[i][0], _mm256_loadu_ps(c)));
+      _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_loadu_ps(c + 8)));
+    }
+  } else {
+    float tmp[MR][NR] __attribute__((aligned(32)));
+    for (int i = 0; i < MR; i++) {
+      _mm256_store_ps(tmp[i], acc[i][0]);
+      _mm256_store_ps(tmp[i] + 8, acc[i][1]);
+    }
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]);
+  }
+}
+
+static void scale_c(float *C, int ldc, int M, int N, float beta) {
+  if (beta == 1.0f) return;
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < M; i++) {
+    float *c = C + (size_t)i * ldc;
+    if (beta == 0.0f) memset(c, 0, sizeof(float) * N);
+    else for (int j = 0; j < N; j++) c[j] *= beta;
+  }
+}
+
+/* Packing space of the calling thread, kept between calls (a GEMM is called thousands of
+ * times per step; fresh large allocations would page-fault every time). Grows, never shrinks. */
+static _Thread_local float *pack_space;
+static _Thread_local size_t pack_floats;
+
+static float *packing(size_t floats) {
+  if (floats > pack_floats) {
+    free(pack_space);
+    pack_space = aligned_alloc(64, floats * sizeof(float));
+    pack_floats = pack_space ? floats : 0;
+  }
+  return pack_space;
+}
+
+static void gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  int nt = omp_get_max_threads();
+  size_t bp_floats = (size_t)(N + NR - 1) / NR * NR * KC;
+  float *Bp = K > 0 && alpha != 0.0f ? packing(bp_floats + (size_t)nt * MC * KC) : NULL;
+  if (K > 0 && alpha != 0.0f && !Bp) { /* a kernel cannot fail: the reference needs no memory */
+    fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  scale_c(C, ldc, M, N, beta);
+  if (K <= 0 || alpha == 0.0f) return;
+  int nib = (M + MC - 1) / MC, njg = (N + JG - 1) / JG;
+#pragma omp parallel num_threads(nt)
+  {
+    float *Ap = Bp + bp_floats + (size_t)omp_get_thread_num() * MC * KC;
+    for (int pc = 0; pc < K; pc += KC) {
+      int kc = K - pc < KC ? K - pc : KC;
+      pack_b(Bp, tb, B, ldb, pc, kc, N); /* ends with a barrier */
+      int last_ib = -1;
+#pragma omp for schedule(static)
+      for (int task = 0; task < nib * njg; task++) {
+        int ib = task / njg, jg = task % njg;
+        int i0 = ib * MC, mc = M - i0 < MC ? M - i0 : MC;
+        if (ib != last_ib) pack_a(Ap, ta, A, lda, i0, mc, pc, kc), last_ib = ib;
+        int j1 = (jg + 1) * JG < N ? (jg + 1) * JG : N;
+        for (int j = jg * JG; j < j1; j += NR) {
+          const float *bp = Bp + (size_t)(j / NR) * kc * NR;
+          for (int i = 0; i < mc; i += MR)
+            kernel_6x16(kc, Ap + (size_t)(i / MR) * kc * MR, bp, C + (size_t)(i0 + i) * ldc + j,
+                        ldc, alpha, mc - i < MR ? mc - i : MR, j1 - j < NR ? j1 - j : NR);
+        }
+      }
+    }
+  }
+}
+
+/* ================= ternary x int8 =========================================================
+ * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
+ * sum(w*q) = sum(c*q) - sum(q). Four maddubs (each |.| <= 2*2*127) add safely in int16 before
+ * one madd widens to int32. A weight block (32 bytes = 128 weights) is unpacked once and used
+ * for 4 token rows. */
+static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+  __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+  __m256i s = _mm256_hadd_epi32(ab, cd); /* per 128-bit lane: a b c d partial sums */
+  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+static inline int32_t hsum1(__m256i a) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  s = _mm_hadd_epi32(s, s);
+  s = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(s);
+}
+
+#define TDOT(acc, qq)                                                                              \
+  do {                                                                                             \
+    const __m256i *x = (const __m256i *)((qq) + b * 128);                                          \
+    __m256i p = _mm256_maddubs_epi16(w0, _mm256_loadu_si256(x));                                   \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_loadu_si256(x + 1)));                  \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_loadu_si256(x + 2)));                  \
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_loadu_si256(x + 3)));                  \
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));                                       \
+  } while (0)
+
+#define UNPACK(wr)                                                                                 \
+  __m256i v = _mm256_loadu_si256((const __m256i *)((wr) + b * 32));                                \
+  __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);        \
+  __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);                                      \
+  __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3)
+
+static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
+                                const uint8_t *w, float wscale, int T, int N, int K) {
+  const int Kp = fl_ternary_kpad(K), nb = Kp / 128, TB = 16;
+  const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+#pragma omp parallel for schedule(static)
+  for (int t0 = 0; t0 < T; t0 += TB) {
+    int tn = T - t0 < TB ? T - t0 : TB;
+    int32_t xsum[16];
+    for (int t = 0; t < tn; t++) { /* sum(q) of each row, for the -1 offset of the codes */
+      const int8_t *qt = q + (size_t)(t0 + t) * Kp;
+      __m256i s = _mm256_setzero_si256();
+      for (int k = 0; k < Kp; k += 32)
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
+                                _mm256_loadu_si256((const __m256i *)(qt + k))), ones));
+      xsum[t] = hsum1(s);
+    }
+    for (int n = 0; n < N; n++) {
+      const uint8_t *wr = w + (size_t)n * (Kp / 4);
+      int t = 0;
+      for (; t + 4 <= tn; t += 4) {
+        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        for (int b = 0; b < nb; b++) {
+          UNPACK(wr);
+          TDOT(a0, q0);
+          TDOT(a1, q0 + Kp);
+          TDOT(a2, q0 + 2 * (size_t)Kp);
+          TDOT(a3, q0 + 3 * (size_t)Kp);
+        }
+        int32_t s[4];
+        _mm_storeu_si128((__m128i *)s, hsum4(a0, a1, a2, a3));
+        for (int u = 0; u < 4; u++)
+          y[(size_t)(t0 + t + u) * ldy + n] =
+              (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
+      }
+      for (; t < tn; t++) {
+        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
+        __m256i a0 = _mm256_setzero_si256();
+        for (int b = 0; b < nb; b++) {
+          UNPACK(wr);
+          TDOT(a0, q0);
+        }
+        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(a0) - xsum[t]) * (wscale * xscale[t0 + t]);
+      }
+    }
+  }
+}
+#undef TDOT
+#undef UNPACK
+
+/* ================= activation quantisation =================================================== */
+static float absmax_avx2(const float *x, int K) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  int k = 0;
+  for (; k + 8 <= K; k += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+  float amax = fl_hmax256(m);
+  for (; k < K; k++) amax = fmaxf(amax, fabsf(x[k]));
+  return amax;
+}
+
+static inline __m256i round_clamp(const float *x, __m256 inv) {
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+}
+
+static void quant_act_avx2(int8_t *q, float *xscale, const float *x, int T, int K) {
+  int Kp = fl_ternary_kpad(K);
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const float *xt = x + (size_t)t * K;
+    int8_t *qt = q + (size_t)t * Kp;
+    float gamma = fmaxf(absmax_avx2(xt, K), FL_QUANT_EPS), invs = 127.0f / gamma;
+    __m256 inv = _mm256_set1_ps(invs);
+    int k = 0;
+    for (; k + 32 <= K; k += 32) {
+      __m256i ab = _mm256_packs_epi32(round_clamp(xt + k, inv), round_clamp(xt + k + 8, inv));
+      __m256i cd = _mm256_packs_epi32(round_clamp(xt + k + 16, inv), round_clamp(xt + k + 24, inv));
+      __m256i r = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), perm);
+      _mm256_storeu_si256((__m256i *)(qt + k), r);
+    }
+    for (; k < K; k++) qt[k] = (int8_t)fminf(fmaxf(rintf(xt[k] * invs), -127.0f), 127.0f);
+    memset(qt + K, 0, Kp - K);
+    xscale[t] = gamma / 127.0f;
+  }
+}
+
+static void dequant_act_avx2(float *xeff, const int8_t *q, const float *xscale, int T, int K) {
+  int Kp = fl_ternary_kpad(K);
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const int8_t *qt = q + (size_t)t * Kp;
+    float *et = xeff + (size_t)t * K, s = xscale[t];
+    __m256 vs = _mm256_set1_ps(s);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+      __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qt + k)));
+      _mm256_storeu_ps(et + k, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vs));
+    }
+    for (; k < K; k++) et[k] = (float)qt[k] * s;
+  }
+}
+
+/* ================= RMSNorm =================================================================== */
+static inline double hsum_pd(__m256d a) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+static double sumsq_row(const float *x, size_t n) {
+  __m256d a0 = _mm256_setzero_pd(), a1 = a0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    a0 = _mm256_fmadd_pd(lo, lo, a0);
+    a1 = _mm256_fmadd_pd(hi, hi, a1);
+  }
+  double s = hsum_pd(_mm256_add_pd(a0, a1));
+  for (; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+
+static void rmsnorm_forward_avx2(float *y, float *rstd, const float *x, const float *w, int T,
+                                 int C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const float *xt = x + (size_t)t * C;
+    float *yt = y + (size_t)t * C;
+    float r = (float)(1.0 / sqrt(sumsq_row(xt, C) / C + eps));
+    rstd[t] = r;
+    __m256 vr = _mm256_set1_ps(r);
+    int c = 0;
+    for (; c + 8 <= C; c += 8)
+      _mm256_storeu_ps(yt + c, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xt + c), vr),
+                                             _mm256_loadu_ps(w + c)));
+    for (; c < C; c++) yt[c] = xt[c] * r * w[c];
+  }
+}
+
+static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const float *x,
+                                  const float *w, const float *rstd, int T, int C,
+                                  int accumulate) {
+  enum { CB = 64 };
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int t = 0; t < T; t++) {
+      const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+      float *dxt = dx + (size_t)t * C;
+      float r = rstd[t];
+      __m256 acc = _mm256_setzero_ps();
+      int c = 0;
+      for (; c + 8 <= C; c += 8)
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
+                              _mm256_loadu_ps(xt + c), acc);
+      float s = fl_hsum256(acc);
+      for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
+      float kk = r * r * r * s / (float)C;
+      __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
+      for (c = 0; c + 8 <= C; c += 8) {
+        __m256 v = _mm256_fmadd_ps(vk, _mm256_loadu_ps(xt + c),
+                                   _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)),
+                                                 _mm256_loadu_ps(dyt + c)));
+        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
+        _mm256_storeu_ps(dxt + c, v);
+      }
+      for (; c < C; c++) {
+        float v = r * w[c] * dyt[c] - kk * xt[c];
+        dxt[c] = accumulate ? dxt[c] + v : v;
+      }
+    }
+    /* dw: column blocks, tokens in order within each (deterministic) */
+#pragma omp for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += CB) {
+      int c1 = c0 + CB < C ? c0 + CB : C;
+      float acc[CB] __attribute__((aligned(32))) = {0};
+      for (int t = 0; t < T; t++) {
+        const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+        __m256 vr = _mm256_set1_ps(rstd[t]);
+        int c = c0;
+        for (; c + 8 <= c1; c += 8) {
+          __m256 a = _mm256_load_ps(acc + c - c0);
+          a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
+          _mm256_store_ps(acc + c - c0, a);
+        }
+        for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+      }
+      for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
+    }
+  }
+}
+
+/* ================= optimizers, reductions ==================================================== */
+static void adamw_avx2(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
+                       float b2, float eps, float wd, int step) {
+  float bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
+  float step_size = lr / bc1, bc2_sqrt = sqrtf(bc2), decay = 1.0f - lr * wd;
+  const __m256 vb1 = _mm256_set1_ps(b1), vb1c = _mm256_set1_ps(1.0f - b1);
+  const __m256 vb2 = _mm256_set1_ps(b2), vb2c = _mm256_set1_ps(1.0f - b2);
+  const __m256 vbs = _mm256_set1_ps(bc2_sqrt), veps = _mm256_set1_ps(eps);
+  const __m256 vdec = _mm256_set1_ps(decay), vss = _mm256_set1_ps(step_size);
+  size_t n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n8; i += 8) {
+    __m256 gi = _mm256_loadu_ps(g + i);
+    __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vb1c, gi));
+    __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)),
+                              _mm256_mul_ps(_mm256_mul_ps(vb2c, gi), gi));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), vbs), veps);
+    __m256 pi = _mm256_mul_ps(_mm256_loadu_ps(p + i), vdec);
+    _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_div_ps(_mm256_mul_ps(vss, mi), denom)));
+  }
+  if (n8 < n) fl_kernels_ref()->adamw(p + n8, g + n8, m + n8, v + n8, n - n8, lr, b1, b2, eps, wd, step);
+}
+
+static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, float lr, float mu,
+                              float wd) {
+  const __m256 vwd = _mm256_set1_ps(wd), vmu = _mm256_set1_ps(mu), vlr = _mm256_set1_ps(lr);
+  size_t n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n8; i += 8) {
+    __m256 pi = _mm256_loadu_ps(p + i);
+    __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(vwd, pi));
+    __m256 b = _mm256_add_ps(_mm256_mul_ps(vmu, _mm256_loadu_ps(buf + i)), gi);
+    _mm256_storeu_ps(buf + i, b);
+    _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_mul_ps(vlr, b)));
+  }
+  if (n8 < n) fl_kernels_ref()->sgd_momentum(p + n8, g + n8, buf + n8, n - n8, lr, mu, wd);
+}
+
+static double sum_squares_avx2(const float *x, size_t n) {
+  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
+  double total = 0.0;
+#pragma omp parallel for ordered schedule(static, 1)
+  for (size_t b = 0; b < nb; b++) {
+    size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
+    double s = sumsq_row(x + i0, len);
+#pragma omp ordered
+    total += s;
+  }
+  return total;
+}
+
+static void scale_avx2(float *x, size_t n, float factor) {
+  const __m256 f = _mm256_set1_ps(factor);
+  size_t n8 = n / 8 * 8;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
+  for (size_t i = n8; i < n; i++) x[i] *= factor;
+}
+
+static const fl_kernels AVX2 = {
+    .name = "avx2",
+    .gemm = gemm_avx2,
+    .ternary_matmul = ternary_matmul_avx2,
+    .quant_act = quant_act_avx2,
+    .dequant_act = dequant_act_avx2,
+    .rmsnorm_forward = rmsnorm_forward_avx2,
+    .rmsnorm_backward = rmsnorm_backward_avx2,
+    .rope = fl_rope_avx2,
+    .attention_forward = fl_attention_forward_avx2,
+    .attention_backward = fl_attention_backward_avx2,
+    .swiglu_forward = fl_swiglu_forward_avx2,
+    .swiglu_backward = fl_swiglu_backward_avx2,
+    .crossentropy = fl_crossentropy_avx2,
+    .adamw = adamw_avx2,
+    .sgd_momentum = sgd_momentum_avx2,
+    .sum_squares = sum_squares_avx2,
+    .scale = scale_avx2,
+};
+
+const fl_kernels *fl_kernels_avx2(void) { return &AVX2; }

@@ -1,0 +1,201 @@
+/* The one C test runner: every kernel against its scalar reference over odd sizes, layers
+ * against naive double-precision versions and finite differences, the model against itself on
+ * the reference kernels and against finite differences. Exit status 1 if any check failed.
+ * Usage: flashlm_test [-v] [name-substring]. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "test.h"
+
+const int SIZES[N_SIZES] = {1, 3, 7, 31, 33, 255, 1023};
+int t_verbose;
+static int failures;
+
+/* Every test, defined in test_kernels.c, test_layers.c, test_model.c. */
+#define TESTS(X)                                                                                   \
+  X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
+  X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
+  X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
+  X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
+  X(test_model_deterministic) X(test_model_last_logits)
+#define DECLARE(f) void f(void);
+TESTS(DECLARE)
+#define ENTRY(f) {#f, f},
+static const struct {
+  const char *name;
+  void (*fn)(void);
+} ALL[] = {TESTS(ENTRY)};
+
+void t_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  failures++;
+  fprintf(stderr, "  FAIL %s:%d: ", file, line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static int report(const char *what, double maxdiff, double maxratio, size_t bad, size_t n,
+                  size_t first, double got, double want, double tol) {
+  if (bad) {
+    failures++;
+    fprintf(stderr,
+            "  FAIL %s: %zu of %zu outside tolerance %.1e; max diff %.3e (%.2fx tolerance); "
+            "first at [%zu]: got %.9g want %.9g\n",
+            what, bad, n, tol, maxdiff, maxratio, first, got, want);
+    return 0;
+  }
+  if (t_verbose) printf("    %-48s max diff %.3e (%.3fx tol %.1e)\n", what, maxdiff, maxratio, tol);
+  return 1;
+}
+
+int t_close(const char *what, const float *got, const float *want, size_t n, double tol) {
+  double scale = 0.0, maxdiff = 0.0, maxratio = 0.0;
+  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - want[i]), allowed = tol * (scale + fabs(want[i]));
+    if (!(d <= allowed) && !(d == 0.0)) {
+      if (!bad++) first = i;
+    }
+    if (d > maxdiff || d != d) maxdiff = d;
+    if (allowed > 0 && d / allowed > maxratio) maxratio = d / allowed;
+  }
+  return report(what, maxdiff, maxratio, bad, n, first, bad ? got[first] : 0, bad ? want[first] : 0,
+                tol);
+}
+
+int t_close_d(const char *what, const float *got, const double *want, size_t n, double tol) {
+  return t_close_ds(what, got, want, n, tol, 0.0);
+}
+
+int t_close_ds(const char *what, const float *got, const double *want, size_t n, double tol,
+               double floor) {
+  double scale = floor, maxdiff = 0.0, maxratio = 0.0;
+  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)got[i] - want[i]), allowed = tol * (scale + fabs(want[i]));
+    if (!(d <= allowed) && !(d == 0.0)) {
+      if (!bad++) first = i;
+    }
+    if (d > maxdiff || d != d) maxdiff = d;
+    if (allowed > 0 && d / allowed > maxratio) maxratio = d / allowed;
+  }
+  return report(what, maxdiff, maxratio, bad, n, first, bad ? got[first] : 0, bad ? want[first] : 0,
+                tol);
+}
+
+int t_same(const char *what, const void *got, const void *want, size_t n, size_t width) {
+  const unsigned char *a = got, *b = want;
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) {
+      size_t e = i / width;
+      failures++;
+      fprintf(stderr, "  FAIL %s: not identical; first difference in element %zu", what, e);
+      if (width == 4) {
+        float x, y;
+        memcpy(&x, a + e * 4, 4);
+        memcpy(&y, b + e * 4, 4);
+        fprintf(stderr, " (as float: got %.9g want %.9g)", x, y);
+      } else if (width == 1) {
+        fprintf(stderr, " (got %d want %d)", (int)(signed char)a[e], (int)(signed char)b[e]);
+      }
+      fputc('\n', stderr);
+      return 0;
+    }
+  if (t_verbose) printf("    %-48s identical (%zu bytes)\n", what, n);
+  return 1;
+}
+
+int t_fd(const char *what, float *x, size_t n, const float *grad, double (*loss)(void *),
+         void *ctx, float h, double tol, int max_points) {
+  size_t m = n < (size_t)max_points ? n : (size_t)max_points;
+  double *fd = t_bytes(m * sizeof(double));
+  float *an = t_floats(m);
+  for (size_t j = 0; j < m; j++) {
+    size_t i = m == n ? j : j * (n - 1) / (m - 1 ? m - 1 : 1);
+    float keep = x[i];
+    float hi = keep + h, lo = keep - h; /* the steps actually taken, after rounding */
+    x[i] = hi;
+    double lp = loss(ctx);
+    x[i] = lo;
+    double lm = loss(ctx);
+    x[i] = keep;
+    fd[j] = (lp - lm) / ((double)hi - lo);
+    an[j] = grad[i];
+  }
+  int ok = t_close_d(what, an, fd, m, tol);
+  t_free(fd);
+  t_free(an);
+  return ok;
+}
+
+static uint64_t rng_state;
+void t_seed(uint64_t seed) { rng_state = seed; }
+
+uint64_t t_next(void) { /* splitmix64 */
+  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+float t_uniform(float lo, float hi) {
+  return lo + (hi - lo) * (float)((t_next() >> 40) * (1.0 / 16777216.0));
+}
+
+float t_normal(void) { /* Box-Muller */
+  double u1 = ((t_next() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  double u2 = (t_next() >> 11) * (1.0 / 9007199254740992.0);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void t_fill(float *x, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; i++) x[i] = t_uniform(lo, hi);
+}
+
+void *t_bytes(size_t n) {
+  void *p = calloc(n ? n : 1, 1);
+  if (!p) {
+    fprintf(stderr, "out of memory allocating %zu bytes\n", n);
+    exit(2);
+  }
+  return p;
+}
+
+float *t_floats(size_t n) { return t_bytes(n * sizeof(float)); }
+void t_free(void *p) { free(p); }
+
+const fl_kernels *t_simd(void) { return fl_kernels_simd(); }
+
+int main(int argc, char **argv) {
+  const char *filter = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-v") == 0) t_verbose = 1;
+    else filter = argv[i];
+  }
+  const fl_kernels *simd = t_simd();
+  printf("flashlm C tests: chosen kernels '%s', SIMD table %s\n", fl_kernels_get()->name,
+         simd ? simd->name : "none in this build/CPU (reference only)");
+  int ran = 0;
+  for (size_t i = 0; i < sizeof ALL / sizeof ALL[0]; i++) {
+    if (filter && !strstr(ALL[i].name, filter)) continue;
+    int before = failures;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t_seed(0x5eed0000u + i);
+    ALL[i].fn();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("%s %-28s %8.1f ms\n", failures == before ? "ok  " : "FAIL", ALL[i].name, ms);
+    ran++;
+  }
+  printf("%d tests, %d failed checks\n", ran, failures);
+  return failures ? 1 : 0;
+}
