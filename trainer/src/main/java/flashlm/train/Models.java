@@ -1,6 +1,8 @@
 package flashlm.train;
 
+import flashlm.jni.NativeKernels;
 import flashlm.model.ModelSpec;
+import flashlm.model.NativeModel;
 import flashlm.reference.ReferenceTrainable;
 
 /**
@@ -11,7 +13,8 @@ import flashlm.reference.ReferenceTrainable;
  *   <li>{@code reference}: {@link ReferenceTrainable}, the double-precision Java model, with
  *       {@link Kernels#JAVA}. Slow; for tests and checks.
  *   <li>{@code native}: the C kernels through JNI ({@code flashlm.model.NativeModel}, {@code
- *       flashlm.jni.NativeKernels}), which this build does not contain yet.
+ *       flashlm.jni.NativeKernels}), the default: the library is loaded on first use, with an
+ *       error naming what is missing if it cannot be.
  * </ul>
  */
 public final class Models {
@@ -20,13 +23,11 @@ public final class Models {
   /**
    * A model of {@code spec} for batches of up to {@code maxBatch} sequences. Its parameters are
    * not initialised; the trainer fills them ({@link Init#normal}) or loads a checkpoint.
-   *
-   * @throws UnsupportedOperationException for {@code native} in a build without the native model
    */
   public static TrainableModel create(ModelSpec spec, String backend, int maxBatch) {
     return switch (backend) {
       case TrainConfig.REFERENCE -> new ReferenceTrainable(spec, 0L);
-      case TrainConfig.NATIVE -> throw nativeMissing();
+      case TrainConfig.NATIVE -> NativeModel.create(spec, maxBatch);
       default -> throw new IllegalArgumentException("unknown backend '" + backend
           + "' (expected '" + TrainConfig.NATIVE + "' or '" + TrainConfig.REFERENCE + "')");
     };
@@ -36,13 +37,8 @@ public final class Models {
   public static Kernels kernels(String backend) {
     return switch (backend) {
       case TrainConfig.REFERENCE -> Kernels.JAVA;
-      case TrainConfig.NATIVE -> throw nativeMissing();
+      case TrainConfig.NATIVE -> new NativeKernels();
       default -> throw new IllegalArgumentException("unknown backend '" + backend + "'");
     };
-  }
-
-  private static UnsupportedOperationException nativeMissing() {
-    return new UnsupportedOperationException("native engine not available in this build; train"
-        + " with --set backend=reference (slow, for tests) or use a build with the native module");
   }
 }
