@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 mvn -B -o -q -pl tests -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
 mkdir -p tests/target/bench-tmp
-exec java -Xmx6g -XX:+UseParallelGC \
+exec java ${BENCH_JAVA_OPTS:-} -Xmx6g -XX:+UseParallelGC \
   -DOPT_OUT_TRACKING=true -Dai.djl.offline=true \
   -DDJL_CACHE_DIR="$PWD/tests/target/djl-cache" -Djava.io.tmpdir="$PWD/tests/target/bench-tmp" \
   --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \

@@ -100,8 +100,9 @@ public record DatasetManifest(
    * @param location where it was read (path or URI)
    * @param sha256 hex SHA-256 of the tokenizer.json bytes
    * @param vocabSize largest id + 1 over the vocabulary and added tokens
-   * @param bosId BOS id, or null when BOS is not added
-   * @param eosId EOS id, or null when EOS is not added
+   * @param bosId the tokenizer's BOS id, or null when it has none (whether documents start with
+   *     it is the config's add_bos)
+   * @param eosId the tokenizer's EOS id, or null when it has none (see add_eos)
    * @param bosToken BOS string
    * @param eosToken EOS string
    */

@@ -193,8 +193,9 @@ public final class Tokenize {
     inputs.put("tokenizer_sha256", tokenizer.sha256());
     inputs.put("bos", tokenizer.bosToken());
     inputs.put("eos", tokenizer.eosToken());
-    // batch_size does not change the output, and output is where, not what.
-    inputs.put("config", config.withOutput(null).withBatchSize(1));
+    // Only what decides the rows: not batch_size, not where the table or the tokenizer lie (the
+    // tokenizer's sha256 is above).
+    inputs.put("config", config.withOutput(null).withBatchSize(1).withTokenizer(null));
     return DatasetManifest.fingerprint(inputs);
   }
 
