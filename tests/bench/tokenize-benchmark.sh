@@ -3,7 +3,7 @@
 # Usage: tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master local[K]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mvn -B -o -q -pl tests -am test-compile dependency:build-classpath \
+mvn -B -q -pl tests -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
 mkdir -p tests/target/bench-tmp
 exec java ${BENCH_JAVA_OPTS:-} -Xmx6g -XX:+UseParallelGC \
