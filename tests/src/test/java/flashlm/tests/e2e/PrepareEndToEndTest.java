@@ -35,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PrepareEndToEndTest {
   private static final int SEQ_LEN = 64;
+  private static final String LLAMA = "meta-llama/Llama-2-7b-hf";
   private static HubServer hub;
   private static HubServer.Repo tinyStories;
   private static HubServer.Repo fineWeb;
@@ -53,6 +54,11 @@ class PrepareEndToEndTest {
       fineWeb.addLfsFile(path, Files.readAllBytes(f));
     }
     fineWeb.addFile("README.md", "# FineWeb-Edu\n".getBytes(StandardCharsets.UTF_8));
+    hub.repo(LLAMA)
+        .addLfsFile("tokenizer.json", Files.readAllBytes(Llama2Fixture.tokenizerJson()))
+        .addFile("tokenizer_config.json", HubFixtures.resource("llama2/tokenizer_config.json"))
+        .addFile("special_tokens_map.json", HubFixtures.resource("llama2/special_tokens_map.json"))
+        .addLfsFile("model-00001-of-00002.safetensors", new byte[4096]);
   }
 
   @AfterAll
@@ -74,12 +80,11 @@ class PrepareEndToEndTest {
           separator: "<|endoftext|>"
           validation_files: ["*valid*"]
         tokenize:
-          tokenizer: %s
+          tokenizer: hf://%s
           seq_len: %d
           num_shards: 2
           add_eos: true
-        """.formatted(HubFixtures.TINYSTORIES_PATTERN, hub.endpoint(),
-        Llama2Fixture.tokenizerJson(), SEQ_LEN));
+        """.formatted(HubFixtures.TINYSTORIES_PATTERN, hub.endpoint(), LLAMA, SEQ_LEN));
 
     assertEquals(0, launch("prepare", "--conf", conf.toString()));
 
@@ -92,6 +97,8 @@ class PrepareEndToEndTest {
     assertTokenizer(m);
     assertRows(sequences, m);
     assertTrue(m.counts().get("validation").rows() > 0, "the valid file is the validation split");
+    assertTrue(m.tokenizer().location().contains("/tokenizers/" + LLAMA), m.tokenizer().location());
+    assertEquals(List.of(), hub.requests("cdn", "safetensors"), "only the tokenizer files");
 
     // A re-run downloads nothing and commits nothing.
     long documentsVersion = TableAssertions.version(spark, dataDir + "/documents");
@@ -144,6 +151,39 @@ class PrepareEndToEndTest {
     Map<String, String> props = TableAssertions.properties(spark, sequences);
     assertEquals(String.valueOf(SEQ_LEN), props.get("flashlm.seq_len"));
     assertEquals("3", props.get("flashlm.num_shards"));
+  }
+
+  @Test
+  void prepareWithItsOwnBpeTokenizer() throws Exception {
+    String dataDir = dir.resolve("tinystories-bpe").toString();
+    Path conf = writeConf("bpe.yaml", dataDir, """
+        download:
+          repo: roneneldan/TinyStories
+          patterns: ["%s"]
+          endpoint: %s
+        ingest:
+          validation_files: []
+        tokenizer_training:
+          vocab_size: 512
+        tokenize:
+          seq_len: %d
+          num_shards: 2
+          validation_ratio: 0.05
+          eos_token: "<|endoftext|>"
+        """.formatted(HubFixtures.TINYSTORIES_TRAIN, hub.endpoint(), SEQ_LEN));
+
+    assertEquals(0, launch("prepare", "--conf", conf.toString()));
+
+    String tokenizer = dataDir + "/tokenizer/tokenizer.json";
+    DatasetManifest m = TableAssertions.latestManifest(spark, dataDir + "/sequences");
+    assertEquals(512, m.tokenizer().vocabSize());
+    assertEquals(511, m.tokenizer().eosId(), "<|endoftext|> is the last id");
+    assertEquals(Hashing.sha256Hex(Files.readAllBytes(Path.of(tokenizer))), m.tokenizer().sha256());
+    assertTrue(Files.readString(Path.of(dataDir, "tokenizer", "training.json"))
+        .contains("\"documents_version\" : 0"));
+    Row r = spark.read().format("delta").load(dataDir + "/sequences")
+        .selectExpr("max(array_max(tokens))", "min(size(tokens))").head();
+    assertTrue(r.getInt(0) < 512 && r.getInt(1) == SEQ_LEN + 1);
   }
 
   private static void assertSourceFiles(DatasetManifest m, HubServer.Repo repo,

@@ -21,6 +21,8 @@ import java.util.concurrent.Executors;
 /**
  * A loopback HTTP server in the HuggingFace hub's URL layout, over files held in memory:
  * <ul>
+ *   <li>model repos the same way under {@code /api/models/{repo}/...} and {@code
+ *       /{repo}/resolve/...} (one namespace of repo ids for both kinds);
  *   <li>{@code GET /api/datasets/{repo}/revision/{rev}}: {@code {"id", "sha"}};
  *   <li>{@code GET /api/datasets/{repo}/tree/{rev}[/{dir}]?recursive=true}: the hub's entries
  *       ({@code type, oid, size, path, lfs {oid, size, pointerSize}}), {@link #pageSize} per page,
@@ -144,9 +146,16 @@ public final class HubServer implements AutoCloseable {
     }
     // /api/datasets/{owner}/{name}/{revision|tree}/{rev}[/{dir}]
     // /datasets/{owner}/{name}/resolve/{rev}/{path}
+    // /api/models/{owner}/{name}/...    and    /{owner}/{name}/resolve/{rev}/{path} (models)
     String[] p = path.split("/", 7);
-    boolean api = p.length == 7 && p[1].equals("api") && p[2].equals("datasets");
+    boolean api = p.length == 7 && p[1].equals("api")
+        && (p[2].equals("datasets") || p[2].equals("models"));
     boolean resolve = p.length == 7 && p[1].equals("datasets") && p[4].equals("resolve");
+    String[] m = path.split("/", 6);
+    if (!api && !resolve && m.length == 6 && m[3].equals("resolve")) {
+      p = new String[] {"", "models", m[1], m[2], m[3], m[4], m[5]}; // the dataset layout
+      resolve = true;
+    }
     if (api || resolve) {
       Repo repo = api ? repos.get(p[3] + "/" + p[4]) : repos.get(p[2] + "/" + p[3]);
       if (repo == null) {
