@@ -14,44 +14,29 @@ import org.slf4j.LoggerFactory;
  * data_dir/raw} (or {@code download.dest}), one Spark task per file, and writes the download
  * manifest. Files already there and verified are skipped, so a re-run resumes.
  */
-public final class DownloadJob implements Command {
+public final class DownloadJob extends DatasetJob {
   private static final Logger LOG = LoggerFactory.getLogger(DownloadJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("download", args);
   }
 
-  @Override
-  public String name() {
-    return "download";
+  public DownloadJob() {
+    super("download",
+        "fetch a data set from the HuggingFace hub (resumable, verified, parallel)");
   }
 
   @Override
-  public String summary() {
-    return "fetch a data set from the HuggingFace hub (resumable, verified, parallel)";
-  }
-
-  @Override
-  public String mainClass() {
-    return DownloadJob.class.getName();
-  }
-
-  @Override
-  public String defaultConf() {
-    return PrepareJob.DEFAULT_CONF;
-  }
-
-  @Override
-  public void check(CommandLine args) {
-    if (args.load(this, DatasetConfig.class).download() == null) {
+  void check(DatasetConfig cfg, CommandLine args) {
+    if (cfg.download() == null) {
       throw new ConfigException(args.confOr(this) + ": no 'download' section: this data set's"
           + " files are read where they are (ingest.files); nothing to download");
     }
   }
 
   @Override
-  public void run(CommandLine args, SparkSession spark) {
-    run(spark, args.load(this, DatasetConfig.class));
+  void execute(SparkSession spark, DatasetConfig cfg) {
+    run(spark, cfg);
   }
 
   static DownloadManifest run(SparkSession spark, DatasetConfig cfg) {

@@ -11,41 +11,21 @@ import org.slf4j.LoggerFactory;
  * {@code flashlm ingest}: source files (the download manifest's, or {@code ingest.files}) into
  * the documents table, in one Delta commit; a re-run on the same inputs commits nothing.
  */
-public final class IngestJob implements Command {
+public final class IngestJob extends DatasetJob {
   private static final Logger LOG = LoggerFactory.getLogger(IngestJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("ingest", args);
   }
 
-  @Override
-  public String name() {
-    return "ingest";
+  public IngestJob() {
+    super("ingest",
+        "read downloaded or local/S3 files into the documents Delta table");
   }
 
   @Override
-  public String summary() {
-    return "read downloaded or local/S3 files into the documents Delta table";
-  }
-
-  @Override
-  public String mainClass() {
-    return IngestJob.class.getName();
-  }
-
-  @Override
-  public String defaultConf() {
-    return PrepareJob.DEFAULT_CONF;
-  }
-
-  @Override
-  public void check(CommandLine args) {
-    args.load(this, DatasetConfig.class);
-  }
-
-  @Override
-  public void run(CommandLine args, SparkSession spark) {
-    run(spark, args.load(this, DatasetConfig.class));
+  void execute(SparkSession spark, DatasetConfig cfg) {
+    run(spark, cfg);
   }
 
   static IngestResult run(SparkSession spark, DatasetConfig cfg) {

@@ -7,7 +7,7 @@ import org.apache.spark.sql.SparkSession;
  * config has a hub source), {@code ingest}, {@code train-tokenizer} (when it trains its own
  * tokenizer) and {@code tokenize}. Each step is idempotent, so a failed run is simply run again.
  */
-public final class PrepareJob implements Command {
+public final class PrepareJob extends DatasetJob {
   /** The data set every dataset command uses when {@code --conf} is not given. */
   static final String DEFAULT_CONF = "conf/datasets/sample.yaml";
 
@@ -15,34 +15,13 @@ public final class PrepareJob implements Command {
     Launcher.runJob("prepare", args);
   }
 
-  @Override
-  public String name() {
-    return "prepare";
+  public PrepareJob() {
+    super("prepare",
+        "download + ingest + train-tokenizer + tokenize: a data set ready for training");
   }
 
   @Override
-  public String summary() {
-    return "download + ingest + train-tokenizer + tokenize: a data set ready for training";
-  }
-
-  @Override
-  public String mainClass() {
-    return PrepareJob.class.getName();
-  }
-
-  @Override
-  public String defaultConf() {
-    return DEFAULT_CONF;
-  }
-
-  @Override
-  public void check(CommandLine args) {
-    args.load(this, DatasetConfig.class);
-  }
-
-  @Override
-  public void run(CommandLine args, SparkSession spark) throws Exception {
-    DatasetConfig cfg = args.load(this, DatasetConfig.class);
+  void execute(SparkSession spark, DatasetConfig cfg) throws Exception {
     if (cfg.download() != null) {
       DownloadJob.run(spark, cfg);
     }

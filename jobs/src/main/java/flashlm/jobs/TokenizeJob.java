@@ -20,41 +20,21 @@ import org.slf4j.LoggerFactory;
  * shards; one Delta commit carrying the data set's manifest. A re-run on the same documents and
  * settings commits nothing.
  */
-public final class TokenizeJob implements Command {
+public final class TokenizeJob extends DatasetJob {
   private static final Logger LOG = LoggerFactory.getLogger(TokenizeJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("tokenize", args);
   }
 
-  @Override
-  public String name() {
-    return "tokenize";
+  public TokenizeJob() {
+    super("tokenize",
+        "tokenize and pack the documents table into the sharded sequences Delta table");
   }
 
   @Override
-  public String summary() {
-    return "tokenize and pack the documents table into the sharded sequences Delta table";
-  }
-
-  @Override
-  public String mainClass() {
-    return TokenizeJob.class.getName();
-  }
-
-  @Override
-  public String defaultConf() {
-    return PrepareJob.DEFAULT_CONF;
-  }
-
-  @Override
-  public void check(CommandLine args) {
-    args.load(this, DatasetConfig.class);
-  }
-
-  @Override
-  public void run(CommandLine args, SparkSession spark) {
-    run(spark, args.load(this, DatasetConfig.class));
+  void execute(SparkSession spark, DatasetConfig cfg) {
+    run(spark, cfg);
   }
 
   static TokenizeResult run(SparkSession spark, DatasetConfig cfg) {

@@ -26,44 +26,27 @@ import org.slf4j.LoggerFactory;
  * data_dir/tokenizer/tokenizer.json}, its {@code .sha256}, and {@code training.json}: which
  * documents table version it learned from, with which settings, and what came out.
  */
-public final class TrainTokenizerJob implements Command {
+public final class TrainTokenizerJob extends DatasetJob {
   private static final Logger LOG = LoggerFactory.getLogger(TrainTokenizerJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("train-tokenizer", args);
   }
 
-  @Override
-  public String name() {
-    return "train-tokenizer";
+  public TrainTokenizerJob() {
+    super("train-tokenizer",
+        "learn a byte-level BPE tokenizer.json from the documents table (Spark pair counts)");
   }
 
   @Override
-  public String summary() {
-    return "learn a byte-level BPE tokenizer.json from the documents table (Spark pair counts)";
-  }
-
-  @Override
-  public String mainClass() {
-    return TrainTokenizerJob.class.getName();
-  }
-
-  @Override
-  public String defaultConf() {
-    return "conf/datasets/tinystories-bpe1024.yaml";
-  }
-
-  @Override
-  public void check(CommandLine args) {
-    if (args.load(this, DatasetConfig.class).tokenizerTraining() == null) {
+  void check(DatasetConfig cfg, CommandLine args) {
+    if (cfg.tokenizerTraining() == null) {
       throw ConfigException.missing("tokenizer_training");
     }
   }
 
   @Override
-  public void run(CommandLine args, SparkSession spark) throws Exception {
-    DatasetConfig cfg = args.load(this, DatasetConfig.class);
-    LOG.info("train-tokenizer: config {}", Configs.toJson(cfg));
+  void execute(SparkSession spark, DatasetConfig cfg) throws Exception {
     run(spark, cfg);
   }
 
@@ -73,6 +56,7 @@ public final class TrainTokenizerJob implements Command {
     if (bpe == null) {
       throw ConfigException.missing("tokenizer_training");
     }
+    LOG.info("train-tokenizer: config {}", Configs.toJson(bpe));
     DatasetPaths paths = cfg.paths();
     long version = DeltaTable.forPath(spark, paths.documents()).history(1)
         .select("version").head().getLong(0);
