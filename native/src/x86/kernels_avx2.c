@@ -1,169 +1,14 @@
-/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): fp32 GEMM, ternary x
+/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): ternary x
  * int8, activation quantisation, RMSNorm, optimizers, reductions, and the AVX2 table. Twins of
- * src/ref; the layers (RoPE, attention, SwiGLU, cross-entropy) are in layers_avx2.c. */
+ * src/ref; the GEMM is in gemm_avx2.c, the layers (RoPE, attention, SwiGLU, cross-entropy) in
+ * layers_avx2.c. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "avx2.h"
 #include "flashlm.h"
 #include "internal.h"
-
-/* ================= fp32 GEMM =================================================================
- * BLIS-style: for each KC slice of K, op(B) is packed once into NR-wide column panels
- * (kc x 16, contiguous), then threads take (MC row block, JG column group) tasks, pack their
- * A block into MR-tall row panels (kc x 6) and run the 6x16 register tile (12 ymm
- * accumulators, 2 B loads and 6 broadcasts per k). A micro-panel (6 KB) and a B micro-panel
- * (16 KB) stay in L1; an A block (96 KB) and a B column group (<= 256 KB) in L2. */
-enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
-
-/* Bp[p][k][16] = op(B)(pc+k, 16p+jj), zero-padded past N; panels split among the threads. */
-static void pack_b(float *Bp, int tb, const float *B, int ldb, int pc, int kc, int N) {
-  int np = (N + NR - 1) / NR;
-#pragma omp for schedule(static)
-  for (int p = 0; p < np; p++) {
-    float *dst = Bp + (size_t)p * kc * NR;
-    int j = p * NR, w = N - j < NR ? N - j : NR;
-    if (!tb) {
-      for (int k = 0; k < kc; k++) {
-        const float *src = B + (size_t)(pc + k) * ldb + j;
-        if (w == NR) {
-          _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(src));
-          _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(src + 8));
-        } else {
-          for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = jj < w ? src[jj] : 0.0f;
-        }
-      }
-    } else {
-      for (int jj = 0; jj < NR; jj++) {
-        if (jj < w) {
-          const float *src = B + (size_t)(j + jj) * ldb + pc;
-          for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
-        } else {
-          for (int k = 0; k < kc; k++) dst[k * NR + jj] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-/* Ap[p][k][6] = op(A)(i0+6p+ii, pc+k), zero-padded past mc. */
-static void pack_a(float *Ap, int ta, const float *A, int lda, int i0, int mc, int pc, int kc) {
-  for (int p = 0; p < (mc + MR - 1) / MR; p++) {
-    float *dst = Ap + (size_t)p * kc * MR;
-    int i = i0 + p * MR, h = mc - p * MR < MR ? mc - p * MR : MR;
-    if (ta) {
-      for (int k = 0; k < kc; k++) {
-        const float *src = A + (size_t)(pc + k) * lda + i;
-        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = ii < h ? src[ii] : 0.0f;
-      }
-    } else {
-      for (int ii = 0; ii < MR; ii++) {
-        if (ii < h) {
-          const float *src = A + (size_t)(i + ii) * lda + pc;
-          for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[k];
-        } else {
-          for (int k = 0; k < kc; k++) dst[k * MR + ii] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-/* C (m<=6, n<=16) += alpha * Ap (6,kc) * Bp (kc,16). */
-static void kernel_6x16(int kc, const float *a, const float *b, float *C, int ldc, float alpha,
-                        int m, int n) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int k = 0; k < kc; k++, a += MR, b += NR) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
-    x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-  }
-  __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  __m256 va = _mm256_set1_ps(alpha);
-  if (m == MR && n == NR) {
-    for (int i = 0; i < MR; i++) {
-      float *c = C + (size_t)i * ldc;
-      _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[i][0], _mm256_loadu_ps(c)));
-      _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_loadu_ps(c + 8)));
-    }
-  } else {
-    float tmp[MR][NR] __attribute__((aligned(32)));
-    for (int i = 0; i < MR; i++) {
-      _mm256_store_ps(tmp[i], acc[i][0]);
-      _mm256_store_ps(tmp[i] + 8, acc[i][1]);
-    }
-    for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]);
-  }
-}
-
-static void scale_c(float *C, int ldc, int M, int N, float beta) {
-  if (beta == 1.0f) return;
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < M; i++) {
-    float *c = C + (size_t)i * ldc;
-    if (beta == 0.0f) memset(c, 0, sizeof(float) * N);
-    else for (int j = 0; j < N; j++) c[j] *= beta;
-  }
-}
-
-/* Packing space of the calling thread, kept between calls (a GEMM is called thousands of
- * times per step; fresh large allocations would page-fault every time). Grows, never shrinks. */
-static _Thread_local float *pack_space;
-static _Thread_local size_t pack_floats;
-
-static float *packing(size_t floats) {
-  if (floats > pack_floats) {
-    free(pack_space);
-    pack_space = aligned_alloc(64, floats * sizeof(float));
-    pack_floats = pack_space ? floats : 0;
-  }
-  return pack_space;
-}
-
-static void gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-  int nt = omp_get_max_threads();
-  size_t bp_floats = (size_t)(N + NR - 1) / NR * NR * KC;
-  float *Bp = K > 0 && alpha != 0.0f ? packing(bp_floats + (size_t)nt * MC * KC) : NULL;
-  if (K > 0 && alpha != 0.0f && !Bp) { /* a kernel cannot fail: the reference needs no memory */
-    fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  scale_c(C, ldc, M, N, beta);
-  if (K <= 0 || alpha == 0.0f) return;
-  int nib = (M + MC - 1) / MC, njg = (N + JG - 1) / JG;
-#pragma omp parallel num_threads(nt)
-  {
-    float *Ap = Bp + bp_floats + (size_t)omp_get_thread_num() * MC * KC;
-    for (int pc = 0; pc < K; pc += KC) {
-      int kc = K - pc < KC ? K - pc : KC;
-      pack_b(Bp, tb, B, ldb, pc, kc, N); /* ends with a barrier */
-      int last_ib = -1;
-#pragma omp for schedule(static)
-      for (int task = 0; task < nib * njg; task++) {
-        int ib = task / njg, jg = task % njg;
-        int i0 = ib * MC, mc = M - i0 < MC ? M - i0 : MC;
-        if (ib != last_ib) pack_a(Ap, ta, A, lda, i0, mc, pc, kc), last_ib = ib;
-        int j1 = (jg + 1) * JG < N ? (jg + 1) * JG : N;
-        for (int j = jg * JG; j < j1; j += NR) {
-          const float *bp = Bp + (size_t)(j / NR) * kc * NR;
-          for (int i = 0; i < mc; i += MR)
-            kernel_6x16(kc, Ap + (size_t)(i / MR) * kc * MR, bp, C + (size_t)(i0 + i) * ldc + j,
-                        ldc, alpha, mc - i < MR ? mc - i : MR, j1 - j < NR ? j1 - j : NR);
-        }
-      }
-    }
-  }
-}
 
 /* ================= ternary x int8 =========================================================
  * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
@@ -459,7 +304,7 @@ static void scale_avx2(float *x, size_t n, float factor) {
 
 static const fl_kernels AVX2 = {
     .name = "avx2",
-    .gemm = gemm_avx2,
+    .gemm = fl_gemm_avx2,
     .ternary_matmul = ternary_matmul_avx2,
     .quant_act = quant_act_avx2,
     .dequant_act = dequant_act_avx2,
