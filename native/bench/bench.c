@@ -1,5 +1,5 @@
 /* Kernel benchmark (not run by the tests): `make bench`, then
- *   OMP_NUM_THREADS=2 target/build/flashlm_bench [kernels|model|all] [reps]
+ *   OMP_NUM_THREADS=2 target/build/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
@@ -224,6 +224,8 @@ static void model(const char *name, fl_spec s, int B) {
   fl_model_free(m);
 }
 
+static const char *only; /* third argument: run only the model of this name */
+
 static void models(void) {
   fl_spec v61 = {.arch = FL_ARCH_FFN, .vocab = 1024, .d = 192, .n_layers = 6, .ffn = 384,
                  .seq_len = 256, .ternary = 1, .norm_eps = 1e-5};
@@ -233,15 +235,16 @@ static void models(void) {
   double fma0 = best(fma_peak_once, 20000000);
   printf("model forward+backward, kernels '%s', %d threads, FMA peak %.1f GFLOP/s\n",
          fl_kernels_get()->name, omp_get_max_threads(), fma0);
-  model("v6.1", v61, 32);
-  model("v7-ts", v7ts, 16);
+  if (!only || !strcmp(only, "v6.1")) model("v6.1", v61, 32);
+  if (!only || !strcmp(only, "v7-ts")) model("v7-ts", v7ts, 16);
   v7ts.ternary = 0;
-  model("v7-ts", v7ts, 16);
+  if (!only || !strcmp(only, "v7-ts-float")) model("v7-ts", v7ts, 16);
 }
 
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "kernels";
   if (argc > 2) reps = atoi(argv[2]) > 0 ? atoi(argv[2]) : reps;
+  if (argc > 3) only = argv[3];
   if (!strcmp(what, "kernels") || !strcmp(what, "all")) kernels();
   if (!strcmp(what, "model") || !strcmp(what, "all")) models();
   return 0;

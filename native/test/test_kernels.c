@@ -92,7 +92,9 @@ void test_ternary_pack(void) {
     double mean = 0.0;
     for (size_t i = 0; i < n; i++) mean += fabs((double)W[i]);
     mean /= n;
-    T_CHECK(Kp % 128 == 0 && Kp >= K && Kp < K + 128, "kpad(%d) = %d", K, Kp);
+    int rb = fl_ternary_row_bytes(K);
+    T_CHECK(Kp % 32 == 0 && Kp >= K && Kp < K + 32, "kpad(%d) = %d", K, Kp);
+    T_CHECK(rb % 32 == 0 && rb * 4 >= K && rb * 4 < K + 128, "row_bytes(%d) = %d", K, rb);
     T_CHECK(fabs(sc - fmax(mean, 1e-5)) <= 1e-6 * mean, "scale %g, mean|W| %g", sc, mean);
     fl_ternary_pack(w, weff, W, sc, N, K);
     fl_ternary_unpack(wq, w, N, K);
@@ -103,8 +105,8 @@ void test_ternary_pack(void) {
     }
     T_CHECK(bad == 0, "pack N%d K%d: %zu weights differ from clamp(rint(W/s))", N, K, bad);
     for (int r = 0; r < N; r++)
-      for (int k = K; k < Kp; k++)
-        T_CHECK(fl_ternary_code(w + (size_t)r * Kp / 4, k) == 0, "padding weight (%d,%d) not 0", r, k);
+      for (int k = K; k < rb * 4; k++)
+        T_CHECK(fl_ternary_code(w + (size_t)r * rb, k) == 0, "padding weight (%d,%d) not 0", r, k);
     t_free(W), t_free(weff), t_free(wq), t_free(w);
   }
   float zeros[5] = {0};

@@ -24,7 +24,7 @@ typedef struct tensor {
 typedef struct linear {
   size_t w; /* offset of W [out, in] in params/grads */
   int in, out;
-  uint8_t *packed; /* out rows of Kp/4 bytes (ternary) */
+  uint8_t *packed; /* out rows of fl_ternary_row_bytes(in) (ternary) */
   float scale;     /* absmean weight scale s (ternary) */
 } linear;
 

@@ -29,12 +29,12 @@ static void gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const flo
 /* ---- ternary (packed 2-bit) x int8: y (T,N), exact int32 sums ---- */
 static void ternary_matmul_ref(float *y, int ldy, const int8_t *q, const float *xscale,
                                const uint8_t *w, float wscale, int T, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
+  int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K);
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < T; t++) {
     const int8_t *qt = q + (size_t)t * Kp;
     for (int n = 0; n < N; n++) {
-      const uint8_t *wr = w + (size_t)n * (Kp / 4);
+      const uint8_t *wr = w + (size_t)n * rb;
       int32_t acc = 0;
       for (int k = 0; k < Kp; k++) acc += fl_ternary_code(wr, k) * qt[k];
       y[(size_t)t * ldy + n] = (float)acc * (wscale * xscale[t]);
@@ -177,9 +177,11 @@ static const fl_kernels REF = {
 const fl_kernels *fl_kernels_ref(void) { return &REF; }
 
 /* ---- weight quantisation and packing (scalar on every ISA: O(params) once per step) ---- */
-int fl_ternary_kpad(int K) { return (K + 127) / 128 * 128; }
+int fl_ternary_kpad(int K) { return (K + 31) / 32 * 32; }
 
-size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * (fl_ternary_kpad(K) / 4); }
+int fl_ternary_row_bytes(int K) { return (K + 127) / 128 * 32; }
+
+size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * fl_ternary_row_bytes(K); }
 
 float fl_ternary_scale(const float *W, size_t n) {
   size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
@@ -197,8 +199,7 @@ float fl_ternary_scale(const float *W, size_t n) {
 }
 
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
-  size_t rb = (size_t)Kp / 4;
+  size_t rb = (size_t)fl_ternary_row_bytes(K);
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     uint8_t *wr = w + (size_t)n * rb;
@@ -214,8 +215,7 @@ void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, in
 }
 
 void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
+  int rb = fl_ternary_row_bytes(K);
   for (int n = 0; n < N; n++)
-    for (int k = 0; k < K; k++)
-      wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * (Kp / 4), k);
+    for (int k = 0; k < K; k++) wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * rb, k);
 }

@@ -14,7 +14,7 @@
  * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
  * sum(w*q) = sum(c*q) - sum(q). Four maddubs (each |.| <= 2*2*127) add safely in int16 before
  * one madd widens to int32. A weight block (32 bytes = 128 weights) is unpacked once and used
- * for 4 token rows. */
+ * for 4 token rows; of the last block only the runs below Kp are used. */
 static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
   __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
   __m256i s = _mm256_hadd_epi32(ab, cd); /* per 128-bit lane: a b c d partial sums */
@@ -28,26 +28,52 @@ static inline int32_t hsum1(__m256i a) {
   return _mm_cvtsi128_si32(s);
 }
 
-#define TDOT(acc, qq)                                                                              \
-  do {                                                                                             \
-    const __m256i *x = (const __m256i *)((qq) + b * 128);                                          \
-    __m256i p = _mm256_maddubs_epi16(w0, _mm256_loadu_si256(x));                                   \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_loadu_si256(x + 1)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_loadu_si256(x + 2)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_loadu_si256(x + 3)));                  \
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));                                       \
-  } while (0)
+/* acc += sum over `runs` runs of 32 of codes w[r] times x (int8), widened to int32 lanes. */
+static inline __attribute__((always_inline)) __m256i tdot(__m256i acc, const __m256i w[4],
+                                                          const int8_t *x, int runs) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i p = _mm256_maddubs_epi16(w[0], _mm256_loadu_si256((const __m256i *)x));
+  if (runs > 1) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[1], _mm256_loadu_si256((const __m256i *)(x + 32))));
+  if (runs > 2) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[2], _mm256_loadu_si256((const __m256i *)(x + 64))));
+  if (runs > 3) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[3], _mm256_loadu_si256((const __m256i *)(x + 96))));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+}
 
-#define UNPACK(wr)                                                                                 \
-  __m256i v = _mm256_loadu_si256((const __m256i *)((wr) + b * 32));                                \
-  __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);        \
-  __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);                                      \
-  __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3)
+/* The 4 runs of 32 codes of one 32-byte block. */
+static inline __attribute__((always_inline)) void unpack(__m256i w[4], const uint8_t *blk) {
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256i v = _mm256_loadu_si256((const __m256i *)blk);
+  w[0] = _mm256_and_si256(v, m3);
+  w[1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+  w[2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+  w[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+}
+
+/* R (4 or 1) token rows from q0 (row stride Kp) against the weight row wr: the full blocks,
+ * then the tail block's runs below Kp. */
+static inline __attribute__((always_inline)) void trows(__m256i acc[4], const int8_t *q0, int Kp,
+                                                        const uint8_t *wr, int nfull, int tail,
+                                                        int R) {
+  __m256i w[4];
+  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
+  for (int b = 0; b < nfull; b++) {
+    unpack(w, wr + b * 32);
+    for (int r = 0; r < R; r++) acc[r] = tdot(acc[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+  }
+  if (tail) {
+    unpack(w, wr + nfull * 32);
+    for (int r = 0; r < R; r++) {
+      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
+      acc[r] = tail == 1 ? tdot(acc[r], w, x, 1) : tail == 2 ? tdot(acc[r], w, x, 2) : tdot(acc[r], w, x, 3);
+    }
+  }
+}
 
 static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
                                 const uint8_t *w, float wscale, int T, int N, int K) {
-  const int Kp = fl_ternary_kpad(K), nb = Kp / 128, TB = 16;
-  const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+  const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), TB = 16;
+  const int nfull = Kp / 128, tail = (Kp % 128) / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
 #pragma omp parallel for schedule(static)
   for (int t0 = 0; t0 < T; t0 += TB) {
     int tn = T - t0 < TB ? T - t0 : TB;
@@ -61,38 +87,23 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
       xsum[t] = hsum1(s);
     }
     for (int n = 0; n < N; n++) {
-      const uint8_t *wr = w + (size_t)n * (Kp / 4);
+      const uint8_t *wr = w + (size_t)n * rb;
+      __m256i acc[4];
       int t = 0;
       for (; t + 4 <= tn; t += 4) {
-        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (int b = 0; b < nb; b++) {
-          UNPACK(wr);
-          TDOT(a0, q0);
-          TDOT(a1, q0 + Kp);
-          TDOT(a2, q0 + 2 * (size_t)Kp);
-          TDOT(a3, q0 + 3 * (size_t)Kp);
-        }
+        trows(acc, q + (size_t)(t0 + t) * Kp, Kp, wr, nfull, tail, 4);
         int32_t s[4];
-        _mm_storeu_si128((__m128i *)s, hsum4(a0, a1, a2, a3));
+        _mm_storeu_si128((__m128i *)s, hsum4(acc[0], acc[1], acc[2], acc[3]));
         for (int u = 0; u < 4; u++)
-          y[(size_t)(t0 + t + u) * ldy + n] =
-              (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
+          y[(size_t)(t0 + t + u) * ldy + n] = (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
       }
       for (; t < tn; t++) {
-        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
-        __m256i a0 = _mm256_setzero_si256();
-        for (int b = 0; b < nb; b++) {
-          UNPACK(wr);
-          TDOT(a0, q0);
-        }
-        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(a0) - xsum[t]) * (wscale * xscale[t0 + t]);
+        trows(acc, q + (size_t)(t0 + t) * Kp, Kp, wr, nfull, tail, 1);
+        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(acc[0]) - xsum[t]) * (wscale * xscale[t0 + t]);
       }
     }
   }
 }
-#undef TDOT
-#undef UNPACK
 
 /* ================= activation quantisation =================================================== */
 static float absmax_avx2(const float *x, int K) {
