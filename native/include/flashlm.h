@@ -111,6 +111,11 @@ typedef struct fl_kernels {
   void (*scale)(float *x, size_t n, float factor);
 } fl_kernels;
 
+/* OpenMP threads that kernels called from the calling thread use (omp_set_num_threads: the
+ * setting belongs to the calling thread, e.g. one Spark task's JVM thread). n must be >= 1. */
+int fl_set_num_threads(int n);
+int fl_num_threads(void);
+
 /* The kernels chosen once for this CPU (thread-safe; first call detects). */
 const fl_kernels *fl_kernels_get(void);
 /* The scalar reference table (always available). */
