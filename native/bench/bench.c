@@ -185,6 +185,25 @@ static void kernels(void) {
   printf("%-22s %17s | %23s | %6s | %7s %6s | %6s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
          "GOP/s", "", "ms");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(&shapes[i], fma0);
+  /* causal attention at the v7-ts shape: 2 products of T(T+1)/2 x hd per head forward, 5 back */
+  int B = 16, T = 256, H = 8, hd = 64, C = H * hd;
+  float *q = randf((size_t)B * T * 3 * C, 1.0f), *o = randf((size_t)B * T * C, 1.0f);
+  float *dout = randf((size_t)B * T * C, 1.0f), *dq = randf((size_t)B * T * 3 * C, 1.0f);
+  float *lse = randf((size_t)B * H * T, 1.0f);
+  const fl_kernels *k = fl_kernels_get();
+  double bf = INFINITY, bb = INFINITY, pairs = (double)B * H * T * (T + 1) / 2;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    k->attention_forward(o, lse, q, q + C, q + 2 * C, 3 * C, B, T, H, hd);
+    double t1 = now();
+    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B, T, H, hd);
+    double t2 = now();
+    if (t1 - t0 < bf) bf = t1 - t0;
+    if (t2 - t1 < bb) bb = t2 - t1;
+  }
+  printf("attention B%d T%d H%d hd%d: forward %.1f GFLOP/s (%.2f ms), backward %.1f GFLOP/s (%.2f ms)\n",
+         B, T, H, hd, 4 * pairs * hd / bf / 1e9, bf * 1e3, 10 * pairs * hd / bb / 1e9, bb * 1e3);
+  free(q), free(o), free(dout), free(dq), free(lse);
   double fma1 = best(fma_peak_once, 20000000);
   printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n", fma1);
 }

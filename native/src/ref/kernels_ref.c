@@ -134,18 +134,20 @@ static void sgd_momentum_ref(float *p, const float *g, float *buf, size_t n, flo
   }
 }
 
-/* Blocks of FL_SUM_BLOCK summed in parallel, block sums added in order: deterministic. */
+/* Per-thread partial sums added in thread order: deterministic for a thread count. */
 static double sum_squares_ref(const float *x, size_t n) {
-  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i1 = (b + 1) * FL_SUM_BLOCK < n ? (b + 1) * FL_SUM_BLOCK : n;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
     double s = 0.0;
-    for (size_t i = b * FL_SUM_BLOCK; i < i1; i++) s += (double)x[i] * x[i];
-#pragma omp ordered
-    total += s;
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }
 
@@ -184,17 +186,19 @@ int fl_ternary_row_bytes(int K) { return (K + 127) / 128 * 32; }
 size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * fl_ternary_row_bytes(K); }
 
 float fl_ternary_scale(const float *W, size_t n) {
-  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double s = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i1 = (b + 1) * FL_SUM_BLOCK < n ? (b + 1) * FL_SUM_BLOCK : n;
-    double part = 0.0;
-    for (size_t i = b * FL_SUM_BLOCK; i < i1; i++) part += fabs((double)W[i]);
-#pragma omp ordered
-    s += part;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) s += fabs((double)W[i]);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
-  float mean = (float)(s / (double)(n ? n : 1));
+  for (int t = 0; t < team; t++) total += part[t];
+  float mean = (float)(total / (double)(n ? n : 1));
   return fmaxf(mean, FL_QUANT_EPS);
 }
 

@@ -294,14 +294,21 @@ static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, fl
 
 static double sum_squares_avx2(const float *x, size_t n) {
   size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
-    double s = sumsq_row(x + i0, len);
-#pragma omp ordered
-    total += s;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (size_t b = 0; b < nb; b++) {
+      size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
+      s += sumsq_row(x + i0, len);
+    }
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }
 

@@ -272,31 +272,40 @@ void fl_swiglu_backward_avx2(float *dg, float *du, const float *dh, const float 
 }
 
 /* ================= fused softmax cross-entropy ================================================ */
-double fl_crossentropy_avx2(float *logits, const int *targets, int T, int V, float grad_scale) {
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (int t = 0; t < T; t++) {
-    float *row = logits + (size_t)t * V;
-    int v8 = V / 8 * 8;
-    __m256 mx8 = _mm256_set1_ps(-INFINITY);
-    for (int v = 0; v < v8; v += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(row + v));
-    float mx = fl_hmax256(mx8);
-    for (int v = v8; v < V; v++) mx = fmaxf(mx, row[v]);
-    __m256 vm = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
-    for (int v = 0; v < v8; v += 8) s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
-    float sum = fl_hsum256(s8);
-    for (int v = v8; v < V; v++) sum += expf(row[v] - mx);
-    float lse = mx + logf(sum);
-    double loss = (double)lse - row[targets[t]];
-    if (grad_scale != 0.0f) {
-      __m256 vl = _mm256_set1_ps(lse), gs = _mm256_set1_ps(grad_scale);
-      for (int v = 0; v < v8; v += 8)
-        _mm256_storeu_ps(row + v, _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
-      for (int v = v8; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
-      row[targets[t]] -= grad_scale;
-    }
-#pragma omp ordered
-    total += loss;
+static double ce_row(float *row, int target, int V, float grad_scale) {
+  int v8 = V / 8 * 8;
+  __m256 mx8 = _mm256_set1_ps(-INFINITY);
+  for (int v = 0; v < v8; v += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(row + v));
+  float mx = fl_hmax256(mx8);
+  for (int v = v8; v < V; v++) mx = fmaxf(mx, row[v]);
+  __m256 vm = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
+  for (int v = 0; v < v8; v += 8) s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
+  float sum = fl_hsum256(s8);
+  for (int v = v8; v < V; v++) sum += expf(row[v] - mx);
+  float lse = mx + logf(sum);
+  double loss = (double)lse - row[target];
+  if (grad_scale != 0.0f) {
+    __m256 vl = _mm256_set1_ps(lse), gs = _mm256_set1_ps(grad_scale);
+    for (int v = 0; v < v8; v += 8)
+      _mm256_storeu_ps(row + v, _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
+    for (int v = v8; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
+    row[target] -= grad_scale;
   }
+  return loss;
+}
+
+double fl_crossentropy_avx2(float *logits, const int *targets, int T, int V, float grad_scale) {
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (int t = 0; t < T; t++) s += ce_row(logits + (size_t)t * V, targets[t], V, grad_scale);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
+  }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }
