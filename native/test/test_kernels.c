@@ -65,7 +65,8 @@ void test_gemm(void) {
   static const int big[][3] = {{1023, 7, 33}, {7, 1023, 31}, {33, 31, 1023}, {255, 33, 1023},
                                {1, 1023, 255}, {1023, 1, 3},  {97, 130, 260}, {192, 384, 256},
                                {33, 8209, 300}, {7, 9000, 31},  /* wide B */
-                               {37, 45, 2100},  {5, 3, 1500}}; /* K split */
+                               {37, 45, 2100},  {5, 3, 1500},  /* K split */
+                               {9, 11, 1024}}; /* K split, 4 slices: more threads than slices */
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
       for (int s = 0; s < N_SIZES - 1; s++)

@@ -94,7 +94,7 @@ static void pack_at(float *Ap, const float *A, int lda, int i0, int mc, int pc, 
  * (A in place: rs = lda, ks = 1; a packed A^T panel: rs = 1, ks = 6). Rows past m re-read row
  * m-1 and are discarded. */
 static void kernel_6x16(int kc, const float *a, size_t rs, size_t ks, const float *b, float *C,
-                        int ldc, float alpha, int m, int n) {
+                        int ldc, float alpha, int m, int n, int load_c) {
   const float *a0 = a, *a1 = a + (m > 1 ? 1 : 0) * rs, *a2 = a + (m > 2 ? 2 : m - 1) * rs;
   const float *a3 = a + (m > 3 ? 3 : m - 1) * rs, *a4 = a + (m > 4 ? 4 : m - 1) * rs;
   const float *a5 = a + (m > 5 ? 5 : m - 1) * rs;
@@ -112,11 +112,17 @@ static void kernel_6x16(int kc, const float *a, size_t rs, size_t ks, const floa
   }
   __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   __m256 va = _mm256_set1_ps(alpha);
-  if (m == MR && n == NR) {
+  if (m == MR && n == NR && load_c) {
     for (int i = 0; i < MR; i++) {
       float *c = C + (size_t)i * ldc;
       _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[i][0], _mm256_loadu_ps(c)));
       _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_loadu_ps(c + 8)));
+    }
+  } else if (m == MR && n == NR) {
+    for (int i = 0; i < MR; i++) {
+      float *c = C + (size_t)i * ldc;
+      _mm256_storeu_ps(c, _mm256_mul_ps(va, acc[i][0]));
+      _mm256_storeu_ps(c + 8, _mm256_mul_ps(va, acc[i][1]));
     }
   } else {
     float tmp[MR][NR] __attribute__((aligned(32)));
@@ -125,14 +131,16 @@ static void kernel_6x16(int kc, const float *a, size_t rs, size_t ks, const floa
       _mm256_store_ps(tmp[i] + 8, acc[i][1]);
     }
     for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]);
+      for (int j = 0; j < n; j++)
+        C[(size_t)i * ldc + j] = load_c ? fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]) : alpha * tmp[i][j];
   }
 }
 
 /* Rows [i0, i0+mc) x columns [j0, j1) of one KC slice (at pc) against packed panels Bp whose
- * first panel is column j0. For op(A) = A^T the rows are first packed into Ap. */
+ * first panel is column j0; C is added to (load_c) or overwritten (the first slice of a product
+ * with beta 0: no separate zeroing pass). For op(A) = A^T the rows are first packed into Ap. */
 static void run_block(int ta, int kc, int pc, const float *A, int lda, float *Ap, int i0, int mc,
-                      const float *Bp, int j0, int j1, float *C, int ldc, float alpha) {
+                      const float *Bp, int j0, int j1, float *C, int ldc, float alpha, int load_c) {
   if (ta) pack_at(Ap, A, lda, i0, mc, pc, kc);
   for (int j = j0; j < j1; j += NR) {
     const float *bp = Bp + (size_t)((j - j0) / NR) * kc * NR;
@@ -140,21 +148,24 @@ static void run_block(int ta, int kc, int pc, const float *A, int lda, float *Ap
     for (int i = 0; i < mc; i += MR) {
       int m = mc - i < MR ? mc - i : MR;
       float *c = C + (size_t)(i0 + i) * ldc + j;
-      if (ta) kernel_6x16(kc, Ap + (size_t)i * kc, 1, MR, bp, c, ldc, alpha, m, n);
-      else kernel_6x16(kc, A + (size_t)(i0 + i) * lda + pc, lda, 1, bp, c, ldc, alpha, m, n);
+      if (ta) kernel_6x16(kc, Ap + (size_t)i * kc, 1, MR, bp, c, ldc, alpha, m, n, load_c);
+      else kernel_6x16(kc, A + (size_t)(i0 + i) * lda + pc, lda, 1, bp, c, ldc, alpha, m, n, load_c);
     }
   }
 }
 
-/* The whole product for k in [k0, k1) on the calling thread, with its own buffers. */
+/* The whole product for k in [k0, k1) on the calling thread, with its own buffers; ow: C is
+ * overwritten by the first slice. */
 static void gemm_serial(int ta, int tb, int M, int N, int k0, int k1, float alpha, const float *A,
-                        int lda, const float *B, int ldb, float *C, int ldc, float *Bp, float *Ap) {
+                        int lda, const float *B, int ldb, float *C, int ldc, float *Bp, float *Ap,
+                        int ow) {
   for (int pc = k0; pc < k1; pc += KC) {
     int kc = k1 - pc < KC ? k1 - pc : KC;
     for (int j = 0; j < N; j += NR)
       pack_b_panel(Bp + (size_t)(j / NR) * kc * NR, tb, B, ldb, pc, kc, j, N - j < NR ? N - j : NR);
     for (int i0 = 0; i0 < M; i0 += MC)
-      run_block(ta, kc, pc, A, lda, Ap, i0, M - i0 < MC ? M - i0 : MC, Bp, 0, N, C, ldc, alpha);
+      run_block(ta, kc, pc, A, lda, Ap, i0, M - i0 < MC ? M - i0 : MC, Bp, 0, N, C, ldc, alpha,
+                !(ow && pc == k0));
   }
 }
 
@@ -185,7 +196,7 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 static size_t panel_floats(int N) { return (size_t)(N + NR - 1) / NR * NR * KC; }
 
 static void gemm_rows(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float *C, int ldc, float *space, int nt) {
+                      const float *B, int ldb, float *C, int ldc, float *space, int nt, int ow) {
   size_t bp = panel_floats(N);
   int nib = (M + MC - 1) / MC, njg = (N + JG - 1) / JG;
 #pragma omp parallel num_threads(nt)
@@ -200,14 +211,15 @@ static void gemm_rows(int ta, int tb, int M, int N, int K, float alpha, const fl
       for (int task = 0; task < nib * njg; task++) {
         int ib = task / njg, jg = task % njg, i0 = ib * MC, j0 = jg * JG;
         run_block(ta, kc, pc, A, lda, Ap, i0, M - i0 < MC ? M - i0 : MC,
-                  space + (size_t)(j0 / NR) * kc * NR, j0, N - j0 < JG ? N : j0 + JG, C, ldc, alpha);
+                  space + (size_t)(j0 / NR) * kc * NR, j0, N - j0 < JG ? N : j0 + JG, C, ldc, alpha,
+                  !(ow && pc == 0));
       }
     }
   }
 }
 
 static void gemm_wide(int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float *C, int ldc, float *space, int nt) {
+                      const float *B, int ldb, float *C, int ldc, float *space, int nt, int ow) {
   int njg = (N + JG - 1) / JG;
 #pragma omp parallel num_threads(nt)
   {
@@ -220,7 +232,7 @@ static void gemm_wide(int tb, int M, int N, int K, float alpha, const float *A, 
         for (int j = j0; j < j1; j += NR)
           pack_b_panel(Bg + (size_t)((j - j0) / NR) * kc * NR, tb, B, ldb, pc, kc, j,
                        N - j < NR ? N - j : NR);
-        run_block(0, kc, pc, A, lda, NULL, 0, M, Bg, j0, j1, C, ldc, alpha);
+        run_block(0, kc, pc, A, lda, NULL, 0, M, Bg, j0, j1, C, ldc, alpha, !(ow && pc == 0));
       }
     }
   }
@@ -229,7 +241,7 @@ static void gemm_wide(int tb, int M, int N, int K, float alpha, const float *A, 
 /* Thread t takes K range [K*t/nt, K*(t+1)/nt) rounded to KC; thread 0 adds into C, the others
  * into zeroed partials (M, N) that are then added to C in thread order. */
 static void gemm_ksplit(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                        const float *B, int ldb, float *C, int ldc, float *space, int nt) {
+                        const float *B, int ldb, float *C, int ldc, float *space, int nt, int ow) {
   size_t per = panel_floats(N) + (size_t)MC * KC, part = (size_t)M * N;
   float *parts = space + (size_t)nt * per;
   int slices = (K + KC - 1) / KC;
@@ -241,8 +253,9 @@ static void gemm_ksplit(int ta, int tb, int M, int N, int K, float alpha, const 
     float *Bp = space + (size_t)t * per, *Ap = Bp + panel_floats(N);
     float *Ct = t == 0 ? C : parts + (size_t)(t - 1) * part;
     int ldt = t == 0 ? ldc : N;
-    if (t > 0) memset(Ct, 0, part * sizeof(float));
-    if (k0 < k1) gemm_serial(ta, tb, M, N, k0, k1, alpha, A, lda, B, ldb, Ct, ldt, Bp, Ap);
+    if (k0 < k1) gemm_serial(ta, tb, M, N, k0, k1, alpha, A, lda, B, ldb, Ct, ldt, Bp, Ap, t > 0 || ow);
+    else if (t > 0) memset(Ct, 0, part * sizeof(float));
+    else if (ow) scale_c(C, ldc, M, N, 0.0f); /* more threads than slices: thread 0 had none */
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int i = 0; i < M; i++) {
@@ -278,9 +291,10 @@ void fl_gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float 
     fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  scale_c(C, ldc, M, N, beta);
-  if (wide) gemm_wide(tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt);
-  else if (nt == 1) gemm_serial(ta, tb, M, N, 0, K, alpha, A, lda, B, ldb, C, ldc, space, space + bp);
-  else if (ksplit) gemm_ksplit(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt);
-  else gemm_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt);
+  int ow = beta == 0.0f; /* the first slice overwrites C */
+  if (!ow) scale_c(C, ldc, M, N, beta);
+  if (wide) gemm_wide(tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
+  else if (nt == 1) gemm_serial(ta, tb, M, N, 0, K, alpha, A, lda, B, ldb, C, ldc, space, space + bp, ow);
+  else if (ksplit) gemm_ksplit(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
+  else gemm_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
 }
