@@ -36,12 +36,12 @@ void fl_rope_avx2(float *x, int ld, const float *cs, int B, int T, int H, int hd
 }
 
 /* ================= small matrix products for attention blocks ==================================
- * C (m,n) (+)= A (m,k) B (k,n), all row-major with row strides; 4x16 register tiles (8
+ * C (m,n) (+)= A (m,k) B (k,n), all row-major with row strides; 6x16 register tiles (12
  * accumulators), masked loads and stores for a column tail. Blocks are at most 64 x 64, in L1. */
 static inline __attribute__((always_inline)) void tile(float *C, int ldc, const float *A, int lda,
                                                        const float *B, int ldb, int k, int rows,
                                                        int full, __m256i m0, __m256i m1, int acc) {
-  __m256 c[4][2];
+  __m256 c[6][2];
   for (int r = 0; r < rows; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int p = 0; p < k; p++) {
     const float *b = B + (size_t)p * ldb;
@@ -76,14 +76,22 @@ static void mm(float *C, int ldc, const float *A, int lda, const float *B, int l
     __m256i m0 = fl_tail_mask(w < 8 ? w : 8), m1 = fl_tail_mask(w < 8 ? 0 : w - 8 < 8 ? w - 8 : 8);
     int i = 0;
     if (w >= 16) {
-      for (; i + 4 <= m; i += 4)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1, acc);
-      for (; i < m; i++)
+      for (; i + 6 <= m; i += 6)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 1, m0, m1, acc);
+      if (i + 4 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1, acc), i += 4;
+      if (i + 2 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 1, m0, m1, acc), i += 2;
+      if (i < m)
         tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 1, m0, m1, acc);
     } else {
-      for (; i + 4 <= m; i += 4)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1, acc);
-      for (; i < m; i++)
+      for (; i + 6 <= m; i += 6)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 0, m0, m1, acc);
+      if (i + 4 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1, acc), i += 4;
+      if (i + 2 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 0, m0, m1, acc), i += 2;
+      if (i < m)
         tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 0, m0, m1, acc);
     }
   }
