@@ -5,14 +5,18 @@
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
  * backward products, ternary x int8 GOP/s of the same forward (2 ops per multiply-add), and the
  * ratio ternary / fp32 GEMM (target >= 1.5) and GEMM / FMA peak. `model` times
- * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s).
+ * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s, and
+ * the process's peak RSS so far: run one model per process for its own figure).
  * Each figure is the best of `reps` runs (default 5). */
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "flashlm.h"
@@ -237,8 +241,11 @@ static void model(const char *name, fl_spec s, int B) {
   double att = s.arch == FL_ARCH_TRANSFORMER ? L * 2 * d * T : 0; /* QK^T and PV, causal half */
   double flops = 6 * (lin + d * s.vocab) + 3 * 2 * att;            /* per token, fwd + bwd */
   double tps = B * s.seq_len / bt;
-  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s)\n",
-         name, s.ternary ? "ternary" : "float", B, s.seq_len, tps, tps * flops / 1e9, flops / 1e6, bt);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s, "
+         "peak RSS so far %.0f MB)\n", name, s.ternary ? "ternary" : "float", B, s.seq_len, tps,
+         tps * flops / 1e9, flops / 1e6, bt, ru.ru_maxrss / 1024.0);
   free(tok);
   fl_model_free(m);
 }
