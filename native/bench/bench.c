@@ -1,5 +1,5 @@
 /* Kernel benchmark (not run by the tests): `make bench`, then
- *   OMP_NUM_THREADS=2 target/build/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
+ *   OMP_NUM_THREADS=2 target/build/linux-x86_64/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
