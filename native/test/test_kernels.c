@@ -158,6 +158,8 @@ void test_ternary_matmul(void) {
   }
   ternary_case(19, 17, 1023, 1, 0); /* |sum| at its largest: int16 partial sums must not wrap */
   ternary_case(19, 17, 1023, -1, 0);
+  ternary_case(9, 5, 4100, 1, 0);   /* past 64 runs: int16 sums are widened every 16 blocks */
+  ternary_case(9, 11, 2081, -1, 0);
   ternary_case(64, 96, 512, 0, 0);
 }
 

@@ -28,15 +28,12 @@ static inline int32_t hsum1(__m256i a) {
   return _mm_cvtsi128_si32(s);
 }
 
-/* acc += sum over `runs` runs of 32 of codes w[r] times x (int8), widened to int32 lanes. */
-static inline __attribute__((always_inline)) __m256i tdot(__m256i acc, const __m256i w[4],
+/* p += sum over `runs` runs of 32 of codes w[r] times x (int8), in int16 lanes. */
+static inline __attribute__((always_inline)) __m256i tdot(__m256i p, const __m256i w[4],
                                                           const int8_t *x, int runs) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i p = _mm256_maddubs_epi16(w[0], _mm256_loadu_si256((const __m256i *)x));
-  if (runs > 1) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[1], _mm256_loadu_si256((const __m256i *)(x + 32))));
-  if (runs > 2) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[2], _mm256_loadu_si256((const __m256i *)(x + 64))));
-  if (runs > 3) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[3], _mm256_loadu_si256((const __m256i *)(x + 96))));
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+  for (int r = 0; r < runs; r++)
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[r], _mm256_loadu_si256((const __m256i *)(x + 32 * r))));
+  return p;
 }
 
 /* The 4 runs of 32 codes of one 32-byte block. */
@@ -50,25 +47,73 @@ static inline __attribute__((always_inline)) void unpack(__m256i w[4], const uin
 }
 
 /* R (4 or 1) token rows from q0 (row stride Kp) against the weight row wr: the full blocks,
- * then the tail block's runs below Kp. */
+ * then the tail block's runs below Kp. A maddubs lane is at most 2*2*127 = 508 in magnitude, so
+ * int16 lanes hold the sum of 64 runs (16 blocks) before they are widened into acc. */
 static inline __attribute__((always_inline)) void trows(__m256i acc[4], const int8_t *q0, int Kp,
                                                         const uint8_t *wr, int nfull, int tail,
                                                         int R) {
-  __m256i w[4];
-  for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i w[4], p[4];
+  for (int r = 0; r < R; r++) acc[r] = p[r] = _mm256_setzero_si256();
   for (int b = 0; b < nfull; b++) {
     unpack(w, wr + b * 32);
-    for (int r = 0; r < R; r++) acc[r] = tdot(acc[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+    for (int r = 0; r < R; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+    if ((b & 15) == 15)
+      for (int r = 0; r < R; r++)
+        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones)), p[r] = _mm256_setzero_si256();
   }
   if (tail) {
     unpack(w, wr + nfull * 32);
     for (int r = 0; r < R; r++) {
       const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
-      acc[r] = tail == 1 ? tdot(acc[r], w, x, 1) : tail == 2 ? tdot(acc[r], w, x, 2) : tdot(acc[r], w, x, 3);
+      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
     }
+  }
+  for (int r = 0; r < R; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones));
+}
+
+/* 8 token rows, for Kp <= 2048 (64 runs: the int16 lanes never need widening before the end):
+ * one unpacked weight block serves 8 rows. acc[r] gets the int32 lanes of row r. */
+static inline __attribute__((always_inline)) void trows8(__m256i acc[8], const int8_t *q0, int Kp,
+                                                         const uint8_t *wr, int nfull, int tail) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i w[4], p[8];
+  for (int r = 0; r < 8; r++) p[r] = _mm256_setzero_si256();
+  for (int b = 0; b < nfull; b++) {
+    unpack(w, wr + b * 32);
+    for (int r = 0; r < 8; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+  }
+  if (tail) {
+    unpack(w, wr + nfull * 32);
+    for (int r = 0; r < 8; r++) {
+      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
+      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
+    }
+  }
+  for (int r = 0; r < 8; r++) acc[r] = _mm256_madd_epi16(p[r], ones);
+}
+
+/* f[j] holds 4 token rows of output j (< nn): rows of y (stride ldy) get them transposed. */
+static inline __attribute__((always_inline)) void store_tile(float *y, int ldy, __m128 f[8], int nn) {
+  if (nn == 8) {
+    _MM_TRANSPOSE4_PS(f[0], f[1], f[2], f[3]);
+    _MM_TRANSPOSE4_PS(f[4], f[5], f[6], f[7]);
+    for (int u = 0; u < 4; u++) {
+      _mm_storeu_ps(y + (size_t)u * ldy, f[u]);
+      _mm_storeu_ps(y + (size_t)u * ldy + 4, f[4 + u]);
+    }
+    return;
+  }
+  for (int j = 0; j < nn; j++) {
+    float v[4];
+    _mm_storeu_ps(v, f[j]);
+    for (int u = 0; u < 4; u++) y[(size_t)u * ldy + j] = v[u];
   }
 }
 
+/* Token blocks of 16 in parallel; per block, outputs in groups of 8 and tokens in groups of 8
+ * (Kp <= 2048) or 4: the token sums of 8 outputs are finished as vectors (minus sum(q), times
+ * the scales) and transposed so that each token row gets 8 contiguous outputs. */
 static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
                                 const uint8_t *w, float wscale, int T, int N, int K) {
   const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), TB = 16;
@@ -78,6 +123,7 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
   for (int t0 = 0; t0 < T; t0 += TB) {
     int tn = T - t0 < TB ? T - t0 : TB;
     int32_t xsum[16];
+    float sc[16];
     for (int t = 0; t < tn; t++) { /* sum(q) of each row, for the -1 offset of the codes */
       const int8_t *qt = q + (size_t)(t0 + t) * Kp;
       __m256i s = _mm256_setzero_si256();
@@ -85,22 +131,38 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
                                 _mm256_loadu_si256((const __m256i *)(qt + k))), ones));
       xsum[t] = hsum1(s);
+      sc[t] = wscale * xscale[t0 + t];
     }
-    for (int n = 0; n < N; n++) {
-      const uint8_t *wr = w + (size_t)n * rb;
+    for (int n0 = 0; n0 < N; n0 += 8) {
+      int nn = N - n0 < 8 ? N - n0 : 8, t = 0;
       __m256i acc[4];
-      int t = 0;
+      for (; Kp <= 2048 && t + 8 <= tn; t += 8) {
+        __m128i xs0 = _mm_loadu_si128((const __m128i *)(xsum + t));
+        __m128i xs1 = _mm_loadu_si128((const __m128i *)(xsum + t + 4));
+        __m128 sv0 = _mm_loadu_ps(sc + t), sv1 = _mm_loadu_ps(sc + t + 4), f[8], g[8];
+        __m256i a8[8];
+        for (int j = 0; j < nn; j++) {
+          trows8(a8, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail);
+          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[0], a8[1], a8[2], a8[3]), xs0)), sv0);
+          g[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[4], a8[5], a8[6], a8[7]), xs1)), sv1);
+        }
+        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
+        store_tile(y + (size_t)(t0 + t + 4) * ldy + n0, ldy, g, nn);
+      }
       for (; t + 4 <= tn; t += 4) {
-        trows(acc, q + (size_t)(t0 + t) * Kp, Kp, wr, nfull, tail, 4);
-        int32_t s[4];
-        _mm_storeu_si128((__m128i *)s, hsum4(acc[0], acc[1], acc[2], acc[3]));
-        for (int u = 0; u < 4; u++)
-          y[(size_t)(t0 + t + u) * ldy + n] = (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
+        __m128i xs = _mm_loadu_si128((const __m128i *)(xsum + t));
+        __m128 sv = _mm_loadu_ps(sc + t), f[8];
+        for (int j = 0; j < nn; j++) {
+          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 4);
+          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(acc[0], acc[1], acc[2], acc[3]), xs)), sv);
+        }
+        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
       }
-      for (; t < tn; t++) {
-        trows(acc, q + (size_t)(t0 + t) * Kp, Kp, wr, nfull, tail, 1);
-        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(acc[0]) - xsum[t]) * (wscale * xscale[t0 + t]);
-      }
+      for (; t < tn; t++)
+        for (int j = 0; j < nn; j++) {
+          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 1);
+          y[(size_t)(t0 + t) * ldy + n0 + j] = (float)(hsum1(acc[0]) - xsum[t]) * sc[t];
+        }
     }
   }
 }
