@@ -1,24 +1,36 @@
 /* Kernel benchmark (not run by the tests): `make bench`, then
- *   OMP_NUM_THREADS=2 target/build/flashlm_bench [kernels|model|all] [reps]
+ *   OMP_NUM_THREADS=2 target/build/linux-x86_64/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
  * backward products, ternary x int8 GOP/s of the same forward (2 ops per multiply-add), and the
  * ratio ternary / fp32 GEMM (target >= 1.5) and GEMM / FMA peak. `model` times
- * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s).
+ * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s, and
+ * the process's peak RSS so far: run one model per process for its own figure).
  * Each figure is the best of `reps` runs (default 5). */
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "flashlm.h"
 
 static int reps = 5;
 
-static double now(void) { return omp_get_wtime(); }
+/* With one thread, the thread's CPU time: time spent descheduled by other work on the shared
+ * cores does not count. With more, wall time (OpenMP workers are other threads). */
+static double now(void) {
+  if (omp_get_max_threads() > 1) return omp_get_wtime();
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static float *randf(size_t n, float amp) {
   float *x = aligned_alloc(64, ((n * sizeof(float)) + 63) / 64 * 64);
@@ -169,13 +181,33 @@ static void kernels(void) {
       {"v7-ts head chunk", 256, 512, 32000},
   };
   double fma0 = best(fma_peak_once, 20000000), int8 = best(int8_peak_once, 20000000);
-  printf("kernels '%s', %d threads; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
-         fl_kernels_get()->name, omp_get_max_threads(), fma0, int8);
+  printf("kernels '%s', %d threads, %s; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
+         fl_kernels_get()->name, omp_get_max_threads(),
+         omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0, int8);
   printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s\n", "shape", "T", "in", "out",
          "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant");
   printf("%-22s %17s | %23s | %6s | %7s %6s | %6s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
          "GOP/s", "", "ms");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(&shapes[i], fma0);
+  /* causal attention at the v7-ts shape: 2 products of T(T+1)/2 x hd per head forward, 5 back */
+  int B = 16, T = 256, H = 8, hd = 64, C = H * hd;
+  float *q = randf((size_t)B * T * 3 * C, 1.0f), *o = randf((size_t)B * T * C, 1.0f);
+  float *dout = randf((size_t)B * T * C, 1.0f), *dq = randf((size_t)B * T * 3 * C, 1.0f);
+  float *lse = randf((size_t)B * H * T, 1.0f);
+  const fl_kernels *k = fl_kernels_get();
+  double bf = INFINITY, bb = INFINITY, pairs = (double)B * H * T * (T + 1) / 2;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    k->attention_forward(o, lse, q, q + C, q + 2 * C, 3 * C, B, T, H, hd);
+    double t1 = now();
+    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B, T, H, hd);
+    double t2 = now();
+    if (t1 - t0 < bf) bf = t1 - t0;
+    if (t2 - t1 < bb) bb = t2 - t1;
+  }
+  printf("attention B%d T%d H%d hd%d: forward %.1f GFLOP/s (%.2f ms), backward %.1f GFLOP/s (%.2f ms)\n",
+         B, T, H, hd, 4 * pairs * hd / bf / 1e9, bf * 1e3, 10 * pairs * hd / bb / 1e9, bb * 1e3);
+  free(q), free(o), free(dout), free(dq), free(lse);
   double fma1 = best(fma_peak_once, 20000000);
   printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n", fma1);
 }
@@ -209,11 +241,16 @@ static void model(const char *name, fl_spec s, int B) {
   double att = s.arch == FL_ARCH_TRANSFORMER ? L * 2 * d * T : 0; /* QK^T and PV, causal half */
   double flops = 6 * (lin + d * s.vocab) + 3 * 2 * att;            /* per token, fwd + bwd */
   double tps = B * s.seq_len / bt;
-  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s)\n",
-         name, s.ternary ? "ternary" : "float", B, s.seq_len, tps, tps * flops / 1e9, flops / 1e6, bt);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s, "
+         "peak RSS so far %.0f MB)\n", name, s.ternary ? "ternary" : "float", B, s.seq_len, tps,
+         tps * flops / 1e9, flops / 1e6, bt, ru.ru_maxrss / 1024.0);
   free(tok);
   fl_model_free(m);
 }
+
+static const char *only; /* third argument: run only the model of this name */
 
 static void models(void) {
   fl_spec v61 = {.arch = FL_ARCH_FFN, .vocab = 1024, .d = 192, .n_layers = 6, .ffn = 384,
@@ -224,15 +261,16 @@ static void models(void) {
   double fma0 = best(fma_peak_once, 20000000);
   printf("model forward+backward, kernels '%s', %d threads, FMA peak %.1f GFLOP/s\n",
          fl_kernels_get()->name, omp_get_max_threads(), fma0);
-  model("v6.1", v61, 32);
-  model("v7-ts", v7ts, 16);
+  if (!only || !strcmp(only, "v6.1")) model("v6.1", v61, 32);
+  if (!only || !strcmp(only, "v7-ts")) model("v7-ts", v7ts, 16);
   v7ts.ternary = 0;
-  model("v7-ts", v7ts, 16);
+  if (!only || !strcmp(only, "v7-ts-float")) model("v7-ts", v7ts, 16);
 }
 
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "kernels";
   if (argc > 2) reps = atoi(argv[2]) > 0 ? atoi(argv[2]) : reps;
+  if (argc > 3) only = argv[3];
   if (!strcmp(what, "kernels") || !strcmp(what, "all")) kernels();
   if (!strcmp(what, "model") || !strcmp(what, "all")) models();
   return 0;

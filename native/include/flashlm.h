@@ -12,10 +12,12 @@
  *
  * Packed ternary weights (one format on every ISA)
  *  - Values {-1, 0, +1} are stored as 2-bit codes c = w + 1 in {0, 1, 2} (3 never occurs).
- *  - Each row of K weights is padded with zero weights (code 1) to Kp = fl_ternary_kpad(K), a
- *    multiple of 128, and stored in Kp/4 bytes. A row is a sequence of blocks of 128 weights in
- *    32 bytes: weight j of block b (0 <= j < 128) is in byte (b*32 + j%32), bits 2*(j/32)..+1.
- *    (So one 32-byte load, shifted right by 0/2/4/6 and masked with 3, gives 4 runs of 32 codes.)
+ *  - A row of K weights is stored in fl_ternary_row_bytes(K) = 32 * ceil(K/128) bytes: blocks of
+ *    128 weights in 32 bytes, weight j of block b (0 <= j < 128) in byte (b*32 + j%32), bits
+ *    2*(j/32)..+1. (So one 32-byte load, shifted right by 0/2/4/6 and masked with 3, gives 4 runs
+ *    of 32 codes.) Weights past K are zero (code 1).
+ *  - Activations are int8 rows padded with zeros to Kp = fl_ternary_kpad(K), a multiple of 32:
+ *    a kernel reads the runs of the last block only up to Kp (for K = 192, 6 runs, not 8).
  *  - Weight quantisation (BitNet b1.58, absmean): s = max(mean|W|, 1e-5) over the whole tensor
  *    (mean accumulated in double, then rounded to float); Wq = clamp(rint(W / s), -1, 1) with
  *    rint = round half to even; the dequantised weight is W_eff = s * Wq.
@@ -23,7 +25,7 @@
  * Activation quantisation (per token, absmax int8)
  *  - gamma = max(max_k |x_k|, 1e-5); inv = 127.0f / gamma (float); q_k = clamp(rint(x_k * inv),
  *    -127, 127); scale = gamma / 127.0f (float); the dequantised activation is x_eff = q * scale.
- *  - Rows are padded with q = 0 up to Kp.
+ *  - Rows are padded with q = 0 up to Kp = fl_ternary_kpad(K).
  *
  * BitLinear (quant "ternary"): y[t,o] = (float)(sum_k q[t,k] Wq[o,k]) * (s * scale[t]).
  * The integer sum is exact (int32). Straight-through estimator backward:
@@ -61,7 +63,8 @@ typedef struct fl_kernels {
   void (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
   /* y (T,N) = (float)(q (T,Kp) . Wq (N,Kp)^T) * (wscale * xscale[t]); q int8 padded to
-   * Kp = fl_ternary_kpad(K) with zeros; w packed as described above, N rows of Kp/4 bytes.
+   * Kp = fl_ternary_kpad(K) with zeros; w packed as described above, N rows of
+   * fl_ternary_row_bytes(K) bytes.
    * y has row stride ldy >= N. The integer sum is exact, so every ISA gives identical bits. */
   void (*ternary_matmul)(float *y, int ldy, const int8_t *q, const float *xscale,
                          const uint8_t *w, float wscale, int T, int N, int K);
@@ -108,6 +111,11 @@ typedef struct fl_kernels {
   void (*scale)(float *x, size_t n, float factor);
 } fl_kernels;
 
+/* OpenMP threads that kernels called from the calling thread use (omp_set_num_threads: the
+ * setting belongs to the calling thread, e.g. one Spark task's JVM thread). n must be >= 1. */
+int fl_set_num_threads(int n);
+int fl_num_threads(void);
+
 /* The kernels chosen once for this CPU (thread-safe; first call detects). */
 const fl_kernels *fl_kernels_get(void);
 /* The scalar reference table (always available). */
@@ -116,10 +124,12 @@ const fl_kernels *fl_kernels_ref(void);
 const fl_kernels *fl_kernels_simd(void);
 
 /* ---- weight quantisation & packing (scalar; O(params) once per step) --------------------- */
-int fl_ternary_kpad(int K);                         /* K rounded up to a multiple of 128 */
-size_t fl_ternary_packed_bytes(int N, int K);       /* N * Kp / 4 */
+int fl_ternary_kpad(int K);                         /* K rounded up to a multiple of 32 */
+int fl_ternary_row_bytes(int K);                    /* 32 * ceil(K / 128) */
+size_t fl_ternary_packed_bytes(int N, int K);       /* N * fl_ternary_row_bytes(K) */
 float fl_ternary_scale(const float *W, size_t n);   /* s = max(mean|W|, 1e-5) */
-/* Packs W (N,K) with scale s into w (N, Kp/4 bytes); optionally writes W_eff (N,K) if weff. */
+/* Packs W (N,K) with scale s into w (N rows of fl_ternary_row_bytes(K)); optionally writes
+ * W_eff (N,K) if weff. */
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K);
 /* Unpacks codes to {-1,0,1} int8 (N,K). */
 void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K);

@@ -1,5 +1,6 @@
 /* CPU feature detection (once) and the public entry points that go through the chosen kernel
  * table. Compiled for the baseline ISA so that it runs on any CPU of the architecture. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,14 @@ const fl_kernels *fl_kernels_simd(void) {
 #endif
   return NULL;
 }
+
+int fl_set_num_threads(int n) {
+  if (n < 1) return fl_error(FL_EINVAL, "thread count %d must be at least 1", n);
+  omp_set_num_threads(n);
+  return FL_OK;
+}
+
+int fl_num_threads(void) { return omp_get_max_threads(); }
 
 static const fl_kernels *chosen;
 

@@ -2,6 +2,7 @@
 #ifndef FLASHLM_INTERNAL_H
 #define FLASHLM_INTERNAL_H
 
+#include <omp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -9,8 +10,17 @@
 
 /* Guards the weight scale mean|W| and the activation scale max|x| (BitNet b1.58). */
 #define FL_QUANT_EPS 1e-5f
-/* Reductions sum fixed blocks of this many elements, then the block sums in order. */
+/* The AVX2 sum of squares works in blocks of this many elements. */
 #define FL_SUM_BLOCK 65536
+/* Deterministic parallel sums: thread t of a team of at most FL_MAX_THREADS sums a contiguous
+ * static share of the items into part[t], then the caller adds part[0..team) in order. (An
+ * `ordered` clause would do the same but makes the threads wait on each other at every item,
+ * which costs a scheduler time slice per item when the cores are shared.) */
+#define FL_MAX_THREADS 256
+static inline int fl_team(void) {
+  int n = omp_get_max_threads();
+  return n < FL_MAX_THREADS ? n : FL_MAX_THREADS;
+}
 /* Attention processes keys in blocks of this many (the online-softmax rescale granularity). */
 #define FL_ATT_KB 64
 

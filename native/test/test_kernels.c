@@ -63,7 +63,10 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
 
 void test_gemm(void) {
   static const int big[][3] = {{1023, 7, 33}, {7, 1023, 31}, {33, 31, 1023}, {255, 33, 1023},
-                               {1, 1023, 255}, {1023, 1, 3},  {97, 130, 260}, {192, 384, 256}};
+                               {1, 1023, 255}, {1023, 1, 3},  {97, 130, 260}, {192, 384, 256},
+                               {33, 8209, 300}, {7, 9000, 31},  /* wide B */
+                               {37, 45, 2100},  {5, 3, 1500},  /* K split */
+                               {9, 11, 1024}}; /* K split, 4 slices: more threads than slices */
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
       for (int s = 0; s < N_SIZES - 1; s++)
@@ -90,7 +93,9 @@ void test_ternary_pack(void) {
     double mean = 0.0;
     for (size_t i = 0; i < n; i++) mean += fabs((double)W[i]);
     mean /= n;
-    T_CHECK(Kp % 128 == 0 && Kp >= K && Kp < K + 128, "kpad(%d) = %d", K, Kp);
+    int rb = fl_ternary_row_bytes(K);
+    T_CHECK(Kp % 32 == 0 && Kp >= K && Kp < K + 32, "kpad(%d) = %d", K, Kp);
+    T_CHECK(rb % 32 == 0 && rb * 4 >= K && rb * 4 < K + 128, "row_bytes(%d) = %d", K, rb);
     T_CHECK(fabs(sc - fmax(mean, 1e-5)) <= 1e-6 * mean, "scale %g, mean|W| %g", sc, mean);
     fl_ternary_pack(w, weff, W, sc, N, K);
     fl_ternary_unpack(wq, w, N, K);
@@ -101,8 +106,8 @@ void test_ternary_pack(void) {
     }
     T_CHECK(bad == 0, "pack N%d K%d: %zu weights differ from clamp(rint(W/s))", N, K, bad);
     for (int r = 0; r < N; r++)
-      for (int k = K; k < Kp; k++)
-        T_CHECK(fl_ternary_code(w + (size_t)r * Kp / 4, k) == 0, "padding weight (%d,%d) not 0", r, k);
+      for (int k = K; k < rb * 4; k++)
+        T_CHECK(fl_ternary_code(w + (size_t)r * rb, k) == 0, "padding weight (%d,%d) not 0", r, k);
     t_free(W), t_free(weff), t_free(wq), t_free(w);
   }
   float zeros[5] = {0};
@@ -153,6 +158,8 @@ void test_ternary_matmul(void) {
   }
   ternary_case(19, 17, 1023, 1, 0); /* |sum| at its largest: int16 partial sums must not wrap */
   ternary_case(19, 17, 1023, -1, 0);
+  ternary_case(9, 5, 4100, 1, 0);   /* past 64 runs: int16 sums are widened every 16 blocks */
+  ternary_case(9, 11, 2081, -1, 0);
   ternary_case(64, 96, 512, 0, 0);
 }
 

@@ -20,6 +20,12 @@ JNIEXPORT jstring JNICALL Java_flashlm_jni_Native_kernelsName(JNIEnv *env, jclas
   return (*env)->NewStringUTF(env, fl_kernels_get()->name);
 }
 
+JFN(setNumThreads)(JNIEnv *env, jclass cls, jint n) { return fl_set_num_threads(n); }
+
+JNIEXPORT jint JNICALL Java_flashlm_jni_Native_numThreads(JNIEnv *env, jclass cls) {
+  return fl_num_threads();
+}
+
 /* ---- model ---- */
 JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d,
                  jint n_layers, jint n_heads, jint ffn, jint seq_len, jboolean ternary,

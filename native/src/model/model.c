@@ -24,7 +24,7 @@ typedef struct tensor {
 typedef struct linear {
   size_t w; /* offset of W [out, in] in params/grads */
   int in, out;
-  uint8_t *packed; /* out rows of Kp/4 bytes (ternary) */
+  uint8_t *packed; /* out rows of fl_ternary_row_bytes(in) (ternary) */
   float scale;     /* absmean weight scale s (ternary) */
 } linear;
 
@@ -218,8 +218,9 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   m->transformer = s->arch == FL_ARCH_TRANSFORMER;
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->k = fl_kernels_get();
-  /* head chunk: about 8M logits at a time, a multiple of 64 tokens */
-  size_t N = (size_t)max_batch * s->seq_len, hc = ((size_t)8 << 20) / s->vocab / 64 * 64;
+  /* head chunk: about 16M logits (64 MB) at a time, a multiple of 64 tokens: bigger chunks
+   * amortise the dE update (one pass over dE per chunk), smaller ones bound the memory */
+  size_t N = (size_t)max_batch * s->seq_len, hc = ((size_t)16 << 20) / s->vocab / 64 * 64;
   m->head_chunk = (int)(hc < 64 ? 64 : hc > N ? N : hc);
   m->layers = calloc(s->n_layers, sizeof(layer));
   m->tensors = calloc(3 + 9 * (size_t)s->n_layers, sizeof(tensor));

@@ -29,12 +29,12 @@ static void gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const flo
 /* ---- ternary (packed 2-bit) x int8: y (T,N), exact int32 sums ---- */
 static void ternary_matmul_ref(float *y, int ldy, const int8_t *q, const float *xscale,
                                const uint8_t *w, float wscale, int T, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
+  int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K);
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < T; t++) {
     const int8_t *qt = q + (size_t)t * Kp;
     for (int n = 0; n < N; n++) {
-      const uint8_t *wr = w + (size_t)n * (Kp / 4);
+      const uint8_t *wr = w + (size_t)n * rb;
       int32_t acc = 0;
       for (int k = 0; k < Kp; k++) acc += fl_ternary_code(wr, k) * qt[k];
       y[(size_t)t * ldy + n] = (float)acc * (wscale * xscale[t]);
@@ -134,18 +134,20 @@ static void sgd_momentum_ref(float *p, const float *g, float *buf, size_t n, flo
   }
 }
 
-/* Blocks of FL_SUM_BLOCK summed in parallel, block sums added in order: deterministic. */
+/* Per-thread partial sums added in thread order: deterministic for a thread count. */
 static double sum_squares_ref(const float *x, size_t n) {
-  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i1 = (b + 1) * FL_SUM_BLOCK < n ? (b + 1) * FL_SUM_BLOCK : n;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
     double s = 0.0;
-    for (size_t i = b * FL_SUM_BLOCK; i < i1; i++) s += (double)x[i] * x[i];
-#pragma omp ordered
-    total += s;
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }
 
@@ -177,28 +179,31 @@ static const fl_kernels REF = {
 const fl_kernels *fl_kernels_ref(void) { return &REF; }
 
 /* ---- weight quantisation and packing (scalar on every ISA: O(params) once per step) ---- */
-int fl_ternary_kpad(int K) { return (K + 127) / 128 * 128; }
+int fl_ternary_kpad(int K) { return (K + 31) / 32 * 32; }
 
-size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * (fl_ternary_kpad(K) / 4); }
+int fl_ternary_row_bytes(int K) { return (K + 127) / 128 * 32; }
+
+size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * fl_ternary_row_bytes(K); }
 
 float fl_ternary_scale(const float *W, size_t n) {
-  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double s = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i1 = (b + 1) * FL_SUM_BLOCK < n ? (b + 1) * FL_SUM_BLOCK : n;
-    double part = 0.0;
-    for (size_t i = b * FL_SUM_BLOCK; i < i1; i++) part += fabs((double)W[i]);
-#pragma omp ordered
-    s += part;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (size_t i = 0; i < n; i++) s += fabs((double)W[i]);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
-  float mean = (float)(s / (double)(n ? n : 1));
+  for (int t = 0; t < team; t++) total += part[t];
+  float mean = (float)(total / (double)(n ? n : 1));
   return fmaxf(mean, FL_QUANT_EPS);
 }
 
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
-  size_t rb = (size_t)Kp / 4;
+  size_t rb = (size_t)fl_ternary_row_bytes(K);
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
     uint8_t *wr = w + (size_t)n * rb;
@@ -214,8 +219,7 @@ void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, in
 }
 
 void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K) {
-  int Kp = fl_ternary_kpad(K);
+  int rb = fl_ternary_row_bytes(K);
   for (int n = 0; n < N; n++)
-    for (int k = 0; k < K; k++)
-      wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * (Kp / 4), k);
+    for (int k = 0; k < K; k++) wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * rb, k);
 }

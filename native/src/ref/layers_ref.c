@@ -132,23 +132,32 @@ void fl_swiglu_backward_ref(float *dg, float *du, const float *dh, const float *
 }
 
 /* ---- fused softmax cross-entropy over logits (T,V), in place ---- */
-double fl_crossentropy_ref(float *logits, const int *targets, int T, int V, float grad_scale) {
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (int t = 0; t < T; t++) {
-    float *row = logits + (size_t)t * V;
-    float mx = -INFINITY;
-    for (int v = 0; v < V; v++) mx = fmaxf(mx, row[v]);
-    float sum = 0.0f;
-    for (int v = 0; v < V; v++) sum += expf(row[v] - mx);
-    float lse = mx + logf(sum);
-    double loss = (double)lse - row[targets[t]];
-    if (grad_scale != 0.0f) {
-      for (int v = 0; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
-      row[targets[t]] -= grad_scale;
-    }
-#pragma omp ordered
-    total += loss;
+static double ce_row(float *row, int target, int V, float grad_scale) {
+  float mx = -INFINITY;
+  for (int v = 0; v < V; v++) mx = fmaxf(mx, row[v]);
+  float sum = 0.0f;
+  for (int v = 0; v < V; v++) sum += expf(row[v] - mx);
+  float lse = mx + logf(sum);
+  double loss = (double)lse - row[target];
+  if (grad_scale != 0.0f) {
+    for (int v = 0; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
+    row[target] -= grad_scale;
   }
+  return loss;
+}
+
+double fl_crossentropy_ref(float *logits, const int *targets, int T, int V, float grad_scale) {
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (int t = 0; t < T; t++) s += ce_row(logits + (size_t)t * V, targets[t], V, grad_scale);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
+  }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }

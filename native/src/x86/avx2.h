@@ -44,6 +44,10 @@ static inline __m256i fl_tail_mask(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* fp32 GEMM (gemm_avx2.c), the table's gemm. */
+void fl_gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+
 /* Layers (layers_avx2.c), entries of the AVX2 table. */
 void fl_rope_avx2(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
 void fl_attention_forward_avx2(float *out, float *lse, const float *q, const float *k,

@@ -1,8 +1,8 @@
-/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): fp32 GEMM, ternary x
+/* AVX2 + FMA kernels (src/x86 alone is compiled with -march=x86-64-v3): ternary x
  * int8, activation quantisation, RMSNorm, optimizers, reductions, and the AVX2 table. Twins of
- * src/ref; the layers (RoPE, attention, SwiGLU, cross-entropy) are in layers_avx2.c. */
+ * src/ref; the GEMM is in gemm_avx2.c, the layers (RoPE, attention, SwiGLU, cross-entropy) in
+ * layers_avx2.c. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,166 +10,11 @@
 #include "flashlm.h"
 #include "internal.h"
 
-/* ================= fp32 GEMM =================================================================
- * BLIS-style: for each KC slice of K, op(B) is packed once into NR-wide column panels
- * (kc x 16, contiguous), then threads take (MC row block, JG column group) tasks, pack their
- * A block into MR-tall row panels (kc x 6) and run the 6x16 register tile (12 ymm
- * accumulators, 2 B loads and 6 broadcasts per k). A micro-panel (6 KB) and a B micro-panel
- * (16 KB) stay in L1; an A block (96 KB) and a B column group (<= 256 KB) in L2. */
-enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
-
-/* Bp[p][k][16] = op(B)(pc+k, 16p+jj), zero-padded past N; panels split among the threads. */
-static void pack_b(float *Bp, int tb, const float *B, int ldb, int pc, int kc, int N) {
-  int np = (N + NR - 1) / NR;
-#pragma omp for schedule(static)
-  for (int p = 0; p < np; p++) {
-    float *dst = Bp + (size_t)p * kc * NR;
-    int j = p * NR, w = N - j < NR ? N - j : NR;
-    if (!tb) {
-      for (int k = 0; k < kc; k++) {
-        const float *src = B + (size_t)(pc + k) * ldb + j;
-        if (w == NR) {
-          _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(src));
-          _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(src + 8));
-        } else {
-          for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = jj < w ? src[jj] : 0.0f;
-        }
-      }
-    } else {
-      for (int jj = 0; jj < NR; jj++) {
-        if (jj < w) {
-          const float *src = B + (size_t)(j + jj) * ldb + pc;
-          for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
-        } else {
-          for (int k = 0; k < kc; k++) dst[k * NR + jj] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-/* Ap[p][k][6] = op(A)(i0+6p+ii, pc+k), zero-padded past mc. */
-static void pack_a(float *Ap, int ta, const float *A, int lda, int i0, int mc, int pc, int kc) {
-  for (int p = 0; p < (mc + MR - 1) / MR; p++) {
-    float *dst = Ap + (size_t)p * kc * MR;
-    int i = i0 + p * MR, h = mc - p * MR < MR ? mc - p * MR : MR;
-    if (ta) {
-      for (int k = 0; k < kc; k++) {
-        const float *src = A + (size_t)(pc + k) * lda + i;
-        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = ii < h ? src[ii] : 0.0f;
-      }
-    } else {
-      for (int ii = 0; ii < MR; ii++) {
-        if (ii < h) {
-          const float *src = A + (size_t)(i + ii) * lda + pc;
-          for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[k];
-        } else {
-          for (int k = 0; k < kc; k++) dst[k * MR + ii] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-/* C (m<=6, n<=16) += alpha * Ap (6,kc) * Bp (kc,16). */
-static void kernel_6x16(int kc, const float *a, const float *b, float *C, int ldc, float alpha,
-                        int m, int n) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int k = 0; k < kc; k++, a += MR, b += NR) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
-    x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-  }
-  __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  __m256 va = _mm256_set1_ps(alpha);
-  if (m == MR && n == NR) {
-    for (int i = 0; i < MR; i++) {
-      float *c = C + (size_t)i * ldc;
-      _mm256_storeu_ps(c, _mm256_fmadd_ps(va, acc[i][0], _mm256_loadu_ps(c)));
-      _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, acc[i][1], _mm256_loadu_ps(c + 8)));
-    }
-  } else {
-    float tmp[MR][NR] __attribute__((aligned(32)));
-    for (int i = 0; i < MR; i++) {
-      _mm256_store_ps(tmp[i], acc[i][0]);
-      _mm256_store_ps(tmp[i] + 8, acc[i][1]);
-    }
-    for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = fmaf(alpha, tmp[i][j], C[(size_t)i * ldc + j]);
-  }
-}
-
-static void scale_c(float *C, int ldc, int M, int N, float beta) {
-  if (beta == 1.0f) return;
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < M; i++) {
-    float *c = C + (size_t)i * ldc;
-    if (beta == 0.0f) memset(c, 0, sizeof(float) * N);
-    else for (int j = 0; j < N; j++) c[j] *= beta;
-  }
-}
-
-/* Packing space of the calling thread, kept between calls (a GEMM is called thousands of
- * times per step; fresh large allocations would page-fault every time). Grows, never shrinks. */
-static _Thread_local float *pack_space;
-static _Thread_local size_t pack_floats;
-
-static float *packing(size_t floats) {
-  if (floats > pack_floats) {
-    free(pack_space);
-    pack_space = aligned_alloc(64, floats * sizeof(float));
-    pack_floats = pack_space ? floats : 0;
-  }
-  return pack_space;
-}
-
-static void gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-  int nt = omp_get_max_threads();
-  size_t bp_floats = (size_t)(N + NR - 1) / NR * NR * KC;
-  float *Bp = K > 0 && alpha != 0.0f ? packing(bp_floats + (size_t)nt * MC * KC) : NULL;
-  if (K > 0 && alpha != 0.0f && !Bp) { /* a kernel cannot fail: the reference needs no memory */
-    fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  scale_c(C, ldc, M, N, beta);
-  if (K <= 0 || alpha == 0.0f) return;
-  int nib = (M + MC - 1) / MC, njg = (N + JG - 1) / JG;
-#pragma omp parallel num_threads(nt)
-  {
-    float *Ap = Bp + bp_floats + (size_t)omp_get_thread_num() * MC * KC;
-    for (int pc = 0; pc < K; pc += KC) {
-      int kc = K - pc < KC ? K - pc : KC;
-      pack_b(Bp, tb, B, ldb, pc, kc, N); /* ends with a barrier */
-      int last_ib = -1;
-#pragma omp for schedule(static)
-      for (int task = 0; task < nib * njg; task++) {
-        int ib = task / njg, jg = task % njg;
-        int i0 = ib * MC, mc = M - i0 < MC ? M - i0 : MC;
-        if (ib != last_ib) pack_a(Ap, ta, A, lda, i0, mc, pc, kc), last_ib = ib;
-        int j1 = (jg + 1) * JG < N ? (jg + 1) * JG : N;
-        for (int j = jg * JG; j < j1; j += NR) {
-          const float *bp = Bp + (size_t)(j / NR) * kc * NR;
-          for (int i = 0; i < mc; i += MR)
-            kernel_6x16(kc, Ap + (size_t)(i / MR) * kc * MR, bp, C + (size_t)(i0 + i) * ldc + j,
-                        ldc, alpha, mc - i < MR ? mc - i : MR, j1 - j < NR ? j1 - j : NR);
-        }
-      }
-    }
-  }
-}
-
 /* ================= ternary x int8 =========================================================
  * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
  * sum(w*q) = sum(c*q) - sum(q). Four maddubs (each |.| <= 2*2*127) add safely in int16 before
  * one madd widens to int32. A weight block (32 bytes = 128 weights) is unpacked once and used
- * for 4 token rows. */
+ * for 4 token rows; of the last block only the runs below Kp are used. */
 static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
   __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
   __m256i s = _mm256_hadd_epi32(ab, cd); /* per 128-bit lane: a b c d partial sums */
@@ -183,30 +28,102 @@ static inline int32_t hsum1(__m256i a) {
   return _mm_cvtsi128_si32(s);
 }
 
-#define TDOT(acc, qq)                                                                              \
-  do {                                                                                             \
-    const __m256i *x = (const __m256i *)((qq) + b * 128);                                          \
-    __m256i p = _mm256_maddubs_epi16(w0, _mm256_loadu_si256(x));                                   \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_loadu_si256(x + 1)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_loadu_si256(x + 2)));                  \
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_loadu_si256(x + 3)));                  \
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));                                       \
-  } while (0)
+/* p += sum over `runs` runs of 32 of codes w[r] times x (int8), in int16 lanes. */
+static inline __attribute__((always_inline)) __m256i tdot(__m256i p, const __m256i w[4],
+                                                          const int8_t *x, int runs) {
+  for (int r = 0; r < runs; r++)
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[r], _mm256_loadu_si256((const __m256i *)(x + 32 * r))));
+  return p;
+}
 
-#define UNPACK(wr)                                                                                 \
-  __m256i v = _mm256_loadu_si256((const __m256i *)((wr) + b * 32));                                \
-  __m256i w0 = _mm256_and_si256(v, m3), w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);        \
-  __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);                                      \
-  __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3)
+/* The 4 runs of 32 codes of one 32-byte block. */
+static inline __attribute__((always_inline)) void unpack(__m256i w[4], const uint8_t *blk) {
+  const __m256i m3 = _mm256_set1_epi8(3);
+  __m256i v = _mm256_loadu_si256((const __m256i *)blk);
+  w[0] = _mm256_and_si256(v, m3);
+  w[1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+  w[2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+  w[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+}
 
+/* R (4 or 1) token rows from q0 (row stride Kp) against the weight row wr: the full blocks,
+ * then the tail block's runs below Kp. A maddubs lane is at most 2*2*127 = 508 in magnitude, so
+ * int16 lanes hold the sum of 64 runs (16 blocks) before they are widened into acc. */
+static inline __attribute__((always_inline)) void trows(__m256i acc[4], const int8_t *q0, int Kp,
+                                                        const uint8_t *wr, int nfull, int tail,
+                                                        int R) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i w[4], p[4];
+  for (int r = 0; r < R; r++) acc[r] = p[r] = _mm256_setzero_si256();
+  for (int b = 0; b < nfull; b++) {
+    unpack(w, wr + b * 32);
+    for (int r = 0; r < R; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+    if ((b & 15) == 15)
+      for (int r = 0; r < R; r++)
+        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones)), p[r] = _mm256_setzero_si256();
+  }
+  if (tail) {
+    unpack(w, wr + nfull * 32);
+    for (int r = 0; r < R; r++) {
+      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
+      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
+    }
+  }
+  for (int r = 0; r < R; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones));
+}
+
+/* 8 token rows, for Kp <= 2048 (64 runs: the int16 lanes never need widening before the end):
+ * one unpacked weight block serves 8 rows. acc[r] gets the int32 lanes of row r. */
+static inline __attribute__((always_inline)) void trows8(__m256i acc[8], const int8_t *q0, int Kp,
+                                                         const uint8_t *wr, int nfull, int tail) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i w[4], p[8];
+  for (int r = 0; r < 8; r++) p[r] = _mm256_setzero_si256();
+  for (int b = 0; b < nfull; b++) {
+    unpack(w, wr + b * 32);
+    for (int r = 0; r < 8; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
+  }
+  if (tail) {
+    unpack(w, wr + nfull * 32);
+    for (int r = 0; r < 8; r++) {
+      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
+      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
+    }
+  }
+  for (int r = 0; r < 8; r++) acc[r] = _mm256_madd_epi16(p[r], ones);
+}
+
+/* f[j] holds 4 token rows of output j (< nn): rows of y (stride ldy) get them transposed. */
+static inline __attribute__((always_inline)) void store_tile(float *y, int ldy, __m128 f[8], int nn) {
+  if (nn == 8) {
+    _MM_TRANSPOSE4_PS(f[0], f[1], f[2], f[3]);
+    _MM_TRANSPOSE4_PS(f[4], f[5], f[6], f[7]);
+    for (int u = 0; u < 4; u++) {
+      _mm_storeu_ps(y + (size_t)u * ldy, f[u]);
+      _mm_storeu_ps(y + (size_t)u * ldy + 4, f[4 + u]);
+    }
+    return;
+  }
+  for (int j = 0; j < nn; j++) {
+    float v[4];
+    _mm_storeu_ps(v, f[j]);
+    for (int u = 0; u < 4; u++) y[(size_t)u * ldy + j] = v[u];
+  }
+}
+
+/* Token blocks of 16 in parallel; per block, outputs in groups of 8 and tokens in groups of 8
+ * (Kp <= 2048) or 4: the token sums of 8 outputs are finished as vectors (minus sum(q), times
+ * the scales) and transposed so that each token row gets 8 contiguous outputs. */
 static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
                                 const uint8_t *w, float wscale, int T, int N, int K) {
-  const int Kp = fl_ternary_kpad(K), nb = Kp / 128, TB = 16;
-  const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+  const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), TB = 16;
+  const int nfull = Kp / 128, tail = (Kp % 128) / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
 #pragma omp parallel for schedule(static)
   for (int t0 = 0; t0 < T; t0 += TB) {
     int tn = T - t0 < TB ? T - t0 : TB;
     int32_t xsum[16];
+    float sc[16];
     for (int t = 0; t < tn; t++) { /* sum(q) of each row, for the -1 offset of the codes */
       const int8_t *qt = q + (size_t)(t0 + t) * Kp;
       __m256i s = _mm256_setzero_si256();
@@ -214,40 +131,41 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
                                 _mm256_loadu_si256((const __m256i *)(qt + k))), ones));
       xsum[t] = hsum1(s);
+      sc[t] = wscale * xscale[t0 + t];
     }
-    for (int n = 0; n < N; n++) {
-      const uint8_t *wr = w + (size_t)n * (Kp / 4);
-      int t = 0;
+    for (int n0 = 0; n0 < N; n0 += 8) {
+      int nn = N - n0 < 8 ? N - n0 : 8, t = 0;
+      __m256i acc[4];
+      for (; Kp <= 2048 && t + 8 <= tn; t += 8) {
+        __m128i xs0 = _mm_loadu_si128((const __m128i *)(xsum + t));
+        __m128i xs1 = _mm_loadu_si128((const __m128i *)(xsum + t + 4));
+        __m128 sv0 = _mm_loadu_ps(sc + t), sv1 = _mm_loadu_ps(sc + t + 4), f[8], g[8];
+        __m256i a8[8];
+        for (int j = 0; j < nn; j++) {
+          trows8(a8, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail);
+          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[0], a8[1], a8[2], a8[3]), xs0)), sv0);
+          g[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[4], a8[5], a8[6], a8[7]), xs1)), sv1);
+        }
+        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
+        store_tile(y + (size_t)(t0 + t + 4) * ldy + n0, ldy, g, nn);
+      }
       for (; t + 4 <= tn; t += 4) {
-        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
-        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-        for (int b = 0; b < nb; b++) {
-          UNPACK(wr);
-          TDOT(a0, q0);
-          TDOT(a1, q0 + Kp);
-          TDOT(a2, q0 + 2 * (size_t)Kp);
-          TDOT(a3, q0 + 3 * (size_t)Kp);
+        __m128i xs = _mm_loadu_si128((const __m128i *)(xsum + t));
+        __m128 sv = _mm_loadu_ps(sc + t), f[8];
+        for (int j = 0; j < nn; j++) {
+          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 4);
+          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(acc[0], acc[1], acc[2], acc[3]), xs)), sv);
         }
-        int32_t s[4];
-        _mm_storeu_si128((__m128i *)s, hsum4(a0, a1, a2, a3));
-        for (int u = 0; u < 4; u++)
-          y[(size_t)(t0 + t + u) * ldy + n] =
-              (float)(s[u] - xsum[t + u]) * (wscale * xscale[t0 + t + u]);
+        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
       }
-      for (; t < tn; t++) {
-        const int8_t *q0 = q + (size_t)(t0 + t) * Kp;
-        __m256i a0 = _mm256_setzero_si256();
-        for (int b = 0; b < nb; b++) {
-          UNPACK(wr);
-          TDOT(a0, q0);
+      for (; t < tn; t++)
+        for (int j = 0; j < nn; j++) {
+          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 1);
+          y[(size_t)(t0 + t) * ldy + n0 + j] = (float)(hsum1(acc[0]) - xsum[t]) * sc[t];
         }
-        y[(size_t)(t0 + t) * ldy + n] = (float)(hsum1(a0) - xsum[t]) * (wscale * xscale[t0 + t]);
-      }
     }
   }
 }
-#undef TDOT
-#undef UNPACK
 
 /* ================= activation quantisation =================================================== */
 static float absmax_avx2(const float *x, int K) {
@@ -438,14 +356,21 @@ static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, fl
 
 static double sum_squares_avx2(const float *x, size_t n) {
   size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (size_t b = 0; b < nb; b++) {
-    size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
-    double s = sumsq_row(x + i0, len);
-#pragma omp ordered
-    total += s;
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (size_t b = 0; b < nb; b++) {
+      size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
+      s += sumsq_row(x + i0, len);
+    }
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
   }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }
 
@@ -459,7 +384,7 @@ static void scale_avx2(float *x, size_t n, float factor) {
 
 static const fl_kernels AVX2 = {
     .name = "avx2",
-    .gemm = gemm_avx2,
+    .gemm = fl_gemm_avx2,
     .ternary_matmul = ternary_matmul_avx2,
     .quant_act = quant_act_avx2,
     .dequant_act = dequant_act_avx2,

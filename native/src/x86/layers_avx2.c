@@ -36,12 +36,12 @@ void fl_rope_avx2(float *x, int ld, const float *cs, int B, int T, int H, int hd
 }
 
 /* ================= small matrix products for attention blocks ==================================
- * C (m,n) (+)= A (m,k) B (k,n), all row-major with row strides; 4x16 register tiles (8
+ * C (m,n) (+)= A (m,k) B (k,n), all row-major with row strides; 6x16 register tiles (12
  * accumulators), masked loads and stores for a column tail. Blocks are at most 64 x 64, in L1. */
 static inline __attribute__((always_inline)) void tile(float *C, int ldc, const float *A, int lda,
                                                        const float *B, int ldb, int k, int rows,
                                                        int full, __m256i m0, __m256i m1, int acc) {
-  __m256 c[4][2];
+  __m256 c[6][2];
   for (int r = 0; r < rows; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int p = 0; p < k; p++) {
     const float *b = B + (size_t)p * ldb;
@@ -76,14 +76,22 @@ static void mm(float *C, int ldc, const float *A, int lda, const float *B, int l
     __m256i m0 = fl_tail_mask(w < 8 ? w : 8), m1 = fl_tail_mask(w < 8 ? 0 : w - 8 < 8 ? w - 8 : 8);
     int i = 0;
     if (w >= 16) {
-      for (; i + 4 <= m; i += 4)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1, acc);
-      for (; i < m; i++)
+      for (; i + 6 <= m; i += 6)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 1, m0, m1, acc);
+      if (i + 4 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1, acc), i += 4;
+      if (i + 2 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 1, m0, m1, acc), i += 2;
+      if (i < m)
         tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 1, m0, m1, acc);
     } else {
-      for (; i + 4 <= m; i += 4)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1, acc);
-      for (; i < m; i++)
+      for (; i + 6 <= m; i += 6)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 0, m0, m1, acc);
+      if (i + 4 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1, acc), i += 4;
+      if (i + 2 <= m)
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 0, m0, m1, acc), i += 2;
+      if (i < m)
         tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 0, m0, m1, acc);
     }
   }
@@ -272,31 +280,40 @@ void fl_swiglu_backward_avx2(float *dg, float *du, const float *dh, const float 
 }
 
 /* ================= fused softmax cross-entropy ================================================ */
-double fl_crossentropy_avx2(float *logits, const int *targets, int T, int V, float grad_scale) {
-  double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-  for (int t = 0; t < T; t++) {
-    float *row = logits + (size_t)t * V;
-    int v8 = V / 8 * 8;
-    __m256 mx8 = _mm256_set1_ps(-INFINITY);
-    for (int v = 0; v < v8; v += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(row + v));
-    float mx = fl_hmax256(mx8);
-    for (int v = v8; v < V; v++) mx = fmaxf(mx, row[v]);
-    __m256 vm = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
-    for (int v = 0; v < v8; v += 8) s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
-    float sum = fl_hsum256(s8);
-    for (int v = v8; v < V; v++) sum += expf(row[v] - mx);
-    float lse = mx + logf(sum);
-    double loss = (double)lse - row[targets[t]];
-    if (grad_scale != 0.0f) {
-      __m256 vl = _mm256_set1_ps(lse), gs = _mm256_set1_ps(grad_scale);
-      for (int v = 0; v < v8; v += 8)
-        _mm256_storeu_ps(row + v, _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
-      for (int v = v8; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
-      row[targets[t]] -= grad_scale;
-    }
-#pragma omp ordered
-    total += loss;
+static double ce_row(float *row, int target, int V, float grad_scale) {
+  int v8 = V / 8 * 8;
+  __m256 mx8 = _mm256_set1_ps(-INFINITY);
+  for (int v = 0; v < v8; v += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(row + v));
+  float mx = fl_hmax256(mx8);
+  for (int v = v8; v < V; v++) mx = fmaxf(mx, row[v]);
+  __m256 vm = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
+  for (int v = 0; v < v8; v += 8) s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
+  float sum = fl_hsum256(s8);
+  for (int v = v8; v < V; v++) sum += expf(row[v] - mx);
+  float lse = mx + logf(sum);
+  double loss = (double)lse - row[target];
+  if (grad_scale != 0.0f) {
+    __m256 vl = _mm256_set1_ps(lse), gs = _mm256_set1_ps(grad_scale);
+    for (int v = 0; v < v8; v += 8)
+      _mm256_storeu_ps(row + v, _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
+    for (int v = v8; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
+    row[target] -= grad_scale;
   }
+  return loss;
+}
+
+double fl_crossentropy_avx2(float *logits, const int *targets, int T, int V, float grad_scale) {
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (int t = 0; t < T; t++) s += ce_row(logits + (size_t)t * V, targets[t], V, grad_scale);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
+  }
+  for (int t = 0; t < team; t++) total += part[t];
   return total;
 }

@@ -30,6 +30,15 @@ public final class Native {
   /** The kernel table chosen for this CPU: "avx2", "neon" or "scalar". */
   public static native String kernelsName();
 
+  /**
+   * Sets the OpenMP threads of native calls made from the calling Java thread (the setting is
+   * per calling thread; the default is OMP_NUM_THREADS, else one per core). n must be >= 1.
+   */
+  public static native int setNumThreads(int n);
+
+  /** The OpenMP threads native calls from the calling thread use. */
+  public static native int numThreads();
+
   /** Creates a model; handle[0] receives it. Arch 0 = transformer, 1 = ffn. */
   public static native int modelCreate(long[] handle, int arch, int vocab, int dModel, int nLayers,
       int nHeads, int ffnDim, int seqLen, boolean ternary, boolean learnableAlpha, double ropeTheta,

@@ -24,10 +24,11 @@ public final class NativeKernels implements Kernels {
   }
 
   @Override
-  public void adamw(FloatBuffer params, FloatBuffer grads, FloatBuffer m, FloatBuffer v, long offset,
-      long count, float lr, float beta1, float beta2, float eps, float weightDecay, long step) {
-    Native.check(Native.adamw(params, grads, m, v, offset, count, lr, beta1, beta2, eps, weightDecay,
-        step), "adamw");
+  public void adamw(FloatBuffer params, FloatBuffer grads, FloatBuffer m, FloatBuffer v,
+      long offset, long count, float lr, float beta1, float beta2, float eps, float weightDecay,
+      long step) {
+    Native.check(Native.adamw(params, grads, m, v, offset, count, lr, beta1, beta2, eps,
+        weightDecay, step), "adamw");
   }
 
   @Override

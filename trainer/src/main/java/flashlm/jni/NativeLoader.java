@@ -66,7 +66,9 @@ public final class NativeLoader {
   public static String platform() {
     String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
     String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-    String o = os.startsWith("linux") ? "linux" : os.startsWith("mac") ? "macos" : os.replaceAll("[^a-z0-9]", "");
+    String o = os.startsWith("linux") ? "linux"
+        : os.startsWith("mac") ? "macos"
+        : os.replaceAll("[^a-z0-9]", "");
     String a = switch (arch) {
       case "amd64", "x86_64", "x64" -> "x86_64";
       case "aarch64", "arm64" -> "aarch64";
@@ -90,9 +92,10 @@ public final class NativeLoader {
       if (in == null) {
         throw new UnsatisfiedLinkError("no libflashlm for " + platform() + " (os.name="
             + System.getProperty("os.name") + ", os.arch=" + System.getProperty("os.arch")
-            + "): the classpath has no resource " + resource + ". The flashlm-native jar carries the "
-            + "platforms it was built on (linux-x86_64, linux-aarch64); build it here with `mvn -pl "
-            + "native package` (needs gcc), or set -D" + PATH_PROPERTY + "=/path/libflashlm.so");
+            + "): the classpath has no resource " + resource + ". The flashlm-native jar carries "
+            + "the platforms it was built on (linux-x86_64, linux-aarch64); build it here with "
+            + "`mvn -pl native package` (needs gcc), or set -D" + PATH_PROPERTY
+            + "=/path/libflashlm.so");
       }
       bytes = in.readAllBytes();
     } catch (IOException e) {

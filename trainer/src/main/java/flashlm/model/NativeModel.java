@@ -68,7 +68,8 @@ public final class NativeModel implements TrainableModel {
     long[] info = new long[5];
     for (int i = 0; i < Native.modelNumTensors(h); i++) {
       Native.check(Native.modelTensor(h, i, name, info), "reading tensor " + i);
-      int[] shape = info[1] == 2 ? new int[] {(int) info[2], (int) info[3]} : new int[] {(int) info[2]};
+      int[] shape = info[1] == 2 ? new int[] {(int) info[2], (int) info[3]}
+          : new int[] {(int) info[2]};
       tensors.add(new ParamLayout.Tensor(name[0], info[0], shape, info[4] != 0));
     }
     return ParamLayout.of(tensors);

@@ -74,7 +74,8 @@ class NativeKernelsTest {
       double dp = maxRelDiff(p, p2);
       double dm = maxRelDiff(q, q2);
       double dv = maxRelDiff(mom, mom2);
-      System.out.printf("n %4d: adamw max diff %.3e, sgd params %.3e, momentum %.3e%n", n, dp, dm, dv);
+      System.out.printf("n %4d: adamw max diff %.3e, sgd params %.3e, momentum %.3e%n", n, dp, dm,
+          dv);
       assertTrue(dp <= TOL_UPDATE && dm <= TOL_UPDATE && dv <= TOL_UPDATE,
           "n " + n + ": adamw " + dp + " sgd " + dm + " momentum " + dv);
       double s1 = nat.sumSquares(p, off, n);
@@ -94,8 +95,25 @@ class NativeKernelsTest {
     assertTrue(e.getMessage().contains("not a direct buffer"), e.getMessage());
     e = assertThrows(NativeException.class, () -> nat.sumSquares(d, 4, 5));
     assertTrue(e.getMessage().contains("[4, 9) outside its 8 elements"), e.getMessage());
-    e = assertThrows(NativeException.class, () -> nat.adamw(d, d, d, d, 0, 8, 1f, 0.9f, 0.9f, 1e-8f, 0f, 0));
+    e = assertThrows(NativeException.class,
+        () -> nat.adamw(d, d, d, d, 0, 8, 1f, 0.9f, 0.9f, 1e-8f, 0f, 0));
     assertTrue(e.getMessage().contains("step 0"), e.getMessage());
+  }
+
+  @Test
+  void threadCountIsPerCallingThread() throws InterruptedException {
+    int before = Native.numThreads();
+    Native.check(Native.setNumThreads(1), "set threads");
+    assertEquals(1, Native.numThreads());
+    int[] other = new int[1];
+    Thread t = new Thread(() -> other[0] = Native.numThreads());
+    t.start();
+    t.join();
+    assertEquals(before, other[0], "another thread keeps the default");
+    NativeException e = assertThrows(NativeException.class,
+        () -> Native.check(Native.setNumThreads(0), "set threads"));
+    assertTrue(e.getMessage().contains("at least 1"), e.getMessage());
+    Native.check(Native.setNumThreads(before), "restore threads");
   }
 
   @Test

@@ -30,7 +30,8 @@ class NativeLoaderTest {
     assertArrayEquals(want, Files.readAllBytes(lib));
     long modified = Files.getLastModifiedTime(lib).toMillis();
     assertEquals(lib, NativeLoader.extract(resource, cache));
-    assertEquals(modified, Files.getLastModifiedTime(lib).toMillis(), "an identical file is reused");
+    assertEquals(modified, Files.getLastModifiedTime(lib).toMillis(),
+        "an identical file is reused");
     Files.write(lib, new byte[] {1, 2, 3}); // a damaged copy is replaced
     assertArrayEquals(want, Files.readAllBytes(NativeLoader.extract(resource, cache)));
   }
@@ -40,8 +41,8 @@ class NativeLoaderTest {
     UnsatisfiedLinkError e = assertThrows(UnsatisfiedLinkError.class,
         () -> NativeLoader.extract("flashlm/native/plan9-mips/libflashlm.so", cache));
     assertTrue(e.getMessage().contains("flashlm/native/plan9-mips/libflashlm.so"), e.getMessage());
-    assertTrue(e.getMessage().contains("os.arch=") && e.getMessage().contains(NativeLoader.PATH_PROPERTY),
-        e.getMessage());
+    assertTrue(e.getMessage().contains("os.arch="), e.getMessage());
+    assertTrue(e.getMessage().contains(NativeLoader.PATH_PROPERTY), e.getMessage());
   }
 
   @Test

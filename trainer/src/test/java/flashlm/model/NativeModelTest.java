@@ -64,8 +64,8 @@ class NativeModelTest {
       assertEquals(refLoss, natLoss, lossTol * refLoss, "loss");
       List<String> failures = new ArrayList<>();
       for (ParamLayout.Tensor t : nat.layout().tensors()) {
-        compare(arch + " " + quant + " grad " + t.name(), nat.grads(), ref.grads(), (int) t.offset(),
-            (int) t.size(), tol, failures);
+        compare(arch + " " + quant + " grad " + t.name(), nat.grads(), ref.grads(),
+            (int) t.offset(), (int) t.size(), tol, failures);
       }
       ReferenceModel model = ref.reference();
       int t = spec.seqLen();
@@ -84,8 +84,8 @@ class NativeModelTest {
             want[b * v + j] = (float) logits[((b * t) + len - 1) * v + j];
           }
         }
-        compare(arch + " " + quant + " logits len " + len, FloatBuffer.wrap(got), FloatBuffer.wrap(want),
-            0, want.length, tol, failures);
+        compare(arch + " " + quant + " logits len " + len, FloatBuffer.wrap(got),
+            FloatBuffer.wrap(want), 0, want.length, tol, failures);
       }
       assertTrue(failures.isEmpty(), String.join("\n", failures));
     }
@@ -109,8 +109,9 @@ class NativeModelTest {
     System.out.printf("  %-58s max diff %.3e (%.3f of tolerance; scale %.3e)%n", what, maxDiff,
         maxDiff / allowed, scale);
     if (!(maxDiff <= allowed)) {
-      failures.add(String.format("%s: max diff %.3e > %.1e * %.3e at [%d]: native %.9g reference %.9g",
-          what, maxDiff, tol, scale, worst - off, got.get(worst), want.get(worst)));
+      failures.add(String.format(
+          "%s: max diff %.3e > %.1e * %.3e at [%d]: native %.9g reference %.9g", what, maxDiff, tol,
+          scale, worst - off, got.get(worst), want.get(worst)));
     }
   }
 
@@ -145,7 +146,8 @@ class NativeModelTest {
       m.close();
       assertThrows(IllegalStateException.class, () -> m.loss(tok, 1));
     }
-    ModelSpec alpha = new ModelSpec("ffn", 67, 32, 1, null, 48, 9, "ternary", true, null, null, null);
+    ModelSpec alpha =
+        new ModelSpec("ffn", 67, 32, 1, null, 48, 9, "ternary", true, null, null, null);
     assertThrows(UnsupportedOperationException.class, () -> NativeModel.create(alpha, 1));
     NativeException e = assertThrows(NativeException.class, () -> NativeModel.create(spec, 0));
     assertTrue(e.getMessage().contains("max_batch 0"), e.getMessage());
