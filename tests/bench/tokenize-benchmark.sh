@@ -6,6 +6,9 @@ cd "$(dirname "$0")/../.."
 mvn -B -q -pl tests -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test
 mkdir -p tests/target/bench-tmp
+# As bin/flashlm does: Spark's tasks are the parallelism, not the tokenizer's thread pool. The
+# single-thread DJL baseline encodes one document at a time, which this does not change.
+export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
 exec java ${BENCH_JAVA_OPTS:-} -Xmx6g -XX:+UseParallelGC \
   -DOPT_OUT_TRACKING=true -Dai.djl.offline=true \
   -DDJL_CACHE_DIR="$PWD/tests/target/djl-cache" -Djava.io.tmpdir="$PWD/tests/target/bench-tmp" \

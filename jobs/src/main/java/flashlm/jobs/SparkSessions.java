@@ -30,6 +30,8 @@ public final class SparkSessions {
     conf.put("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension");
     conf.put("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog");
     conf.put("spark.executorEnv.OPT_OUT_TRACKING", "true");
+    // Spark already runs one task per core: the tokenizer's own thread pool would oversubscribe.
+    conf.put("spark.executorEnv.TOKENIZERS_PARALLELISM", "false");
     conf.put("spark.executor.extraJavaOptions", OFFLINE_JAVA_OPTIONS);
     String chosen = master != null ? master : masterChosen() ? null : "local[*]";
     if (chosen != null) {

@@ -42,7 +42,8 @@ public final class SparkTestSession {
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.warehouse.dir", warehouse.toUri().toString())
         .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-        .config("spark.executorEnv.OPT_OUT_TRACKING", "true");
+        .config("spark.executorEnv.OPT_OUT_TRACKING", "true")
+        .config("spark.executorEnv.TOKENIZERS_PARALLELISM", "false");
   }
 
   private static Path tempDir(String name) {
