@@ -263,6 +263,9 @@ def main():
     ap.add_argument("--seed", type=int, help="default: the config's seed, else 1234")
     ap.add_argument("--init", help="initial weights, safetensors from `flashlm export`")
     ap.add_argument("--serve", action="store_true", help="read commands from stdin")
+    ap.add_argument("--profile", type=int, metavar="ROWS",
+                    help="one-shot: also print torch.profiler's top ROWS ops by self CPU time, "
+                         "grouped by input shape")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -295,7 +298,16 @@ def main():
                 print(json.dumps({"error": f"unknown command {cmd[0]!r}"}), flush=True)
         return
     steps.run(args.warmup)
-    r = steps.run(args.steps)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            r = steps.run(args.steps)
+        table = prof.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cpu_time_total", row_limit=args.profile, max_name_column_width=40,
+            max_shapes_column_width=70)
+        print(table, file=sys.stderr)
+    else:
+        r = steps.run(args.steps)
     tokens = args.steps * B * m["seq_len"]
     print(json.dumps({**info, **r, "tokens_per_s": tokens / r["seconds"],
                       "peak_rss_bytes": peak_rss_bytes()}))
