@@ -12,12 +12,17 @@ Two modes:
   serve      python3 pytorch_train.py --conf ... --serve
              reads commands from stdin, one per line, so a benchmark can interleave PyTorch and
              FlashLM steps in one run without paying start-up each time:
-               "steps N"  -> trains N steps, prints {"steps":N,"seconds":..,"loss":..}
+               "steps N"  -> trains N steps, prints {"steps":N,"seconds":..,"model_seconds":..,
+                             "update_seconds":..,"loss":..} (model: forward + backward;
+                             update: clip + optimizer)
                "rss"      -> prints {"peak_rss_bytes":..}
                "quit"
-Tokens are uniform random ids from a seeded generator (throughput does not depend on them);
---init FILE.safetensors loads initial weights exported by `flashlm export` so both trainers start
-from the same point.
+Tokens are uniform random ids from a counter-based generator (splitmix64, see batch_tokens) that
+the trainer's side of the benchmark (flashlm.bench.TrainServe) reproduces bit for bit; throughput
+does not depend on them. --init FILE.safetensors loads initial weights written by `flashlm export`
+or by TrainServe --write-init (Llama names, q/k rows in Llama's RoPE halves order, which this
+model's interleaved RoPE undoes on load), so both trainers start from the same point and their
+losses agree.
 """
 import argparse
 import json
@@ -26,6 +31,7 @@ import resource
 import sys
 import time
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -160,6 +166,12 @@ def llama_state_dict_names(model):
     return {"model." + k: v for k, v in model.state_dict().items()}
 
 
+def halves_to_interleaved(w, heads):
+    # Inverse of the export's row permutation: row h*hd + j*hd/2 + i -> h*hd + 2i + j.
+    rows, cols = w.shape
+    return w.view(heads, 2, rows // heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+
+
 def build(conf, args):
     m = conf["model"]
     model = Model(m)
@@ -172,7 +184,10 @@ def build(conf, args):
             sys.exit(f"{args.init}: missing tensors {missing[:5]}")
         with torch.no_grad():
             for name, t in own.items():
-                t.copy_(tensors[name])
+                w = tensors[name]
+                if m["arch"] == "transformer" and name.endswith(("q_proj.weight", "k_proj.weight")):
+                    w = halves_to_interleaved(w, m["n_heads"])
+                t.copy_(w)
     o = conf.get("optimizer", {})
     decay = [p for p in model.parameters() if p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.dim() <= 1]
@@ -187,20 +202,50 @@ def build(conf, args):
     return model, opt
 
 
-def train_steps(model, opt, gen, n, B, m, clip):
-    T, V = m["seq_len"], m["vocab_size"]
-    loss = float("nan")
-    start = time.perf_counter()
-    for _ in range(n):
-        tokens = torch.randint(0, V, (B, T + 1), generator=gen)
-        opt.zero_grad(set_to_none=True)
-        l = model(tokens[:, :-1], tokens[:, 1:])
-        l.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        loss = l.item()
-    return time.perf_counter() - start, loss
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def batch_tokens(seed, step, B, T, V):
+    """Tokens of update `step` (from 0), (B, T+1): token i of the run is
+    splitmix64(seed + (i + 1) * GOLDEN) mod V, i counted over all updates (as TrainServe.batch)."""
+    n = B * (T + 1)
+    i = np.arange(step * n + 1, step * n + n + 1, dtype=np.uint64)
+    z = np.uint64(seed) + i * GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return torch.from_numpy((z % np.uint64(V)).astype(np.int64).reshape(B, T + 1))
+
+
+class Steps:
+    """The training state between commands: the update counter picks the batch."""
+
+    def __init__(self, model, opt, seed, B, m, clip):
+        self.model, self.opt, self.seed, self.B, self.m, self.clip = model, opt, seed, B, m, clip
+        self.step = 0
+
+    def run(self, n):
+        T, V = self.m["seq_len"], self.m["vocab_size"]
+        loss = float("nan")
+        model_s = update_s = 0.0
+        start = time.perf_counter()
+        for _ in range(n):
+            tokens = batch_tokens(self.seed, self.step, self.B, T, V)
+            t0 = time.perf_counter()
+            self.opt.zero_grad(set_to_none=True)
+            l = self.model(tokens[:, :-1], tokens[:, 1:])
+            l.backward()
+            t1 = time.perf_counter()
+            if self.clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            self.opt.step()
+            t2 = time.perf_counter()
+            loss = l.item()
+            model_s += t1 - t0
+            update_s += t2 - t1
+            self.step += 1
+        return {"steps": n, "seconds": time.perf_counter() - start, "model_seconds": model_s,
+                "update_seconds": update_s, "loss": loss}
 
 
 def peak_rss_bytes():
@@ -215,22 +260,27 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--seed", type=int, help="default: the config's seed, else 1234")
     ap.add_argument("--init", help="initial weights, safetensors from `flashlm export`")
     ap.add_argument("--serve", action="store_true", help="read commands from stdin")
+    ap.add_argument("--profile", type=int, metavar="ROWS",
+                    help="one-shot: also print torch.profiler's top ROWS ops by self CPU time, "
+                         "grouped by input shape")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     with open(args.conf) as f:
         conf = json.load(f)
+    if args.seed is None:
+        args.seed = conf.get("seed", 1234)
+    torch.manual_seed(args.seed)
     m = conf["model"]
     if args.seq_len:
         m["seq_len"] = args.seq_len
     B = args.batch or conf.get("data", {}).get("batch_size", 8)
     clip = conf.get("grad_clip", 1.0)
     model, opt = build(conf, args)
-    gen = torch.Generator().manual_seed(args.seed)
+    steps = Steps(model, opt, args.seed, B, m, clip)
     params = sum(p.numel() for p in model.parameters())
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params,
             "batch": B, "seq_len": m["seq_len"]}
@@ -241,18 +291,26 @@ def main():
             if not cmd or cmd[0] == "quit":
                 break
             if cmd[0] == "steps":
-                sec, loss = train_steps(model, opt, gen, int(cmd[1]), B, m, clip)
-                print(json.dumps({"steps": int(cmd[1]), "seconds": sec, "loss": loss}), flush=True)
+                print(json.dumps(steps.run(int(cmd[1]))), flush=True)
             elif cmd[0] == "rss":
                 print(json.dumps({"peak_rss_bytes": peak_rss_bytes()}), flush=True)
             else:
                 print(json.dumps({"error": f"unknown command {cmd[0]!r}"}), flush=True)
         return
-    train_steps(model, opt, gen, args.warmup, B, m, clip)
-    sec, loss = train_steps(model, opt, gen, args.steps, B, m, clip)
+    steps.run(args.warmup)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            r = steps.run(args.steps)
+        table = prof.key_averages(group_by_input_shape=True).table(
+            sort_by="self_cpu_time_total", row_limit=args.profile, max_name_column_width=40,
+            max_shapes_column_width=70)
+        print(table, file=sys.stderr)
+    else:
+        r = steps.run(args.steps)
     tokens = args.steps * B * m["seq_len"]
-    print(json.dumps({**info, "steps": args.steps, "seconds": sec, "loss": loss,
-                      "tokens_per_s": tokens / sec, "peak_rss_bytes": peak_rss_bytes()}))
+    print(json.dumps({**info, **r, "tokens_per_s": tokens / r["seconds"],
+                      "peak_rss_bytes": peak_rss_bytes()}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Where a training step of the native model spends its time, per kernel and per layer kind
+# (tests/bench/profile_model.c). Not a test; for guiding the kernel work.
+# Usage: tests/bench/profile-model.sh CONF BATCH [STEPS]   e.g. conf/v7-ts.json 8 3
+# Threads: OMP_NUM_THREADS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+conf=${1:?usage: profile-model.sh CONF BATCH [STEPS]}
+batch=${2:?usage: profile-model.sh CONF BATCH [STEPS]}
+steps=${3:-3}
+
+make -s -C native target/build/libflashlm.a >&2
+mkdir -p target/bench
+gcc -O2 -std=gnu11 -fopenmp -Inative/include tests/bench/profile_model.c \
+  native/target/build/libflashlm.a -lm -o target/bench/profile_model
+
+read -r -a spec < <(python3 - "$conf" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))["model"]
+print(0 if m["arch"] == "transformer" else 1, m["vocab_size"], m["d_model"], m["n_layers"],
+      m.get("n_heads", 1), m["ffn_dim"], m["seq_len"], 1 if m.get("quant", "ternary") == "ternary" else 0)
+EOF
+)
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} exec target/bench/profile_model "${spec[@]}" "$batch" "$steps"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Trainer throughput vs PyTorch on the same models, interleaved in one run, with MFU and peak RSS
+# (issue 5, "Performance"). Builds the trainer's test classes (flashlm.bench.TrainServe) and the
+# FMA peak program, then runs tests/bench/compare_pytorch.py.
+#
+# Usage: tests/bench/train-benchmark.sh [--models v6.1:16,v7-ts:8,...] [--rounds R]
+#            [--threads N] [--chunk-seconds S] [other compare_pytorch.py options]
+# Defaults: all six models (v6.1 B16/B64, v7-ts B8/B16, v7-float B8/B16), 3 rounds, 2 threads.
+#
+# PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
+# /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
+#   python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy safetensors
+# (the CPU wheel comes from the local pip index; measured here with torch 2.13.0+cpu).
+# BENCH_MVN_ARGS adds Maven flags (e.g. -o). Results go to stdout and, one JSON line per model, to target/bench/train-benchmark.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+python=${TORCH_PYTHON:-}
+if [ -z "$python" ]; then
+  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; else python=python3; fi
+fi
+if ! "$python" -c 'import torch, numpy, safetensors' 2>/dev/null; then
+  echo "train-benchmark: $python lacks torch, numpy or safetensors; set TORCH_PYTHON or run" \
+    "python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy safetensors" >&2
+  exit 1
+fi
+
+mvn -B -q ${BENCH_MVN_ARGS:-} -pl trainer -am test-compile dependency:build-classpath \
+  -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test >&2
+mkdir -p target/bench
+gcc -O2 -mavx2 -mfma -fopenmp tests/bench/fma_peak.c -o target/bench/fma_peak
+
+cp="trainer/target/test-classes:trainer/target/classes:$(cat trainer/target/bench.classpath)"
+exec "$python" tests/bench/compare_pytorch.py --java-cp "$cp" --python "$python" \
+  --peak target/bench/fma_peak --workdir target/bench --json target/bench/train-benchmark.jsonl "$@"
