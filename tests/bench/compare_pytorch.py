@@ -19,8 +19,8 @@ RSS; then where the time of a step goes (forward+backward vs clip+optimizer).
 
 On a machine shared with other work the figures swing: an OpenMP barrier whose partner thread was
 descheduled waits for it, so a busy neighbour can slow a 2-thread step several times over. The
-within-round ratio and the best round are the steadier figures then; --threads 1 is steadier still. Only the standard library here; the
-PyTorch side runs under --python.
+within-round ratio and the best round are the steadier figures then; --threads 1 is steadier
+still. Only the standard library here; the PyTorch side runs under --python.
 
 Model FLOPs per token (training: forward + backward = 3 x forward), the formula used for both:
   6 * (P_matmul + V*d) + 6 * L * T * d   (the last term for transformers only)

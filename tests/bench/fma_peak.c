@@ -1,4 +1,4 @@
-/* The fp32 FMA peak of this machine, for the trainer benchmark's MFU (tests/bench/compare_pytorch.py).
+/* The fp32 FMA peak of this machine, for the trainer benchmark's MFU (compare_pytorch.py).
  * Built by tests/bench/train-benchmark.sh: gcc -O2 -mavx2 -mfma -fopenmp fma_peak.c -o fma_peak
  *   OMP_NUM_THREADS=2 fma_peak [reps]   prints {"gflops": best of reps, "threads": n, "runs": [..]}
  * Every OpenMP thread runs 12 independent chains of 8-wide FMAs held in registers (FMA latency 4 x

@@ -17,8 +17,9 @@ gcc -O2 -std=gnu11 -fopenmp -Inative/include tests/bench/profile_model.c \
 read -r -a spec < <(python3 - "$conf" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))["model"]
+ternary = 1 if m.get("quant", "ternary") == "ternary" else 0
 print(0 if m["arch"] == "transformer" else 1, m["vocab_size"], m["d_model"], m["n_layers"],
-      m.get("n_heads", 1), m["ffn_dim"], m["seq_len"], 1 if m.get("quant", "ternary") == "ternary" else 0)
+      m.get("n_heads", 1), m["ffn_dim"], m["seq_len"], ternary)
 EOF
 )
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} exec target/bench/profile_model "${spec[@]}" "$batch" "$steps"

@@ -277,8 +277,8 @@ int main(int argc, char **argv) {
     int back = strstr(l, "bwd") != NULL || strstr(l, "crossentropy") != NULL;
     *(back ? &bwd : &fwd) += buckets[i].seconds;
   }
-  printf("forward kernels %.1f ms, backward kernels (incl. the fused cross-entropy) %.1f ms per step\n",
-         1e3 * fwd / steps, 1e3 * bwd / steps);
+  printf("forward kernels %.1f ms, backward kernels (incl. the fused cross-entropy) %.1f ms "
+         "per step\n", 1e3 * fwd / steps, 1e3 * bwd / steps);
   fl_model_free(m);
   free(mom);
   free(tok);

@@ -11,13 +11,15 @@
 # /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
 #   python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy safetensors
 # (the CPU wheel comes from the local pip index; measured here with torch 2.13.0+cpu).
-# BENCH_MVN_ARGS adds Maven flags (e.g. -o). Results go to stdout and, one JSON line per model, to target/bench/train-benchmark.jsonl.
+# BENCH_MVN_ARGS adds Maven flags (e.g. -o). Results go to stdout and, one JSON line per model,
+# to target/bench/train-benchmark.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 python=${TORCH_PYTHON:-}
 if [ -z "$python" ]; then
-  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; else python=python3; fi
+  python=python3
+  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; fi
 fi
 if ! "$python" -c 'import torch, numpy, safetensors' 2>/dev/null; then
   echo "train-benchmark: $python lacks torch, numpy or safetensors; set TORCH_PYTHON or run" \

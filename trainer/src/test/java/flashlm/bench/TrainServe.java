@@ -81,7 +81,8 @@ public final class TrainServe {
         writeInit(init, spec, layout, model.params());
       }
       Kernels kernels = Models.kernels(c.backend());
-      Session s = new Session(c, model, new OptimizerState(c.optimizer(), layout, kernels), kernels);
+      OptimizerState opt = new OptimizerState(c.optimizer(), layout, kernels);
+      Session s = new Session(c, model, opt, kernels);
       ObjectNode ready = JSON.createObjectNode();
       ready.put("ready", true);
       ready.put("backend", c.backend());
@@ -95,7 +96,8 @@ public final class TrainServe {
   }
 
   private static void serve(Session s) throws IOException {
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    BufferedReader in =
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line; (line = in.readLine()) != null;) {
       String[] cmd = line.trim().split("\\s+");
       ObjectNode out = JSON.createObjectNode();
