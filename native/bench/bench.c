@@ -267,11 +267,25 @@ static void models(void) {
   if (!only || !strcmp(only, "v7-ts-float")) model("v7-ts", v7ts, 16);
 }
 
+/* `peak [reps]`: the FMA peak alone, as JSON, for the trainer benchmark's MFU
+ * (tests/bench/compare_pytorch.py): {"gflops": best, "threads": n, "runs": [...]}. */
+static void peak_json(void) {
+  double b = 0;
+  printf("{\"threads\": %d, \"runs\": [", omp_get_max_threads());
+  for (int r = 0; r < reps; r++) {
+    double v = fma_peak_once(20000000);
+    printf("%s%.1f", r ? ", " : "", v);
+    if (v > b) b = v;
+  }
+  printf("], \"gflops\": %.1f}\n", b);
+}
+
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "kernels";
   if (argc > 2) reps = atoi(argv[2]) > 0 ? atoi(argv[2]) : reps;
   if (argc > 3) only = argv[3];
   if (!strcmp(what, "kernels") || !strcmp(what, "all")) kernels();
   if (!strcmp(what, "model") || !strcmp(what, "all")) models();
+  if (!strcmp(what, "peak")) peak_json();
   return 0;
 }

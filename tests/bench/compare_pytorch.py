@@ -3,7 +3,7 @@
 (tests/bench/pytorch_train.py) on the same model, interleaved in one run.
 
 Run through tests/bench/train-benchmark.sh, which builds what this needs. For each model it
-  1. measures the FMA peak (tests/bench/fma_peak.c, all threads; again between rounds and at the
+  1. measures the FMA peak (`flashlm_bench peak`, native/bench/bench.c, all threads; again between rounds and at the
      end: the highest seen is the machine's peak for the MFU, the lowest shows the contention),
   2. starts both trainers as servers: TrainServe initialises the model from the config's seed and
      writes the weights as safetensors, PyTorch loads them, so both train the same model on the
@@ -109,7 +109,8 @@ def omp_env(args):
 
 def peak(args, reps=None):
     env = omp_env(args)
-    out = subprocess.run([args.peak, str(reps or args.peak_reps)], env=env, capture_output=True,
+    out = subprocess.run([args.peak, "peak", str(reps or args.peak_reps)], env=env,
+                         capture_output=True,
                          text=True, check=True).stdout
     return json.loads(out)["gflops"]
 
@@ -241,7 +242,7 @@ def main():
                     "the model lives in native memory)")
     ap.add_argument("--python", default=sys.executable,
                     help="a python with torch, numpy and safetensors (default this one)")
-    ap.add_argument("--peak", required=True, help="the fma_peak program")
+    ap.add_argument("--peak", required=True, help="native/target/build/<platform>/flashlm_bench (its peak mode)")
     ap.add_argument("--peak-reps", type=int, default=5)
     ap.add_argument("--workdir", required=True, help="for init weights and server logs")
     ap.add_argument("--json", help="also write the results here, one JSON line per model")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Trainer throughput vs PyTorch on the same models, interleaved in one run, with MFU and peak RSS
 # (issue 5, "Performance"). Builds the trainer's test classes (flashlm.bench.TrainServe) and the
-# FMA peak program, then runs tests/bench/compare_pytorch.py.
+# native benchmark (its `peak` mode measures the FMA peak), then runs tests/bench/compare_pytorch.py.
 #
 # Usage: tests/bench/train-benchmark.sh [--models v6.1:16,v7-ts:8,...] [--rounds R]
 #            [--threads N] [--chunk-seconds S] [other compare_pytorch.py options]
@@ -30,8 +30,9 @@ fi
 mvn -B -q ${BENCH_MVN_ARGS:-} -pl trainer -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test >&2
 mkdir -p target/bench
-gcc -O2 -mavx2 -mfma -fopenmp tests/bench/fma_peak.c -o target/bench/fma_peak
+make -s -C native bench >&2
+bench_bin=$(ls native/target/build/*/flashlm_bench | head -n 1)
 
 cp="trainer/target/test-classes:trainer/target/classes:$(cat trainer/target/bench.classpath)"
 exec "$python" tests/bench/compare_pytorch.py --java-cp "$cp" --python "$python" \
-  --peak target/bench/fma_peak --workdir target/bench --json target/bench/train-benchmark.jsonl "$@"
+  --peak "$PWD/$bench_bin" --workdir target/bench --json target/bench/train-benchmark.jsonl "$@"
