@@ -58,3 +58,20 @@ void fl_embedding_backward(float *dE, const float *dout, const int *tok, int T, 
     }
   }
 }
+
+double fl_crossentropy_rows(fl_ce_row_fn ce_row, float *logits, const int *targets, int T, int V,
+                            float grad_scale) {
+  double part[FL_MAX_THREADS] = {0}, total = 0.0;
+  int team = 1;
+#pragma omp parallel num_threads(fl_team())
+  {
+    double s = 0.0;
+#pragma omp for schedule(static) nowait
+    for (int t = 0; t < T; t++) s += ce_row(logits + (size_t)t * V, targets[t], V, grad_scale);
+    part[omp_get_thread_num()] = s;
+#pragma omp single nowait
+    team = omp_get_num_threads();
+  }
+  for (int t = 0; t < team; t++) total += part[t];
+  return total;
+}

@@ -21,6 +21,11 @@ static inline int fl_team(void) {
   int n = omp_get_max_threads();
   return n < FL_MAX_THREADS ? n : FL_MAX_THREADS;
 }
+/* Cross-entropy of one row of logits in place (see fl_crossentropy_fused); each ISA has its own. */
+typedef double (*fl_ce_row_fn)(float *row, int target, int V, float grad_scale);
+/* The fused cross-entropy over T rows with ce_row, summed deterministically as above. */
+double fl_crossentropy_rows(fl_ce_row_fn ce_row, float *logits, const int *targets, int T, int V,
+                            float grad_scale);
 /* Attention processes keys in blocks of this many (the online-softmax rescale granularity). */
 #define FL_ATT_KB 64
 
