@@ -7,10 +7,15 @@
  * ratio ternary / fp32 GEMM (target >= 1.5) and GEMM / FMA peak. `model` times
  * fl_model_forward_backward at the v6.1 and v7-ts configurations (tokens/s, model FLOP/s, and
  * the process's peak RSS so far: run one model per process for its own figure).
- * Each figure is the best of `reps` runs (default 5). */
+ * Each figure is the best of `reps` runs (default 5).
+ * The fp32 GEMM target is "at least 90% of OpenBLAS": if an OpenBLAS library can be opened at run
+ * time (FLASHLM_BENCH_BLAS names it, default libopenblas.so.0; on Debian: apt-get install
+ * libopenblas0), `kernels` also times cblas_sgemm on the same operands with the same thread
+ * count, interleaved with ours, and prints ours / OpenBLAS per product. Nothing links it. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <dlfcn.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -121,23 +126,59 @@ static double best(double (*f)(long), long iters) {
   return b;
 }
 
+/* ---- the OpenBLAS baseline, opened at run time if present ---- */
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+typedef void (*cblas_sgemm_fn)(int order, int ta, int tb, int M, int N, int K, float alpha,
+                               const float *A, int lda, const float *B, int ldb, float beta,
+                               float *C, int ldc);
+static cblas_sgemm_fn blas_sgemm;
+static const char *blas_name;
+
+static void open_blas(void) {
+  const char *name = getenv("FLASHLM_BENCH_BLAS");
+  if (!name || !*name) name = "libopenblas.so.0";
+  void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    printf("no OpenBLAS baseline: %s (set FLASHLM_BENCH_BLAS or install libopenblas0)\n", dlerror());
+    return;
+  }
+  blas_sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+  void (*threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+  if (threads) threads(omp_get_max_threads());
+  blas_name = name;
+  if (!blas_sgemm) printf("no OpenBLAS baseline: %s has no cblas_sgemm\n", name);
+}
+
 /* ---- GEMM and ternary at one linear's shape: T tokens, in K, out N ---- */
 typedef struct {
   const char *name;
   int T, K, N;
 } shape;
 
+/* GFLOP/s of ours (and, if blas is non-NULL and OpenBLAS is open, of cblas_sgemm on the same
+ * operands, alternating with ours rep by rep so that machine noise hits both), best of reps. */
 static double time_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                        const float *B, int ldb, float beta, float *C, int ldc) {
+                        const float *B, int ldb, float beta, float *C, int ldc, double *blas) {
   const fl_kernels *k = fl_kernels_get();
-  double b = INFINITY;
+  double b = INFINITY, bb = INFINITY;
   k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc); /* warm-up */
+  int with_blas = blas && blas_sgemm;
+  if (with_blas)
+    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS, tb ? CBLAS_TRANS : CBLAS_NO_TRANS,
+               M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
   for (int r = 0; r < reps; r++) {
     double t0 = now();
     k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
     double t = now() - t0;
     if (t < b) b = t;
+    if (!with_blas) continue;
+    t0 = now();
+    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS, tb ? CBLAS_TRANS : CBLAS_NO_TRANS,
+               M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    t = now() - t0;
+    if (t < bb) bb = t;
   }
+  if (blas) *blas = with_blas ? 2.0 * M * N * K / bb / 1e9 : NAN;
   return 2.0 * M * N * K / b / 1e9;
 }
 
@@ -148,9 +189,10 @@ static void bench_shape(const shape *s, double peak) {
   float *y = randf((size_t)T * N, 1.0f), *dy = randf((size_t)T * N, 1.0f);
   float *dx = randf((size_t)T * K, 1.0f), *dW = randf((size_t)N * K, 1.0f);
   /* forward y = x W^T; backward dx = dy W, dW += dy^T x */
-  double fwd = time_gemm(0, 1, T, N, K, x, K, W, K, 0.0f, y, N);
-  double bdx = time_gemm(0, 0, T, K, N, dy, N, W, K, 0.0f, dx, K);
-  double bdw = time_gemm(1, 0, N, K, T, dy, N, x, K, 1.0f, dW, K);
+  double ofwd, obdx, obdw;
+  double fwd = time_gemm(0, 1, T, N, K, x, K, W, K, 0.0f, y, N, &ofwd);
+  double bdx = time_gemm(0, 0, T, K, N, dy, N, W, K, 0.0f, dx, K, &obdx);
+  double bdw = time_gemm(1, 0, N, K, T, dy, N, x, K, 1.0f, dW, K, &obdw);
   int8_t *q = aligned_alloc(64, (size_t)T * Kp);
   float *xs = malloc(sizeof(float) * T);
   uint8_t *w = aligned_alloc(64, fl_ternary_packed_bytes(N, K) + 64);
@@ -168,8 +210,9 @@ static void bench_shape(const shape *s, double peak) {
     if (t2 - t1 < bq) bq = t2 - t1;
   }
   double tern = 2.0 * T * N * K / bt / 1e9;
-  printf("%-22s %5d %5d %5d | %7.1f %7.1f %7.1f | %5.0f%% | %7.1f %5.2fx | %6.2f\n", s->name, T, K,
-         N, fwd, bdx, bdw, 100.0 * fwd / peak, tern, tern / fwd, bq * 1e3);
+  printf("%-22s %5d %5d %5d | %7.1f %7.1f %7.1f | %5.0f%% | %7.1f %5.2fx | %6.2f | %4.2f %4.2f %4.2f\n",
+         s->name, T, K, N, fwd, bdx, bdw, 100.0 * fwd / peak, tern, tern / fwd, bq * 1e3,
+         fwd / ofwd, bdx / obdx, bdw / obdw);
   free(x), free(W), free(y), free(dy), free(dx), free(dW), free(q), free(xs), free(w);
 }
 
@@ -178,16 +221,17 @@ static void kernels(void) {
       {"v6.1 up", 8192, 192, 384},     {"v6.1 down", 8192, 384, 192},
       {"v6.1 head", 8192, 192, 1024},  {"v7-ts qkv(each)", 4096, 512, 512},
       {"v7-ts gate/up", 4096, 512, 1376}, {"v7-ts down", 4096, 1376, 512},
-      {"v7-ts head chunk", 256, 512, 32000},
+      {"v7-ts head chunk", 512, 512, 32000},
   };
   double fma0 = best(fma_peak_once, 20000000), int8 = best(int8_peak_once, 20000000);
   printf("kernels '%s', %d threads, %s; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
          fl_kernels_get()->name, omp_get_max_threads(),
          omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0, int8);
-  printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s\n", "shape", "T", "in", "out",
-         "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant");
-  printf("%-22s %17s | %23s | %6s | %7s %6s | %6s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
-         "GOP/s", "", "ms");
+  open_blas();
+  printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s | %14s\n", "shape", "T", "in", "out",
+         "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant", "GEMM / OpenBLAS");
+  printf("%-22s %17s | %23s | %6s | %7s %6s | %6s | %14s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
+         "GOP/s", "", "ms", blas_sgemm ? "xW^T dyW dy^Tx" : "(not found)");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(&shapes[i], fma0);
   /* causal attention at the v7-ts shape: 2 products of T(T+1)/2 x hd per head forward, 5 back */
   int B = 16, T = 256, H = 8, hd = 64, C = H * hd;

@@ -9,10 +9,10 @@ conf=${1:?usage: profile-model.sh CONF BATCH [STEPS]}
 batch=${2:?usage: profile-model.sh CONF BATCH [STEPS]}
 steps=${3:-3}
 
-make -s -C native target/build/libflashlm.a >&2
+make -s -C native archive >&2
 mkdir -p target/bench
 gcc -O2 -std=gnu11 -fopenmp -Inative/include tests/bench/profile_model.c \
-  native/target/build/libflashlm.a -lm -o target/bench/profile_model
+  "native/target/build/linux-$(uname -m)/libflashlm.a" -lm -o target/bench/profile_model
 
 read -r -a spec < <(python3 - "$conf" <<'EOF'
 import json, sys
