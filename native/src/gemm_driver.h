@@ -197,7 +197,8 @@ void FL_GEMM_ENTRY(int ta, int tb, int M, int N, int K, float alpha, const float
     scale_c(C, ldc, M, N, beta);
     return;
   }
-  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  /* inside a parallel region only if nesting is on (the model's GEMM pairs): a team of its own */
+  int nt = omp_get_active_level() < omp_get_max_active_levels() ? omp_get_max_threads() : 1;
   int big = M > N ? M : N;
   size_t bp = panel_floats(N), per = bp + (size_t)MC * KC, part = (size_t)M * N;
   int wide = !ta && bp > WIDE_B;
