@@ -120,7 +120,8 @@ void test_model_layout(void) {
       int per = arch == FL_ARCH_TRANSFORMER ? 9 : 3, d = s.d, f = s.ffn;
       int lin = arch == FL_ARCH_TRANSFORMER ? 7 : 2, base = 2 + per * s.n_layers;
       int n_alpha = alpha ? lin * s.n_layers : 0;
-      T_CHECK(fl_model_num_tensors(m) == base + n_alpha, "tensor count %d", fl_model_num_tensors(m));
+      T_CHECK(fl_model_num_tensors(m) == base + n_alpha, "tensor count %d",
+              fl_model_num_tensors(m));
       size_t off = 0;
       for (int i = 0; i < fl_model_num_tensors(m); i++) {
         const char *name;
@@ -147,19 +148,21 @@ void test_model_layout(void) {
         }
         T_CHECK(strcmp(name, want) == 0, "tensor %d is %s, want %s", i, name, want);
         T_CHECK(o == off && nd == (c ? 2 : 1) && shape[0] == r && (!c || shape[1] == c) &&
-                decay == (c != 0), "tensor %s: offset %zu (want %zu), ndim %d, shape %dx%d, decay %d",
-                name, o, off, nd, shape[0], shape[1], decay);
+                    decay == (c != 0),
+                "tensor %s: offset %zu (want %zu), ndim %d, shape %dx%d, decay %d", name, o, off,
+                nd, shape[0], shape[1], decay);
         off += (size_t)r * (c ? c : 1);
       }
-      size_t want_n = (size_t)s.vocab * d + d + n_alpha +
-                      (size_t)s.n_layers * (arch == FL_ARCH_TRANSFORMER ? 4 * d * d + 3 * d * f + 2 * d
-                                                                        : 2 * d * f + d);
+      size_t per_layer =
+          arch == FL_ARCH_TRANSFORMER ? 4 * d * d + 3 * d * f + 2 * d : 2 * d * f + d;
+      size_t want_n = (size_t)s.vocab * d + d + n_alpha + (size_t)s.n_layers * per_layer;
       T_CHECK(fl_model_num_params(m) == want_n && off == want_n, "num_params %zu, want %zu",
               fl_model_num_params(m), want_n);
       const char *name;
       size_t o;
       int nd, shape[2], decay;
-      T_CHECK(fl_model_tensor(m, 99, &name, &o, &nd, shape, &decay) == FL_EINVAL, "tensor 99 exists");
+      T_CHECK(fl_model_tensor(m, 99, &name, &o, &nd, shape, &decay) == FL_EINVAL,
+              "tensor 99 exists");
       fl_model_free(m);
     }
 }

@@ -331,7 +331,8 @@ class ExporterTest {
     for (int h = 0; h < heads; h++) {
       for (int i = 0; i < half; i++) {
         for (int j = 0; j < 2; j++) {
-          System.arraycopy(w, (h * hd + j * half + i) * cols, out, (h * hd + 2 * i + j) * cols, cols);
+          int from = (h * hd + j * half + i) * cols;
+          System.arraycopy(w, from, out, (h * hd + 2 * i + j) * cols, cols);
         }
       }
     }

@@ -120,7 +120,8 @@ class TrainerTest {
     if (alpha) { // the alphas (initialised to 1) are trained and checkpointed
       int[] p = bits(rest.checkpoint());
       int moved = 0;
-      for (ParamLayout.Tensor t : ParamLayout.of(config("b", optimizer, be, la).model()).tensors()) {
+      ParamLayout layout = ParamLayout.of(config("b", optimizer, be, la).model());
+      for (ParamLayout.Tensor t : layout.tensors()) {
         if (t.name().endsWith(".alpha") && p[(int) t.offset()] != Float.floatToRawIntBits(1f)) {
           moved++;
         }
