@@ -111,7 +111,7 @@ public final class ParamLayout {
     if (spec.learnableAlpha()) {
       for (int i = 0; i < spec.nLayers(); i++) {
         for (String linear : linears(spec)) {
-          b.add(alphaName("model.layers." + i + "." + linear + ".weight"), false, 1);
+          b.add("model.layers." + i + "." + linear + ".alpha", false, 1);
         }
       }
     }
@@ -132,16 +132,6 @@ public final class ParamLayout {
       throw new IllegalArgumentException(weightName + " is not the weight of a linear");
     }
     return weightName.substring(0, weightName.length() - "weight".length()) + "alpha";
-  }
-
-  /** Whether a tensor called {@code name} is in this layout. */
-  public boolean contains(String name) {
-    for (Tensor t : tensors) {
-      if (t.name().equals(name)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** A layout from tensors listed elsewhere (the native model, a checkpoint). */
