@@ -32,6 +32,11 @@
  *   dx = dy W_eff             (gradient w.r.t. the float input uses the dequantised weight)
  *   dW += dy^T x_eff          (gradient w.r.t. the master weight uses the dequantised input)
  * With quant "none": W_eff = W and x_eff = x (plain fp32 linear).
+ *
+ * Learnable alpha (fl_spec.learnable_alpha, FlashLM's per-layer output scale; off in the BitNet
+ * b1.58 reference recipe): every linear gets one fp32 scalar, y = alpha * (x_eff W_eff^T), for
+ * BitLinear and plain fp32 linears alike. Backward: dalpha += sum(dy * x_eff W_eff^T) (computed
+ * as <dy^T x_eff, W_eff>, exact at alpha = 0), dW += alpha dy^T x_eff, dx = alpha dy W_eff.
  */
 #ifndef FLASHLM_H
 #define FLASHLM_H
@@ -177,7 +182,7 @@ enum { FL_ARCH_TRANSFORMER = 0, FL_ARCH_FFN = 1 };
 typedef struct fl_spec {
   int arch, vocab, d, n_layers, n_heads, ffn, seq_len;
   int ternary;        /* 1: BitLinear, 0: plain fp32 linears */
-  int learnable_alpha; /* must be 0 (see below) */
+  int learnable_alpha; /* 1: one learnable output scale per linear (see above and below) */
   double rope_theta, norm_eps;
 } fl_spec;
 
@@ -191,9 +196,13 @@ typedef struct fl_spec {
  *   per layer i, ffn: model.layers.i.input_layernorm.weight [d],
  *     model.layers.i.mlp.up_proj.weight [ffn, d], model.layers.i.mlp.down_proj.weight [d, ffn]
  *   model.norm.weight [d]
- * Weight decay (the decay flag) applies to the 2-D tensors. learnable_alpha is rejected (not
- * part of this layout yet). A model is not thread-safe: one caller at a time (its kernels use
- * OpenMP inside). Activations for the backward are kept inside the model, sized for max_batch. */
+ *   with learnable_alpha only, last (so the tensors above keep their offsets), per layer i in
+ *   the order above: model.layers.i.self_attn.{q,k,v,o}_proj.alpha [1],
+ *     model.layers.i.mlp.{gate,up,down}_proj.alpha [1] (ffn: mlp.{up,down}_proj.alpha [1])
+ * Weight decay (the decay flag) applies to the 2-D tensors (not to norms or alphas). The caller
+ * initialises alphas (the trainer: to 1). A model is not thread-safe: one caller at a time (its
+ * kernels use OpenMP inside). Activations for the backward are kept inside the model, sized for
+ * max_batch. */
 typedef struct fl_model fl_model;
 /* Creates a model for batches of up to max_batch rows of seq_len tokens. Parameters and
  * gradients are zeroed: the caller initialises the parameters (the trainer does, in Java). */

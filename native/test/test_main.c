@@ -21,7 +21,7 @@ static int failures;
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
   X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
-  X(test_model_deterministic) X(test_model_last_logits)
+  X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)
 #define DECLARE(f) void f(void);
 TESTS(DECLARE)
 #define ENTRY(f) {#f, f},

@@ -5,7 +5,16 @@
  * H heads of hd = d/H channels. Every linear is y = x W^T with W [out, in]. A BitLinear keeps its
  * input quantised (int8 + per-token scale) for the backward, which uses the dequantised input
  * and the dequantised weight (straight-through estimator); a plain linear keeps the fp32 input.
- * The residual stream res[l] (N,d) is the input of layer l; res[L] feeds the final norm. */
+ * The residual stream res[l] (N,d) is the input of layer l; res[L] feeds the final norm.
+ *
+ * Learnable alpha (spec.learnable_alpha): every linear computes y = alpha * (x W^T). The forward
+ * folds alpha into the scale it already applies (the BitLinear's s*scale[t], the GEMM's alpha),
+ * so it costs nothing. The backward needs dalpha = sum(dy * x W^T) = <dy^T x, W>: the weight
+ * gradient dy^T x is computed into a scratch matrix, dotted with W_eff and added to dW scaled by
+ * alpha; dx uses alpha * W_eff. No division by alpha, so dalpha is exact at alpha = 0, and no
+ * pass over activations: the extra work is O(weights), not O(tokens). With the switch off the
+ * code paths are the ones without alpha (same GEMMs, alpha 1), and each linear's dW and dX
+ * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,7 @@ typedef struct tensor {
 /* A linear's parameter view and, for BitLinear, its per-step quantised weight. */
 typedef struct linear {
   size_t w; /* offset of W [out, in] in params/grads */
+  size_t a; /* offset of its alpha [1] (learnable_alpha only) */
   int in, out;
   uint8_t *packed; /* out rows of fl_ternary_row_bytes(in) (ternary) */
   float scale;     /* absmean weight scale s (ternary) */
@@ -66,6 +76,8 @@ struct fl_model {
   int *inputs, *targets;       /* (N) */
   /* scratch */
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
+  float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
+  double *rowdot; /* learnable_alpha: (rows) per-row partial sums of dalpha */
   void **allocs;
   int n_allocs, cap_allocs;
 };
@@ -96,6 +108,12 @@ static linear make_linear(size_t w, int in, int out) {
   linear l = {.w = w, .in = in, .out = out};
   return l;
 }
+
+/* The Llama module name of each linear, in the order of the layer's fields q..down. */
+static const char *const LINEAR_NAMES[7] = {"self_attn.q_proj", "self_attn.k_proj",
+                                            "self_attn.v_proj", "self_attn.o_proj",
+                                            "mlp.gate_proj",    "mlp.up_proj",
+                                            "mlp.down_proj"};
 
 /* Builds the tensor table in ParamLayout order and the layers' parameter views. */
 static void build_layout(fl_model *m) {
@@ -131,6 +149,16 @@ static void build_layout(fl_model *m) {
   }
   m->normf = off;
   add_tensor(m, &off, "model.norm.weight", 0, d, 0);
+  /* alphas last, so the layout above is the same with the switch on or off */
+  for (int i = 0; s->learnable_alpha && i < s->n_layers; i++) {
+    layer *L = &m->layers[i];
+    linear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    for (int j = m->transformer ? 0 : 5; j < 7; j++) {
+      all[j]->a = off;
+      snprintf(name, sizeof name, "model.layers.%d.%s.alpha", i, LINEAR_NAMES[j]);
+      add_tensor(m, &off, name, 0, 1, 0);
+    }
+  }
   m->n_params = off;
 }
 
@@ -167,6 +195,11 @@ static int alloc_all(fl_model *m) {
   ok = ok && (m->xeff = take(m, N * wide * F));
   ok = ok && (m->logits = take(m, (size_t)m->head_chunk * s->vocab * F));
   if (ok && s->ternary) ok = (m->h = take(m, N * f * F)) != NULL;
+  if (ok && s->learnable_alpha) {
+    /* the largest weight block: q|k|v (3d, d) or gate, up, down (f*d); rows: 3d or f */
+    size_t rows = 3 * d > f ? 3 * d : f, n = 3 * d * d > f * d ? 3 * d * d : f * d;
+    ok = (m->sw = take(m, n * F)) && (m->rowdot = take(m, rows * sizeof(double)));
+  }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
          (m->datt = take(m, N * d * F)) && (m->dqkv = take(m, N * 3 * d * F));
@@ -203,9 +236,6 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   if (s->arch == FL_ARCH_TRANSFORMER &&
       (s->n_heads <= 0 || s->d % s->n_heads != 0 || (s->d / s->n_heads) % 2 != 0))
     return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads, s->d);
-  if (s->learnable_alpha)
-    return fl_error(FL_EINVAL, "learnable_alpha is not implemented by the native model; set "
-                    "model.learnable_alpha=false (the BitNet b1.58 reference recipe)");
   if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
     return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
                     s->rope_theta);
@@ -224,7 +254,7 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   size_t N = (size_t)max_batch * s->seq_len, hc = ((size_t)16 << 20) / s->vocab / 64 * 64;
   m->head_chunk = (int)(hc < 64 ? 64 : hc > N ? N : hc);
   m->layers = calloc(s->n_layers, sizeof(layer));
-  m->tensors = calloc(3 + 9 * (size_t)s->n_layers, sizeof(tensor));
+  m->tensors = calloc(2 + 16 * (size_t)s->n_layers, sizeof(tensor));
   if (!m->layers || !m->tensors) {
     fl_model_free(m);
     return fl_error(FL_ENOMEM, "cannot allocate the model's tables");
@@ -303,12 +333,18 @@ static const float *act_eff(fl_model *m, const act *a, int N) {
   return m->xeff;
 }
 
-/* y (N, out) with row stride ldy = input a (N, in) W^T. */
+/* The linear's output scale: its learnable alpha, or 1. */
+static float alpha_of(const fl_model *m, const linear *l) {
+  return m->spec.learnable_alpha ? m->params[l->a] : 1.0f;
+}
+
+/* y (N, out) with row stride ldy = alpha * input a (N, in) W^T (alpha folded into the scale). */
 static void linear_fwd(fl_model *m, const linear *l, const act *a, float *y, int ldy, int N) {
+  float alpha = alpha_of(m, l);
   if (m->spec.ternary)
-    m->k->ternary_matmul(y, ldy, a->q, a->sc, l->packed, l->scale, N, l->out, l->in);
+    m->k->ternary_matmul(y, ldy, a->q, a->sc, l->packed, l->scale * alpha, N, l->out, l->in);
   else
-    m->k->gemm(0, 1, N, l->out, l->in, 1.0f, a->x, l->in, m->params + l->w, l->in, 0.0f, y, ldy);
+    m->k->gemm(0, 1, N, l->out, l->in, alpha, a->x, l->in, m->params + l->w, l->in, 0.0f, y, ldy);
 }
 
 /* The weight the backward uses: W_eff [out, in]. */
@@ -430,46 +466,91 @@ static double head(fl_model *m, int N, int backward) {
   return total / N;
 }
 
-/* ---- backward: dres holds the gradient of the layer's output and becomes that of its input.
- * Each linear's dW += dY^T X_eff and dX = dY W_eff run as a pair. ---- */
+/* ---- backward: dres holds the gradient of the layer's output and becomes that of its input ---- */
+
+/* Learnable alpha only: the weight gradients of nl linears with the same input whose weights are
+ * consecutive in the layout (q, k, v: one (3d, in) matrix): dy (N, rows) with row stride ldy is
+ * the gradient of their (alpha-scaled) outputs, x (N, in) their effective input. dW += alpha
+ * dy_j^T x and dalpha_j += <dy_j^T x, W_eff_j> (= sum(dy_j * x W_eff_j^T), the unscaled output).
+ * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
+ * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
+ * so no single GEMM alpha fits). */
+static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl,
+                                      const float *dy, int ldy, const float *x, int N, int scaled) {
+  int rows = 0, in = ls[0]->in;
+  for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  float *G = m->grads + ls[0]->w, *S = m->sw;
+  const float *W = weight_eff(m, ls[0]);
+  m->k->gemm(1, 0, rows, in, N, 1.0f, dy, ldy, x, in, 0.0f, S, in);
+  for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++) {
+    float alpha = m->params[ls[j]->a];
+    int r1 = r0 + ls[j]->out;
+    /* one pass over the block; per-row sums in double, added in row order (deterministic) */
+#pragma omp parallel for schedule(static)
+    for (int r = r0; r < r1; r++) {
+      double acc = 0.0;
+      for (size_t c = (size_t)r * in; c < (size_t)(r + 1) * in; c++) {
+        acc += (double)S[c] * W[c];
+        G[c] += alpha * S[c];
+        if (scaled) S[c] = alpha * W[c];
+      }
+      m->rowdot[r] = acc;
+    }
+    double dalpha = 0.0;
+    for (int r = r0; r < r1; r++) dalpha += m->rowdot[r];
+    m->grads[ls[j]->a] += (float)dalpha;
+  }
+  return scaled ? S : W;
+}
+
+/* The backward of nl linears as above: dW += dy^T x (and the alphas' gradients), dx (N, in) =
+ * (beta 0) or += (beta 1) dy W_eff. Without alpha, dW and dx run as a GEMM pair. */
+static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy,
+                            int ldy, const float *x, int N, float *dx, float beta) {
+  int rows = 0, in = ls[0]->in;
+  for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  if (!m->spec.learnable_alpha) {
+    gemm_call w = {1, 0, rows, in, N, dy, ldy, x, in, 1.0f, m->grads + ls[0]->w, in};
+    gemm_call c = {0, 0, N, in, rows, dy, ldy, weight_eff(m, ls[0]), in, beta, dx, in};
+    gemm_pair(m, &w, 1, &c, 1);
+    return;
+  }
+  const float *W = alpha_weight_grad(m, ls, nl, dy, ldy, x, N, nl > 1);
+  float alpha = nl > 1 ? 1.0f : alpha_of(m, ls[0]);
+  m->k->gemm(0, 0, N, in, rows, alpha, dy, ldy, W, in, beta, dx, in);
+}
+
 static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
   const fl_kernels *k = m->k;
   int N = B * T, d = m->spec.d, f = m->spec.ffn;
   float *G = m->grads, *P = m->params, *dres = m->dres;
-  /* down: dW += dres^T h_eff; dh = dres W_eff */
-  gemm_call dw = {1, 0, d, f, N, dres, d, act_eff(m, &L->in_d, N), f, 1.0f, G + L->down.w, f};
-  gemm_call dx = {0, 0, N, f, d, dres, d, weight_eff(m, &L->down), f, 0.0f, m->dh, f};
-  gemm_pair(m, &dw, 1, &dx, 1);
+  const linear *down = &L->down, *up = &L->up, *gate = &L->gate, *o = &L->o;
+  /* down: dW += alpha dres^T h_eff; dh = alpha dres W_eff */
+  linear_backward(m, &down, 1, dres, d, act_eff(m, &L->in_d, N), N, m->dh, 0.0f);
   if (!m->transformer) {
     k->swiglu_backward(m->dg, NULL, m->dh, L->g, NULL, (size_t)N * f);
-    gemm_call uw = {1, 0, f, d, N, m->dg, f, act_eff(m, &L->in1, N), d, 1.0f, G + L->up.w, d};
-    gemm_call ux = {0, 0, N, d, f, m->dg, f, weight_eff(m, &L->up), d, 0.0f, m->dxn, d};
-    gemm_pair(m, &uw, 1, &ux, 1);
+    linear_backward(m, &up, 1, m->dg, f, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
     k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
     return;
   }
   int H = m->spec.n_heads, hd = m->hd;
   k->swiglu_backward(m->dg, m->du, m->dh, L->g, L->u, (size_t)N * f);
   const float *x2 = act_eff(m, &L->in2, N);
-  gemm_call gu_w[2] = {{1, 0, f, d, N, m->dg, f, x2, d, 1.0f, G + L->gate.w, d},
-                       {1, 0, f, d, N, m->du, f, x2, d, 1.0f, G + L->up.w, d}};
-  gemm_call gu_x[2] = {{0, 0, N, d, f, m->dg, f, weight_eff(m, &L->gate), d, 0.0f, m->dxn, d},
-                       {0, 0, N, d, f, m->du, f, weight_eff(m, &L->up), d, 1.0f, m->dxn, d}};
-  gemm_pair(m, gu_w, 2, gu_x, 2);
+  linear_backward(m, &gate, 1, m->dg, f, x2, N, m->dxn, 0.0f);
+  linear_backward(m, &up, 1, m->du, f, x2, N, m->dxn, 1.0f);
   k->rmsnorm_backward(dres, G + L->norm2, m->dxn, L->res2, P + L->norm2, L->rstd2, N, d, 1);
   /* o, attention, RoPE */
-  gemm_call ow = {1, 0, d, d, N, dres, d, act_eff(m, &L->in_o, N), d, 1.0f, G + L->o.w, d};
-  gemm_call ox = {0, 0, N, d, d, dres, d, weight_eff(m, &L->o), d, 0.0f, m->datt, d};
-  gemm_pair(m, &ow, 1, &ox, 1);
+  linear_backward(m, &o, 1, dres, d, act_eff(m, &L->in_o, N), N, m->datt, 0.0f);
   float *dq = m->dqkv, *dkk = m->dqkv + d, *dv = m->dqkv + 2 * d;
   k->attention_backward(dq, dkk, dv, m->datt, L->qkv, L->qkv + d, L->qkv + 2 * d, L->att, L->lse,
                         3 * d, B, T, H, hd);
+  /* dq, dk are now gradients of the alpha-scaled projections before RoPE (the rotation is
+   * orthogonal, so nothing of RoPE enters dalpha) */
   k->rope(dq, 3 * d, m->cs, B, T, H, hd, 1);
   k->rope(dkk, 3 * d, m->cs, B, T, H, hd, 1);
   /* q, k, v weights (and their gradients) are consecutive in the layout: one (3d, d) matrix */
-  gemm_call qw = {1, 0, 3 * d, d, N, m->dqkv, 3 * d, act_eff(m, &L->in1, N), d, 1.0f, G + L->q.w, d};
-  gemm_call qx = {0, 0, N, d, 3 * d, m->dqkv, 3 * d, weight_eff(m, &L->q), d, 0.0f, m->dxn, d};
-  gemm_pair(m, &qw, 1, &qx, 1);
+  const linear *qkv[3] = {&L->q, &L->k, &L->v};
+  linear_backward(m, qkv, 3, m->dqkv, 3 * d, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
   k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
 }
 

@@ -26,6 +26,20 @@ import org.apache.hadoop.fs.Path;
  * rotates {@code (i, i + head_dim/2)}. So, as Meta's own Llama conversion does, the rows of every
  * {@code q_proj} and {@code k_proj} are permuted within each head: row {@code h*hd + 2i + j} goes
  * to {@code h*hd + j*hd/2 + i}. Attention scores, and so the model, are unchanged.
+ *
+ * <p>Learnable alpha (model.learnable_alpha) is folded into the weights: each linear is written
+ * as {@code W' = alpha W} (in fp32) and no {@code alpha} tensor is written, so outside tools see
+ * the plain architecture. This is exact for BitLinear, not only for a plain linear: the absmean
+ * scale is positively homogeneous, {@code s' = mean|alpha W| = |alpha| s}, so {@code W'/s' =
+ * sign(alpha) W/s}; rint (half to even) and the clamp to [-1, 1] are odd functions, so {@code
+ * Wq' = sign(alpha) Wq} and {@code W'_eff = s' Wq' = alpha s Wq = alpha W_eff}. The activation
+ * quantization does not involve W, so {@code BitLinear(x; alpha W) = alpha BitLinear(x; W)}; at
+ * {@code alpha = 0} both are 0. Two limits: the eps floor, {@code s = max(mean|W|, 1e-5)}: where
+ * {@code |alpha| mean|W| < 1e-5} the exported scale is 1e-5, not {@code |alpha| s}, and the two
+ * differ, both layers then having effective weights below about 1e-5 in magnitude; and fp32
+ * rounding: {@code alpha W} and the mean are rounded, so a weight within a few ulps of a rounding
+ * boundary ({@code |W/s|} = 0.5 or 1.5) may quantize the other way. ExporterTest checks the
+ * logits of the exported weights against the model with its alphas.
  */
 public final class Exporter {
   public static final String SAFETENSORS = "model.safetensors";
@@ -36,7 +50,7 @@ public final class Exporter {
    *
    * @param checkpoint the checkpoint file read
    * @param step its step
-   * @param parameters parameters written
+   * @param parameters parameters written (learnable alphas are folded, not counted)
    * @param safetensors the weights file
    * @param config the config file
    */
@@ -62,13 +76,22 @@ public final class Exporter {
     Checkpoint.read(conf, file, params, null);
 
     List<Safetensors.Tensor> tensors = new ArrayList<>();
+    long written = 0;
     for (ParamLayout.Tensor t : layout.tensors()) {
+      if (t.name().endsWith(".alpha")) {
+        continue; // folded into its weight below
+      }
       FloatBuffer data = params.slice(Math.toIntExact(t.offset()), Math.toIntExact(t.size()));
+      if (spec.learnableAlpha() && t.name().endsWith("_proj.weight")) {
+        data = scaled(data, params.get(Math.toIntExact(
+            layout.get(ParamLayout.alphaName(t.name())).offset())));
+      }
       if (spec.arch().equals(ModelSpec.TRANSFORMER)
           && (t.name().endsWith("self_attn.q_proj.weight") || t.name().endsWith("self_attn.k_proj.weight"))) {
         data = interleavedToHalves(data, spec.nHeads(), spec.headDim(), t.shape()[1]);
       }
       tensors.add(new Safetensors.Tensor(t.name(), t.shape(), data));
+      written += t.size();
     }
     Map<String, String> metadata = Map.of("format", "pt", "flashlm.arch", spec.arch(),
         "flashlm.quant", spec.quant(), "flashlm.step", Long.toString(h.step()));
@@ -83,7 +106,7 @@ public final class Exporter {
     String config = new Path(out, CONFIG).toString();
     CheckpointDir.writeAtomically(conf, config, HfConfig.of(spec, provenance).toPrettyString()
         .getBytes(StandardCharsets.UTF_8));
-    return new Result(file, h.step(), h.paramCount(), weights, config);
+    return new Result(file, h.step(), written, weights, config);
   }
 
   /** A checkpoint file as given, or the newest in a directory. */
@@ -100,6 +123,15 @@ public final class Exporter {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + checkpoint + ": " + e.getMessage(), e);
     }
+  }
+
+  /** alpha * w, elementwise in fp32. */
+  private static FloatBuffer scaled(FloatBuffer w, float alpha) {
+    FloatBuffer out = FloatBuffer.allocate(w.remaining());
+    for (int i = 0; i < out.capacity(); i++) {
+      out.put(i, alpha * w.get(w.position() + i));
+    }
+    return out;
   }
 
   /** Permutes the rows of a (heads*hd, cols) matrix from interleaved RoPE pairs to halves. */

@@ -21,8 +21,13 @@ import flashlm.config.ConfigException;
  * @param seqLen context length the model is trained at (seq_len)
  * @param quant "ternary" (BitNet b1.58 BitLinear: absmean ternary weights, per-token int8
  *     absmax activations, straight-through estimator) or "none" (plain fp32 linears)
- * @param learnableAlpha a learnable per-layer output scale on every BitLinear (learnable_alpha);
- *     off in the BitNet b1.58 reference recipe
+ * @param learnableAlpha FlashLM's learnable per-layer output scale (learnable_alpha), default
+ *     false, the BitNet b1.58 reference recipe: when true every linear gets one fp32 scalar,
+ *     {@code y = alpha * linear(x)}, initialised to 1, without weight decay. It applies to plain
+ *     fp32 linears too ({@code quant = "none"}), where it only reparametrises W (though not under
+ *     AdamW and weight decay), so that a float baseline can train with exactly the parameters of
+ *     its ternary twin. The export folds it into the weights ({@code W' = alpha W}), exactly:
+ *     see {@link flashlm.export.Exporter}
  * @param ropeTheta RoPE base (rope_theta), default 10000
  * @param normEps RMSNorm epsilon (norm_eps), default 1e-5
  * @param initStd std of the normal initialisation of matrices and embedding (init_std), default 0.02

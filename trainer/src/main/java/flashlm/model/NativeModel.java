@@ -39,7 +39,6 @@ public final class NativeModel implements TrainableModel {
    * Creates the model for batches of up to {@code maxBatch} rows of {@code spec.seqLen()} tokens
    * (activations for the backward are sized for that).
    *
-   * @throws UnsupportedOperationException for learnable_alpha, as {@link ParamLayout#of} does
    * @throws flashlm.jni.NativeException if the spec is invalid or memory is short
    */
   public static NativeModel create(ModelSpec spec, int maxBatch) {

@@ -14,6 +14,10 @@ import flashlm.train.ParamLayout;
  * {@code g = max(max|x|, 1e-5)}; the output is their product, equal to the integer product
  * rescaled by {@code s*g/127}. The backward is the straight-through estimator: {@code dX = dY W_deq},
  * {@code dW = dY^T X_deq}. Rounding is half-to-even ({@link Math#rint}, as PyTorch's round).
+ *
+ * <p>With learnable alpha every linear's output is scaled by its alpha: {@code y = alpha z},
+ * {@code z = X W^T} (dequantized operands if ternary); its backward is {@code dalpha = sum(dY z)}
+ * and the linear's backward above with {@code alpha dY}.
  */
 public final class ReferenceModel {
   private final ModelSpec spec;
@@ -136,16 +140,22 @@ public final class ReferenceModel {
     double[] backward(double[] dy, int n);
   }
 
-  /** A BitLinear (or plain linear) y = x W^T, keeping its dequantized input and weight. */
+  /**
+   * A BitLinear (or plain linear) y = alpha * x W^T (alpha 1 unless learnable), keeping its
+   * dequantized input and weight and its unscaled output.
+   */
   private final class Linear {
     final int wOff;
+    final int aOff; // -1: no learnable alpha
     final int in;
     final int out;
     double[] xq;
     double[] w;
+    double[] z;
 
     Linear(String name, int in, int out) {
       this.wOff = off(name);
+      this.aOff = spec.learnableAlpha() ? off(ParamLayout.alphaName(name)) : -1;
       this.in = in;
       this.out = out;
     }
@@ -153,13 +163,30 @@ public final class ReferenceModel {
     double[] forward(double[] xq, int n) {
       this.xq = xq;
       this.w = Ops.weights(params, wOff, out, in, ternary);
-      double[] y = new double[n * out];
-      Ops.matmulForward(y, xq, w, n, in, out);
+      z = new double[n * out];
+      Ops.matmulForward(z, xq, w, n, in, out);
+      if (aOff < 0) {
+        return z;
+      }
+      double[] y = new double[z.length];
+      for (int i = 0; i < y.length; i++) {
+        y[i] = params[aOff] * z[i];
+      }
       return y;
     }
 
     /** dx (N, in), or adds into {@code dxAcc} when it is not null. */
     double[] backward(double[] dy, int n, double[] dxAcc) {
+      if (aOff >= 0) {
+        double dalpha = 0;
+        double[] scaled = new double[dy.length];
+        for (int i = 0; i < dy.length; i++) {
+          dalpha += dy[i] * z[i];
+          scaled[i] = params[aOff] * dy[i];
+        }
+        grads[aOff] += dalpha;
+        dy = scaled;
+      }
       double[] dx = new double[n * in];
       Ops.matmulBackward(dx, grads, wOff, dy, xq, w, n, in, out);
       if (dxAcc != null) {

@@ -5,8 +5,10 @@ import java.util.SplittableRandom;
 
 /**
  * Deterministic initialisation of a flat parameter buffer: 2-D tensors (matrices, embedding)
- * from N(0, std), 1-D tensors (norm weights) to 1. Each tensor draws from its own stream,
- * split from {@code seed} in layout order, so the values depend only on the seed and the layout.
+ * from N(0, std), 1-D tensors (norm weights, learnable alphas) to 1, so a model with learnable
+ * alpha starts as the same function as one without. Each tensor draws from its own stream,
+ * split from {@code seed} in layout order, so the values depend only on the seed and the layout
+ * (the alphas come last and draw nothing: the other tensors are the same with the switch off).
  */
 public final class Init {
   private Init() {}

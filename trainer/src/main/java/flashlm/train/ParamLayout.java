@@ -25,9 +25,15 @@ import java.util.List;
  *   model.layers.i.mlp.up_proj.weight               [ffn, d]
  *   model.layers.i.mlp.down_proj.weight             [d, ffn]
  * model.norm.weight                                 [d]
+ * with learnable_alpha only, per layer i (transformer: q, k, v, o, gate, up, down; ffn: up, down):
+ *   model.layers.i.self_attn.{q,k,v,o}_proj.alpha   [1]
+ *   model.layers.i.mlp.{gate,up,down}_proj.alpha    [1]
  * </pre>
  *
- * <p>Weight decay applies to the 2-D tensors (matrices and the embedding), not to norm weights.
+ * <p>The alphas come last so that the tensors before them keep their offsets whether the switch
+ * is on or off (and q, k, v stay one consecutive (3d, d) matrix, which the native backward
+ * uses). Weight decay applies to the 2-D tensors (matrices and the embedding), not to norm
+ * weights or alphas.
  */
 public final class ParamLayout {
   /**
@@ -82,12 +88,8 @@ public final class ParamLayout {
     this.size = last.offset() + last.size();
   }
 
-  /** The layout of {@code spec}; learnable alpha scales are not part of this layout yet. */
+  /** The layout of {@code spec}. */
   public static ParamLayout of(ModelSpec spec) {
-    if (spec.learnableAlpha()) {
-      throw new UnsupportedOperationException("learnable_alpha is not implemented by the trainer yet;"
-          + " set model.learnable_alpha=false (the BitNet b1.58 reference recipe)");
-    }
     Builder b = new Builder();
     int d = spec.dModel();
     int f = spec.ffnDim();
@@ -106,7 +108,30 @@ public final class ParamLayout {
       b.add(p + "mlp.down_proj.weight", true, d, f);
     }
     b.add("model.norm.weight", false, d);
+    if (spec.learnableAlpha()) {
+      for (int i = 0; i < spec.nLayers(); i++) {
+        for (String linear : linears(spec)) {
+          b.add("model.layers." + i + "." + linear + ".alpha", false, 1);
+        }
+      }
+    }
     return new ParamLayout(b.list);
+  }
+
+  /** The linears of one layer in layout order, as Llama module names ("self_attn.q_proj", ...). */
+  public static List<String> linears(ModelSpec spec) {
+    return spec.arch().equals(ModelSpec.TRANSFORMER)
+        ? List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+        : List.of("mlp.up_proj", "mlp.down_proj");
+  }
+
+  /** The alpha of a linear's weight: {@code ...q_proj.weight} -> {@code ...q_proj.alpha}. */
+  public static String alphaName(String weightName) {
+    if (!weightName.endsWith("_proj.weight")) {
+      throw new IllegalArgumentException(weightName + " is not the weight of a linear");
+    }
+    return weightName.substring(0, weightName.length() - "weight".length()) + "alpha";
   }
 
   /** A layout from tensors listed elsewhere (the native model, a checkpoint). */

@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.config.Configs;
 import flashlm.model.ModelSpec;
+import flashlm.reference.ReferenceModel;
+import flashlm.train.AlphaValues;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
 import flashlm.train.ParamLayout;
@@ -28,21 +30,32 @@ import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class ExporterTest {
   /** Attention scores from float weights in double: only summation order differs. */
   private static final double SCORE_TOLERANCE = 1e-9;
+  /**
+   * Logits of the exported (alpha-folded) weights against the model with its alphas, relative to
+   * the largest logit: {@code alpha W} is rounded to fp32 once (relative 6e-8), and the scales
+   * computed from it differ by as little; no weight or activation sits that close to a rounding
+   * boundary at these sizes, so what is left is that rounding carried through the layers.
+   */
+  private static final double FOLD_TOLERANCE = 1e-6;
 
   @TempDir
   Path dir;
 
   private final Configuration conf = new Configuration();
 
-  private TrainConfig config(String arch) {
-    return Configs.load(null, TrainConfig.class, List.of("model.arch=" + arch, "model.vocab_size=40",
+  private TrainConfig config(String arch, String... extra) {
+    List<String> o = new ArrayList<>(List.of("model.arch=" + arch, "model.vocab_size=40",
         "model.d_model=8", "model.n_layers=2", "model.n_heads=2", "model.ffn_dim=12",
         "model.seq_len=16", "model.rope_theta=100", "data.table=t", "data.batch_size=1",
         "max_steps=1"));
+    o.addAll(List.of(extra));
+    return Configs.load(null, TrainConfig.class, o);
   }
 
   /** A checkpoint of random weights at {@code step} in {@code ckpt}; returns the weights. */
@@ -54,6 +67,7 @@ class ExporterTest {
     for (int i = 0; i < n; i++) {
       w[i] = (float) r.nextGaussian();
     }
+    AlphaValues.set(c.model(), FloatBuffer.wrap(w));
     Checkpoint.Header h = new Checkpoint.Header(c, step, 0, 1, "table", 4, 0, 0, null, null, null,
         "adamw", Checkpoint.tensors(layout), n, 2L * n);
     Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(step), h, FloatBuffer.wrap(w),
@@ -224,5 +238,104 @@ class ExporterTest {
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
         () -> Exporter.export(conf, dir.resolve("missing").toString(), dir.resolve("x").toString()));
     assertTrue(none.getMessage().contains("checkpoint not found"), none.getMessage());
+  }
+
+  /**
+   * Learnable alpha folded into the weights: no alpha tensors, every linear's weight is {@code
+   * alpha W} (ternary codes {@code sign(alpha) Wq}), and the exported weights, through the
+   * reference model without alpha, give the logits of the model with its alphas.
+   */
+  @ParameterizedTest(name = "{0} quant={1}")
+  @CsvSource({"transformer,ternary", "ffn,ternary", "transformer,none"})
+  void learnableAlphaIsFoldedExactly(String arch, String quant) throws Exception {
+    TrainConfig c = config(arch, "model.learnable_alpha=true", "model.quant=" + quant);
+    ModelSpec spec = c.model();
+    String ckpt = dir.resolve("alpha").toString();
+    float[] w = checkpoint(c, ckpt, 5);
+    Exporter.Result r = Exporter.export(conf, ckpt, dir.resolve("folded").toString());
+    Parsed p = parse(dir.resolve("folded/model.safetensors"));
+
+    ModelSpec plain = new ModelSpec(spec.arch(), spec.vocabSize(), spec.dModel(), spec.nLayers(),
+        spec.nHeads(), spec.ffnDim(), spec.seqLen(), spec.quant(), false, spec.ropeTheta(),
+        spec.normEps(), spec.initStd());
+    ParamLayout with = ParamLayout.of(spec);
+    ParamLayout without = ParamLayout.of(plain);
+    assertEquals(without.tensors().stream().map(ParamLayout.Tensor::name).toList(),
+        new ArrayList<>(p.entries().keySet()), "the plain architecture's tensors, no alphas");
+    assertEquals(without.size(), r.parameters());
+
+    ReferenceModel folded = new ReferenceModel(plain);
+    for (ParamLayout.Tensor t : without.tensors()) {
+      float[] got = p.tensor(t.name());
+      if (t.name().endsWith("q_proj.weight") || t.name().endsWith("k_proj.weight")) {
+        got = halvesToInterleaved(got, spec.nHeads(), spec.headDim(), t.shape()[1]);
+      }
+      float[] orig = slice(w, t);
+      if (t.name().endsWith("_proj.weight")) {
+        float alpha = w[(int) with.get(ParamLayout.alphaName(t.name())).offset()];
+        int[] q = ternary(orig);
+        int[] qFolded = ternary(got);
+        for (int i = 0; i < got.length; i++) {
+          assertEquals(alpha * orig[i], got[i], 0f, t.name() + "[" + i + "]");
+          if (alpha != 0) {
+            assertEquals((int) Math.signum(alpha) * q[i], qFolded[i], t.name() + " code " + i);
+          }
+        }
+      } else {
+        assertEquals(java.util.Arrays.toString(orig), java.util.Arrays.toString(got), t.name());
+      }
+      for (int i = 0; i < got.length; i++) {
+        folded.params()[(int) t.offset() + i] = got[i];
+      }
+    }
+    ReferenceModel original = new ReferenceModel(spec);
+    for (int i = 0; i < w.length; i++) {
+      original.params()[i] = w[i];
+    }
+    int[] tokens = new SplittableRandom(3).ints(2L * (spec.seqLen() + 1), 0, spec.vocabSize())
+        .toArray();
+    double[] want = new double[2 * spec.seqLen() * spec.vocabSize()];
+    double[] got = new double[want.length];
+    original.forward(tokens, 2, want);
+    folded.forward(tokens, 2, got);
+    double scale = 0;
+    double maxDiff = 0;
+    for (int i = 0; i < want.length; i++) {
+      scale = Math.max(scale, Math.abs(want[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    }
+    System.out.printf("%s %s alpha folded: logits max diff %.3e (scale %.3e)%n", arch, quant,
+        maxDiff, scale);
+    assertTrue(maxDiff <= FOLD_TOLERANCE * scale, "logits max diff " + maxDiff + " > "
+        + FOLD_TOLERANCE + " * " + scale);
+  }
+
+  /** BitNet b1.58 ternary codes clamp(rint(W/s), -1, 1), s = max(mean|W|, 1e-5), in double. */
+  private static int[] ternary(float[] w) {
+    double s = 0;
+    for (float v : w) {
+      s += Math.abs(v);
+    }
+    s = Math.max(s / w.length, 1e-5);
+    int[] q = new int[w.length];
+    for (int i = 0; i < w.length; i++) {
+      q[i] = (int) Math.max(-1, Math.min(1, Math.rint(w[i] / s)));
+    }
+    return q;
+  }
+
+  /** The inverse of {@link Exporter#interleavedToHalves}. */
+  private static float[] halvesToInterleaved(float[] w, int heads, int hd, int cols) {
+    float[] out = new float[w.length];
+    int half = hd / 2;
+    for (int h = 0; h < heads; h++) {
+      for (int i = 0; i < half; i++) {
+        for (int j = 0; j < 2; j++) {
+          int from = (h * hd + j * half + i) * cols;
+          System.arraycopy(w, from, out, (h * hd + 2 * i + j) * cols, cols);
+        }
+      }
+    }
+    return out;
   }
 }

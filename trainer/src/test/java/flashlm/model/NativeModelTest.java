@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import flashlm.jni.NativeException;
 import flashlm.reference.ReferenceModel;
 import flashlm.reference.ReferenceTrainable;
+import flashlm.train.AlphaValues;
 import flashlm.train.ParamLayout;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -19,7 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The native model (fp32, C kernels) against the double-precision reference model on the same
- * parameters and tokens: loss, every gradient tensor and the logits, quantisation on and off.
+ * parameters and tokens: loss, every gradient tensor and the logits, quantisation on and off,
+ * learnable alpha on (at {@link AlphaValues}, one of them 0) and off.
  */
 class NativeModelTest {
   /** fp32 against double: relative to the largest magnitude of the tensor compared. */
@@ -35,8 +37,12 @@ class NativeModelTest {
   private static final int BATCH = 3;
 
   static ModelSpec spec(String arch, String quant) {
+    return spec(arch, quant, false);
+  }
+
+  static ModelSpec spec(String arch, String quant, boolean alpha) {
     boolean tf = arch.equals(ModelSpec.TRANSFORMER);
-    return new ModelSpec(arch, 67, 32, 2, tf ? 2 : null, 48, 9, quant, false, null, null, 0.1);
+    return new ModelSpec(arch, 67, 32, 2, tf ? 2 : null, 48, 9, quant, alpha, null, null, 0.1);
   }
 
   static int[] tokens(ModelSpec spec, int batch, long seed) {
@@ -48,23 +54,27 @@ class NativeModelTest {
     return t;
   }
 
-  @ParameterizedTest(name = "{0} quant={1}")
-  @CsvSource({"transformer,none", "transformer,ternary", "ffn,none", "ffn,ternary"})
-  void lossGradientsAndLogitsMatchTheReference(String arch, String quant) {
-    ModelSpec spec = spec(arch, quant);
+  @ParameterizedTest(name = "{0} quant={1} learnable_alpha={2}")
+  @CsvSource({"transformer,none,false", "transformer,ternary,false", "ffn,none,false",
+      "ffn,ternary,false", "transformer,ternary,true", "ffn,ternary,true", "transformer,none,true",
+      "ffn,none,true"})
+  void lossGradientsAndLogitsMatchTheReference(String arch, String quant, boolean alpha) {
+    ModelSpec spec = spec(arch, quant, alpha);
     double tol = spec.ternary() ? TOL_TERNARY : TOL_FLOAT;
     ReferenceTrainable ref = new ReferenceTrainable(spec, 7);
+    AlphaValues.set(spec, ref.params());
+    String what = arch + " " + quant + (alpha ? " alpha" : "");
     try (NativeModel nat = NativeModel.create(spec, BATCH)) {
       nat.params().put(0, ref.params(), 0, ref.params().capacity());
       int[] tok = tokens(spec, BATCH, 11);
       float refLoss = ref.forwardBackward(tok, BATCH);
       float natLoss = nat.forwardBackward(tok, BATCH);
-      System.out.printf("%s %s: loss reference %.7f native %.7f%n", arch, quant, refLoss, natLoss);
+      System.out.printf("%s: loss reference %.7f native %.7f%n", what, refLoss, natLoss);
       double lossTol = spec.ternary() ? TOL_LOSS_TERNARY : TOL_LOSS_FLOAT;
       assertEquals(refLoss, natLoss, lossTol * refLoss, "loss");
       List<String> failures = new ArrayList<>();
       for (ParamLayout.Tensor t : nat.layout().tensors()) {
-        compare(arch + " " + quant + " grad " + t.name(), nat.grads(), ref.grads(),
+        compare(what + " grad " + t.name(), nat.grads(), ref.grads(),
             (int) t.offset(), (int) t.size(), tol, failures);
       }
       ReferenceModel model = ref.reference();
@@ -84,7 +94,7 @@ class NativeModelTest {
             want[b * v + j] = (float) logits[((b * t) + len - 1) * v + j];
           }
         }
-        compare(arch + " " + quant + " logits len " + len, FloatBuffer.wrap(got),
+        compare(what + " logits len " + len, FloatBuffer.wrap(got),
             FloatBuffer.wrap(want), 0, want.length, tol, failures);
       }
       assertTrue(failures.isEmpty(), String.join("\n", failures));
@@ -118,6 +128,7 @@ class NativeModelTest {
   @Test
   void layoutIsParamLayoutAndBuffersAreTheModelsMemory() {
     for (ModelSpec spec : new ModelSpec[] {spec("transformer", "ternary"), spec("ffn", "none"),
+        spec("transformer", "ternary", true), spec("ffn", "none", true),
         new ModelSpec("ffn", 1024, 192, 6, null, 384, 256, "ternary", false, null, null, null)}) {
       try (NativeModel m = NativeModel.create(spec, 1)) {
         assertEquals(ParamLayout.of(spec).tensors(), m.layout().tensors());
@@ -127,6 +138,18 @@ class NativeModelTest {
         assertTrue(m.params().isDirect() && m.grads().isDirect());
         assertSame(m.params(), m.params());
       }
+    }
+    // the alphas come after everything else: the switch leaves the other offsets alone
+    for (String arch : new String[] {"transformer", "ffn"}) {
+      List<ParamLayout.Tensor> on = ParamLayout.of(spec(arch, "ternary", true)).tensors();
+      List<ParamLayout.Tensor> off = ParamLayout.of(spec(arch, "ternary", false)).tensors();
+      assertEquals(off, on.subList(0, off.size()));
+      int alphas = on.size() - off.size();
+      assertEquals(2 * (arch.equals("ffn") ? 2 : 7), alphas);
+      for (ParamLayout.Tensor t : on.subList(off.size(), on.size())) {
+        assertTrue(t.name().endsWith("_proj.alpha") && t.size() == 1 && !t.decay(), t.toString());
+      }
+      assertEquals("model.layers.1.mlp.down_proj.alpha", on.get(on.size() - 1).name());
     }
   }
 
@@ -146,9 +169,6 @@ class NativeModelTest {
       m.close();
       assertThrows(IllegalStateException.class, () -> m.loss(tok, 1));
     }
-    ModelSpec alpha =
-        new ModelSpec("ffn", 67, 32, 1, null, 48, 9, "ternary", true, null, null, null);
-    assertThrows(UnsupportedOperationException.class, () -> NativeModel.create(alpha, 1));
     NativeException e = assertThrows(NativeException.class, () -> NativeModel.create(spec, 0));
     assertTrue(e.getMessage().contains("max_batch 0"), e.getMessage());
   }

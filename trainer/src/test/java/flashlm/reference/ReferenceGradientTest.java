@@ -3,13 +3,18 @@ package flashlm.reference;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.model.ModelSpec;
+import flashlm.train.AlphaValues;
 import flashlm.train.ParamLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The hand-written backward of the reference models against central finite differences. */
+/**
+ * The hand-written backward of the reference models against central finite differences, with
+ * learnable alpha off and on (alphas at {@link AlphaValues}, one of them 0).
+ */
 class ReferenceGradientTest {
   /** Step of the central difference on a parameter. */
   static final double FD_STEP = 1e-5;
@@ -18,12 +23,12 @@ class ReferenceGradientTest {
   static final double FD_REL_TOL = 1e-5;
   static final int SAMPLES_PER_TENSOR = 6;
 
-  static ModelSpec transformer(String quant) {
-    return new ModelSpec("transformer", 11, 8, 2, 2, 12, 5, quant, false, 10000.0, 1e-5, 0.02);
+  static ModelSpec transformer(String quant, boolean alpha) {
+    return new ModelSpec("transformer", 11, 8, 2, 2, 12, 5, quant, alpha, 10000.0, 1e-5, 0.02);
   }
 
-  static ModelSpec ffn(String quant) {
-    return new ModelSpec("ffn", 13, 8, 2, null, 12, 6, quant, false, null, 1e-5, 0.02);
+  static ModelSpec ffn(String quant, boolean alpha) {
+    return new ModelSpec("ffn", 13, 8, 2, null, 12, 6, quant, alpha, null, 1e-5, 0.02);
   }
 
   /** Random weights large enough that every path carries gradient; norms near 1. */
@@ -36,6 +41,7 @@ class ReferenceGradientTest {
         m.params()[(int) i] = matrix ? r.nextGaussian() * 0.5 : 1 + 0.2 * r.nextGaussian();
       }
     }
+    AlphaValues.set(spec, m.params());
     return m;
   }
 
@@ -48,14 +54,16 @@ class ReferenceGradientTest {
     return tokens;
   }
 
-  @Test
-  void transformerGradientsMatchFiniteDifferences() {
-    checkGradients(transformer("none"));
+  @ParameterizedTest(name = "learnable_alpha={0}")
+  @ValueSource(booleans = {false, true})
+  void transformerGradientsMatchFiniteDifferences(boolean alpha) {
+    checkGradients(transformer("none", alpha));
   }
 
-  @Test
-  void ffnGradientsMatchFiniteDifferences() {
-    checkGradients(ffn("none"));
+  @ParameterizedTest(name = "learnable_alpha={0}")
+  @ValueSource(booleans = {false, true})
+  void ffnGradientsMatchFiniteDifferences(boolean alpha) {
+    checkGradients(ffn("none", alpha));
   }
 
   private static void checkGradients(ModelSpec spec) {

@@ -97,24 +97,37 @@ class TrainerTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"adamw, reference", "sgd, reference", "adamw, native", "sgd, native"})
-  void reproducibleBitForBitAndResumesExactly(String optimizer, String backend) {
+  @CsvSource({"adamw, reference, false", "sgd, reference, false", "adamw, native, false",
+      "sgd, native, false", "adamw, native, true", "sgd, reference, true"})
+  void reproducibleBitForBitAndResumesExactly(String optimizer, String backend, boolean alpha) {
     String be = "backend=" + backend;
-    Trainer.Result a = train(config("a", optimizer, be), false, -1);
-    Trainer.Result again = train(config("again", optimizer, be), false, -1);
+    String la = "model.learnable_alpha=" + alpha;
+    Trainer.Result a = train(config("a", optimizer, be, la), false, -1);
+    Trainer.Result again = train(config("again", optimizer, be, la), false, -1);
     assertEquals(6, a.steps());
     assertEquals("max_steps", a.stopReason());
     assertSameBits(bits(a.checkpoint()), bits(again.checkpoint()), "two identical runs");
 
-    Trainer.Result half = train(config("b", optimizer, be), false, 3); // mid-epoch, odd step
+    Trainer.Result half = train(config("b", optimizer, be, la), false, 3); // mid-epoch, odd step
     assertEquals("stop_at", half.stopReason());
     assertEquals(3, half.steps());
-    Trainer.Result rest = train(config("b", optimizer, be), true, -1);
+    Trainer.Result rest = train(config("b", optimizer, be, la), true, -1);
     assertEquals(6, rest.steps());
     assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()), "uninterrupted vs resumed at 3");
     assertEquals(a.trainLoss(), rest.trainLoss());
     assertEquals(a.valLoss(), rest.valLoss());
     assertEquals(2, new CheckpointDir(new Configuration(), dir.resolve("b").toString()).list().size());
+    if (alpha) { // the alphas (initialised to 1) are trained and checkpointed
+      int[] p = bits(rest.checkpoint());
+      int moved = 0;
+      ParamLayout layout = ParamLayout.of(config("b", optimizer, be, la).model());
+      for (ParamLayout.Tensor t : layout.tensors()) {
+        if (t.name().endsWith(".alpha") && p[(int) t.offset()] != Float.floatToRawIntBits(1f)) {
+          moved++;
+        }
+      }
+      assertEquals(7, moved, "alphas that moved from 1 (of 7)");
+    }
   }
 
   /** Float kernels against the double reference, quantization off: the same run, the same losses. */
