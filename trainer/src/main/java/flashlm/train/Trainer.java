@@ -79,7 +79,7 @@ public final class Trainer {
     try (SignalStop signal = stopOnSignal && config.checkpoint() != null
             ? SignalStop.install(config.checkpoint().signalWaitDuration(), log::info)
             : SignalStop.NONE;
-        TrainLog l = log) {
+        log) {
       return train(signal);
     }
   }
