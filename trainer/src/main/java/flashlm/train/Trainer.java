@@ -435,7 +435,7 @@ public final class Trainer {
     }
 
     /**
-     * When the JVM is asked to stop during {@link #run} (SIGTERM, SIGINT, SIGHUP, {@code
+     * When the JVM is asked to stop during {@link Trainer#run} (SIGTERM, SIGINT, SIGHUP, {@code
      * System.exit}), finish the step in flight, write a checkpoint, log {@code stopping on
      * signal: checkpoint step N written to PATH} and let the JVM exit; a later {@code --resume}
      * continues exactly. It waits at most {@code checkpoint.signal_wait}; needs {@code
