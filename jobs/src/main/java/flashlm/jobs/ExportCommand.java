@@ -29,6 +29,9 @@ public final class ExportCommand extends BaseCommand {
     ExportConfig config = args.load(this, ExportConfig.class);
     Exporter.Result r = Exporter.export(HadoopConfs.fromSystemProperties(), config.checkpoint(),
         config.out());
+    for (String bad : r.skipped()) {
+      System.err.println("export: warning: skipped " + bad);
+    }
     System.out.printf("export: %s (step %d, %,d parameters) -> %s, %s%n", r.checkpoint(), r.step(),
         r.parameters(), r.safetensors(), r.config());
   }

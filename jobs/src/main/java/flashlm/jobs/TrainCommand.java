@@ -8,7 +8,9 @@ import org.apache.spark.sql.SparkSession;
 /**
  * {@code flashlm train [--conf conf/v7-ts.json] [--set key=value ...] [--resume]}: trains a model
  * on the sequences table in this process, without Spark (see {@link Trainer}); {@code --resume}
- * continues from the newest checkpoint in {@code checkpoint.dir}.
+ * continues from the newest complete checkpoint in {@code checkpoint.dir}. On SIGTERM or SIGINT
+ * it finishes the step in flight, writes a checkpoint and exits (see {@link
+ * Trainer.Builder#optStopOnSignal}).
  */
 public final class TrainCommand extends BaseCommand {
   public static void main(String[] args) throws Exception {
@@ -27,7 +29,8 @@ public final class TrainCommand extends BaseCommand {
       throw new UsageException("train takes no positional arguments, got " + args.rest());
     }
     TrainConfig config = args.load(this, TrainConfig.class);
-    Trainer.Result r = Trainer.builder(config).optResume(args.resume())
+    // SIGTERM/SIGINT: finish the step, checkpoint, exit (this process runs one training).
+    Trainer.Result r = Trainer.builder(config).optResume(args.resume()).optStopOnSignal(true)
         .optHadoopConf(HadoopConfs.fromSystemProperties()).build().run();
     System.out.printf("train: %d steps (%s), train loss %.4f, val loss %.4f, checkpoint %s%n",
         r.steps(), r.stopReason(), r.trainLoss(), r.valLoss(), r.checkpoint());

@@ -53,18 +53,25 @@ public final class Exporter {
    * @param parameters parameters written (learnable alphas are folded, not counted)
    * @param safetensors the weights file
    * @param config the config file
+   * @param skipped newer files in the checkpoint directory that are not complete checkpoints,
+   *     with the reason, passed over for {@code checkpoint} (see {@link CheckpointDir#latest})
    */
   public record Result(String checkpoint, long step, long parameters, String safetensors,
-      String config) {}
+      String config, List<String> skipped) {
+    public Result {
+      skipped = List.copyOf(skipped);
+    }
+  }
 
   private Exporter() {}
 
   /**
-   * Exports {@code checkpoint} (a checkpoint file, or a checkpoint directory: its newest) to
-   * directory {@code out}.
+   * Exports {@code checkpoint} (a checkpoint file, or a checkpoint directory: its newest complete
+   * one) to directory {@code out}.
    */
   public static Result export(Configuration conf, String checkpoint, String out) {
-    String file = resolve(conf, checkpoint);
+    List<String> skipped = new ArrayList<>();
+    String file = resolve(conf, checkpoint, skipped);
     Checkpoint.Header h = Checkpoint.readHeader(conf, file);
     ModelSpec spec = h.config().model();
     ParamLayout layout = ParamLayout.of(spec);
@@ -106,16 +113,18 @@ public final class Exporter {
     String config = new Path(out, CONFIG).toString();
     CheckpointDir.writeAtomically(conf, config, HfConfig.of(spec, provenance).toPrettyString()
         .getBytes(StandardCharsets.UTF_8));
-    return new Result(file, h.step(), written, weights, config);
+    return new Result(file, h.step(), written, weights, config, skipped);
   }
 
-  /** A checkpoint file as given, or the newest in a directory. */
-  private static String resolve(Configuration conf, String checkpoint) {
+  /** A checkpoint file as given, or the newest complete one in a directory. */
+  private static String resolve(Configuration conf, String checkpoint, List<String> skipped) {
     Path p = new Path(checkpoint);
     try {
       if (p.getFileSystem(conf).getFileStatus(p).isDirectory()) {
-        return new CheckpointDir(conf, checkpoint).latest().orElseThrow(() ->
-            new IllegalArgumentException("no checkpoint (ckpt-*.flm) in " + checkpoint));
+        return new CheckpointDir(conf, checkpoint)
+            .latest(bad -> skipped.add(bad.path() + ": " + bad.reason()))
+            .orElseThrow(() -> new IllegalArgumentException("no complete checkpoint (ckpt-*.flm)"
+                + " in " + checkpoint + (skipped.isEmpty() ? "" : "; incomplete: " + skipped)));
       }
       return checkpoint;
     } catch (java.io.FileNotFoundException e) {

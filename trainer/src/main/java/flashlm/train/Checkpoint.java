@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import flashlm.config.Configs;
 import java.io.DataInputStream;
 import java.io.EOFException;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,6 +20,7 @@ import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.ChecksumException;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -38,15 +40,32 @@ import org.apache.hadoop.fs.Path;
  * end magic         4 bytes  "FEND"
  * </pre>
  *
- * <p>Written through the Hadoop FileSystem API to a temporary name beside the target and renamed
- * into place, so a reader sees a whole file or none (on object stores rename is a copy, which is
- * fine: the temporary name is never read).
+ * <p>Written through the Hadoop FileSystem API with {@link CheckpointDir#writeAtomically}, so a
+ * reader sees a whole file or none. A file can still be damaged afterwards (an interrupted copy, a
+ * filesystem that is not atomic, bad storage); two checks tell how:
+ *
+ * <ul>
+ *   <li><b>complete</b> ({@link #incomplete}): the header reads and the file's length is the one
+ *       the header implies, {@code 32 + H + 4 (P + S) + 8}. Cheap: the header and the file status
+ *       only. {@link CheckpointDir#latest} skips an incomplete file in favour of the previous
+ *       checkpoint.
+ *   <li><b>intact</b> ({@link #read}): the CRC-32 of every byte matches. A complete file whose
+ *       checksum does not match was changed after it was written; {@link #read} refuses it with
+ *       an error naming the file, since quietly falling back would hide a storage fault.
+ * </ul>
  */
 public final class Checkpoint {
   public static final int FORMAT_VERSION = 1;
   private static final byte[] MAGIC = {'F', 'L', 'M', 'C', 'K', 'P', 'T', 0x1A};
   private static final byte[] END = {'F', 'E', 'N', 'D'};
   private static final int CHUNK = 1 << 20;
+  /** Bytes before the header JSON: magic, version, header length, P, S. */
+  private static final int PREFIX = 32;
+  /** Bytes after the tensors: CRC-32 and end magic. */
+  private static final int SUFFIX = 8;
+  /** Bounds that only damage exceeds (headers are a few KB), checked before allocating. */
+  private static final int MAX_HEADER = 1 << 24;
+  private static final long MAX_VALUES = 1L << 40;
 
   private Checkpoint() {}
 
@@ -120,7 +139,7 @@ public final class Checkpoint {
     }
     CheckpointDir.writeAtomically(conf, path, raw -> {
       CheckedOutputStream out = new CheckedOutputStream(raw, new CRC32());
-      ByteBuffer head = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer head = ByteBuffer.allocate(PREFIX).order(ByteOrder.LITTLE_ENDIAN);
       head.put(MAGIC).putInt(FORMAT_VERSION).putInt(json.length).putLong(header.paramCount())
           .putLong(header.optimizerCount());
       out.write(head.array());
@@ -128,7 +147,7 @@ public final class Checkpoint {
       byte[] chunk = new byte[CHUNK];
       writeFloats(out, params, header.paramCount(), chunk);
       writeFloats(out, state, header.optimizerCount(), chunk);
-      ByteBuffer tail = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer tail = ByteBuffer.allocate(SUFFIX).order(ByteOrder.LITTLE_ENDIAN);
       tail.putInt((int) out.getChecksum().getValue()).put(END);
       raw.write(tail.array());
     });
@@ -150,36 +169,48 @@ public final class Checkpoint {
     return read(conf, path, params, state, true);
   }
 
+  /**
+   * Why {@code path} is not a complete checkpoint (see the class comment), or null when it is.
+   *
+   * @throws IllegalArgumentException when it is a checkpoint of another format version: whole,
+   *     but for another build
+   */
+  static String incomplete(Configuration conf, String path) {
+    Path file = new Path(path);
+    try {
+      FileSystem fs = file.getFileSystem(conf);
+      long length;
+      try {
+        length = fs.getFileStatus(file).getLen();
+      } catch (FileNotFoundException e) {
+        return "it was removed while the directory was read";
+      }
+      Head head;
+      try (DataInputStream in = new DataInputStream(fs.open(file))) {
+        head = readHeader(in, path);
+      } catch (EOFException e) {
+        return "it ends inside its header (" + length + " bytes)";
+      } catch (OtherVersion e) {
+        throw e;
+      } catch (IllegalArgumentException | ChecksumException e) {
+        return e.getMessage();
+      }
+      return length == head.fileLength() ? null : "it is " + length + " bytes but its header"
+          + " implies " + head.fileLength() + " (an interrupted write or copy)";
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
+    }
+  }
+
   private static Header read(Configuration conf, String path, FloatBuffer params, FloatBuffer state,
       boolean tensors) {
     Path file = new Path(path);
     try (InputStream raw = file.getFileSystem(conf).open(file);
         CheckedInputStream checked = new CheckedInputStream(raw, new CRC32());
         DataInputStream in = new DataInputStream(checked)) {
-      byte[] magic = new byte[MAGIC.length];
-      in.readFully(magic);
-      if (!Arrays.equals(magic, MAGIC)) {
-        throw new IllegalArgumentException(path + " is not a FlashLM checkpoint (wrong magic"
-            + " bytes); pass a ckpt-*.flm file written by flashlm train");
-      }
-      ByteBuffer head = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
-      in.readFully(head.array());
-      int version = head.getInt();
-      if (version != FORMAT_VERSION) {
-        throw new IllegalArgumentException(path + " has checkpoint format version " + version
-            + "; this build reads version " + FORMAT_VERSION + ". Resume or export it with the"
-            + " FlashLM build that wrote it, or start a new run in another checkpoint.dir");
-      }
-      int jsonLength = head.getInt();
-      long p = head.getLong();
-      long s = head.getLong();
-      byte[] json = new byte[jsonLength];
-      in.readFully(json);
-      Header header = parseHeader(path, json);
-      if (header.paramCount() != p || header.optimizerCount() != s) {
-        throw new IllegalArgumentException(path + " is corrupt: its header disagrees with its"
-            + " counts (" + p + ", " + s + ")");
-      }
+      Header header = readHeader(in, path).header();
+      long p = header.paramCount();
+      long s = header.optimizerCount();
       if (!tensors) {
         return header;
       }
@@ -191,11 +222,12 @@ public final class Checkpoint {
       readFloats(in, params, p, chunk);
       readFloats(in, state, s, chunk);
       int expected = (int) checked.getChecksum().getValue();
-      ByteBuffer tail = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer tail = ByteBuffer.allocate(SUFFIX).order(ByteOrder.LITTLE_ENDIAN);
       in.readFully(tail.array());
       if (tail.getInt() != expected || !Arrays.equals(Arrays.copyOfRange(tail.array(), 4, 8), END)) {
-        throw new IllegalArgumentException(path + " is corrupt (checksum mismatch); resume from an"
-            + " earlier checkpoint");
+        throw new IllegalArgumentException(path + " is corrupt (checksum mismatch): it is"
+            + " complete, but its bytes changed after it was written. Check the storage; to go on,"
+            + " move it out of the directory and --resume continues from the previous checkpoint");
       }
       return header;
     } catch (ChecksumException e) {
@@ -207,6 +239,49 @@ public final class Checkpoint {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
     }
+  }
+
+  /** A whole checkpoint of another format version: not damage, so never skipped as such. */
+  private static final class OtherVersion extends IllegalArgumentException {
+    OtherVersion(String message) {
+      super(message);
+    }
+  }
+
+  /** A header and the length of the file it heads: {@code 32 + H + 4 (P + S) + 8}. */
+  private record Head(Header header, long fileLength) {}
+
+  /** Reads the magic bytes, format version, counts and header JSON. */
+  private static Head readHeader(DataInputStream in, String path) throws IOException {
+    byte[] magic = new byte[MAGIC.length];
+    in.readFully(magic);
+    if (!Arrays.equals(magic, MAGIC)) {
+      throw new IllegalArgumentException(path + " is not a FlashLM checkpoint (wrong magic"
+          + " bytes); pass a ckpt-*.flm file written by flashlm train");
+    }
+    ByteBuffer head = ByteBuffer.allocate(PREFIX - MAGIC.length).order(ByteOrder.LITTLE_ENDIAN);
+    in.readFully(head.array());
+    int version = head.getInt();
+    if (version != FORMAT_VERSION) {
+      throw new OtherVersion(path + " has checkpoint format version " + version
+          + "; this build reads version " + FORMAT_VERSION + ". Resume or export it with the"
+          + " FlashLM build that wrote it, or start a new run in another checkpoint.dir");
+    }
+    int jsonLength = head.getInt();
+    long p = head.getLong();
+    long s = head.getLong();
+    if (jsonLength <= 0 || jsonLength > MAX_HEADER || p < 0 || s < 0 || p + s > MAX_VALUES) {
+      throw new IllegalArgumentException(path + " is corrupt: impossible header length or counts ("
+          + jsonLength + ", " + p + ", " + s + ")");
+    }
+    byte[] json = new byte[jsonLength];
+    in.readFully(json);
+    Header header = parseHeader(path, json);
+    if (header.paramCount() != p || header.optimizerCount() != s) {
+      throw new IllegalArgumentException(path + " is corrupt: its header disagrees with its"
+          + " counts (" + p + ", " + s + ")");
+    }
+    return new Head(header, PREFIX + jsonLength + Float.BYTES * (p + s) + SUFFIX);
   }
 
   private static Header parseHeader(String path, byte[] json) {

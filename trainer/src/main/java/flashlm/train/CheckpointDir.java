@@ -8,26 +8,41 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.CommonPathCapabilities;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
- * A run's checkpoint directory (local or any Hadoop filesystem URI):
+ * A run's checkpoint directory (local or any Hadoop filesystem URI, such as {@code s3a://}):
  *
  * <pre>
- * DIR/config.json               the resolved training config of the run
- * DIR/ckpt-0000001000.flm       checkpoint after 1000 updates ({@link Checkpoint} format)
- * DIR/_tmp.*                    a checkpoint being written (never read)
+ * DIR/config.json                  the resolved training config of the run
+ * DIR/ckpt-0000001000.flm          checkpoint after 1000 updates ({@link Checkpoint} format)
+ * DIR/_tmp.*                       a file being written on a filesystem (never read)
+ * DIR/ckpt-0000001200.flm.incomplete.T   a damaged checkpoint that --resume set aside
  * </pre>
+ *
+ * <p>One run writes a directory at a time (rank 0 of one job): a fresh run refuses a directory
+ * that holds checkpoints.
  */
 public final class CheckpointDir {
   public static final String CONFIG = "config.json";
   private static final Pattern NAME = Pattern.compile("ckpt-(\\d{10})\\.flm");
+  private static final String TMP = "_tmp.";
+
+  /**
+   * A file with a checkpoint's name that is not a complete checkpoint, and why.
+   *
+   * @param path the file
+   * @param reason what is wrong, such as its length against the one its header implies
+   */
+  public record Incomplete(String path, String reason) {}
 
   private final Configuration conf;
   private final Path dir;
@@ -48,40 +63,71 @@ public final class CheckpointDir {
     return new Path(dir, String.format("ckpt-%010d.flm", step)).toString();
   }
 
-  /** Checkpoint paths, oldest first. */
+  /** Files with a checkpoint's name, complete or not, oldest first. */
   public List<String> list() {
-    try {
-      FileSystem fs = dir.getFileSystem(conf);
-      List<FileStatus> found = new ArrayList<>();
-      try {
-        for (FileStatus st : fs.listStatus(dir)) {
-          if (NAME.matcher(st.getPath().getName()).matches()) {
-            found.add(st);
-          }
-        }
-      } catch (FileNotFoundException e) {
-        return List.of();
+    List<FileStatus> found = new ArrayList<>();
+    for (FileStatus st : listAll()) {
+      if (NAME.matcher(st.getPath().getName()).matches()) {
+        found.add(st);
       }
-      found.sort(Comparator.comparingLong(CheckpointDir::step));
-      return found.stream().map(st -> st.getPath().toString()).toList();
+    }
+    found.sort(Comparator.comparingLong(CheckpointDir::step));
+    return found.stream().map(st -> st.getPath().toString()).toList();
+  }
+
+  /**
+   * The newest complete checkpoint (see {@link Checkpoint}), if any. Newer files with a
+   * checkpoint's name that are not complete (cut short by an interrupted copy, or written by
+   * something that is not atomic) go to {@code skipped}, newest first, and the previous complete
+   * checkpoint wins: a job that a cluster manager restarts with {@code --resume} goes on from
+   * there, and the steps it repeats come out bit for bit the same. Only the header and the length
+   * of each candidate are read; nothing is changed here.
+   */
+  public Optional<String> latest(Consumer<Incomplete> skipped) {
+    List<String> all = list();
+    for (int i = all.size() - 1; i >= 0; i--) {
+      String reason = Checkpoint.incomplete(conf, all.get(i));
+      if (reason == null) {
+        return Optional.of(all.get(i));
+      }
+      skipped.accept(new Incomplete(all.get(i), reason));
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Renames an incomplete checkpoint to {@code NAME.incomplete.MILLIS}, out of listings and
+   * {@link #prune} (which would otherwise count it among the newest and delete complete ones),
+   * kept for inspection; returns the new path.
+   */
+  public String setAside(Incomplete c) {
+    Path from = new Path(c.path());
+    Path to = new Path(from.getParent(), from.getName() + ".incomplete." + System.currentTimeMillis());
+    try {
+      if (!from.getFileSystem(conf).rename(from, to)) {
+        throw new IOException("rename to " + to + " failed");
+      }
+      return to.toString();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot list checkpoints in " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot set aside " + c.path() + ": " + e.getMessage(), e);
     }
   }
 
-  /** The newest checkpoint, if any. */
-  public Optional<String> latest() {
-    List<String> all = list();
-    return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
-  }
-
-  /** Deletes all but the newest {@code keep} checkpoints. */
+  /**
+   * Deletes all but the newest {@code keep} checkpoints, and temporaries of checkpoints that a
+   * writer which died left behind (there is one writer, and it has just finished its file).
+   */
   public void prune(int keep) {
     List<String> all = list();
     try {
       FileSystem fs = dir.getFileSystem(conf);
       for (int i = 0; i < all.size() - keep; i++) {
         fs.delete(new Path(all.get(i)), false);
+      }
+      for (FileStatus st : listAll()) {
+        if (st.getPath().getName().startsWith(TMP + "ckpt-")) {
+          fs.delete(st.getPath(), false);
+        }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot delete old checkpoints in " + dir + ": " + e.getMessage(),
@@ -99,20 +145,57 @@ public final class CheckpointDir {
     void write(java.io.OutputStream out) throws IOException;
   }
 
-  /** Writes {@code bytes} to {@code path} through a temporary name and a rename. */
+  /** Writes {@code bytes} to {@code path} atomically (see the other overload). */
   public static void writeAtomically(Configuration conf, String path, byte[] bytes) {
     writeAtomically(conf, path, out -> out.write(bytes));
   }
 
   /**
-   * Writes {@code path} through a temporary name beside it and a rename, so readers see a whole
-   * file or none; on object stores the rename is a copy, and the temporary name is never read.
+   * Writes {@code path} so that a reader sees the whole new file, or the old one, or none; never
+   * part of one. How depends on what the filesystem promises:
+   *
+   * <ul>
+   *   <li><b>Object stores</b> (s3a, and any filesystem whose output streams can be aborted,
+   *       {@link CommonPathCapabilities#ABORTABLE_STREAM}): an object appears only when its
+   *       stream is closed (one PUT, or a multipart upload completed), whole, replacing an old one
+   *       in one step. So the final name is written directly (as Spark's
+   *       AbortableStreamBasedCheckpointFileManager does), and on failure the stream is
+   *       aborted, not closed: closing would publish the partial data (hence no
+   *       try-with-resources). A temporary name and a rename would be worse there: S3's rename is
+   *       a copy of the whole object plus a delete (twice the time for a large checkpoint), and a
+   *       process that dies between the two leaves the temporary behind. A process killed
+   *       mid-write leaves at most an unfinished multipart upload, which no reader sees (a bucket
+   *       lifecycle rule or {@code hadoop s3guard uploads -abort} removes it).
+   *   <li><b>Filesystems</b> (local, HDFS): a file is visible while it is written, so the data
+   *       goes to a temporary name beside the target and is renamed into place, which is atomic
+   *       there. HDFS's rename does not replace a file, so an old target is deleted first: in
+   *       between, readers see no file, never a partial one. A writer killed mid-write leaves a
+   *       {@code _tmp.*} file, which listings ignore and {@link #prune} deletes.
+   * </ul>
+   *
+   * <p>On top of this, {@link Checkpoint} files carry their length and a checksum, so damage that
+   * happens outside this method (an interrupted copy) is caught on reading.
    */
   public static void writeAtomically(Configuration conf, String path, Body body) {
     Path target = new Path(path);
-    Path tmp = new Path(target.getParent(), "_tmp." + target.getName() + "." + System.nanoTime());
     try {
       FileSystem fs = target.getFileSystem(conf);
+      if (fs.hasPathCapability(target, CommonPathCapabilities.ABORTABLE_STREAM)) {
+        FSDataOutputStream out = fs.create(target, true);
+        try {
+          body.write(out);
+        } catch (IOException | RuntimeException | Error e) {
+          try {
+            out.abort();
+          } catch (RuntimeException | Error suppressed) {
+            e.addSuppressed(suppressed);
+          }
+          throw e;
+        }
+        out.close(); // publishes the object
+        return;
+      }
+      Path tmp = new Path(target.getParent(), TMP + target.getName() + "." + System.nanoTime());
       try (FSDataOutputStream out = fs.create(tmp, true)) {
         body.write(out);
       } catch (IOException | RuntimeException e) {
@@ -127,6 +210,16 @@ public final class CheckpointDir {
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private List<FileStatus> listAll() {
+    try {
+      return List.of(dir.getFileSystem(conf).listStatus(dir));
+    } catch (FileNotFoundException e) {
+      return List.of();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list checkpoints in " + dir + ": " + e.getMessage(), e);
     }
   }
 

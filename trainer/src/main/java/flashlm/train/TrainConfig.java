@@ -258,8 +258,12 @@ public record TrainConfig(
    * @param dir directory or URI (local, s3a://)
    * @param every steps between checkpoints, default 1000; 0 for only the final one
    * @param keep how many of the newest checkpoints to keep, default 3
+   * @param signalWait (signal_wait) how long a stop signal (SIGTERM, SIGINT) to {@code flashlm
+   *     train} waits for the step in flight and its checkpoint before the JVM exits without them,
+   *     such as "90s", default "2m". Keep it below the grace period of the cluster manager
+   *     (Kubernetes' terminationGracePeriodSeconds, 30 s by default) or raise that.
    */
-  public record Checkpoint(String dir, Integer every, Integer keep) {
+  public record Checkpoint(String dir, Integer every, Integer keep, String signalWait) {
     public Checkpoint {
       if (dir == null || dir.isBlank()) {
         throw ConfigException.missing("checkpoint.dir");
@@ -272,6 +276,13 @@ public record TrainConfig(
       if (keep <= 0) {
         throw ConfigException.badValue("checkpoint.keep", keep, "a positive integer");
       }
+      signalWait = signalWait == null ? "2m" : signalWait;
+      parseDuration("checkpoint.signal_wait", signalWait);
+    }
+
+    /** {@link #signalWait} parsed. */
+    public Duration signalWaitDuration() {
+      return parseDuration("checkpoint.signal_wait", signalWait);
     }
   }
 

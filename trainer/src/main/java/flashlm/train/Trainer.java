@@ -29,7 +29,8 @@ import org.apache.hadoop.conf.Configuration;
  * <p>Every {@code eval_every} updates and at the end it evaluates on the first {@code
  * eval_batches} batches of the validation split (a fixed set); every {@code checkpoint.every}
  * updates and at the end rank 0 writes a checkpoint. The run stops at {@code max_steps} or when
- * the time budget's decay window ends. Given the same config, table version and thread count, a
+ * the time budget's decay window ends, or after the step in flight when the JVM is asked to stop
+ * ({@link Builder#optStopOnSignal}). Given the same config, table version and thread count, a
  * run is reproducible bit for bit, and a resumed run continues exactly as if never stopped
  * (except where a time budget decides when to decay).
  */
@@ -40,11 +41,13 @@ public final class Trainer {
    * @param steps updates done (over all resumes)
    * @param trainLoss loss of the last update
    * @param valLoss last validation loss, or NaN when there was none
-   * @param stopReason "max_steps", "time_budget" or "stop_at"
+   * @param stopReason "max_steps", "time_budget", "stop_at" or "signal"
    * @param checkpoint the last checkpoint written, or null
    */
   public record Result(long steps, double trainLoss, double valLoss, String stopReason,
       String checkpoint) {}
+
+  private static final String SIGNAL = "signal";
 
   private final TrainConfig config;
   private final Configuration conf;
@@ -52,6 +55,7 @@ public final class Trainer {
   private final boolean resume;
   private final LongSupplier clock;
   private final long stopAt;
+  private final boolean stopOnSignal;
   private final TrainLog log;
 
   private Trainer(Builder b) {
@@ -61,6 +65,7 @@ public final class Trainer {
     resume = b.resume;
     clock = b.clock;
     stopAt = b.stopAt;
+    stopOnSignal = b.stopOnSignal;
     log = new TrainLog(b.out, config.log().metrics(), collective.rank() == 0);
   }
 
@@ -70,16 +75,21 @@ public final class Trainer {
 
   /** Trains until max_steps or the time budget; returns how it ended. */
   public Result run() {
-    try (log) {
-      return train();
+    // Closed in reverse order: the hook is released after the log's last line is out.
+    try (SignalStop signal = stopOnSignal && config.checkpoint() != null
+            ? SignalStop.install(config.checkpoint().signalWaitDuration(), log::info)
+            : SignalStop.NONE;
+        log) {
+      return train(signal);
     }
   }
 
-  private Result train() {
+  private Result train(SignalStop signal) {
     TrainConfig c = config;
     ModelSpec spec = c.model();
     CheckpointDir dir = c.checkpoint() == null ? null : new CheckpointDir(conf, c.checkpoint().dir());
-    Checkpoint.Header from = resumePoint(dir);
+    String fromPath = resumePath(dir);
+    Checkpoint.Header from = fromPath == null ? null : resumeHeader(fromPath);
     boolean sameTable = from != null && from.table().equals(c.data().table())
         && (c.data().version() == null || c.data().version() == from.tableVersion());
     SequencesSnapshot table = SequencesSnapshot.open(conf, c.data().table(),
@@ -94,12 +104,11 @@ public final class Trainer {
     try (TrainableModel model = Models.create(spec, c.backend(), c.data().batchSize())) {
       ParamLayout layout = model.layout();
       OptimizerState opt = new OptimizerState(c.optimizer(), layout, Models.kernels(c.backend()));
-      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir);
+      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir, signal);
       if (from != null) {
-        String path = dir.latest().orElseThrow();
-        Checkpoint.read(conf, path, model.params(), opt.state());
-        loop.restore(from, sameTable);
-        log.info("resumed from " + path + " at step " + from.step());
+        Checkpoint.read(conf, fromPath, model.params(), opt.state());
+        loop.restore(from, fromPath, sameTable);
+        log.info("resumed from " + fromPath + " at step " + from.step());
       } else {
         Init.normal(model.params(), layout, spec.initStd(), c.seed());
       }
@@ -110,27 +119,40 @@ public final class Trainer {
     }
   }
 
-  /** The checkpoint to resume from, or null to start fresh; refuses to overwrite another run. */
-  private Checkpoint.Header resumePoint(CheckpointDir dir) {
-    Optional<String> latest = dir == null ? Optional.empty() : dir.latest();
+  /**
+   * The checkpoint to resume from, or null to start fresh; refuses to overwrite another run.
+   * Newer incomplete checkpoints are skipped with a warning and set aside (rank 0).
+   */
+  private String resumePath(CheckpointDir dir) {
+    List<String> any = dir == null ? List.of() : dir.list();
     if (!resume) {
-      if (latest.isPresent()) {
+      if (!any.isEmpty()) {
         throw new ConfigException("checkpoint.dir " + dir + " already holds checkpoints"
-            + " (newest " + latest.get() + "); pass --resume to continue that run, or set"
-            + " checkpoint.dir to a new directory");
+            + " (newest " + any.get(any.size() - 1) + "); pass --resume to continue that run, or"
+            + " set checkpoint.dir to a new directory");
       }
       return null;
     }
     if (dir == null) {
       throw new ConfigException("--resume needs checkpoint.dir in the config");
     }
+    Optional<String> latest = dir.latest(bad -> {
+      String moved = collective.rank() == 0 ? dir.setAside(bad) : bad.path();
+      log.info("warning: --resume skips " + bad.path() + ", not a complete checkpoint: "
+          + bad.reason() + "; set aside as " + moved);
+    });
     if (latest.isEmpty()) {
       log.info("--resume: no checkpoint in " + dir + " yet, starting from step 0");
       return null;
     }
-    Checkpoint.Header h = Checkpoint.readHeader(conf, latest.get());
+    return latest.get();
+  }
+
+  /** The header of the checkpoint to resume from, checked against the config. */
+  private Checkpoint.Header resumeHeader(String path) {
+    Checkpoint.Header h = Checkpoint.readHeader(conf, path);
     if (!h.config().model().equals(config.model()) || !h.optimizer().equals(config.optimizer().type())) {
-      throw new IllegalArgumentException(latest.get() + " was written for model "
+      throw new IllegalArgumentException(path + " was written for model "
           + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "
           + h.optimizer() + ", but the config asks for model "
           + Configs.toJson(config.model()).replaceAll("\\s+", " ") + " with optimizer "
@@ -163,6 +185,7 @@ public final class Trainer {
     private final Kernels kernels;
     private final SequencesSnapshot table;
     private final CheckpointDir dir;
+    private final SignalStop signal;
     private final LrSchedule schedule;
     private final long budgetMillis;
     private long step;
@@ -174,18 +197,20 @@ public final class Trainer {
     private String lastCheckpoint;
 
     Loop(TrainableModel model, OptimizerState opt, Kernels kernels, SequencesSnapshot table,
-        CheckpointDir dir) {
+        CheckpointDir dir, SignalStop signal) {
       this.model = model;
       this.opt = opt;
       this.kernels = kernels;
       this.table = table;
       this.dir = dir;
+      this.signal = signal;
       schedule = new LrSchedule(config.schedule(), config.optimizer().lr(), config.maxSteps());
       budgetMillis = config.timeBudget() == null ? -1 : config.timeBudgetDuration().toMillis();
     }
 
-    void restore(Checkpoint.Header h, boolean sameTable) {
+    void restore(Checkpoint.Header h, String path, boolean sameTable) {
       step = h.step();
+      lastCheckpoint = path; // a run stopped before its first update does not rewrite it
       elapsedBefore = h.elapsedMillis();
       window = h.decayStart() == null ? null
           : new LrSchedule.BudgetDecay(h.decayStart(), h.decayEnd(), h.decayFromLr());
@@ -220,6 +245,10 @@ public final class Trainer {
         }
         if (stopAt >= 0 && step >= stopAt) {
           stop = "stop_at";
+          break;
+        }
+        if (signal.requested(collective)) {
+          stop = SIGNAL;
           break;
         }
         long elapsed = clock.getAsLong() - start;
@@ -279,11 +308,15 @@ public final class Trainer {
           save(clock.getAsLong() - start);
         }
       }
-      if (config.evalEvery() == 0 || step % config.evalEvery() != 0) {
+      // On a signal the time left is the cluster manager's grace period: no final evaluation.
+      if (!stop.equals(SIGNAL) && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
         evaluate(start);
       }
-      if (dir != null && (lastCheckpoint == null || !lastCheckpoint.equals(dir.path(step)))) {
+      if (dir != null && !dir.path(step).equals(lastCheckpoint)) {
         save(clock.getAsLong() - start);
+      }
+      if (stop.equals(SIGNAL)) {
+        log.info("stopping on signal: checkpoint step " + step + " written to " + lastCheckpoint);
       }
       log.info(String.format("stopped at step %d (%s) after %s; train loss %.4f, val loss %.4f", step,
           stop, TrainLog.duration((clock.getAsLong() - start) / 1e3), loss, valLoss));
@@ -356,6 +389,7 @@ public final class Trainer {
     private PrintStream out = System.out;
     private LongSupplier clock = System::currentTimeMillis;
     private long stopAt = -1;
+    private boolean stopOnSignal;
 
     private Builder(TrainConfig config) {
       this.config = config;
@@ -397,6 +431,19 @@ public final class Trainer {
      */
     public Builder optStopAt(long step) {
       this.stopAt = step;
+      return this;
+    }
+
+    /**
+     * When the JVM is asked to stop during {@link Trainer#run} (SIGTERM, SIGINT, SIGHUP, {@code
+     * System.exit}), finish the step in flight, write a checkpoint, log {@code stopping on
+     * signal: checkpoint step N written to PATH} and let the JVM exit; a later {@code --resume}
+     * continues exactly. It waits at most {@code checkpoint.signal_wait}; needs {@code
+     * checkpoint.dir}. For a process that runs one training ({@code flashlm train}); default off,
+     * so that embedding the trainer adds no JVM shutdown hook. See {@link SignalStop}.
+     */
+    public Builder optStopOnSignal(boolean stopOnSignal) {
+      this.stopOnSignal = stopOnSignal;
       return this;
     }
 

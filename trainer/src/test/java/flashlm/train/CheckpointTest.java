@@ -111,20 +111,68 @@ class CheckpointTest {
         e.getMessage());
   }
 
+  private static final java.util.function.Consumer<CheckpointDir.Incomplete> NO_SKIPS = bad -> {
+    throw new AssertionError("unexpected incomplete checkpoint " + bad);
+  };
+
+  /**
+   * A newer file with a checkpoint's name that is cut short (anywhere: in the tensors, in the
+   * header, empty) is skipped with its reason in favour of the newest complete one; setAside
+   * moves it out of listings.
+   */
+  @Test
+  void latestSkipsIncompleteFilesAndNamesWhy() throws Exception {
+    TrainConfig c = config(dir);
+    ParamLayout layout = ParamLayout.of(c.model());
+    int p = (int) layout.size();
+    CheckpointDir d = new CheckpointDir(conf, dir.resolve("run").toString());
+    Checkpoint.write(conf, d.path(2), header(c, 2, layout, p), random(p, 2), random(p, 0));
+    Checkpoint.write(conf, d.path(4), header(c, 4, layout, p), random(p, 4), random(p, 0));
+    byte[] whole = Files.readAllBytes(Path.of(java.net.URI.create(d.path(4))));
+    // as an interrupted copy leaves them, without Hadoop's .crc side files
+    Files.write(Path.of(java.net.URI.create(d.path(6))), java.util.Arrays.copyOf(whole, whole.length - 9));
+    Files.write(Path.of(java.net.URI.create(d.path(8))), java.util.Arrays.copyOf(whole, 40));
+    Files.write(Path.of(java.net.URI.create(d.path(9))), new byte[0]);
+
+    List<CheckpointDir.Incomplete> skipped = new java.util.ArrayList<>();
+    assertEquals(d.path(4), d.latest(skipped::add).orElseThrow());
+    assertEquals(List.of(d.path(9), d.path(8), d.path(6)),
+        skipped.stream().map(CheckpointDir.Incomplete::path).toList());
+    assertTrue(skipped.get(0).reason().contains("ends inside its header (0 bytes)"), skipped.toString());
+    assertTrue(skipped.get(1).reason().contains("ends inside its header (40 bytes)"), skipped.toString());
+    assertTrue(skipped.get(2).reason().contains("is " + (whole.length - 9) + " bytes but its header"
+        + " implies " + whole.length), skipped.toString());
+
+    String moved = d.setAside(skipped.get(2));
+    assertTrue(moved.startsWith(d.path(6) + ".incomplete."), moved);
+    assertTrue(Files.exists(Path.of(java.net.URI.create(moved))));
+    assertEquals(List.of(d.path(2), d.path(4), d.path(8), d.path(9)), d.list());
+
+    // complete but changed after writing: not skipped, refused on reading with the file's name
+    byte[] flipped = whole.clone();
+    flipped[whole.length - 30] ^= 1;
+    Files.write(Path.of(java.net.URI.create(d.path(4))), flipped);
+    Files.deleteIfExists(dir.resolve("run/.ckpt-0000000004.flm.crc"));
+    assertEquals(d.path(4), d.latest(bad -> {}).orElseThrow());
+    assertMessage(Path.of(java.net.URI.create(d.path(4))), p, p, "checksum mismatch");
+  }
+
   @Test
   void directoryKeepsTheNewestAndIgnoresTemporaries() throws Exception {
     TrainConfig c = config(dir);
     ParamLayout layout = ParamLayout.of(c.model());
     int p = (int) layout.size();
     CheckpointDir d = new CheckpointDir(conf, dir.resolve("run").toString());
-    assertTrue(d.latest().isEmpty());
+    assertTrue(d.latest(NO_SKIPS).isEmpty());
     for (long step : new long[] {10, 2, 30, 4}) {
       Checkpoint.write(conf, d.path(step), header(c, step, layout, p), random(p, step), random(p, 0));
     }
-    Files.writeString(dir.resolve("run/_tmp.ckpt-0000000099.flm.1"), "partial");
-    assertEquals(d.path(30), d.latest().orElseThrow());
+    Path tmp = dir.resolve("run/_tmp.ckpt-0000000099.flm.1");
+    Files.writeString(tmp, "partial");
+    assertEquals(d.path(30), d.latest(NO_SKIPS).orElseThrow());
     d.prune(2);
     assertEquals(List.of(d.path(10), d.path(30)), d.list());
+    assertTrue(Files.notExists(tmp), "a dead writer's temporary is pruned");
     d.writeConfig(Configs.toJson(c));
     assertEquals(c, Configs.load(dir.resolve("run/config.json"), TrainConfig.class, List.of()));
   }

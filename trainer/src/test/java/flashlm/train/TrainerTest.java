@@ -130,6 +130,34 @@ class TrainerTest {
     }
   }
 
+  /**
+   * A newest checkpoint cut short (an interrupted copy) is skipped with a warning and set aside;
+   * the run resumes from the previous one and still ends bit for bit where an uninterrupted run
+   * does.
+   */
+  @Test
+  void resumeSkipsAnIncompleteNewestCheckpoint() throws Exception {
+    Trainer.Result a = train(config("a", "adamw"), false, -1);
+    train(config("b", "adamw"), false, 4); // checkpoints after 2 and 4 updates
+    Path four = dir.resolve("b/ckpt-0000000004.flm");
+    byte[] whole = Files.readAllBytes(four);
+    Files.write(four, java.util.Arrays.copyOf(whole, whole.length / 2));
+    Files.delete(dir.resolve("b/.ckpt-0000000004.flm.crc")); // Hadoop's side file would object first
+
+    Trainer.Result rest = train(config("b", "adamw"), true, -1);
+    assertEquals(6, rest.steps());
+    assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()), "uninterrupted vs resumed at 2");
+    String log = console.toString();
+    assertTrue(log.contains("warning: --resume skips ") && log.contains(four.toString() + ", not a"
+        + " complete checkpoint: it is " + whole.length / 2 + " bytes but its header implies "
+        + whole.length), log);
+    assertTrue(log.contains("ckpt-0000000002.flm at step 2"), log);
+    try (var files = Files.list(dir.resolve("b"))) {
+      assertEquals(1, files.filter(f -> f.getFileName().toString()
+          .startsWith("ckpt-0000000004.flm.incomplete.")).count());
+    }
+  }
+
   /** Float kernels against the double reference, quantization off: the same run, the same losses. */
   @ParameterizedTest
   @ValueSource(strings = {"adamw", "sgd"})
