@@ -23,25 +23,18 @@ int fl_error(int code, const char *fmt, ...) {
 
 enum { FL_HUGE_PAGE = 2 << 20, FL_HUGE_MIN = 4 << 20 };
 
+/* Buffers of FL_HUGE_MIN and more (the parameters, their gradients, activations, logits) are
+ * 2 MB-aligned and advised onto huge pages (transparent huge pages in "madvise" mode, the common
+ * default; the advice may be ignored): the GEMMs walk them with strides of kilobytes, and 4 KB
+ * pages cost a TLB miss every few rows. */
 void *fl_alloc(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-#ifdef MADV_HUGEPAGE
-  /* Large buffers (the parameters, their gradients, activations, logits) on 2 MB pages where
-   * the kernel allows it (transparent huge pages in "madvise" mode, the common default): the
-   * GEMMs walk them with strides of kilobytes, and 4 KB pages cost a TLB miss per few rows. */
-  if (rounded >= FL_HUGE_MIN) {
-    size_t huge = (rounded + FL_HUGE_PAGE - 1) / FL_HUGE_PAGE * FL_HUGE_PAGE;
-    void *p = aligned_alloc(FL_HUGE_PAGE, huge);
-    if (p) {
-      madvise(p, huge, MADV_HUGEPAGE); /* advice only: failure leaves 4 KB pages */
-      memset(p, 0, huge);
-    }
-    return p;
-  }
-#endif
-  void *p = aligned_alloc(64, rounded);
-  if (p) memset(p, 0, rounded);
+  size_t size = bytes == 0 ? 64 : (bytes + 63) / 64 * 64, align = 64;
+  int huge = size >= FL_HUGE_MIN;
+  if (huge) align = FL_HUGE_PAGE, size = (size + FL_HUGE_PAGE - 1) / FL_HUGE_PAGE * FL_HUGE_PAGE;
+  void *p = aligned_alloc(align, size);
+  if (!p) return NULL;
+  if (huge) madvise(p, size, MADV_HUGEPAGE);
+  memset(p, 0, size);
   return p;
 }
 

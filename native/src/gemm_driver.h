@@ -31,11 +31,11 @@
 enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
 /* floats of one packed B slice above which the wide path runs (8 MB: beyond a core's cache) */
 enum { WIDE_B = 1 << 21 };
-/* the wide path's column group (its packed slice, KC x WJG, 128 KB) and row block (WMC x KC of
- * A, 96 KB): both stay in a 512 KB L2 while the group's 8 panels take turns in L1. Measured at
- * the head's shape (512 x 32000 x 512): 256 / all rows ran at 0.74-0.97x OpenBLAS, 128 / 96 at
- * 1.01-1.10x. */
-enum { WJG = 128, WMC = 96 };
+/* the wide path's column group (its packed slice, KC x WJG, 128 KB), run against row blocks of
+ * MC rows (MC x KC of A, 96 KB): both stay in a 512 KB L2 while the group's 8 panels take turns
+ * in L1. Measured at the head's shape (512 x 32000 x 512): groups of 256 against all rows ran at
+ * 0.74-0.97x OpenBLAS, 128 against blocks of 96 at 1.01-1.10x. */
+enum { WJG = 128 };
 /* the K split runs for K >= KSPLIT_K and K >= KSPLIT_RATIO * max(M, N) */
 enum { KSPLIT_K = 1024, KSPLIT_RATIO = 2 };
 
@@ -155,8 +155,8 @@ static void gemm_wide(int tb, int M, int N, int K, float alpha, const float *A, 
         for (int j = j0; j < j1; j += NR)
           pack_b_panel(Bg + (size_t)((j - j0) / NR) * kc * NR, tb, B, ldb, pc, kc, j,
                        N - j < NR ? N - j : NR);
-        for (int i0 = 0; i0 < M; i0 += WMC)
-          run_block(0, kc, pc, A, lda, NULL, i0, M - i0 < WMC ? M - i0 : WMC, Bg, j0, j1, C, ldc,
+        for (int i0 = 0; i0 < M; i0 += MC)
+          run_block(0, kc, pc, A, lda, NULL, i0, M - i0 < MC ? M - i0 : MC, Bg, j0, j1, C, ldc,
                     alpha, !(ow && pc == 0));
       }
     }
