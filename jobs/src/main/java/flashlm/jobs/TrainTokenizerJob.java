@@ -9,7 +9,7 @@ import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.bpe.BpeConfig;
 import flashlm.pipeline.bpe.BpeResult;
 import flashlm.pipeline.bpe.BpeTrainer;
-import flashlm.pipeline.fs.HadoopFiles;
+import flashlm.fs.HadoopFiles;
 import io.delta.tables.DeltaTable;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;

@@ -8,7 +8,7 @@ package flashlm.pipeline;
  * ROOT/raw/                 downloaded source files, laid out as in the source repo
  * ROOT/raw/_flashlm_download.json   the download manifest (see flashlm.pipeline.hub.DownloadManifest)
  * ROOT/documents/           Delta table of documents
- * ROOT/sequences/           Delta table of packed token sequences (flashlm.data.SequencesTable)
+ * ROOT/sequences/           Delta table of packed token sequences (flashlm.table.SequencesTable)
  * ROOT/tokenizer/tokenizer.json     a tokenizer trained by train-tokenizer
  * </pre>
  */

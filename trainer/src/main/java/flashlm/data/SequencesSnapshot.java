@@ -1,6 +1,7 @@
 package flashlm.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import flashlm.table.SequencesTable;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,5 +1,6 @@
 package flashlm.data;
 
+import flashlm.table.SequencesTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import flashlm.model.ModelSpec;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
-import flashlm.train.ParamLayout;
+import flashlm.model.ParamLayout;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.FloatBuffer;

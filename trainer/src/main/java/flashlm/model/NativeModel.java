@@ -1,8 +1,6 @@
 package flashlm.model;
 
 import flashlm.jni.Native;
-import flashlm.train.ParamLayout;
-import flashlm.train.TrainableModel;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -13,7 +11,7 @@ import java.util.List;
  * forward and backward over one flat parameter buffer in {@link ParamLayout} order.
  *
  * <p>{@link #params()} and {@link #grads()} are direct buffers over native memory: writes (e.g.
- * {@link flashlm.train.Init#normal}) are seen by the next forward without a copy. Parameters and
+ * {@link flashlm.model.Init#normal}) are seen by the next forward without a copy. Parameters and
  * gradients start at zero; the caller initialises the parameters. The buffers must not be used
  * after {@link #close()}, which frees that memory. Methods are synchronized: one call at a time
  * (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).

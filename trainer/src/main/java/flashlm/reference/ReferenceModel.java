@@ -1,7 +1,7 @@
 package flashlm.reference;
 
 import flashlm.model.ModelSpec;
-import flashlm.train.ParamLayout;
+import flashlm.model.ParamLayout;
 
 /**
  * The slow double-precision reference of both architectures (v7 transformer, v6.1 ffn), over the

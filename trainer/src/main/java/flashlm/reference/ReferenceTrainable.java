@@ -1,9 +1,9 @@
 package flashlm.reference;
 
 import flashlm.model.ModelSpec;
-import flashlm.train.Init;
-import flashlm.train.ParamLayout;
-import flashlm.train.TrainableModel;
+import flashlm.model.Init;
+import flashlm.model.ParamLayout;
+import flashlm.model.TrainableModel;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;

@@ -2,6 +2,7 @@ package flashlm.train;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import flashlm.config.Configs;
+import flashlm.model.ParamLayout;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;

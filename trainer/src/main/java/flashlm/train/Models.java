@@ -1,6 +1,8 @@
 package flashlm.train;
 
-import flashlm.jni.NativeKernels;
+import flashlm.model.TrainableModel;
+import flashlm.optim.Kernels;
+import flashlm.optim.NativeKernels;
 import flashlm.model.ModelSpec;
 import flashlm.model.NativeModel;
 import flashlm.reference.ReferenceTrainable;
@@ -13,7 +15,7 @@ import flashlm.reference.ReferenceTrainable;
  *   <li>{@code reference}: {@link ReferenceTrainable}, the double-precision Java model, with
  *       {@link Kernels#JAVA}. Slow; for tests and checks.
  *   <li>{@code native}: the C kernels through JNI ({@code flashlm.model.NativeModel}, {@code
- *       flashlm.jni.NativeKernels}), the default: the library is loaded on first use, with an
+ *       flashlm.optim.NativeKernels}), the default: the library is loaded on first use, with an
  *       error naming what is missing if it cannot be.
  * </ul>
  */

@@ -1,5 +1,7 @@
 package flashlm.train;
 
+import flashlm.model.ParamLayout;
+import flashlm.optim.Kernels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;

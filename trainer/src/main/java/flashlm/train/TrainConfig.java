@@ -124,7 +124,7 @@ public record TrainConfig(
   }
 
   /**
-   * The sequences table (see {@link flashlm.data.SequencesTable}) and the batch shape.
+   * The sequences table (see {@link flashlm.table.SequencesTable}) and the batch shape.
    *
    * @param table path or URI of the Delta table (local, file:, s3a://)
    * @param version Delta version to read; null for the latest
@@ -155,8 +155,8 @@ public record TrainConfig(
       if (gradAccum <= 0) {
         throw ConfigException.badValue("data.grad_accum", gradAccum, "a positive integer");
       }
-      trainSplit = trainSplit == null ? flashlm.data.SequencesTable.TRAIN : trainSplit;
-      validationSplit = validationSplit == null ? flashlm.data.SequencesTable.VALIDATION : validationSplit;
+      trainSplit = trainSplit == null ? flashlm.table.SequencesTable.TRAIN : trainSplit;
+      validationSplit = validationSplit == null ? flashlm.table.SequencesTable.VALIDATION : validationSplit;
       shuffleWindow = shuffleWindow == null ? 1L << 24 : shuffleWindow;
       if (shuffleWindow <= 0) {
         throw ConfigException.badValue("data.shuffle_window", shuffleWindow, "a positive number of tokens");
@@ -166,7 +166,7 @@ public record TrainConfig(
 
   /**
    * The optimizer. AdamW follows {@code torch.optim.AdamW} (decoupled weight decay, applied only
-   * to the tensors marked {@code decay}: the 2-D ones, see {@link flashlm.train.ParamLayout});
+   * to the tensors marked {@code decay}: the 2-D ones, see {@link flashlm.model.ParamLayout});
    * SGD follows {@code torch.optim.SGD} with momentum
    * (L2 weight decay added to the gradient of decay tensors).
    *

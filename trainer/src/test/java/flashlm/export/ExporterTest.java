@@ -13,7 +13,7 @@ import flashlm.reference.ReferenceModel;
 import flashlm.train.AlphaValues;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
-import flashlm.train.ParamLayout;
+import flashlm.model.ParamLayout;
 import flashlm.train.TrainConfig;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -9,7 +9,6 @@ import flashlm.jni.NativeException;
 import flashlm.reference.ReferenceModel;
 import flashlm.reference.ReferenceTrainable;
 import flashlm.train.AlphaValues;
-import flashlm.train.ParamLayout;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;

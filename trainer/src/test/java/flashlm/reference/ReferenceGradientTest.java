@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.model.ModelSpec;
 import flashlm.train.AlphaValues;
-import flashlm.train.ParamLayout;
+import flashlm.model.ParamLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;

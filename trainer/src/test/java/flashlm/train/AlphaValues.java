@@ -1,6 +1,7 @@
 package flashlm.train;
 
 import flashlm.model.ModelSpec;
+import flashlm.model.ParamLayout;
 import java.nio.FloatBuffer;
 import java.util.function.BiConsumer;
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.export.ExportConfig;
+import flashlm.model.ParamLayout;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

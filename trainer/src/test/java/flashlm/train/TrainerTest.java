@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequencesFixture;
+import flashlm.model.ParamLayout;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;

@@ -1,11 +1,9 @@
 package flashlm.pipeline.bpe;
 
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -39,7 +37,7 @@ public record BpeResult(
 
   static BpeResult of(String json, int vocabSize, int merges, long distinct, long kept, long total,
       double seconds) {
-    return new BpeResult(json, sha256Hex(json.getBytes(StandardCharsets.UTF_8)), vocabSize, merges,
+    return new BpeResult(json, Sha256.hex(json), vocabSize, merges,
         distinct, kept, total, seconds);
   }
 
@@ -76,14 +74,6 @@ public record BpeResult(
       if (fs.exists(tmp)) {
         fs.delete(tmp, false);
       }
-    }
-  }
-
-  static String sha256Hex(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
     }
   }
 

@@ -1,6 +1,6 @@
 package flashlm.pipeline.hub;
 
-import flashlm.pipeline.fs.SerializableConfiguration;
+import flashlm.fs.SerializableConfiguration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

@@ -1,6 +1,6 @@
 package flashlm.pipeline.hub;
 
-import flashlm.pipeline.fs.HadoopFiles;
+import flashlm.fs.HadoopFiles;
 import flashlm.pipeline.hub.FileResult.Outcome;
 import java.io.FileNotFoundException;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package flashlm.pipeline.hub;
 
-import flashlm.pipeline.fs.HadoopFiles;
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,8 +15,8 @@ import java.util.HexFormat;
  */
 final class Hashes {
   private static final int BUFFER = 1 << 20;
-  private final MessageDigest sha256 = HadoopFiles.newDigest("SHA-256");
-  private final MessageDigest gitSha1 = HadoopFiles.newDigest("SHA-1");
+  private final MessageDigest sha256 = Sha256.digest();
+  private final MessageDigest gitSha1 = Sha256.newDigest("SHA-1");
   private long count;
 
   /** Fresh digests for a file of {@code size} bytes (the size is part of the git blob id). */

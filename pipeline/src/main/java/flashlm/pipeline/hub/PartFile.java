@@ -1,7 +1,7 @@
 package flashlm.pipeline.hub;
 
-import flashlm.pipeline.fs.HadoopFiles;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.fs.HadoopFiles;
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -44,7 +44,7 @@ abstract sealed class PartFile permits PartFile.InPlace, PartFile.Staged {
         && fs.hasPathCapability(inPlace, CommonPathCapabilities.FS_APPEND)) {
       return new InPlace(fs, inPlace, target);
     }
-    String key = Hashing.sha256Hex(target + "\n" + commit).substring(0, 16);
+    String key = Sha256.hex(target + "\n" + commit).substring(0, 16);
     java.nio.file.Path local = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"),
         "flashlm-download", key + "-" + target.getName() + suffix);
     return new Staged(fs, local, target);

@@ -3,7 +3,7 @@ package flashlm.pipeline.ingest;
 import static org.apache.spark.sql.functions.concat_ws;
 import static org.apache.spark.sql.functions.sha2;
 
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.hash.Sha256;
 import java.util.List;
 import org.apache.spark.sql.Column;
 
@@ -50,7 +50,7 @@ public final class DocumentsTable {
 
   /** The document id of the document at {@code offset} of {@code file} in {@code source}. */
   public static String docId(String source, String file, long offset) {
-    return Hashing.sha256Hex(source + "\n" + file + "\n" + offset);
+    return Sha256.hex(source + "\n" + file + "\n" + offset);
   }
 
   /** {@link #docId} as a Spark expression over the three columns (Spark's sha2 is the same). */

@@ -1,7 +1,7 @@
 package flashlm.pipeline.ingest;
 
-import flashlm.pipeline.fs.SerializableConfiguration;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.fs.SerializableConfiguration;
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
@@ -71,7 +71,7 @@ final class FileScan implements Function<SourceFile, FileScan.Stats> {
 
   private Stats scanText(SourceFile file) throws IOException {
     Path path = new Path(file.getLocation());
-    MessageDigest digest = Hashing.sha256();
+    MessageDigest digest = Sha256.digest();
     long documents = 0;
     long blank = 0;
     InputStream raw = path.getFileSystem(conf.get()).open(path, BUFFER);
@@ -84,7 +84,7 @@ final class FileScan implements Function<SourceFile, FileScan.Stats> {
           documents++;
         }
       }
-      return new Stats(file.getPath(), splitter.position(), Hashing.hex(digest.digest()),
+      return new Stats(file.getPath(), splitter.position(), Sha256.hexOf(digest.digest()),
           documents, blank, null);
     }
   }
@@ -92,7 +92,7 @@ final class FileScan implements Function<SourceFile, FileScan.Stats> {
   private Stats scanParquet(SourceFile file) throws IOException {
     Configuration hadoop = conf.get();
     Path path = new Path(file.getLocation());
-    MessageDigest digest = Hashing.sha256();
+    MessageDigest digest = Sha256.digest();
     long size = 0;
     byte[] buffer = new byte[BUFFER];
     try (InputStream in = path.getFileSystem(hadoop).open(path, BUFFER)) {
@@ -115,7 +115,7 @@ final class FileScan implements Function<SourceFile, FileScan.Stats> {
     for (BlockMetaData block : footer.getBlocks()) {
       rows += block.getRowCount();
     }
-    return new Stats(file.getPath(), size, Hashing.hex(digest.digest()), rows, 0,
+    return new Stats(file.getPath(), size, Sha256.hexOf(digest.digest()), rows, 0,
         schema.toString());
   }
 }

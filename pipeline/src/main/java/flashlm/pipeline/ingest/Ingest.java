@@ -6,7 +6,7 @@ import static org.apache.spark.sql.functions.lit;
 import com.fasterxml.jackson.databind.JsonNode;
 import flashlm.config.Configs;
 import flashlm.pipeline.DatasetPaths;
-import flashlm.pipeline.fs.SerializableConfiguration;
+import flashlm.fs.SerializableConfiguration;
 import flashlm.pipeline.hub.DownloadManifest;
 import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.pipeline.manifest.DatasetManifest.FileEntry;

@@ -3,7 +3,7 @@ package flashlm.pipeline.ingest;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.pipeline.DatasetPaths;
-import flashlm.pipeline.fs.HadoopFiles;
+import flashlm.fs.HadoopFiles;
 import flashlm.pipeline.hub.DownloadManifest;
 import java.io.IOException;
 import java.nio.file.FileSystems;

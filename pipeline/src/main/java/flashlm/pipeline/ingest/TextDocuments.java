@@ -1,6 +1,6 @@
 package flashlm.pipeline.ingest;
 
-import flashlm.pipeline.fs.SerializableConfiguration;
+import flashlm.fs.SerializableConfiguration;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.NoSuchElementException;

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import flashlm.config.Configs;
+import flashlm.hash.Sha256;
 import java.util.List;
 import java.util.Map;
 
@@ -133,7 +134,7 @@ public record DatasetManifest(
   /** Hex SHA-256 of the canonical (compact, key-sorted) JSON of {@code inputs}. */
   public static String fingerprint(Object inputs) {
     try {
-      return Hashing.sha256Hex(Configs.json().writer().without(SerializationFeature.INDENT_OUTPUT)
+      return Sha256.hex(Configs.json().writer().without(SerializationFeature.INDENT_OUTPUT)
           .writeValueAsString(inputs));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialize fingerprint inputs", e);

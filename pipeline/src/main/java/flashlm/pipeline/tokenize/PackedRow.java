@@ -3,7 +3,7 @@ package flashlm.pipeline.tokenize;
 import java.io.Serializable;
 
 /**
- * One row of the sequences table as the pack stage emits it (see flashlm.data.SequencesTable). A
+ * One row of the sequences table as the pack stage emits it (see flashlm.table.SequencesTable). A
  * JavaBean, public with setters, for Spark's bean encoder; not an API.
  */
 public final class PackedRow implements Serializable {

@@ -11,7 +11,7 @@ import static org.apache.spark.sql.functions.xxhash64;
 
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
-import flashlm.data.SequencesTable;
+import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.manifest.DatasetManifest;

@@ -4,8 +4,8 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.config.ConfigException;
-import flashlm.pipeline.fs.HadoopFiles;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.fs.HadoopFiles;
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.List;
@@ -73,7 +73,7 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
       eos = eos != null ? eos : firstPresent(json, EOS_NAMES);
       int bosId = bos == null ? -1 : idOf(json, bos, qualified, "bos_token");
       int eosId = eos == null ? -1 : idOf(json, eos, qualified, "eos_token");
-      TokenizerFile file = new TokenizerFile(qualified, bytes, Hashing.sha256Hex(bytes),
+      TokenizerFile file = new TokenizerFile(qualified, bytes, Sha256.hex(bytes),
           vocabSize(json, qualified), bos, bosId, eos, eosId);
       file.newTokenizer().close(); // fails here, naming the file, if DJL cannot load it
       return file;

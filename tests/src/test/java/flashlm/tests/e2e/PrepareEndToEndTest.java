@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.jobs.Launcher;
 import flashlm.pipeline.manifest.DatasetManifest;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.hash.Sha256;
 import flashlm.tests.S3ProxyServer;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
@@ -178,7 +178,7 @@ class PrepareEndToEndTest {
     DatasetManifest m = TableAssertions.latestManifest(spark, dataDir + "/sequences");
     assertEquals(512, m.tokenizer().vocabSize());
     assertEquals(511, m.tokenizer().eosId(), "<|endoftext|> is the last id");
-    assertEquals(Hashing.sha256Hex(Files.readAllBytes(Path.of(tokenizer))), m.tokenizer().sha256());
+    assertEquals(Sha256.hex(Files.readAllBytes(Path.of(tokenizer))), m.tokenizer().sha256());
     assertTrue(Files.readString(Path.of(dataDir, "tokenizer", "training.json"))
         .contains("\"documents_version\" : 0"));
     Row r = spark.read().format("delta").load(dataDir + "/sequences")
@@ -190,13 +190,13 @@ class PrepareEndToEndTest {
       List<String> paths) {
     assertEquals(paths, m.files().stream().map(DatasetManifest.FileEntry::path).sorted().toList());
     for (DatasetManifest.FileEntry f : m.files()) {
-      assertEquals(Hashing.sha256Hex(repo.file(f.path()).bytes()), f.sha256(), f.path());
+      assertEquals(Sha256.hex(repo.file(f.path()).bytes()), f.sha256(), f.path());
     }
   }
 
   private static void assertTokenizer(DatasetManifest m) throws Exception {
     assertNotNull(m.tokenizer());
-    assertEquals(Hashing.sha256Hex(Files.readAllBytes(Llama2Fixture.tokenizerJson())),
+    assertEquals(Sha256.hex(Files.readAllBytes(Llama2Fixture.tokenizerJson())),
         m.tokenizer().sha256());
     assertEquals(Llama2Fixture.VOCAB_SIZE, m.tokenizer().vocabSize());
     assertEquals(SEQ_LEN, m.seqLen());

@@ -11,7 +11,7 @@ import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
 import flashlm.pipeline.ingest.IngestResult;
 import flashlm.pipeline.manifest.DatasetManifest;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.hash.Sha256;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
 import flashlm.tests.fixtures.DownloadManifests;
@@ -72,7 +72,7 @@ class IngestTest {
     assertEquals("ingest", m.job());
     assertEquals(List.of(TinyStoriesFixture.TRAIN, TinyStoriesFixture.VALID),
         m.files().stream().map(DatasetManifest.FileEntry::path).toList());
-    assertEquals(Hashing.sha256Hex(trainBytes), m.files().get(0).sha256());
+    assertEquals(Sha256.hex(trainBytes), m.files().get(0).sha256());
     assertEquals((long) train.size(), m.counts().get("unassigned").documents());
     assertEquals((long) valid.size(), m.counts().get("validation").documents());
     Map<String, String> props = TableAssertions.properties(spark, paths.documents());

@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import flashlm.data.SequencesTable;
+import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
 import flashlm.pipeline.ingest.IngestResult;
-import flashlm.pipeline.manifest.Hashing;
+import flashlm.hash.Sha256;
 import flashlm.pipeline.tokenize.Tokenize;
 import flashlm.pipeline.tokenize.TokenizeConfig;
 import flashlm.pipeline.tokenize.TokenizeResult;
@@ -61,7 +61,7 @@ class S3TablesTest {
 
     IngestResult ingested = Ingest.run(spark, paths, IngestConfig.defaults());
     assertTrue(ingested.committed());
-    assertEquals(Hashing.sha256Hex(Files.readAllBytes(files.get(0))),
+    assertEquals(Sha256.hex(Files.readAllBytes(files.get(0))),
         ingested.manifest().files().get(0).sha256());
     int seqLen = 32;
     TokenizeConfig config = TokenizeConfig.defaults().withTokenizer(tokenizer)

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
-import flashlm.data.SequencesTable;
+import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.ingest.Ingest;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.data.SequenceBatches;
 import flashlm.data.SequencesSnapshot;
-import flashlm.data.SequencesTable;
+import flashlm.table.SequencesTable;
 import flashlm.tests.SparkTestSession;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,10 +1,11 @@
-package flashlm.jni;
+package flashlm.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import flashlm.train.Kernels;
+import flashlm.jni.Native;
+import flashlm.jni.NativeException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;

@@ -1,4 +1,4 @@
-package flashlm.pipeline.fs;
+package flashlm.fs;
 
 import java.io.IOException;
 import java.io.ObjectInputStream;

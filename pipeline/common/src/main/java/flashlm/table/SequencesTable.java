@@ -1,4 +1,4 @@
-package flashlm.data;
+package flashlm.table;
 
 /**
  * The contract between the data pipeline (writer) and the trainer (reader): the sequences table.

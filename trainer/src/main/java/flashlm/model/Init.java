@@ -1,4 +1,4 @@
-package flashlm.train;
+package flashlm.model;
 
 import java.nio.FloatBuffer;
 import java.util.SplittableRandom;

@@ -1,4 +1,4 @@
-package flashlm.train;
+package flashlm.optim;
 
 import java.nio.FloatBuffer;
 

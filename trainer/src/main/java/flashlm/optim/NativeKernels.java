@@ -1,6 +1,6 @@
-package flashlm.jni;
+package flashlm.optim;
 
-import flashlm.train.Kernels;
+import flashlm.jni.Native;
 import java.nio.FloatBuffer;
 
 /**

@@ -1,13 +1,11 @@
-package flashlm.pipeline.fs;
+package flashlm.fs;
 
+import flashlm.hash.Sha256;
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
@@ -24,7 +22,6 @@ public final class HadoopFiles {
   /** Schemes whose {@code create()} is already atomic: the object appears only on close. */
   private static final Set<String> OBJECT_STORES = Set.of("s3a", "s3", "s3n", "gs", "abfs",
       "abfss", "wasb", "wasbs", "oss", "cos", "obs");
-  private static final int BUFFER = 1 << 20;
 
   private HadoopFiles() {}
 
@@ -108,14 +105,9 @@ public final class HadoopFiles {
   /** Lower-case hex sha256 of a file's bytes, streamed. */
   public static String sha256(Configuration conf, String location) throws IOException {
     Path path = new Path(location);
-    MessageDigest digest = newDigest("SHA-256");
-    byte[] buffer = new byte[BUFFER];
     try (InputStream in = fileSystem(conf, path).open(path)) {
-      for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-        digest.update(buffer, 0, n);
-      }
+      return Sha256.hex(in);
     }
-    return HexFormat.of().formatHex(digest.digest());
   }
 
   /** The fully qualified URI string of {@code location} ({@code file:/...}, {@code s3a://...}). */
@@ -140,14 +132,5 @@ public final class HadoopFiles {
   /** Whether {@code fs} is an object store, where a rename is a copy and create() is atomic. */
   public static boolean isObjectStore(FileSystem fs) {
     return OBJECT_STORES.contains(fs.getUri().getScheme()); // RawLocalFileSystem has no getScheme()
-  }
-
-  /** A JDK message digest; every JDK has SHA-256 and SHA-1. */
-  public static MessageDigest newDigest(String algorithm) {
-    try {
-      return MessageDigest.getInstance(algorithm);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(algorithm + " missing from this JDK", e);
-    }
   }
 }

@@ -1,4 +1,4 @@
-package flashlm.train;
+package flashlm.model;
 
 import flashlm.model.ModelSpec;
 import java.nio.FloatBuffer;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import flashlm.model.ModelSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,23 +100,6 @@ class ConfigsTest {
     String json = Configs.toJson(o);
     assertTrue(json.contains("\"seq_len\" : 1024"), json);
     assertEquals(o, Configs.bind(Configs.json().valueToTree(o), Outer.class, "json"));
-  }
-
-  @Test
-  void modelSpecValidatesHeads() {
-    ConfigException e = assertThrows(ConfigException.class, () -> Configs.load(null,
-        ModelSpec.class, List.of("arch=transformer", "vocab_size=10", "d_model=12",
-            "n_layers=1", "n_heads=5", "ffn_dim=8", "seq_len=4")));
-    assertTrue(e.getMessage().contains("model.n_heads"), e.getMessage());
-  }
-
-  @Test
-  void modelSpecCountsV7MainParameters() {
-    ModelSpec s = Configs.load(null, ModelSpec.class, List.of("arch=transformer",
-        "vocab_size=32000", "d_model=768", "n_layers=12", "n_heads=12", "ffn_dim=2048",
-        "seq_len=1024"));
-    // 24.6M tied embedding + 12 x (4 x 768^2 + 3 x 768 x 2048 + 2 x 768) + 768
-    assertEquals(109_529_856L, s.parameterCount());
   }
 
   @Test

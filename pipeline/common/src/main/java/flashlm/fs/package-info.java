@@ -4,4 +4,4 @@
  * back, sha256 of a file, and a serializable {@link org.apache.hadoop.conf.Configuration} to ship
  * to Spark tasks.
  */
-package flashlm.pipeline.fs;
+package flashlm.fs;
