@@ -1,13 +1,9 @@
 package flashlm.jobs;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * The {@code spark-submit} line equivalent to a launcher invocation: same job class, same
@@ -18,7 +14,6 @@ final class SubmitLine {
   private SubmitLine() {}
 
   static String of(Command command, CommandLine cl) {
-    Properties build = buildProperties();
     List<String> parts = new ArrayList<>();
     // Configs may say ${FLASHLM_HOME}/...; in client mode the driver sees this environment.
     parts.add("FLASHLM_HOME=" + quote(home().toString()) + " spark-submit");
@@ -27,15 +22,15 @@ final class SubmitLine {
       parts.add("--master " + quote(cl.master()));
     }
     parts.add("--deploy-mode client");
-    parts.add("--packages io.delta:delta-spark_" + build.getProperty("scala.binary") + ":"
-        + build.getProperty("delta.version"));
+    parts.add("--packages io.delta:delta-spark_" + JvmFlags.build("scala.binary") + ":"
+        + JvmFlags.build("delta.version"));
     for (Map.Entry<String, String> e : SparkSessions.settings("flashlm-" + command.name(), "")
         .entrySet()) {
       if (!e.getKey().equals("spark.master") && !e.getKey().equals("spark.app.name")) {
         parts.add("--conf " + quote(e.getKey() + "=" + e.getValue()));
       }
     }
-    parts.add("--conf " + quote("spark.driver.extraJavaOptions=" + SparkSessions.OFFLINE_JAVA_OPTIONS));
+    parts.add("--conf " + quote("spark.driver.extraJavaOptions=" + JvmFlags.offline()));
     parts.add(quote(jarPath()));
     List<String> args = new ArrayList<>();
     args.add("--conf " + quote(cl.confOr(command).toAbsolutePath().normalize().toString()));
@@ -61,19 +56,6 @@ final class SubmitLine {
   private static Path home() {
     String home = System.getProperty("flashlm.home");
     return (home != null ? Path.of(home) : Path.of("")).toAbsolutePath().normalize();
-  }
-
-  private static Properties buildProperties() {
-    Properties p = new Properties();
-    try (InputStream in = SubmitLine.class.getResourceAsStream("build.properties")) {
-      if (in == null) {
-        throw new IllegalStateException("flashlm/jobs/build.properties missing from the jar");
-      }
-      p.load(in);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return p;
   }
 
   /** Quotes for a POSIX shell when needed. */

@@ -1,14 +1,17 @@
 package flashlm.tests;
 
+import flashlm.jobs.SparkSessions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /**
- * One embedded SparkSession per test JVM, with Delta and the settings that keep Delta tests fast
- * (STACK.md pitfall 4) and Spark on loopback (pitfall 10). Tests never stop it.
+ * One embedded SparkSession per test JVM with the settings every job gets ({@link
+ * SparkSessions#settings}), plus those that keep Delta tests fast (one snapshot partition, two
+ * shuffle partitions, no UI) and barrier stages quick to schedule. Tests never stop it.
  */
 public final class SparkTestSession {
   private static SparkSession session;
@@ -29,21 +32,17 @@ public final class SparkTestSession {
    */
   public static SparkSession.Builder builder(String master) {
     Path warehouse = tempDir("spark-warehouse");
-    return SparkSession.builder()
-        .appName("flashlm-tests")
-        .master(master)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
+    SparkSession.Builder builder = SparkSession.builder();
+    for (Map.Entry<String, String> e : SparkSessions.settings("flashlm-tests", master).entrySet()) {
+      builder.config(e.getKey(), e.getValue());
+    }
+    return builder
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.databricks.delta.snapshotPartitions", "1")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.warehouse.dir", warehouse.toUri().toString())
-        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
-        .config("spark.executorEnv.OPT_OUT_TRACKING", "true")
-        .config("spark.executorEnv.TOKENIZERS_PARALLELISM", "false");
+        .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s");
   }
 
   private static Path tempDir(String name) {

@@ -5,6 +5,7 @@ import static flashlm.tests.train.SmokeSequences.bits;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import flashlm.jobs.JvmFlags;
 import flashlm.train.CheckpointDir;
 import flashlm.train.Trainer;
 import java.io.BufferedReader;
@@ -58,8 +59,8 @@ class TrainSignalTest {
         "-cp", System.getProperty("java.class.path"),
         "-Xmx1g", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
         "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-        "-DOPT_OUT_TRACKING=true", "-Dai.djl.offline=true",
         "flashlm.jobs.Launcher", "train", "--conf", "../conf/v7-smoke.json"));
+    cmd.addAll(1, JvmFlags.forJava(Runtime.version().feature()));
     for (String o : SmokeSequences.overrides(dir.resolve(run).toString(),
         dir.resolve(run + ".jsonl"), "max_steps=" + STEPS, "checkpoint.every=1000")) {
       cmd.add("--set");
