@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and training is deterministic whatever the partitioning.
  */
 class BpeTrainingTest {
-  private static final Path TINYSTORIES = Paths.get("src/test/resources/fixtures/tinystories");
+  private static final Path TINYSTORIES = Paths.get("target/test-classes/fixtures/tinystories");
   private static final Path VALIDATION = TINYSTORIES.resolve("tinystories_validation_head_794KB.txt");
   private static final String EOT = "<|endoftext|>";
 
