@@ -4,6 +4,9 @@ import flashlm.config.Configs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Parsed launcher arguments: {@code <command> [--conf FILE] [--set key=value ...] [--master URL]
@@ -27,6 +30,7 @@ public record CommandLine(
     boolean resume,
     boolean help,
     List<String> rest) {
+  private static final Logger LOG = LoggerFactory.getLogger(CommandLine.class);
 
   public CommandLine {
     overrides = List.copyOf(overrides);
@@ -85,6 +89,20 @@ public record CommandLine(
   /** Loads the config file into {@code type} with the {@code --set} overrides applied. */
   public <T> T load(Command c, Class<T> type) {
     return Configs.load(confOr(c), type, overrides);
+  }
+
+  /**
+   * {@link #load} for the run itself, which logs one line naming the config: the file, the
+   * overridden keys (not their values, which may be secrets) and the resolved config's sha256.
+   * The whole config goes into what the command writes (Delta commits, checkpoints).
+   */
+  public <T> T loadForRun(Command c, Class<T> type) {
+    T config = load(c, type);
+    String keys = overrides.stream().map(o -> o.substring(0, o.indexOf('=')))
+        .collect(Collectors.joining(", "));
+    LOG.info("{}: config {}{} (sha256 {})", c.name(), confOr(c),
+        keys.isEmpty() ? "" : " with --set " + keys, Configs.fingerprint(config).substring(0, 16));
+    return config;
   }
 
   private static String value(String[] args, int i, String option) {

@@ -22,7 +22,7 @@ abstract class DatasetJob extends BaseCommand {
 
   @Override
   public final void run(CommandLine args, SparkSession spark) throws Exception {
-    execute(spark, args.load(this, DatasetConfig.class));
+    execute(spark, args.loadForRun(this, DatasetConfig.class));
   }
 
   /** Runs the step on {@code cfg}. */

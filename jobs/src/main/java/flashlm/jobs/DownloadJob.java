@@ -1,13 +1,10 @@
 package flashlm.jobs;
 
 import flashlm.config.ConfigException;
-import flashlm.config.Configs;
 import flashlm.pipeline.hub.DownloadConfig;
 import flashlm.pipeline.hub.DownloadManifest;
 import flashlm.pipeline.hub.Downloader;
 import org.apache.spark.sql.SparkSession;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * {@code flashlm download}: fetches the data set's files from the HuggingFace hub into {@code
@@ -15,7 +12,6 @@ import org.slf4j.LoggerFactory;
  * manifest. Files already there and verified are skipped, so a re-run resumes.
  */
 public final class DownloadJob extends DatasetJob {
-  private static final Logger LOG = LoggerFactory.getLogger(DownloadJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("download", args);
@@ -42,7 +38,6 @@ public final class DownloadJob extends DatasetJob {
   static DownloadManifest run(SparkSession spark, DatasetConfig cfg) {
     DownloadConfig dl = cfg.download().dest() != null ? cfg.download()
         : cfg.download().withDest(cfg.paths().raw());
-    LOG.info("download: config {}", Configs.toJson(dl));
     DownloadManifest m = Downloader.run(spark, dl);
     long bytes = m.files().stream().mapToLong(f -> f.size() == null ? 0 : f.size()).sum();
     System.err.printf("download: %s@%s (commit %s): %d files, %.1f MB in %s%n", m.repo(),

@@ -26,7 +26,7 @@ public final class ExportCommand extends BaseCommand {
       throw new UsageException("export takes --set checkpoint=... --set out=..., not positional"
           + " arguments " + args.rest());
     }
-    ExportConfig config = args.load(this, ExportConfig.class);
+    ExportConfig config = args.loadForRun(this, ExportConfig.class);
     Exporter.Result r = Exporter.export(HadoopConfs.fromSystemProperties(), config.checkpoint(),
         config.out());
     for (String bad : r.skipped()) {

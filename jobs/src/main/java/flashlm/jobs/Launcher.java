@@ -3,6 +3,8 @@ package flashlm.jobs;
 import flashlm.config.ConfigException;
 import flashlm.jobs.CommandLine.UsageException;
 import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -60,10 +62,48 @@ public final class Launcher {
       return 2;
     } catch (Exception e) {
       err.println("flashlm: " + (command != null ? command : args.length > 0 ? args[0] : "")
-          + " failed: " + e);
-      e.printStackTrace(err);
+          + " failed: " + describe(e));
+      if (isBug(e) || "1".equals(System.getenv("FLASHLM_DEBUG"))) {
+        e.printStackTrace(err);
+      } else {
+        err.println("(FLASHLM_DEBUG=1 prints the stack trace)");
+      }
       return 1;
     }
+  }
+
+  /**
+   * What went wrong, once: the message of the project's own exception in the cause chain (it
+   * names the file, row or key), else of the innermost cause; not Spark's wrappers, whose
+   * messages repeat the task's whole stack trace.
+   */
+  static String describe(Throwable e) {
+    List<Throwable> chain = chain(e);
+    for (Throwable t : chain) {
+      if (t.getClass().getName().startsWith("flashlm.") && t.getMessage() != null) {
+        return t.getMessage();
+      }
+    }
+    Throwable root = chain.get(chain.size() - 1);
+    return root.getMessage() != null ? root.getMessage() : root.toString();
+  }
+
+  /** Whether the innermost cause is a programming error, whose stack trace is the point. */
+  static boolean isBug(Throwable e) {
+    List<Throwable> chain = chain(e);
+    Throwable root = chain.get(chain.size() - 1);
+    return root instanceof NullPointerException || root instanceof ClassCastException
+        || root instanceof IndexOutOfBoundsException || root instanceof ArithmeticException
+        || root instanceof UnsupportedOperationException
+        || (root instanceof Error && !(root instanceof OutOfMemoryError));
+  }
+
+  private static List<Throwable> chain(Throwable e) {
+    List<Throwable> chain = new ArrayList<>();
+    for (Throwable t = e; t != null && chain.size() < 32 && !chain.contains(t); t = t.getCause()) {
+      chain.add(t);
+    }
+    return chain;
   }
 
   private static void execute(Command c, CommandLine cl) throws Exception {

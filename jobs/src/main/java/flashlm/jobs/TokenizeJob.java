@@ -1,6 +1,5 @@
 package flashlm.jobs;
 
-import flashlm.config.Configs;
 import flashlm.pipeline.hub.DownloadConfig;
 import flashlm.pipeline.hub.DownloadManifest;
 import flashlm.pipeline.hub.Downloader;
@@ -11,8 +10,6 @@ import flashlm.pipeline.tokenize.TokenizeResult;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.sql.SparkSession;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * {@code flashlm tokenize}: the documents table into the sequences table: DJL tokenizer in the
@@ -21,7 +18,6 @@ import org.slf4j.LoggerFactory;
  * settings commits nothing.
  */
 public final class TokenizeJob extends DatasetJob {
-  private static final Logger LOG = LoggerFactory.getLogger(TokenizeJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("tokenize", args);
@@ -39,7 +35,6 @@ public final class TokenizeJob extends DatasetJob {
 
   static TokenizeResult run(SparkSession spark, DatasetConfig cfg) {
     TokenizeConfig tc = withHubTokenizer(spark, cfg);
-    LOG.info("tokenize: config {}", Configs.toJson(tc));
     TokenizeResult r = Tokenize.run(spark, cfg.paths(), tc);
     System.err.printf("tokenize: %s version %d %s%n", r.table(), r.version(),
         r.committed() ? "written" : "unchanged (these documents and settings are its latest version)");

@@ -28,11 +28,12 @@ public final class TrainCommand extends BaseCommand {
     if (!args.rest().isEmpty()) {
       throw new UsageException("train takes no positional arguments, got " + args.rest());
     }
-    TrainConfig config = args.load(this, TrainConfig.class);
+    TrainConfig config = args.loadForRun(this, TrainConfig.class);
     // SIGTERM/SIGINT: finish the step, checkpoint, exit (this process runs one training).
     Trainer.Result r = Trainer.builder(config).optResume(args.resume()).optStopOnSignal(true)
         .optHadoopConf(HadoopConfs.fromSystemProperties()).build().run();
-    System.out.printf("train: %d steps (%s), train loss %.4f, val loss %.4f, checkpoint %s%n",
-        r.steps(), r.stopReason(), r.trainLoss(), r.valLoss(), r.checkpoint());
+    System.out.printf("train: %d steps (%s), train loss %.4f, %s, checkpoint %s%n",
+        r.steps(), r.stopReason(), r.trainLoss(), Double.isNaN(r.valLoss())
+            ? "no evaluation ran" : String.format("val loss %.4f", r.valLoss()), r.checkpoint());
   }
 }

@@ -17,8 +17,6 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * {@code flashlm train-tokenizer}: learns a byte-level BPE from the documents table (every
@@ -27,7 +25,6 @@ import org.slf4j.LoggerFactory;
  * documents table version it learned from, with which settings, and what came out.
  */
 public final class TrainTokenizerJob extends DatasetJob {
-  private static final Logger LOG = LoggerFactory.getLogger(TrainTokenizerJob.class);
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("train-tokenizer", args);
@@ -56,7 +53,6 @@ public final class TrainTokenizerJob extends DatasetJob {
     if (bpe == null) {
       throw ConfigException.missing("tokenizer_training");
     }
-    LOG.info("train-tokenizer: config {}", Configs.toJson(bpe));
     DatasetPaths paths = cfg.paths();
     long version = DeltaTable.forPath(spark, paths.documents()).history(1)
         .select("version").head().getLong(0);

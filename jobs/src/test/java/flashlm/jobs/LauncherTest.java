@@ -3,6 +3,7 @@ package flashlm.jobs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import flashlm.pipeline.ingest.IngestException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -82,5 +83,23 @@ class LauncherTest {
     for (Command c : Commands.ALL) {
       assertTrue(out().contains(c.name()), c.name());
     }
+  }
+
+  @Test
+  void aFailureIsDescribedOnceByTheProjectsOwnMessageNotSparksWrapper() {
+    RuntimeException wrapped = new RuntimeException("Job aborted due to stage failure: "
+        + "at a.b.C(C.java:1) at d.e.F(F.java:2) ...",
+        new IngestException("file:/x.txt: invalid UTF-8 at byte offset 5"));
+    assertEquals("file:/x.txt: invalid UTF-8 at byte offset 5", Launcher.describe(wrapped));
+    assertTrue(!Launcher.isBug(wrapped));
+  }
+
+  @Test
+  void aProgrammingErrorKeepsItsStackTrace() {
+    RuntimeException wrapped = new RuntimeException("task failed", new NullPointerException());
+    assertTrue(Launcher.isBug(wrapped));
+    assertEquals("the table's seq_len is 128",
+        Launcher.describe(new IllegalStateException("wrapper",
+            new IllegalArgumentException("the table's seq_len is 128"))));
   }
 }

@@ -99,7 +99,6 @@ public final class Trainer {
     SequencesSnapshot table = SequencesSnapshot.open(conf, c.data().table(),
         sameTable ? Long.valueOf(from.tableVersion()) : c.data().version());
     checkTable(table, spec);
-    log.info("config " + Configs.json().valueToTree(c));
     log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d of %d",
         spec.arch(), spec.quant(), spec.parameterCount(), table.describe(),
         table.rows(c.data().trainSplit(), collective.rank(), collective.worldSize()),
@@ -322,8 +321,9 @@ public final class Trainer {
       if (stop.equals(SIGNAL)) {
         log.info("stopping on signal: checkpoint step " + step + " written to " + lastCheckpoint);
       }
-      log.info(String.format("stopped at step %d (%s) after %s; train loss %.4f, val loss %.4f", step,
-          stop, TrainLog.duration((clock.getAsLong() - start) / 1e3), loss, valLoss));
+      log.info(String.format("stopped at step %d (%s) after %s; train loss %.4f, %s", step,
+          stop, TrainLog.duration((clock.getAsLong() - start) / 1e3), loss,
+          Double.isNaN(valLoss) ? "no evaluation ran" : String.format("val loss %.4f", valLoss)));
       return new Result(step, loss, valLoss, stop, lastCheckpoint);
     }
 

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import flashlm.hash.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -109,6 +110,19 @@ public final class Configs {
   public static String toJson(Object config) {
     try {
       return JSON.writeValueAsString(config);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialize config " + config, e);
+    }
+  }
+
+  /**
+   * The sha256 of a resolved config's compact JSON: one short value that names a configuration
+   * in logs, while the whole of it goes into checkpoints and Delta commits.
+   */
+  public static String fingerprint(Object config) {
+    try {
+      return Sha256.hex(JSON.writer().without(SerializationFeature.INDENT_OUTPUT)
+          .writeValueAsString(config));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialize config " + config, e);
     }
