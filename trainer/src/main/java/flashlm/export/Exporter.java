@@ -93,15 +93,15 @@ public final class Exporter {
         data = scaled(data, params.get(Math.toIntExact(
             layout.get(ParamLayout.alphaName(t.name())).offset())));
       }
-      if (spec.arch().equals(ModelSpec.TRANSFORMER)
+      if ((spec.arch() == ModelSpec.Arch.TRANSFORMER)
           && (t.name().endsWith("self_attn.q_proj.weight") || t.name().endsWith("self_attn.k_proj.weight"))) {
         data = interleavedToHalves(data, spec.nHeads(), spec.headDim(), t.shape()[1]);
       }
       tensors.add(new Safetensors.Tensor(t.name(), t.shape(), data));
       written += t.size();
     }
-    Map<String, String> metadata = Map.of("format", "pt", "flashlm.arch", spec.arch(),
-        "flashlm.quant", spec.quant(), "flashlm.step", Long.toString(h.step()));
+    Map<String, String> metadata = Map.of("format", "pt", "flashlm.arch", spec.arch().id(),
+        "flashlm.quant", spec.quant().id(), "flashlm.step", Long.toString(h.step()));
     String weights = new Path(out, SAFETENSORS).toString();
     CheckpointDir.writeAtomically(conf, weights, o -> Safetensors.write(o, tensors, metadata));
 

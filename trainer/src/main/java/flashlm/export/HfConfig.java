@@ -20,7 +20,7 @@ public final class HfConfig {
   /** config.json for {@code spec}; {@code provenance} is copied into the flashlm section. */
   public static ObjectNode of(ModelSpec spec, ObjectNode provenance) {
     ObjectNode c = JSON.createObjectNode();
-    boolean transformer = spec.arch().equals(ModelSpec.TRANSFORMER);
+    boolean transformer = (spec.arch() == ModelSpec.Arch.TRANSFORMER);
     if (transformer) {
       c.putArray("architectures").add("LlamaForCausalLM");
       c.put("model_type", "llama");
@@ -49,8 +49,8 @@ public final class HfConfig {
     c.put("torch_dtype", "float32");
 
     ObjectNode f = c.putObject("flashlm");
-    f.put("arch", spec.arch());
-    f.put("quant", spec.quant());
+    f.put("arch", spec.arch().id());
+    f.put("quant", spec.quant().id());
     f.put("learnable_alpha", spec.learnableAlpha());
     f.put("weights", "fp32 master weights");
     if (spec.ternary()) {

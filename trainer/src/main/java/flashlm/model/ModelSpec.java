@@ -1,5 +1,7 @@
 package flashlm.model;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import flashlm.config.ConfigEnum;
 import flashlm.config.ConfigException;
 
 /**
@@ -33,37 +35,51 @@ import flashlm.config.ConfigException;
  * @param initStd std of the normal initialisation of matrices and embedding (init_std), default 0.02
  */
 public record ModelSpec(
-    String arch,
+    Arch arch,
     Integer vocabSize,
     Integer dModel,
     Integer nLayers,
     Integer nHeads,
     Integer ffnDim,
     Integer seqLen,
-    String quant,
+    Quant quant,
     Boolean learnableAlpha,
     Double ropeTheta,
     Double normEps,
     Double initStd) {
 
-  public static final String TRANSFORMER = "transformer";
-  public static final String FFN = "ffn";
-  public static final String TERNARY = "ternary";
-  public static final String NONE = "none";
+  /** The architecture: {@code transformer} (v7 and its float baseline) or {@code ffn} (v6.1). */
+  public enum Arch implements ConfigEnum {
+    TRANSFORMER,
+    FFN;
+
+    @JsonCreator
+    public static Arch of(String id) {
+      return ConfigEnum.parse(Arch.class, "model.arch", id);
+    }
+  }
+
+  /** The linears: {@code ternary} (BitNet b1.58 BitLinear) or {@code none} (plain fp32). */
+  public enum Quant implements ConfigEnum {
+    TERNARY,
+    NONE;
+
+    @JsonCreator
+    public static Quant of(String id) {
+      return ConfigEnum.parse(Quant.class, "model.quant", id);
+    }
+  }
 
   public ModelSpec {
     if (arch == null) {
       throw ConfigException.missing("model.arch");
-    }
-    if (!arch.equals(TRANSFORMER) && !arch.equals(FFN)) {
-      throw ConfigException.badValue("model.arch", arch, "'transformer' or 'ffn'");
     }
     vocabSize = positive("model.vocab_size", vocabSize);
     dModel = positive("model.d_model", dModel);
     nLayers = positive("model.n_layers", nLayers);
     ffnDim = positive("model.ffn_dim", ffnDim);
     seqLen = positive("model.seq_len", seqLen);
-    if (arch.equals(TRANSFORMER)) {
+    if (arch == Arch.TRANSFORMER) {
       nHeads = positive("model.n_heads", nHeads);
       if (dModel % nHeads != 0 || (dModel / nHeads) % 2 != 0) {
         throw ConfigException.badValue("model.n_heads", nHeads,
@@ -72,10 +88,7 @@ public record ModelSpec(
     } else {
       nHeads = nHeads == null ? 0 : nHeads;
     }
-    quant = quant == null ? TERNARY : quant;
-    if (!quant.equals(TERNARY) && !quant.equals(NONE)) {
-      throw ConfigException.badValue("model.quant", quant, "'ternary' or 'none'");
-    }
+    quant = quant == null ? Quant.TERNARY : quant;
     learnableAlpha = learnableAlpha != null && learnableAlpha;
     ropeTheta = ropeTheta == null ? 10000.0 : ropeTheta;
     normEps = normEps == null ? 1e-5 : normEps;
@@ -87,11 +100,11 @@ public record ModelSpec(
   }
 
   public boolean ternary() {
-    return quant.equals(TERNARY);
+    return quant == Quant.TERNARY;
   }
 
   public int headDim() {
-    return arch.equals(TRANSFORMER) ? dModel / nHeads : 0;
+    return arch == Arch.TRANSFORMER ? dModel / nHeads : 0;
   }
 
   /** Parameter count, tied embedding counted once (alpha scalars included when enabled). */
@@ -99,7 +112,7 @@ public record ModelSpec(
     long d = dModel;
     long perBlock;
     int linears;
-    if (arch.equals(TRANSFORMER)) {
+    if (arch == Arch.TRANSFORMER) {
       perBlock = 4 * d * d + 3 * d * ffnDim + 2 * d;
       linears = 7;
     } else {

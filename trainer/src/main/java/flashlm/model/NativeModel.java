@@ -42,10 +42,10 @@ public final class NativeModel implements TrainableModel {
   public static NativeModel create(ModelSpec spec, int maxBatch) {
     ParamLayout expected = ParamLayout.of(spec);
     long[] h = new long[1];
-    Native.check(Native.modelCreate(h, spec.arch().equals(ModelSpec.TRANSFORMER) ? 0 : 1,
+    Native.check(Native.modelCreate(h, (spec.arch() == ModelSpec.Arch.TRANSFORMER) ? 0 : 1,
         spec.vocabSize(), spec.dModel(), spec.nLayers(), spec.nHeads(), spec.ffnDim(),
         spec.seqLen(), spec.ternary(), spec.learnableAlpha(), spec.ropeTheta(), spec.normEps(),
-        maxBatch), "creating the native " + spec.arch() + " model");
+        maxBatch), "creating the native " + spec.arch().id() + " model");
     try {
       ParamLayout actual = readLayout(h[0]);
       if (!actual.tensors().equals(expected.tensors())) {

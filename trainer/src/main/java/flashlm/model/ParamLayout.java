@@ -97,7 +97,7 @@ public final class ParamLayout {
     for (int i = 0; i < spec.nLayers(); i++) {
       String p = "model.layers." + i + ".";
       b.add(p + "input_layernorm.weight", false, d);
-      if (spec.arch().equals(ModelSpec.TRANSFORMER)) {
+      if ((spec.arch() == ModelSpec.Arch.TRANSFORMER)) {
         for (String n : new String[] {"q", "k", "v", "o"}) {
           b.add(p + "self_attn." + n + "_proj.weight", true, d, d);
         }
@@ -120,7 +120,7 @@ public final class ParamLayout {
 
   /** The linears of one layer in layout order, as Llama module names ("self_attn.q_proj", ...). */
   public static List<String> linears(ModelSpec spec) {
-    return spec.arch().equals(ModelSpec.TRANSFORMER)
+    return (spec.arch() == ModelSpec.Arch.TRANSFORMER)
         ? List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
             "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
         : List.of("mlp.up_proj", "mlp.down_proj");

@@ -30,7 +30,7 @@ public final class ReferenceModel {
   public ReferenceModel(ModelSpec spec) {
     this.spec = spec;
     this.layout = ParamLayout.of(spec);
-    this.transformer = spec.arch().equals(ModelSpec.TRANSFORMER);
+    this.transformer = (spec.arch() == ModelSpec.Arch.TRANSFORMER);
     this.ternary = spec.ternary();
     this.params = new double[Math.toIntExact(layout.size())];
     this.grads = new double[params.length];

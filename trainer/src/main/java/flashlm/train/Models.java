@@ -6,6 +6,7 @@ import flashlm.optim.NativeKernels;
 import flashlm.model.ModelSpec;
 import flashlm.model.NativeModel;
 import flashlm.reference.ReferenceTrainable;
+import flashlm.train.TrainConfig.Backend;
 
 /**
  * The one place that turns a config's {@code backend} into a model and its update kernels, so
@@ -26,21 +27,18 @@ public final class Models {
    * A model of {@code spec} for batches of up to {@code maxBatch} sequences. Its parameters are
    * not initialised; the trainer fills them ({@link Init#normal}) or loads a checkpoint.
    */
-  public static TrainableModel create(ModelSpec spec, String backend, int maxBatch) {
+  public static TrainableModel create(ModelSpec spec, Backend backend, int maxBatch) {
     return switch (backend) {
-      case TrainConfig.REFERENCE -> new ReferenceTrainable(spec, 0L);
-      case TrainConfig.NATIVE -> NativeModel.create(spec, maxBatch);
-      default -> throw new IllegalArgumentException("unknown backend '" + backend
-          + "' (expected '" + TrainConfig.NATIVE + "' or '" + TrainConfig.REFERENCE + "')");
+      case REFERENCE -> new ReferenceTrainable(spec, 0L);
+      case NATIVE -> NativeModel.create(spec, maxBatch);
     };
   }
 
   /** The update kernels that go with {@code backend}'s model. */
-  public static Kernels kernels(String backend) {
+  public static Kernels kernels(Backend backend) {
     return switch (backend) {
-      case TrainConfig.REFERENCE -> Kernels.JAVA;
-      case TrainConfig.NATIVE -> new NativeKernels();
-      default -> throw new IllegalArgumentException("unknown backend '" + backend + "'");
+      case REFERENCE -> Kernels.JAVA;
+      case NATIVE -> new NativeKernels();
     };
   }
 }

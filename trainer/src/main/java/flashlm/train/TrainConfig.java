@@ -1,5 +1,7 @@
 package flashlm.train;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import flashlm.config.ConfigEnum;
 import flashlm.config.ConfigException;
 import flashlm.model.ModelSpec;
 import java.time.Duration;
@@ -42,10 +44,18 @@ public record TrainConfig(
     Integer evalBatches,
     Checkpoint checkpoint,
     Log log,
-    String backend) {
+    Backend backend) {
 
-  public static final String NATIVE = "native";
-  public static final String REFERENCE = "reference";
+  /** Which model and update kernels run: the C ones or the double-precision Java reference. */
+  public enum Backend implements ConfigEnum {
+    NATIVE,
+    REFERENCE;
+
+    @JsonCreator
+    public static Backend of(String id) {
+      return ConfigEnum.parse(Backend.class, "backend", id);
+    }
+  }
 
   public TrainConfig {
     if (model == null) {
@@ -82,10 +92,7 @@ public record TrainConfig(
           "integers >= 0");
     }
     log = log == null ? new Log(null, null) : log;
-    backend = backend == null ? NATIVE : backend;
-    if (!backend.equals(NATIVE) && !backend.equals(REFERENCE)) {
-      throw ConfigException.badValue("backend", backend, "'native' or 'reference'");
-    }
+    backend = backend == null ? Backend.NATIVE : backend;
   }
 
   /** The time budget, or null when the run is limited by {@code max_steps} only. */

@@ -100,7 +100,7 @@ public final class Trainer {
         sameTable ? Long.valueOf(from.tableVersion()) : c.data().version());
     checkTable(table, spec);
     log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d of %d",
-        spec.arch(), spec.quant(), spec.parameterCount(), table.describe(),
+        spec.arch().id(), spec.quant().id(), spec.parameterCount(), table.describe(),
         table.rows(c.data().trainSplit(), collective.rank(), collective.worldSize()),
         collective.rank(), collective.worldSize()));
 

@@ -85,7 +85,7 @@ public final class TrainServe {
       Session s = new Session(c, model, opt, kernels);
       ObjectNode ready = JSON.createObjectNode();
       ready.put("ready", true);
-      ready.put("backend", c.backend());
+      ready.put("backend", c.backend().id());
       ready.put("threads", System.getenv().getOrDefault("OMP_NUM_THREADS", "(OpenMP default)"));
       ready.put("params", layout.size());
       ready.put("batch", batchSize);
@@ -201,15 +201,15 @@ public final class TrainServe {
     List<Safetensors.Tensor> tensors = new ArrayList<>();
     for (ParamLayout.Tensor t : layout.tensors()) {
       FloatBuffer data = params.slice(Math.toIntExact(t.offset()), Math.toIntExact(t.size()));
-      if (spec.arch().equals(ModelSpec.TRANSFORMER) && (t.name().endsWith("q_proj.weight")
+      if ((spec.arch() == ModelSpec.Arch.TRANSFORMER) && (t.name().endsWith("q_proj.weight")
           || t.name().endsWith("k_proj.weight"))) {
         data = interleavedToHalves(data, spec.nHeads(), spec.headDim(), t.shape()[1]);
       }
       tensors.add(new Safetensors.Tensor(t.name(), t.shape(), data));
     }
     try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
-      Safetensors.write(out, tensors, Map.of("format", "pt", "flashlm.arch", spec.arch(),
-          "flashlm.quant", spec.quant(), "flashlm.step", "0"));
+      Safetensors.write(out, tensors, Map.of("format", "pt", "flashlm.arch", spec.arch().id(),
+          "flashlm.quant", spec.quant().id(), "flashlm.step", "0"));
     }
   }
 

@@ -26,4 +26,27 @@ class ModelSpecTest {
     // 24.6M tied embedding + 12 x (4 x 768^2 + 3 x 768 x 2048 + 2 x 768) + 768
     assertEquals(109_529_856L, s.parameterCount());
   }
+
+  @Test
+  void anUnknownArchOrQuantIsAnErrorListingTheKnownOnes() {
+    ConfigException arch = assertThrows(ConfigException.class, () -> Configs.load(null,
+        ModelSpec.class, List.of("arch=transformr", "vocab_size=10", "d_model=12",
+            "n_layers=1", "n_heads=2", "ffn_dim=8", "seq_len=4")));
+    assertTrue(arch.getMessage().contains("model.arch")
+        && arch.getMessage().contains("'transformer' or 'ffn'"), arch.getMessage());
+    ConfigException quant = assertThrows(ConfigException.class, () -> Configs.load(null,
+        ModelSpec.class, List.of("arch=ffn", "vocab_size=10", "d_model=12", "n_layers=1",
+            "ffn_dim=8", "seq_len=4", "quant=binary")));
+    assertTrue(quant.getMessage().contains("'ternary' or 'none'"), quant.getMessage());
+  }
+
+  @Test
+  void archAndQuantRoundTripThroughJsonByTheirConfigNames() throws Exception {
+    ModelSpec s = Configs.load(null, ModelSpec.class, List.of("arch=ffn", "vocab_size=10",
+        "d_model=12", "n_layers=1", "ffn_dim=8", "seq_len=4", "quant=none"));
+    String json = Configs.toJson(s);
+    assertTrue(json.contains("\"arch\" : \"ffn\"") && json.contains("\"quant\" : \"none\""),
+        json);
+    assertEquals(s, Configs.bind(Configs.json().readTree(json), ModelSpec.class, "json"));
+  }
 }

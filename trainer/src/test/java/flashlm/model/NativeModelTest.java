@@ -40,8 +40,9 @@ class NativeModelTest {
   }
 
   static ModelSpec spec(String arch, String quant, boolean alpha) {
-    boolean tf = arch.equals(ModelSpec.TRANSFORMER);
-    return new ModelSpec(arch, 67, 32, 2, tf ? 2 : null, 48, 9, quant, alpha, null, null, 0.1);
+    boolean tf = arch.equals("transformer");
+    return new ModelSpec(ModelSpec.Arch.of(arch), 67, 32, 2, tf ? 2 : null, 48, 9,
+        ModelSpec.Quant.of(quant), alpha, null, null, 0.1);
   }
 
   static int[] tokens(ModelSpec spec, int batch, long seed) {
@@ -128,7 +129,8 @@ class NativeModelTest {
   void layoutIsParamLayoutAndBuffersAreTheModelsMemory() {
     for (ModelSpec spec : new ModelSpec[] {spec("transformer", "ternary"), spec("ffn", "none"),
         spec("transformer", "ternary", true), spec("ffn", "none", true),
-        new ModelSpec("ffn", 1024, 192, 6, null, 384, 256, "ternary", false, null, null, null)}) {
+        new ModelSpec(ModelSpec.Arch.FFN, 1024, 192, 6, null, 384, 256,
+            ModelSpec.Quant.TERNARY, false, null, null, null)}) {
       try (NativeModel m = NativeModel.create(spec, 1)) {
         assertEquals(ParamLayout.of(spec).tensors(), m.layout().tensors());
         assertEquals(m.layout().size(), m.params().capacity());

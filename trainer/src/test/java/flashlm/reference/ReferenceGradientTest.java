@@ -24,11 +24,13 @@ class ReferenceGradientTest {
   static final int SAMPLES_PER_TENSOR = 6;
 
   static ModelSpec transformer(String quant, boolean alpha) {
-    return new ModelSpec("transformer", 11, 8, 2, 2, 12, 5, quant, alpha, 10000.0, 1e-5, 0.02);
+    return new ModelSpec(ModelSpec.Arch.TRANSFORMER, 11, 8, 2, 2, 12, 5,
+        ModelSpec.Quant.of(quant), alpha, 10000.0, 1e-5, 0.02);
   }
 
   static ModelSpec ffn(String quant, boolean alpha) {
-    return new ModelSpec("ffn", 13, 8, 2, null, 12, 6, quant, alpha, null, 1e-5, 0.02);
+    return new ModelSpec(ModelSpec.Arch.FFN, 13, 8, 2, null, 12, 6, ModelSpec.Quant.of(quant),
+        alpha, null, 1e-5, 0.02);
   }
 
   /** Random weights large enough that every path carries gradient; norms near 1. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.export.ExportConfig;
+import flashlm.model.ModelSpec;
 import flashlm.model.ParamLayout;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,7 +30,7 @@ class TrainConfigTest {
     assertEquals(109_529_856L, main.model().parameterCount());
     assertEquals(35, Math.round(load("v7-ts.json").model().parameterCount() / 1e6), "v7-ts ~33-35M");
     TrainConfig f = load("v7-float.json");
-    assertEquals("none", f.model().quant());
+    assertEquals(ModelSpec.Quant.NONE, f.model().quant());
     assertEquals(load("v7-ts.json").model().parameterCount(), f.model().parameterCount());
     TrainConfig v61 = load("v6.1.json");
     assertEquals("sgd", v61.optimizer().type());
@@ -39,7 +40,7 @@ class TrainConfigTest {
     TrainConfig smoke = load("v7-smoke.json");
     assertEquals(ParamLayout.of(smoke.model()).size(), smoke.model().parameterCount());
     for (String name : List.of("v6.1.json", "v7-main.json", "v7-ts.json", "v7-float.json", "v7-smoke.json")) {
-      assertEquals(TrainConfig.NATIVE, load(name).backend(), name);
+      assertEquals(TrainConfig.Backend.NATIVE, load(name).backend(), name);
     }
     ExportConfig e = Configs.load(Path.of("../conf/export.json"), ExportConfig.class, List.of());
     assertTrue(e.checkpoint().startsWith("runs/"));
