@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * @param parallelism most files in flight; 0 (default) runs one Spark task per file and lets the
  *     executors' cores bound the concurrency
  * @param maxRetries retries of a file or API call after an IO error, 429 or 5xx, counted since
- *     the last attempt that made progress (max_retries, default 5)
+ *     the last attempt that made the file's part grow (max_retries, default 5)
  * @param timeoutSeconds connect timeout and longest silence while reading (timeout_seconds,
  *     default 60)
  * @param retryBackoffMs first retry delay, doubled on each retry up to 60 s, with jitter
@@ -33,6 +33,10 @@ import java.util.regex.Pattern;
  *     resolved configs can be logged and stored
  * @param verifyExisting re-hash files a previous run already verified instead of trusting the
  *     manifest entry and the file size (verify_existing, default false)
+ * @param fileDeadlineSeconds the longest one file may take, retries and waits included, before
+ *     it fails (file_deadline_seconds, default {@value #DEFAULT_FILE_DEADLINE_SECONDS}: 6 hours);
+ *     bounds a server that trickles bytes just fast enough to never time out, and how long a
+ *     download waits for another one fetching the same file into the same destination
  */
 public record DownloadConfig(
     String repo,
@@ -46,10 +50,13 @@ public record DownloadConfig(
     Integer timeoutSeconds,
     Long retryBackoffMs,
     String tokenFile,
-    Boolean verifyExisting) implements Serializable {
+    Boolean verifyExisting,
+    Integer fileDeadlineSeconds) implements Serializable {
 
   /** The public hub, used when neither the config nor {@code HF_ENDPOINT} names one. */
   public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
+  /** {@link #fileDeadlineSeconds()} when not set: 6 hours. */
+  public static final int DEFAULT_FILE_DEADLINE_SECONDS = 21_600;
   private static final long serialVersionUID = 1L;
   private static final Pattern REPO = Pattern.compile("[A-Za-z0-9][\\w.-]*(/[\\w.-]+)?");
   private static final List<String> REPO_TYPES = List.of("dataset", "model", "space");
@@ -58,7 +65,7 @@ public record DownloadConfig(
     if (repo == null || repo.isBlank()) {
       throw ConfigException.missing("repo");
     }
-    if (!REPO.matcher(repo).matches()) {
+    if (!REPO.matcher(repo).matches() || repo.endsWith("/.") || repo.endsWith("/..")) {
       throw ConfigException.badValue("repo", repo, "a hub repo id such as 'owner/name'");
     }
     repoType = repoType == null ? "dataset" : repoType;
@@ -103,6 +110,19 @@ public record DownloadConfig(
       throw ConfigException.badValue("token_file", "''", "a local file holding the hub token");
     }
     verifyExisting = verifyExisting != null && verifyExisting;
+    fileDeadlineSeconds = fileDeadlineSeconds == null ? DEFAULT_FILE_DEADLINE_SECONDS
+        : fileDeadlineSeconds;
+    if (fileDeadlineSeconds <= 0) {
+      throw ConfigException.badValue("file_deadline_seconds", fileDeadlineSeconds, "> 0");
+    }
+  }
+
+  /** A config without {@code file_deadline_seconds} (the default deadline). */
+  public DownloadConfig(String repo, String repoType, String revision, List<String> patterns,
+      String endpoint, String dest, Integer parallelism, Integer maxRetries,
+      Integer timeoutSeconds, Long retryBackoffMs, String tokenFile, Boolean verifyExisting) {
+    this(repo, repoType, revision, patterns, endpoint, dest, parallelism, maxRetries,
+        timeoutSeconds, retryBackoffMs, tokenFile, verifyExisting, null);
   }
 
   /** A config with every optional key defaulted. */
@@ -115,7 +135,8 @@ public record DownloadConfig(
   /** This config with {@code dest} set (the job fills it from {@code DatasetPaths.raw()}). */
   public DownloadConfig withDest(String newDest) {
     return new DownloadConfig(repo, repoType, revision, patterns, endpoint, newDest, parallelism,
-        maxRetries, timeoutSeconds, retryBackoffMs, tokenFile, verifyExisting);
+        maxRetries, timeoutSeconds, retryBackoffMs, tokenFile, verifyExisting,
+        fileDeadlineSeconds);
   }
 
   /** The source named in manifests: {@code hf://datasets/REPO}, {@code hf://REPO} for models. */

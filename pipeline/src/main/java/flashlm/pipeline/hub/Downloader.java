@@ -43,8 +43,10 @@ public final class Downloader {
    * results come back to the driver.
    *
    * @return the manifest written
-   * @throws HubException when the revision, the listing or any file fails; the message names the
-   *     repo, the revision and the file, and the manifest is then not written
+   * @throws HubException when the revision, the listing or any file fails, when the listing names
+   *     a path that would not stay under {@code dest}, or when a token would go over plain http
+   *     to a host that is not loopback; the message names the repo, the revision and the file,
+   *     and the manifest is then not written
    * @throws ConfigException when {@code cfg.dest()} is not set or {@code token_file} is unreadable
    */
   public static DownloadManifest run(SparkSession spark, DownloadConfig cfg) {
@@ -57,6 +59,13 @@ public final class Downloader {
     HubClient client = new HubClient(cfg, HubToken.resolve(cfg, System.getenv()));
     String commit = client.resolveCommit(cfg.revision());
     List<HubFile> files = matching(client, commit);
+    for (HubFile f : files) {
+      try {
+        HubPaths.resolveUnder(new Path(dest), f.path()); // before any task writes anything
+      } catch (HubException e) {
+        throw new HubException(client.describe(commit, null) + ": " + e.getMessage());
+      }
+    }
     String manifestLocation = DatasetPaths.downloadManifestIn(dest);
     DownloadManifest prior = readPrior(hadoop, manifestLocation, cfg);
     Map<String, DownloadManifest.File> priorByPath = prior == null ? Map.of()
@@ -83,7 +92,7 @@ public final class Downloader {
 
     DownloadManifest manifest = manifest(cfg, commit, results, prior);
     write(hadoop, manifestLocation, manifest);
-    removePartials(hadoop, dest);
+    removePartials(hadoop, dest, cfg);
     Console.line(summary(results, manifestLocation, startNanos));
     return manifest;
   }
@@ -201,13 +210,18 @@ public final class Downloader {
     }
   }
 
-  /** Every file is in place: parts of earlier, abandoned downloads go too. */
-  private static void removePartials(Configuration hadoop, String dest) {
+  /**
+   * Every file is in place: parts of earlier, abandoned downloads go too, unless another
+   * download into the same destination is writing one of them.
+   */
+  private static void removePartials(Configuration hadoop, String dest, DownloadConfig cfg) {
     Path partial = new Path(dest, PartFile.PARTIAL_DIR);
     try {
       FileSystem fs = HadoopFiles.fileSystem(hadoop, partial);
-      if (fs.exists(partial)) {
-        fs.delete(partial, true);
+      long staleAfterMs = PartLock.staleAfterMs(cfg);
+      if (!PartFile.removePartials(fs, new Path(dest), staleAfterMs)) {
+        Console.line("left " + partial + " in place: another download into " + dest
+            + " is using it");
       }
     } catch (IOException e) {
       Console.line("warning: cannot remove " + partial + ": " + e.getMessage());

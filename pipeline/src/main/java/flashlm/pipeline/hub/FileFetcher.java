@@ -13,9 +13,12 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * Fetches one file of the listing to {@code DEST/PATH}, inside a Spark task: skips it when an
- * earlier run already verified it, otherwise collects its bytes in a {@link PartFile} (resuming
- * with {@code Range} from what the part holds), retries IO errors, 429 and 5xx with backoff,
- * checks the size and the hub's hash, and only then moves it into place.
+ * earlier run already verified it, otherwise claims its {@link PartFile} (waiting while another
+ * download into the same destination holds it), collects its bytes there (resuming with {@code
+ * Range} and {@code If-Range} from what the part holds), retries IO errors, 429 and 5xx with
+ * backoff while the part grows, checks the size and the hub's hash of exactly the bytes in the
+ * part, and only then moves it into place. The whole file, retries included, must finish within
+ * {@code file_deadline_seconds}.
  */
 final class FileFetcher {
   private static final int BUFFER = 1 << 16;
@@ -38,14 +41,71 @@ final class FileFetcher {
     HubFile file = task.file();
     Transfer t = new Transfer(file);
     try {
-      Path target = new Path(dest, file.path());
+      Path target = target(file);
       FileSystem fs = HadoopFiles.fileSystem(conf, target);
       FileResult present = present(fs, target, task);
-      return present != null ? present : download(fs, target, t);
+      return present != null ? present : claimAndDownload(fs, target, task, t);
     } catch (HubException e) {
       return FileResult.failed(file.path(), e.getMessage(), e.status(), t.fetched);
+    } catch (PartFile.UnsafePart e) {
+      return FileResult.failed(file.path(), where(file) + ": " + e.getMessage(), 0, t.fetched);
     } catch (IOException e) {
-      return FileResult.failed(file.path(), where(file) + ": " + e, 0, t.fetched);
+      return FileResult.failed(file.path(), where(file) + ": " + client.redact(e.toString()), 0,
+          t.fetched);
+    }
+  }
+
+  /** {@code DEST/PATH}, refused when the path would not stay under the destination. */
+  private Path target(HubFile file) {
+    try {
+      return HubPaths.resolveUnder(dest, file.path());
+    } catch (HubException e) {
+      throw new HubException(client.describe(commit, null) + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Claims the part and downloads; a download that had to wait for another one first looks
+   * whether that one put the file in place. A staged part of a file that fails is removed.
+   */
+  private FileResult claimAndDownload(FileSystem fs, Path target, FileTask task, Transfer t)
+      throws IOException {
+    HubFile file = t.file;
+    DownloadConfig cfg = client.config();
+    PartFile part = PartFile.forTarget(fs, dest, target, file.path(), commit);
+    long staleAfterMs = PartLock.staleAfterMs(cfg);
+    try (PartLock lock = part.claim(staleAfterMs)) {
+      long waitUntil = System.nanoTime() + cfg.fileDeadlineSeconds() * 1_000_000_000L;
+      if (!lock.acquire(waitUntil, () -> Console.line(file.path() + ": another download into "
+          + dest + " is fetching it (it holds " + lock.location() + "); waiting"))) {
+        throw new HubException(where(file) + ": another download into " + dest + " still"
+            + " holds " + lock.location() + " after " + cfg.fileDeadlineSeconds() + " s"
+            + " (file_deadline_seconds); run again once it has finished");
+      }
+      if (lock.waited()) {
+        FileResult present = present(fs, target, task);
+        if (present != null) {
+          return present;
+        }
+      }
+      boolean done = false;
+      try {
+        FileResult result = download(fs, target, part, t);
+        done = true;
+        return result;
+      } finally {
+        if (!done) {
+          abandon(part);
+        }
+      }
+    }
+  }
+
+  private static void abandon(PartFile part) {
+    try {
+      part.abandon();
+    } catch (IOException e) {
+      Console.line("warning: cannot remove " + part.location() + ": " + e.getMessage());
     }
   }
 
@@ -79,11 +139,17 @@ final class FileFetcher {
     return FileResult.done(Outcome.KEPT, entry(file, target, hashes.sha256(), check.by()), 0);
   }
 
-  private FileResult download(FileSystem fs, Path target, Transfer t) throws IOException {
+  private FileResult download(FileSystem fs, Path target, PartFile part, Transfer t)
+      throws IOException {
     HubFile file = t.file;
-    PartFile part = PartFile.forTarget(fs, dest, target, file.path(), commit);
+    DownloadConfig cfg = client.config();
+    t.deadlineNanos = System.nanoTime() + cfg.fileDeadlineSeconds() * 1_000_000_000L;
     Progress progress = new Progress(file.path(), file.size());
     boolean fromEarlierPart = part.length() > 0;
+    // Progress is the part growing past the longest it has been: bytes received do not count,
+    // since a server that ignores Range and drops the connection sends bytes on every attempt
+    // and the part never gets longer.
+    long longest = part.length();
     int failures = 0; // consecutive attempts without progress
     while (true) {
       long have = part.length();
@@ -97,26 +163,45 @@ final class FileFetcher {
         t.hashes = have == 0 ? new Hashes(file.size()) : Hashes.over(file.size(), part.openRead());
       }
       if (have < file.size()) {
-        long before = t.fetched;
         try {
           receive(part, t, have, progress);
+        } catch (PartFile.UnsafePart e) {
+          throw new HubException(where(file) + ": " + e.getMessage(), e);
         } catch (IOException e) {
-          failures = t.fetched > before ? 1 : failures + 1;
-          if (failures > client.config().maxRetries()) {
+          long now = part.length();
+          if (now > longest) {
+            longest = now;
+            failures = 1;
+          } else {
+            failures++;
+          }
+          String why = client.redact(e.getMessage());
+          if (failures > cfg.maxRetries()) {
             throw new HubException(where(file) + ": gave up after " + failures
-                + " attempts without progress: " + e.getMessage(), e);
+                + " attempts without progress (the part holds " + now + " of " + file.size()
+                + " bytes and grew to no more than " + longest + "): " + why, e);
           }
           String retryAfter = e instanceof HubClient.RetryableException r ? r.retryAfter() : null;
-          long delay = Backoff.delayMs(client.config().retryBackoffMs(), failures, retryAfter);
-          Console.line(file.path() + ": " + e.getMessage() + "; retry " + failures + "/"
-              + client.config().maxRetries() + " from byte " + part.length() + " in " + delay
-              + " ms");
+          long delay = Backoff.delayMs(cfg.retryBackoffMs(), failures, retryAfter);
+          if (System.nanoTime() + delay * 1_000_000 - t.deadlineNanos > 0) {
+            throw pastDeadline(file, now, why);
+          }
+          Console.line(file.path() + ": " + why + "; retry " + failures + "/"
+              + cfg.maxRetries() + " from byte " + now + " in " + delay + " ms");
           Backoff.sleep(delay);
           continue;
         }
       }
       if (file.size() == 0 && have == 0) {
         part.openAppend().close(); // an empty file needs no request, but a part to move
+      }
+      long inPart = part.length();
+      if (inPart != t.hashes.count()) {
+        // What is verified must be exactly what is moved into place.
+        part.delete();
+        throw new HubException(where(file) + ": the part " + part.location() + " holds "
+            + inPart + " bytes but " + t.hashes.count() + " were received and hashed: something"
+            + " else writes to it; nothing was written to " + target);
       }
       Check check = Check.of(file, t.hashes.finish(), t.linkedSha256);
       if (!check.ok()) {
@@ -127,6 +212,7 @@ final class FileFetcher {
               + part.location() + "; fetching the whole file again");
           fromEarlierPart = false;
           t.hashes = null;
+          longest = 0;
           continue;
         }
         throw new HubException(where(file) + ": " + check.by() + " mismatch: expected "
@@ -145,7 +231,8 @@ final class FileFetcher {
   private void receive(PartFile part, Transfer t, long have, Progress progress)
       throws IOException {
     HubFile file = t.file;
-    HubClient.Download d = client.open(commit, file.path(), have);
+    HubClient.Download d = client.open(commit, file.path(), have, t.validator,
+        file.sha256() != null);
     String linked = checkHeaders(file, d);
     if (linked != null) {
       t.linkedSha256 = linked;
@@ -159,6 +246,7 @@ final class FileFetcher {
       part.delete(); // the server ignored Range and sends the whole file: start over
       t.hashes = new Hashes(file.size());
     }
+    t.validator = d.validator(); // of the bytes about to be appended
     long expected = file.size() - start;
     if (d.length() >= 0 && d.length() != expected) {
       d.conn().disconnect();
@@ -179,6 +267,9 @@ final class FileFetcher {
         done += n;
         t.fetched += n;
         progress.update(start + done);
+        if (System.nanoTime() - t.deadlineNanos > 0) {
+          throw pastDeadline(file, start + done, "still receiving");
+        }
       }
       if (d.length() < 0 && in.read() >= 0) {
         throw new HubException(where(file) + ": the server sent more than the listing's "
@@ -195,7 +286,7 @@ final class FileFetcher {
     if (d.repoCommit() != null && !d.repoCommit().equals(commit)) {
       d.conn().disconnect();
       throw new HubException(where(file) + ": the hub answered with X-Repo-Commit "
-          + d.repoCommit());
+          + client.shown(d.repoCommit()));
     }
     if (d.linkedSize() >= 0 && d.linkedSize() != file.size()) {
       d.conn().disconnect();
@@ -216,6 +307,12 @@ final class FileFetcher {
     return client.describe(commit, file.path());
   }
 
+  private HubException pastDeadline(HubFile file, long have, String why) {
+    return new HubException(where(file) + ": not complete within file_deadline_seconds ("
+        + client.config().fileDeadlineSeconds() + " s): " + have + " of " + file.size()
+        + " bytes (" + why + ")");
+  }
+
   private static DownloadManifest.File entry(HubFile file, Path target, String sha256,
       String verifiedBy) {
     return new DownloadManifest.File(file.path(), target.toString(), file.size(), sha256,
@@ -227,6 +324,9 @@ final class FileFetcher {
     final HubFile file;
     Hashes hashes;
     String linkedSha256;
+    /** What {@code If-Range} carries when resuming: the validator of the part's bytes. */
+    String validator;
+    long deadlineNanos;
     long fetched;
 
     Transfer(HubFile file) {

@@ -6,13 +6,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
 import java.net.HttpURLConnection;
+import java.net.MalformedURLException;
 import java.net.URI;
 import java.net.URL;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -23,21 +26,44 @@ import java.util.regex.Pattern;
  * rel="next"}) and {@code GET /{type}s/{repo}/resolve/{commit}/{path}} with redirects followed by
  * hand, so that the token goes to the hub's own host only (a presigned CDN URL rejects it).
  * Serializable: Spark tasks carry one.
+ *
+ * <p>The server is not trusted: the commit must be a commit id, listing entries must be safe
+ * relative paths with well-formed sizes and hashes, pagination must not revisit a page, redirects
+ * must go to http(s) (and not from https down to http for a file without an LFS sha256), and
+ * text the server sends is {@link HubToken#redact redacted} before it reaches a message. The
+ * token is sent over https only, or over http to a loopback address (a local test hub).
  */
 final class HubClient implements Serializable {
   private static final long serialVersionUID = 1L;
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern NEXT_LINK = Pattern.compile("<([^>]+)>\\s*;\\s*rel=\"?next\"?");
   private static final int MAX_REDIRECTS = 10;
+  /**
+   * Most pages one listing may have: far more than any real repo needs (the hub sends up to
+   * 1,000 entries a page), so that a server inventing new {@code next} links cannot keep a
+   * download listing forever.
+   */
+  static final int MAX_PAGES = 100_000;
   private static final String USER_AGENT =
       "flashlm/0.1 (+java " + Runtime.version().feature() + ")";
 
   private final DownloadConfig cfg;
   private final HubToken token;
 
+  /**
+   * A client of {@code cfg}'s endpoint.
+   *
+   * @throws HubException when a token is set and the endpoint is plain http to another host
+   *     than a loopback address: the token would cross the network in clear
+   */
   HubClient(DownloadConfig cfg, HubToken token) {
     this.cfg = cfg;
     this.token = token;
+    if (token.present() && !HubToken.mayGoTo(URI.create(cfg.endpoint()))) {
+      throw new HubException("refusing to send the hub token (HF_TOKEN or token_file) over"
+          + " plain http to " + cfg.endpoint() + ": use an https endpoint (plain http is allowed"
+          + " to a loopback address only), or unset the token for a public repo");
+    }
   }
 
   DownloadConfig config() {
@@ -52,6 +78,10 @@ final class HubClient implements Serializable {
     if (sha == null || !sha.isTextual() || sha.asText().isEmpty()) {
       throw new HubException(describe(revision, null) + ": the revision API returned no 'sha'");
     }
+    if (!HubPaths.isObjectId(sha.asText())) {
+      throw new HubException(describe(revision, null) + ": the revision API returned sha '"
+          + shown(sha.asText()) + "', not a commit id (40 lower-case hex digits)");
+    }
     return sha.asText();
   }
 
@@ -60,31 +90,74 @@ final class HubClient implements Serializable {
     String next = apiUrl("tree/" + encodeSegment(commit)
         + (prefix.isEmpty() ? "" : "/" + encodePath(prefix))) + "?recursive=true&expand=false";
     List<HubFile> files = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
     while (next != null) {
-      Page page = withRetries("listing '" + prefix + "' at " + commit, next, this::getPage);
-      for (JsonNode entry : page.body()) {
-        if (!"file".equals(entry.path("type").asText())) {
-          continue;
-        }
-        JsonNode lfs = entry.get("lfs");
-        String sha256 = lfs == null || lfs.isNull() ? null
-            : stripPrefix(lfs.path("oid").asText(null));
-        files.add(new HubFile(entry.path("path").asText(), entry.path("size").asLong(),
-            entry.path("oid").asText(null), sha256));
+      if (!seen.add(next)) {
+        throw new HubException(describe(commit, null) + ": the tree API's 'next' link points to"
+            + " a page of this listing already read (" + shown(next) + "); the listing would"
+            + " never end");
       }
-      next = page.next();
+      if (seen.size() > MAX_PAGES) {
+        throw new HubException(describe(commit, null) + ": the listing of '" + prefix
+            + "' has more than " + MAX_PAGES + " pages");
+      }
+      Page page = withRetries("listing '" + prefix + "' at " + commit, next, this::getPage);
+      if (!page.body().isArray()) {
+        throw new HubException(describe(commit, null) + ": the tree API answered "
+            + page.body().getNodeType() + ", not a list of entries");
+      }
+      for (JsonNode entry : page.body()) {
+        if ("file".equals(entry.path("type").asText())) {
+          files.add(file(commit, entry));
+        }
+      }
+      next = page.next() == null ? null
+          : followable(url(next), page.next(), false, "a 'next' link").toString();
     }
     return files;
   }
 
+  /** A listing entry as a file, refusing one whose path, size or hashes are not well formed. */
+  private HubFile file(String commit, JsonNode entry) {
+    String path = entry.path("path").isTextual() ? entry.path("path").asText() : null;
+    String why = HubPaths.problem(path);
+    JsonNode size = entry.path("size");
+    JsonNode lfs = entry.get("lfs");
+    String sha256 = lfs == null || lfs.isNull() ? null : stripPrefix(lfs.path("oid").asText(""));
+    String oid = entry.path("oid").isTextual() ? entry.path("oid").asText() : null;
+    boolean sizeOk = size.isIntegralNumber() && size.canConvertToLong() && size.asLong() >= 0;
+    if (why == null && !sizeOk) {
+      why = "a size of " + shown(size.toString());
+    }
+    if (why == null && sha256 != null && !HubPaths.isSha256(sha256)) {
+      why = "an LFS oid '" + shown(sha256) + "' that is not a sha256";
+    }
+    if (why == null && oid != null && !HubPaths.isObjectId(oid)) {
+      why = "an oid '" + shown(oid) + "' that is not a git object id";
+    }
+    if (why != null) {
+      throw new HubException(describe(commit, null) + ": the listing names '" + shown(path)
+          + "' with " + why + "; refusing the listing (a path must be relative, under the"
+          + " destination, without '.', '..', empty segments, backslashes, control characters"
+          + " or a scheme)");
+    }
+    return new HubFile(path, size.asLong(), oid, sha256);
+  }
+
   /**
    * Opens {@code path} at {@code commit} from byte {@code offset} (a {@code Range} request when
-   * positive), following redirects.
+   * positive, with {@code If-Range: validator} when one is given, so that a file changed since
+   * the bytes already held comes whole), following redirects to http(s) URLs.
    *
+   * @param validator the {@link Download#validator()} of an earlier response for this file, or
+   *     null
+   * @param mayDowngrade whether a redirect from https to plain http may be followed: only when
+   *     the listing gives a sha256 that the bytes will be checked with
    * @throws RetryableException on 429, 5xx and IO errors
-   * @throws HubException on 401, 403, 404 and other client errors
+   * @throws HubException on 401, 403, 404 and other client errors, and on a redirect refused
    */
-  Download open(String commit, String path, long offset) throws IOException {
+  Download open(String commit, String path, long offset, String validator, boolean mayDowngrade)
+      throws IOException {
     URL url = URI.create(resolveUrl(commit, path)).toURL();
     String repoCommit = null;
     String linkedEtag = null;
@@ -93,6 +166,9 @@ final class HubClient implements Serializable {
       HttpURLConnection conn = connect(url);
       if (offset > 0) {
         conn.setRequestProperty("Range", "bytes=" + offset + "-");
+        if (validator != null) {
+          conn.setRequestProperty("If-Range", validator);
+        }
       }
       int status = conn.getResponseCode();
       repoCommit = repoCommit != null ? repoCommit : conn.getHeaderField("X-Repo-Commit");
@@ -101,14 +177,21 @@ final class HubClient implements Serializable {
         linkedSize = parseLong(conn.getHeaderField("X-Linked-Size"));
       }
       if (status >= 300 && status < 400 && conn.getHeaderField("Location") != null) {
-        url = new URL(url, conn.getHeaderField("Location"));
+        String location = conn.getHeaderField("Location");
         discard(conn);
+        try {
+          url = followable(url, location, mayDowngrade, "a redirect");
+        } catch (HubException e) {
+          throw new HubException(describe(commit, path) + ": " + e.getMessage()
+              + (mayDowngrade ? "" : " (the listing gives this file no sha256)"));
+        }
         continue;
       }
       if (status == 200 || status == 206) {
         long start = status == 206 ? rangeStart(conn.getHeaderField("Content-Range")) : 0;
         return new Download(conn, status, start, conn.getContentLengthLong(), repoCommit,
-            stripQuotes(linkedEtag), linkedSize, stripQuotes(conn.getHeaderField("ETag")));
+            stripQuotes(linkedEtag), linkedSize, stripQuotes(conn.getHeaderField("ETag")),
+            validator(conn));
       }
       throw failure(conn, status, describe(commit, path));
     }
@@ -126,6 +209,60 @@ final class HubClient implements Serializable {
         + (path == null ? "" : ", file '" + path + "'");
   }
 
+  /** {@code text} the server sent, redacted, without a query (a signed URL's) and shortened. */
+  String shown(String text) {
+    if (text == null) {
+      return "null";
+    }
+    String s = redact(text);
+    int query = s.indexOf('?');
+    return HubPaths.printable(query >= 0 && s.contains("://") ? s.substring(0, query) + "?..."
+        : s);
+  }
+
+  /** {@code text} without the token or anything like a hub token; see {@link HubToken#redact}. */
+  String redact(String text) {
+    return token.redact(text);
+  }
+
+  /**
+   * {@code location} resolved against {@code from}, when it may be followed: http or https only
+   * (anything else, {@code file:} included, is refused rather than opened), and not from https
+   * down to http unless {@code mayDowngrade}.
+   */
+  private URL followable(URL from, String location, boolean mayDowngrade, String what) {
+    URL next;
+    try {
+      next = new URL(from, location);
+    } catch (MalformedURLException e) {
+      throw new HubException(what + " to '" + shown(location) + "' is not an http(s) URL");
+    }
+    try {
+      next.toURI(); // what URI.create would refuse later, refused here with the link named
+    } catch (java.net.URISyntaxException e) {
+      throw new HubException(what + " to '" + shown(location) + "' is not a valid URL");
+    }
+    String scheme = next.getProtocol().toLowerCase(Locale.ROOT);
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      throw new HubException(what + " to a " + scheme + ": URL ('" + shown(location)
+          + "') is refused: only http and https are followed");
+    }
+    if (!mayDowngrade && from.getProtocol().equalsIgnoreCase("https") && scheme.equals("http")) {
+      throw new HubException(what + " from https down to plain http ('" + shown(location)
+          + "') is refused");
+    }
+    return next;
+  }
+
+  /** A URL this client built or already checked. */
+  private static URL url(String checked) {
+    try {
+      return URI.create(checked).toURL();
+    } catch (MalformedURLException e) {
+      throw new IllegalStateException(checked, e);
+    }
+  }
+
   private JsonNode getJson(String url, String what) {
     return withRetries(what, url, u -> getPage(u).body());
   }
@@ -141,8 +278,7 @@ final class HubClient implements Serializable {
       JsonNode body = JSON.readTree(in);
       String link = conn.getHeaderField("Link");
       Matcher m = link == null ? null : NEXT_LINK.matcher(link);
-      String next = m != null && m.find() ? new URL(new URL(url), m.group(1)).toString() : null;
-      return new Page(body, next);
+      return new Page(body, m != null && m.find() ? m.group(1) : null);
     }
   }
 
@@ -154,11 +290,11 @@ final class HubClient implements Serializable {
       } catch (IOException e) {
         if (retry >= cfg.maxRetries()) {
           throw new HubException(describe(cfg.revision(), null) + ": " + what + " failed after "
-              + (retry + 1) + " attempts: " + e.getMessage(), e);
+              + (retry + 1) + " attempts: " + redact(e.getMessage()), e);
         }
         String retryAfter = e instanceof RetryableException r ? r.retryAfter() : null;
         long delay = Backoff.delayMs(cfg.retryBackoffMs(), retry + 1, retryAfter);
-        Console.line(what + ": " + e.getMessage() + "; retry " + (retry + 1) + "/"
+        Console.line(what + ": " + redact(e.getMessage()) + "; retry " + (retry + 1) + "/"
             + cfg.maxRetries() + " in " + delay + " ms");
         Backoff.sleep(delay);
       }
@@ -173,15 +309,31 @@ final class HubClient implements Serializable {
     conn.setRequestProperty("User-Agent", USER_AGENT);
     conn.setRequestProperty("Accept-Encoding", "identity");
     if (token.present() && sameOrigin(url, URI.create(cfg.endpoint()).toURL())) {
+      if (!HubToken.mayGoTo(URI.create(url.toString()))) {
+        throw new HubException("refusing to send the hub token over plain http to " + url
+            .getHost() + " (https, or http to a loopback address only)");
+      }
       conn.setRequestProperty("Authorization", token.bearer());
     }
     return conn;
   }
 
+  /**
+   * What {@code If-Range} may carry for this response: its ETag when strong (a weak one may not
+   * be used there), else its Last-Modified; null when it has neither.
+   */
+  private static String validator(HttpURLConnection conn) {
+    String etag = conn.getHeaderField("ETag");
+    if (etag != null && etag.startsWith("\"") && etag.length() > 2) {
+      return etag;
+    }
+    return conn.getHeaderField("Last-Modified");
+  }
+
   /** An exception for a non-success status: retryable for 408, 429 and 5xx. */
-  private static IOException failure(HttpURLConnection conn, int status, String what)
+  private IOException failure(HttpURLConnection conn, int status, String what)
       throws HubException {
-    String detail = errorDetail(conn);
+    String detail = redact(errorDetail(conn));
     String retryAfter = conn.getHeaderField("Retry-After");
     conn.disconnect();
     String message = what + ": HTTP " + status + (detail.isEmpty() ? "" : " " + detail);
@@ -286,7 +438,7 @@ final class HubClient implements Serializable {
     return oid != null && oid.startsWith("sha256:") ? oid.substring(7) : oid;
   }
 
-  /** One page of a JSON listing and the next page's URL (null on the last page). */
+  /** One page of a JSON listing and its {@code next} link as sent (null on the last page). */
   private record Page(JsonNode body, String next) {}
 
   @FunctionalInterface
@@ -318,9 +470,11 @@ final class HubClient implements Serializable {
    * @param linkedEtag {@code X-Linked-Etag} unquoted: the sha256 of an LFS file
    * @param linkedSize {@code X-Linked-Size}, -1 when absent
    * @param etag {@code ETag} of the final response, unquoted
+   * @param validator what a resumed request for this file sends as {@code If-Range} (the final
+   *     response's strong ETag as sent, else its Last-Modified), or null
    */
   record Download(HttpURLConnection conn, int status, long start, long length, String repoCommit,
-      String linkedEtag, long linkedSize, String etag) {
+      String linkedEtag, long linkedSize, String etag, String validator) {
     InputStream body() throws IOException {
       return conn.getInputStream();
     }

@@ -32,6 +32,33 @@ class DownloadConfigTest {
   }
 
   @Test
+  void fileDeadlineSecondsDefaultsToSixHoursAndMustBePositive() {
+    List<String> base = List.of("repo=a/b", "patterns=[x]");
+    assertEquals(21_600, Configs.load(null, DownloadConfig.class, base).fileDeadlineSeconds());
+    List<String> set = new java.util.ArrayList<>(base);
+    set.add("file_deadline_seconds=30");
+    assertEquals(30, Configs.load(null, DownloadConfig.class, set).fileDeadlineSeconds());
+    set.set(2, "file_deadline_seconds=0");
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Configs.load(null, DownloadConfig.class, set));
+    assertTrue(e.getMessage().contains("file_deadline_seconds"), e.getMessage());
+    DownloadConfig twelve = new DownloadConfig("a/b", null, null, List.of("x"), null, null, null,
+        null, null, null, null, null);
+    assertEquals(21_600, twelve.fileDeadlineSeconds());
+    DownloadConfig thirty = new DownloadConfig("a/b", null, null, List.of("x"), null, null, null,
+        null, null, null, null, null, 30);
+    assertEquals(30, thirty.withDest("d").fileDeadlineSeconds(), "kept by withDest");
+  }
+
+  @Test
+  void aRepoIdWithADotSegmentIsRefused() {
+    for (String repo : List.of("owner/..", "owner/.")) {
+      assertThrows(ConfigException.class, () -> DownloadConfig.of(repo, null, List.of("x"),
+          null), repo);
+    }
+  }
+
+  @Test
   void rejectsBadValuesNamingTheKey() {
     ConfigException noRepo = assertThrows(ConfigException.class,
         () -> Configs.load(null, DownloadConfig.class, List.of("patterns=[a]")));

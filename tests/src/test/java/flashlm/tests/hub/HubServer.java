@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -17,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
 
 /**
  * A loopback HTTP server in the HuggingFace hub's URL layout, over files held in memory:
@@ -33,8 +36,11 @@ import java.util.concurrent.Executors;
  *       with its blob id as {@code ETag}. Both honour {@code Range: bytes=N-} (206, {@code
  *       Content-Range}).
  * </ul>
- * Faults ({@link Repo#cutOnce}, {@link Repo#wrongContent}, {@link Repo#fail}) and a token
- * ({@link Repo#requireToken}) are set per repo; every request is logged ({@link #requests()}).
+ * Faults ({@link Repo#cutOnce}, {@link Repo#wrongContent}, {@link Repo#fail}, {@link
+ * Repo#ignoreRangeAndCut}, {@link Repo#slow}), a token ({@link Repo#requireToken}) and answers of
+ * a hostile hub ({@link Repo#answer}) are set per repo; every request is logged ({@link
+ * #requests()}). Content honours {@code If-Range}: a validator other than the file's ETag gets
+ * the whole file. {@link #startTls} serves the hub over https (the CDN stays plain http).
  */
 public final class HubServer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,12 +58,21 @@ public final class HubServer implements AutoCloseable {
   });
   private final Map<String, Repo> repos = new ConcurrentHashMap<>();
   private final List<Request> requests = new CopyOnWriteArrayList<>();
+  private final List<String> started = new CopyOnWriteArrayList<>();
+  private final boolean tls;
   /** Entries per page of the tree API; small, so that tests follow the pagination. */
   volatile int pageSize = 3;
 
-  private HubServer() throws IOException {
+  private HubServer(SSLContext tlsContext) throws IOException {
     InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
-    hub = HttpServer.create(loopback, 0);
+    tls = tlsContext != null;
+    if (tls) {
+      HttpsServer https = HttpsServer.create(loopback, 0);
+      https.setHttpsConfigurator(new HttpsConfigurator(tlsContext));
+      hub = https;
+    } else {
+      hub = HttpServer.create(loopback, 0);
+    }
     cdn = HttpServer.create(loopback, 0);
     hub.createContext("/", ex -> handle(ex, "hub"));
     cdn.createContext("/", ex -> handle(ex, "cdn"));
@@ -69,12 +84,27 @@ public final class HubServer implements AutoCloseable {
 
   /** Starts both servers on ephemeral loopback ports. */
   public static HubServer start() throws IOException {
-    return new HubServer();
+    return new HubServer(null);
+  }
+
+  /** Starts the hub on https with {@code context}'s key, the CDN on plain http. */
+  public static HubServer startTls(SSLContext context) throws IOException {
+    return new HubServer(context);
   }
 
   /** The hub endpoint, as {@code HF_ENDPOINT} would name it. */
   public String endpoint() {
-    return "http://127.0.0.1:" + hub.getAddress().getPort();
+    return (tls ? "https" : "http") + "://127.0.0.1:" + hub.getAddress().getPort();
+  }
+
+  /** The plain-http CDN URL that serves {@code path} of repo {@code id}. */
+  public String cdnUrl(String id, String path) {
+    return "http://127.0.0.1:" + cdn.getAddress().getPort() + "/cdn/" + id + "/" + path;
+  }
+
+  /** Whether a request to {@code server} whose path contains {@code part} has begun. */
+  public boolean hasStarted(String server, String part) {
+    return started.stream().anyMatch(s -> s.startsWith(server + " ") && s.contains(part));
   }
 
   /** The dataset repo {@code id}, created empty with branch {@code main} on first use. */
@@ -114,26 +144,29 @@ public final class HubServer implements AutoCloseable {
    * @param authorization the {@code Authorization} header or null
    * @param status the status answered
    * @param bytesSent body bytes written (for a cut transfer, those before the cut)
+   * @param ifRange the {@code If-Range} header or null
    */
   public record Request(String server, String path, String range, String authorization,
-      int status, long bytesSent) {}
+      int status, long bytesSent, String ifRange) {}
 
   private void handle(HttpExchange ex, String server) throws IOException {
     String path = URLDecoder.decode(ex.getRequestURI().getRawPath(), StandardCharsets.UTF_8);
     String range = ex.getRequestHeaders().getFirst("Range");
     String auth = ex.getRequestHeaders().getFirst("Authorization");
+    String ifRange = ex.getRequestHeaders().getFirst("If-Range");
+    started.add(server + " " + path);
     long[] sent = {0};
     int status;
     try {
       status = route(ex, server, path, range, auth, sent);
     } catch (Cut cut) {
-      requests.add(new Request(server, path, range, auth, cut.status, sent[0]));
+      requests.add(new Request(server, path, range, auth, cut.status, sent[0], ifRange));
       throw cut; // the server drops the connection of a handler that throws
     } catch (RuntimeException e) {
       status = respond(ex, 500, "{\"error\":\"" + e + "\"}");
     }
     ex.close();
-    requests.add(new Request(server, path, range, auth, status, sent[0]));
+    requests.add(new Request(server, path, range, auth, status, sent[0], ifRange));
   }
 
   private int route(HttpExchange ex, String server, String path, String range, String auth,
@@ -197,8 +230,10 @@ public final class HubServer implements AutoCloseable {
     private final String id;
     private final String commit;
     private final Map<String, HubFixtureFile> files = new ConcurrentHashMap<>();
-    private final Map<String, Fault> faults = new ConcurrentHashMap<>();
+    private final Map<String, HubFault> faults = new ConcurrentHashMap<>();
+    private final Map<String, Answer> answers = new ConcurrentHashMap<>();
     private volatile String token;
+    private volatile boolean echoAuthorization;
 
     private Repo(String id) {
       this.id = id;
@@ -240,13 +275,13 @@ public final class HubServer implements AutoCloseable {
 
     /** The next response with bytes of {@code path} stops after file byte {@code offset}. */
     public Repo cutOnce(String path, long offset) {
-      faults.put(path, new Fault(0, 1, null, offset, false));
+      faults.put(path, HubFault.cut(offset, 1, false));
       return this;
     }
 
     /** Every response with bytes of {@code path} has one byte changed (same size). */
     public Repo wrongContent(String path) {
-      faults.put(path, new Fault(0, Integer.MAX_VALUE, null, -1, true));
+      faults.put(path, HubFault.wrongContent());
       return this;
     }
 
@@ -255,13 +290,49 @@ public final class HubServer implements AutoCloseable {
      * #TREE_API}) answer {@code status}, with {@code Retry-After: retryAfter} when not null.
      */
     public Repo fail(String path, int status, int times, String retryAfter) {
-      faults.put(path, new Fault(status, times, retryAfter, -1, false));
+      faults.put(path, HubFault.status(status, times, retryAfter));
       return this;
+    }
+
+    /** Every response with bytes of {@code path} starts at byte 0 and stops after byte N. */
+    public Repo ignoreRangeAndCut(String path, long offset) {
+      faults.put(path, HubFault.cut(offset, Integer.MAX_VALUE, true));
+      return this;
+    }
+
+    /** Every response with bytes of {@code path} sends {@code chunk} bytes per delay. */
+    public Repo slow(String path, int chunk, long delayMs) {
+      faults.put(path, HubFault.slow(chunk, delayMs));
+      return this;
+    }
+
+    /** A 401 for a wrong token echoes the request's Authorization in its body and headers. */
+    public Repo echoAuthorization() {
+      this.echoAuthorization = true;
+      return this;
+    }
+
+    /**
+     * {@code answer} instead of the hub's own for {@link #REVISION_API}, {@link #TREE_API} or the
+     * resolve URL of a path; it returns the status sent, or null to let the hub answer.
+     */
+    public Repo answer(String key, Answer answer) {
+      answers.put(key, answer);
+      return this;
+    }
+
+    private Integer answered(HttpExchange ex, String key) throws IOException {
+      Answer a = answers.get(key);
+      return a == null ? null : a.answer(ex);
     }
 
     Integer deny(HttpExchange ex, String auth) throws IOException {
       if (token != null && !("Bearer " + token).equals(auth)) {
         ex.getResponseHeaders().set("X-Error-Code", "GatedRepo");
+        if (echoAuthorization) {
+          ex.getResponseHeaders().set("X-Error-Message", "Invalid credentials in " + auth);
+          return respond(ex, 401, "{\"error\":\"bad Authorization: " + auth + "\"}");
+        }
         return respond(ex, 401, "{\"error\":\"Access to dataset " + id + " is restricted\"}");
       }
       return null;
@@ -269,18 +340,19 @@ public final class HubServer implements AutoCloseable {
 
     /** A status fault for {@code key}, consumed; null when none is due. */
     private Integer failing(HttpExchange ex, String key) throws IOException {
-      Fault f = faults.get(key);
-      if (f == null || f.status() == 0 || !f.take()) {
+      HubFault f = faults.get(key);
+      if (f == null || f.status == 0 || !f.take()) {
         return null;
       }
-      if (f.retryAfter() != null) {
-        ex.getResponseHeaders().set("Retry-After", f.retryAfter());
+      if (f.retryAfter != null) {
+        ex.getResponseHeaders().set("Retry-After", f.retryAfter);
       }
-      return respond(ex, f.status(), "{\"error\":\"injected " + f.status() + "\"}");
+      return respond(ex, f.status, "{\"error\":\"injected " + f.status + "\"}");
     }
 
     int revision(HttpExchange ex, String rev) throws IOException {
-      Integer failed = failing(ex, REVISION_API);
+      Integer failed = answered(ex, REVISION_API);
+      failed = failed != null ? failed : failing(ex, REVISION_API);
       if (failed != null) {
         return failed;
       }
@@ -293,7 +365,8 @@ public final class HubServer implements AutoCloseable {
     }
 
     int tree(HttpExchange ex, String rev, String dir) throws IOException {
-      Integer failed = failing(ex, TREE_API);
+      Integer failed = answered(ex, TREE_API);
+      failed = failed != null ? failed : failing(ex, TREE_API);
       if (failed != null) {
         return failed;
       }
@@ -328,7 +401,8 @@ public final class HubServer implements AutoCloseable {
       if (!rev.equals("main") && !rev.equals(commit)) {
         return respond(ex, 404, "{\"error\":\"Invalid rev id: " + rev + "\"}");
       }
-      Integer failed = failing(ex, path);
+      Integer failed = answered(ex, path);
+      failed = failed != null ? failed : failing(ex, path);
       if (failed != null) {
         return failed;
       }
@@ -354,10 +428,13 @@ public final class HubServer implements AutoCloseable {
     /** The bytes of {@code path} from the Range start, with the content faults applied. */
     int serveContent(HttpExchange ex, String path, String range, long[] sent) throws IOException {
       HubFixtureFile f = files.get(path);
-      Fault fault = faults.get(path);
-      byte[] bytes = fault != null && fault.wrongContent() ? f.corrupted() : f.bytes();
+      HubFault fault = faults.get(path);
+      byte[] bytes = fault != null && fault.wrongContent ? f.corrupted() : f.bytes();
+      String etag = "\"" + (f.lfs() ? f.sha256() : f.gitOid()) + "\"";
+      String ifRange = ex.getRequestHeaders().getFirst("If-Range");
       long start = 0;
-      if (range != null && range.startsWith("bytes=") && range.endsWith("-")) {
+      if (range != null && range.startsWith("bytes=") && range.endsWith("-")
+          && (fault == null || !fault.ignoreRange) && (ifRange == null || ifRange.equals(etag))) {
         start = Long.parseLong(range.substring(6, range.length() - 1));
       }
       if (start >= bytes.length && bytes.length > 0) {
@@ -370,21 +447,42 @@ public final class HubServer implements AutoCloseable {
             "bytes " + start + "-" + (bytes.length - 1) + "/" + bytes.length);
       }
       ex.getResponseHeaders().set("Accept-Ranges", "bytes");
-      ex.getResponseHeaders().set("ETag", "\"" + (f.lfs() ? f.sha256() : f.gitOid()) + "\"");
+      ex.getResponseHeaders().set("ETag", etag);
       long length = bytes.length - start;
       ex.sendResponseHeaders(status, length == 0 ? -1 : length);
       long stop = bytes.length;
-      if (fault != null && fault.cutAt() > start && fault.cutAt() < bytes.length && fault.take()) {
-        stop = fault.cutAt();
+      if (fault != null && fault.cutAt > start && fault.cutAt < bytes.length && fault.take()) {
+        stop = fault.cutAt;
       }
       OutputStream out = ex.getResponseBody();
-      out.write(bytes, (int) start, (int) (stop - start));
-      out.flush();
+      int step = fault != null && fault.chunk > 0 ? fault.chunk : Integer.MAX_VALUE;
+      for (long at = start; at < stop; at += step) {
+        out.write(bytes, (int) at, (int) Math.min(step, stop - at));
+        out.flush();
+        if (step != Integer.MAX_VALUE) {
+          pause(fault.delayMs);
+        }
+      }
       sent[0] = stop - start;
       if (stop < bytes.length) {
         throw new Cut(status); // fewer bytes than Content-Length, then the connection drops
       }
       return status;
+    }
+  }
+
+  /** What a hostile hub answers instead of the hub's own response. */
+  @FunctionalInterface
+  public interface Answer {
+    /** Responds on {@code ex} and returns the status, or returns null to let the hub answer. */
+    Integer answer(HttpExchange ex) throws IOException;
+  }
+
+  private static void pause(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -396,48 +494,6 @@ public final class HubServer implements AutoCloseable {
     Cut(int status) {
       super("transfer cut by the test server");
       this.status = status;
-    }
-  }
-
-  /** An injected fault: a status {@code times} times, a cut at a byte, or wrong bytes. */
-  private static final class Fault {
-    private final int status;
-    private final String retryAfter;
-    private final long cutAt;
-    private final boolean wrongContent;
-    private int left;
-
-    Fault(int status, int times, String retryAfter, long cutAt, boolean wrongContent) {
-      this.status = status;
-      this.left = times;
-      this.retryAfter = retryAfter;
-      this.cutAt = cutAt;
-      this.wrongContent = wrongContent;
-    }
-
-    int status() {
-      return status;
-    }
-
-    String retryAfter() {
-      return retryAfter;
-    }
-
-    long cutAt() {
-      return cutAt;
-    }
-
-    boolean wrongContent() {
-      return wrongContent;
-    }
-
-    /** Uses one occurrence; false when none is left. */
-    synchronized boolean take() {
-      if (left <= 0) {
-        return false;
-      }
-      left--;
-      return true;
     }
   }
 }
