@@ -1,14 +1,24 @@
 package flashlm.jni;
 
-import java.nio.Buffer;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 
 /**
  * Every native method of libflashlm (one C file implements them: native/src/jni/flashlm_jni.c).
  * Methods that can fail return a status code (0 = ok); pass it to {@link #check}, which throws a
  * {@link NativeException} carrying {@link #lastError()}, the C side's text for the last failure
- * on this thread. Buffers are direct NIO buffers; offsets and counts are in floats. Loading this
- * class loads the library ({@link NativeLoader}).
+ * on this thread. Loading this class loads the library ({@link NativeLoader}).
+ *
+ * <p>Buffers are typed: the kernels take direct {@link FloatBuffer}s (a {@code ByteBuffer} does
+ * not compile), offsets and counts are in floats, and the C side checks every range against the
+ * buffer's capacity in bytes without overflow. The caller must pass buffers in native byte order
+ * and writable ones where a kernel writes; {@link NativeKernels} checks that too.
+ *
+ * <p>Model handles are checked by the C side against the models it has created and not yet
+ * freed: a freed or made-up handle gives {@link NativeException#ESTATE}, never a use of freed
+ * memory; so does a handle that another thread is using at the same time (a model is not
+ * thread-safe).
  */
 public final class Native {
   static {
@@ -44,20 +54,37 @@ public final class Native {
       int nHeads, int ffnDim, int seqLen, boolean ternary, boolean learnableAlpha, double ropeTheta,
       double normEps, int maxBatch);
 
-  /** Frees a model (0 is a no-op). */
-  public static native void modelFree(long handle);
+  /** Frees a model (0 is a no-op; a handle already freed is {@link NativeException#ESTATE}). */
+  public static native int modelFree(long handle);
 
-  public static native long modelNumParams(long handle);
+  /** out[0] = the number of parameters. */
+  public static native int modelNumParams(long handle, long[] out);
 
-  /** A direct buffer over the model's parameters ({@code grads} false) or gradients. */
-  public static native ByteBuffer modelBuffer(long handle, boolean grads);
+  /**
+   * A direct buffer in native order over the model's parameters ({@code grads} false) or
+   * gradients. It stays valid until {@link #modelFree}: the owner must stop its use then (as
+   * {@link flashlm.model.NativeModel#close} does).
+   *
+   * @throws NativeException for a freed or unknown handle
+   */
+  public static FloatBuffer modelBuffer(long handle, boolean grads) {
+    ByteBuffer b = modelByteBuffer(handle, grads);
+    if (b == null) { // a pending OutOfMemoryError would have been thrown instead
+      throw new NativeException(NativeException.ESTATE, "model buffer: " + lastError());
+    }
+    return b.order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
 
-  public static native int modelNumTensors(long handle);
+  /** The bytes behind {@link #modelBuffer}, or null (and {@link #lastError}) for a bad handle. */
+  private static native ByteBuffer modelByteBuffer(long handle, boolean grads);
+
+  /** out[0] = the number of tensors of the layout. */
+  public static native int modelNumTensors(long handle, int[] out);
 
   /** Tensor {@code i}: name[0] and info = {offset, ndim, shape0, shape1, decay (0/1)}. */
   public static native int modelTensor(long handle, int i, String[] name, long[] info);
 
-  public static native void modelZeroGrads(long handle);
+  public static native int modelZeroGrads(long handle);
 
   /**
    * Forward (and backward if {@code backward}: adds into the gradients) over tokens (batch,
@@ -71,16 +98,17 @@ public final class Native {
       float[] out);
 
   /** torch.optim.AdamW over [offset, offset+count) of each buffer. */
-  public static native int adamw(Buffer params, Buffer grads, Buffer m, Buffer v, long offset,
-      long count, float lr, float beta1, float beta2, float eps, float weightDecay, long step);
+  public static native int adamw(FloatBuffer params, FloatBuffer grads, FloatBuffer m,
+      FloatBuffer v, long offset, long count, float lr, float beta1, float beta2, float eps,
+      float weightDecay, long step);
 
   /** torch.optim.SGD with momentum over [offset, offset+count). */
-  public static native int sgdMomentum(Buffer params, Buffer grads, Buffer momentum, long offset,
-      long count, float lr, float mu, float weightDecay);
+  public static native int sgdMomentum(FloatBuffer params, FloatBuffer grads,
+      FloatBuffer momentum, long offset, long count, float lr, float mu, float weightDecay);
 
   /** out[0] = sum of squares over [offset, offset+count), in double. */
-  public static native int sumSquares(Buffer buf, long offset, long count, double[] out);
+  public static native int sumSquares(FloatBuffer buf, long offset, long count, double[] out);
 
   /** buf[offset, offset+count) *= factor. */
-  public static native int scale(Buffer buf, long offset, long count, float factor);
+  public static native int scale(FloatBuffer buf, long offset, long count, float factor);
 }

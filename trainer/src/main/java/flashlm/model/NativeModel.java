@@ -1,9 +1,9 @@
 package flashlm.model;
 
 import flashlm.jni.Native;
+import flashlm.jni.NativeException;
 import flashlm.train.ParamLayout;
 import flashlm.train.TrainableModel;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,9 +14,14 @@ import java.util.List;
  *
  * <p>{@link #params()} and {@link #grads()} are direct buffers over native memory: writes (e.g.
  * {@link flashlm.train.Init#normal}) are seen by the next forward without a copy. Parameters and
- * gradients start at zero; the caller initialises the parameters. The buffers must not be used
- * after {@link #close()}, which frees that memory. Methods are synchronized: one call at a time
- * (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).
+ * gradients start at zero; the caller initialises the parameters. Methods are synchronized: one
+ * call at a time (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).
+ *
+ * <p>{@link #close()} frees the native memory and is idempotent. Afterwards every method throws
+ * {@link IllegalStateException}, and the two buffers this model handed out get limit 0, so a
+ * read or write through them throws {@link IndexOutOfBoundsException} and the native kernels
+ * refuse them, instead of touching freed memory. (A {@code duplicate()} or {@code slice()} made
+ * before the close keeps its own limit: do not keep such views past the model.)
  */
 public final class NativeModel implements TrainableModel {
   private final ModelSpec spec;
@@ -31,8 +36,8 @@ public final class NativeModel implements TrainableModel {
     this.layout = layout;
     this.maxBatch = maxBatch;
     this.handle = handle;
-    this.params = Native.modelBuffer(handle, false).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    this.grads = Native.modelBuffer(handle, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    this.params = Native.modelBuffer(handle, false);
+    this.grads = Native.modelBuffer(handle, true);
   }
 
   /**
@@ -56,7 +61,10 @@ public final class NativeModel implements TrainableModel {
       }
       return new NativeModel(spec, expected, maxBatch, h[0]);
     } catch (RuntimeException e) {
-      Native.modelFree(h[0]);
+      int rc = Native.modelFree(h[0]);
+      if (rc != 0) {
+        e.addSuppressed(new NativeException(rc, "freeing the native model: " + Native.lastError()));
+      }
       throw e;
     }
   }
@@ -65,7 +73,9 @@ public final class NativeModel implements TrainableModel {
     List<ParamLayout.Tensor> tensors = new ArrayList<>();
     String[] name = new String[1];
     long[] info = new long[5];
-    for (int i = 0; i < Native.modelNumTensors(h); i++) {
+    int[] n = new int[1];
+    Native.check(Native.modelNumTensors(h, n), "counting the tensors");
+    for (int i = 0; i < n[0]; i++) {
       Native.check(Native.modelTensor(h, i, name, info), "reading tensor " + i);
       int[] shape = info[1] == 2 ? new int[] {(int) info[2], (int) info[3]}
           : new int[] {(int) info[2]};
@@ -89,19 +99,23 @@ public final class NativeModel implements TrainableModel {
     return maxBatch;
   }
 
+  /** @throws IllegalStateException after {@link #close()} */
   @Override
-  public FloatBuffer params() {
+  public synchronized FloatBuffer params() {
+    open();
     return params;
   }
 
+  /** @throws IllegalStateException after {@link #close()} */
   @Override
-  public FloatBuffer grads() {
+  public synchronized FloatBuffer grads() {
+    open();
     return grads;
   }
 
   @Override
   public synchronized void zeroGrads() {
-    Native.modelZeroGrads(open());
+    Native.check(Native.modelZeroGrads(open()), "zeroing the gradients");
   }
 
   @Override
@@ -141,11 +155,16 @@ public final class NativeModel implements TrainableModel {
     if (len < 1 || len > spec.seqLen()) {
       throw new IllegalArgumentException("len " + len + " outside [1, " + spec.seqLen() + "]");
     }
-    if (tokens.length < batch * len) {
+    if (tokens.length < batch * len) { // batch*len <= maxBatch*seqLen, which C keeps <= 2^30
       throw new IllegalArgumentException("tokens holds " + tokens.length + " ids, need batch*len = "
           + batch * len);
     }
-    float[] out = new float[batch * spec.vocabSize()];
+    long logits = (long) batch * spec.vocabSize();
+    if (logits > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("batch " + batch + " x vocab " + spec.vocabSize()
+          + " logits do not fit in a Java array: ask for fewer rows at a time");
+    }
+    float[] out = new float[(int) logits];
     Native.check(Native.modelLastLogits(h, tokens, batch, len, out), "native last logits");
     return out;
   }
@@ -164,12 +183,18 @@ public final class NativeModel implements TrainableModel {
     return handle;
   }
 
-  /** Frees the native memory (parameters, gradients, activations). Idempotent. */
+  /**
+   * Frees the native memory (parameters, gradients, activations) after fencing off the buffers
+   * (limit 0). Idempotent.
+   */
   @Override
   public synchronized void close() {
     if (handle != 0) {
-      Native.modelFree(handle);
+      params.position(0).limit(0);
+      grads.position(0).limit(0);
+      long h = handle;
       handle = 0;
+      Native.check(Native.modelFree(h), "freeing the native model");
     }
   }
 }
