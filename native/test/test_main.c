@@ -56,7 +56,7 @@ static int report(const char *what, double maxdiff, double maxratio, size_t bad,
 }
 
 int t_close(const char *what, const float *got, const float *want, size_t n, double tol) {
-  double *w = malloc((n ? n : 1) * sizeof *w);
+  double *w = t_bytes((n ? n : 1) * sizeof *w);
   for (size_t i = 0; i < n; i++) w[i] = want[i];
   int r = t_close_ds(what, got, w, n, tol, 0.0);
   free(w);
