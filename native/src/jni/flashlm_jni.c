@@ -255,7 +255,7 @@ JFN(modelLastLogits)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint ba
   return rc;
 }
 
-/* ---- kernels over direct FloatBuffers ----
+/* ---- kernels over direct FloatBuffers (Native.adamw etc. check in Java, then call these) ----
  * The floats [offset, offset + count) of buf, or NULL with the error set. The Java signatures
  * admit only FloatBuffer, so the JNI capacity is in floats; the range is checked in bytes, every
  * step without overflow: offset, count >= 0, offset*4 and count*4 computed with overflow checks,
@@ -284,7 +284,7 @@ static float *floats(JNIEnv *env, jobject buf, jlong offset, jlong count, const 
   return (float *)(p + off_bytes);
 }
 
-JFN(adamw)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset,
+JFN(adamw0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset,
            jlong count, jfloat lr, jfloat b1, jfloat b2, jfloat eps, jfloat wd, jlong step) {
   float *pp = floats(env, p, offset, count, "params");
   float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
@@ -297,7 +297,7 @@ JFN(adamw)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, 
   return FL_OK;
 }
 
-JFN(sgdMomentum)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset,
+JFN(sgdMomentum0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset,
                  jlong count, jfloat lr, jfloat mu, jfloat wd) {
   float *pp = floats(env, p, offset, count, "params");
   float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
@@ -307,7 +307,7 @@ JFN(sgdMomentum)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlo
   return FL_OK;
 }
 
-JFN(sumSquares)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jdoubleArray out) {
+JFN(sumSquares0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jdoubleArray out) {
   int rc = need(env, out, 1, "output");
   if (rc) return rc;
   float *xp = floats(env, x, offset, count, "buffer");
@@ -317,7 +317,7 @@ JFN(sumSquares)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, j
   return FL_OK;
 }
 
-JFN(scale)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloat factor) {
+JFN(scale0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloat factor) {
   float *xp = floats(env, x, offset, count, "buffer");
   if (!xp) return FL_EINVAL;
   fl_scale(xp, (size_t)count, factor);

@@ -155,16 +155,11 @@ public final class NativeModel implements TrainableModel {
     if (len < 1 || len > spec.seqLen()) {
       throw new IllegalArgumentException("len " + len + " outside [1, " + spec.seqLen() + "]");
     }
-    if (tokens.length < batch * len) { // batch*len <= maxBatch*seqLen, which C keeps <= 2^30
+    if (tokens.length < batch * len) {
       throw new IllegalArgumentException("tokens holds " + tokens.length + " ids, need batch*len = "
           + batch * len);
     }
-    long logits = (long) batch * spec.vocabSize();
-    if (logits > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("batch " + batch + " x vocab " + spec.vocabSize()
-          + " logits do not fit in a Java array: ask for fewer rows at a time");
-    }
-    float[] out = new float[(int) logits];
+    float[] out = new float[batch * spec.vocabSize()];
     Native.check(Native.modelLastLogits(h, tokens, batch, len, out), "native last logits");
     return out;
   }

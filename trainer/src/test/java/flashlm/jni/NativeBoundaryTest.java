@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.Buffer;
@@ -20,8 +21,6 @@ import org.junit.jupiter.api.Test;
 /** The JNI boundary: typed buffers, ranges checked without overflow, bad buffers refused. */
 class NativeBoundaryTest {
   private static final Set<Class<?>> BUFFERS = Set.of(FloatBuffer.class, IntBuffer.class);
-
-  private final NativeKernels nat = new NativeKernels();
 
   private static FloatBuffer direct(int n) {
     return ByteBuffer.allocateDirect(n * Float.BYTES).order(ByteOrder.nativeOrder())
@@ -67,28 +66,31 @@ class NativeBoundaryTest {
   }
 
   @Test
-  void aRangePastTheBufferIsRefused() {
+  void aRangePastTheBufferIsRefused() throws Throwable {
     FloatBuffer d = direct(8);
-    NativeException e = assertThrows(NativeException.class, () -> nat.scale(d, 4, 5, 2f));
-    assertTrue(e.getMessage().contains("[4, 9) outside its 8 floats"), e.getMessage());
+    NativeException e = assertThrows(NativeException.class, () -> Native.scale(d, 4, 5, 2f));
+    assertTrue(e.getMessage().contains("scale: buffer: range [4, 9) outside its 8 elements"),
+        e.getMessage());
     assertEquals(NativeException.EINVAL, e.code());
-    assertEquals(NativeException.EINVAL, Native.scale(d, 0, 9, 2f), "the C side checks too");
+    assertThrows(NativeException.class, () -> Native.scale(d, -1, 1, 2f));
+    // the C side checks again, in bytes
+    assertEquals(NativeException.EINVAL, scale0(d, 0, 9));
     assertTrue(Native.lastError().contains("outside its 8 floats (32 bytes)"),
         Native.lastError());
-    assertEquals(NativeException.EINVAL, Native.scale(d, -1, 1, 2f));
+    assertEquals(NativeException.EINVAL, scale0(d, -1, 1));
+    assertEquals(0, scale0(d, 8, 0), "an empty range at the end is fine");
   }
 
   @Test
-  void anOverflowingOffsetOrCountIsRefused() {
+  void anOverflowingOffsetOrCountIsRefused() throws Throwable {
     FloatBuffer d = direct(8);
     for (long[] r : new long[][] {{Long.MAX_VALUE, 1}, {Long.MAX_VALUE - 2, 8}, {4, Long.MAX_VALUE},
-        {Long.MAX_VALUE / 2, Long.MAX_VALUE / 2 + 2}, {1L << 62, 1}}) {
+        {Long.MAX_VALUE / 2, Long.MAX_VALUE / 2 + 2}, {1L << 62, 1}, {1L << 61, 0}}) {
+      String range = r[0] + " + " + r[1];
       NativeException e = assertThrows(NativeException.class,
-          () -> nat.sumSquares(d, r[0], r[1]), () -> r[0] + " + " + r[1]);
-      assertTrue(e.getMessage().contains("outside its 8 floats"), e.getMessage());
-      double[] out = new double[1];
-      assertEquals(NativeException.EINVAL, Native.sumSquares(d, r[0], r[1], out),
-          "C side, " + r[0] + " + " + r[1]);
+          () -> Native.sumSquares(d, r[0], r[1], new double[1]), range);
+      assertTrue(e.getMessage().contains("outside its 8 elements"), e.getMessage());
+      assertEquals(NativeException.EINVAL, scale0(d, r[0], r[1]), "C side, " + range);
       assertTrue(Native.lastError().contains("outside its 8 floats"), Native.lastError());
     }
   }
@@ -98,16 +100,18 @@ class NativeBoundaryTest {
     ByteOrder other = ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN ? ByteOrder.LITTLE_ENDIAN
         : ByteOrder.BIG_ENDIAN;
     FloatBuffer swapped = ByteBuffer.allocateDirect(32).order(other).asFloatBuffer();
-    NativeException e = assertThrows(NativeException.class, () -> nat.sumSquares(swapped, 0, 8));
+    double[] out = new double[1];
+    NativeException e = assertThrows(NativeException.class,
+        () -> Native.sumSquares(swapped, 0, 8, out));
     assertTrue(e.getMessage().contains("byte order"), e.getMessage());
     FloatBuffer d = direct(8);
     FloatBuffer readOnly = d.asReadOnlyBuffer();
-    e = assertThrows(NativeException.class, () -> nat.scale(readOnly, 0, 8, 2f));
-    assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+    e = assertThrows(NativeException.class, () -> Native.scale(readOnly, 0, 8, 2f));
+    assertTrue(e.getMessage().contains("scale: buffer is read-only"), e.getMessage());
     e = assertThrows(NativeException.class,
-        () -> nat.adamw(d, d, readOnly, d, 0, 8, 1f, 0.9f, 0.9f, 1e-8f, 0f, 1));
-    assertTrue(e.getMessage().contains("adam m is read-only"), e.getMessage());
-    assertEquals(0.0, nat.sumSquares(readOnly, 0, 8), "reading a read-only buffer is fine");
+        () -> Native.adamw(d, d, readOnly, d, 0, 8, 1f, 0.9f, 0.9f, 1e-8f, 0f, 1));
+    assertTrue(e.getMessage().contains("adamw: adam m is read-only"), e.getMessage());
+    assertEquals(0, Native.sumSquares(readOnly, 0, 8, out), "reading a read-only buffer is fine");
   }
 
   @Test
@@ -129,5 +133,36 @@ class NativeBoundaryTest {
     NativeException e = assertThrows(NativeException.class, () -> Native.modelBuffer(h[0], true));
     assertEquals(NativeException.ESTATE, e.code());
     assertEquals(0, Native.modelFree(0), "0 is no model");
+  }
+
+  @Test
+  void tokenCountsAreComputedWithoutOverflow() {
+    long[] h = new long[1];
+    Native.check(Native.modelCreate(h, 1, 11, 8, 1, 0, 12, 4, false, false, 0, 1e-5, 1),
+        "create");
+    try {
+      // (1 << 30) rows of seq_len + 1 = 5 tokens: 5368709120, which wraps in 32 bits
+      assertEquals(NativeException.EINVAL, Native.modelRun(h[0], new int[5], 1 << 30, false,
+          new float[1]));
+      assertTrue(Native.lastError().contains("holds 5 elements, need 5368709120"),
+          Native.lastError());
+      assertEquals(NativeException.EINVAL, Native.modelLastLogits(h[0], new int[8], 1 << 30, 4,
+          new float[11]));
+      assertTrue(Native.lastError().contains("need 11811160064"), Native.lastError());
+    } finally {
+      Native.check(Native.modelFree(h[0]), "free");
+    }
+  }
+
+  /** Native.scale's C half, past the Java checks. */
+  private static int scale0(FloatBuffer b, long offset, long count) throws Throwable {
+    Method m = Native.class.getDeclaredMethod("scale0", FloatBuffer.class, long.class, long.class,
+        float.class);
+    m.setAccessible(true);
+    try {
+      return (Integer) m.invoke(null, b, offset, count, 2f);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
   }
 }

@@ -94,7 +94,7 @@ class NativeKernelsTest {
     NativeException e = assertThrows(NativeException.class, () -> nat.scale(heap, 0, 8, 2f));
     assertTrue(e.getMessage().contains("not a direct buffer"), e.getMessage());
     e = assertThrows(NativeException.class, () -> nat.sumSquares(d, 4, 5));
-    assertTrue(e.getMessage().contains("[4, 9) outside its 8 floats"), e.getMessage());
+    assertTrue(e.getMessage().contains("[4, 9) outside its 8 elements"), e.getMessage());
     e = assertThrows(NativeException.class,
         () -> nat.adamw(d, d, d, d, 0, 8, 1f, 0.9f, 0.9f, 1e-8f, 0f, 0));
     assertTrue(e.getMessage().contains("step 0"), e.getMessage());

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import flashlm.jni.Native;
 import flashlm.jni.NativeException;
-import flashlm.jni.NativeKernels;
 import flashlm.reference.ReferenceModel;
 import flashlm.reference.ReferenceTrainable;
 import flashlm.train.AlphaValues;
@@ -188,8 +188,7 @@ class NativeModelTest {
     assertThrows(IndexOutOfBoundsException.class, () -> params.get(0));
     assertThrows(IndexOutOfBoundsException.class, () -> grads.put(n - 1, 1f));
     assertThrows(IndexOutOfBoundsException.class, () -> params.slice(0, n));
-    NativeException e = assertThrows(NativeException.class,
-        () -> new NativeKernels().scale(params, 0, n, 2f));
+    NativeException e = assertThrows(NativeException.class, () -> Native.scale(params, 0, n, 2f));
     assertTrue(e.getMessage().contains("closed"), e.getMessage());
   }
 
