@@ -14,8 +14,9 @@ import java.util.List;
  *
  * <p>{@link #params()} and {@link #grads()} are direct buffers over native memory: writes (e.g.
  * {@link flashlm.train.Init#normal}) are seen by the next forward without a copy. Parameters and
- * gradients start at zero; the caller initialises the parameters. Methods are synchronized: one
- * call at a time (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).
+ * gradients start at zero; the caller initialises the parameters. The buffers must not be used
+ * after {@link #close()}, which frees that memory. Methods are synchronized: one call at a time
+ * (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).
  *
  * <p>{@link #close()} frees the native memory and is idempotent. Afterwards every method throws
  * {@link IllegalStateException}, and the two buffers this model handed out get limit 0, so a
