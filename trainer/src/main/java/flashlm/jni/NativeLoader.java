@@ -27,9 +27,10 @@ import java.util.Locale;
  * <ul>
  *   <li>The cache directory and the hash directory inside it are created 0700. Existing ones
  *       are used only if they are directories (not symbolic links) owned by this user and not
- *       writable by group or others; every directory above them must be owned by this user or
- *       root and not writable by group or others unless sticky (like {@code /tmp}). Anything
- *       else is refused with a message naming the directory and the properties below.
+ *       writable by group or others; no directory above them may be writable by others unless
+ *       it is sticky (like {@code /tmp}). Anything else is refused with a message naming the
+ *       directory and the properties below. (A group-writable directory above is accepted: with
+ *       the common umask 002 every directory a user makes is, and the group is the user's own.)
  *   <li>An extracted file is reused only if it is a regular file (not a link) of this user, not
  *       writable by group or others, with the resource's hash; otherwise a fresh copy is written
  *       to a temporary file and renamed over it (replacing a planted link, never following it).
@@ -51,9 +52,10 @@ public final class NativeLoader {
   public static final String CACHE_PROPERTY = "flashlm.native.cache";
 
   private static final String LIB = "libflashlm.so";
-  /** st_mode bits: sticky, group write, others write. */
+  /** st_mode bits: sticky, group or others write, others write. */
   private static final int STICKY = 01000;
   private static final int GROUP_OTHERS_WRITE = 0022;
+  private static final int OTHERS_WRITE = 0002;
 
   private static Path loaded;
 
@@ -186,9 +188,9 @@ public final class NativeLoader {
 
   /**
    * Creates {@code dir} (0700) if missing, with any missing parents, then refuses it unless it is
-   * a directory, not a link, owned by this user and not writable by group or others, and every
-   * directory above it is owned by this user or root and not writable by group or others unless
-   * sticky (otherwise someone could rename {@code dir} away and put their own in its place).
+   * a directory, not a link, owned by this user and not writable by group or others, and no
+   * directory above it is writable by others without the sticky bit (else anyone could rename
+   * {@code dir} away and put their own in its place).
    *
    * @return {@code dir} below the real path of its parent, so the path later loaded goes through
    *     no link and only through the directories checked here
@@ -225,14 +227,12 @@ public final class NativeLoader {
       throw notPrivate(dir, dir + " is writable by group or others (mode "
           + Integer.toOctalString(mode & 07777) + "), so another user could replace the library");
     }
-    for (Path up = dir.getParent().toRealPath(); up != null; up = up.getParent()) {
-      int o = (Integer) Files.getAttribute(up, "unix:uid");
+    for (Path up = dir.getParent(); up != null; up = up.getParent()) { // a real path: no links
       int m = (Integer) Files.getAttribute(up, "unix:mode");
-      if ((o != uid && o != 0) || ((m & GROUP_OTHERS_WRITE) != 0 && (m & STICKY) == 0)) {
-        throw notPrivate(dir, "the directory " + up + " above " + dir + " is "
-            + (o != uid && o != 0 ? "owned by uid " + o : "writable by group or others (mode "
-                + Integer.toOctalString(m & 07777) + ") without the sticky bit")
-            + ", so another user could put a directory of their own in its place");
+      if ((m & OTHERS_WRITE) != 0 && (m & STICKY) == 0) {
+        throw notPrivate(dir, "the directory " + up + " above it is writable by others without "
+            + "the sticky bit (mode " + Integer.toOctalString(m & 07777) + "), so anyone could "
+            + "put a directory of their own in its place");
       }
     }
     return dir;

@@ -98,6 +98,23 @@ class NativeLoaderTest {
   }
 
   @Test
+  void refusesACacheDirectoryBelowAWorldWritableDirectoryWithoutTheStickyBit()
+      throws IOException {
+    Path open = Files.createDirectory(cache.resolve("open"));
+    Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
+    UnsatisfiedLinkError e = assertThrows(UnsatisfiedLinkError.class,
+        () -> NativeLoader.extract(NativeLoader.resourceName(), open.resolve("native")));
+    assertTrue(e.getMessage().contains("the directory " + open + " above it is writable by "
+        + "others without the sticky bit"), e.getMessage());
+    // the same with the sticky bit (like /tmp) or writable by the group only (umask 002) is fine
+    Files.setAttribute(open, "unix:mode", 01777);
+    NativeLoader.extract(NativeLoader.resourceName(), open.resolve("native"));
+    Path team = Files.createDirectory(cache.resolve("team"));
+    Files.setPosixFilePermissions(team, PosixFilePermissions.fromString("rwxrwxr-x"));
+    NativeLoader.extract(NativeLoader.resourceName(), team.resolve("native"));
+  }
+
+  @Test
   void refusesACacheDirectoryOwnedBySomeoneElse() throws IOException {
     Path root;
     if (NativeLoader.currentUid() == 0) { // root can give a directory away
