@@ -88,14 +88,16 @@ typedef struct fl_kernels {
   void (*rope)(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
   /* Causal attention, scale 1/sqrt(hd), online softmax (memory O(T) beyond q,k,v,out).
    * q,k,v (B,T,H*hd) with row stride ld (so q,k,v may be column blocks of one fused QKV
-   * buffer); out (B,T,H*hd) with row stride C; lse (B,H,T) the log-sum-exp of each query row. */
-  void (*attention_forward)(float *out, float *lse, const float *q, const float *k,
-                            const float *v, int ld, int B, int T, int H, int hd);
+   * buffer); out (B,T,H*hd) with row stride C; lse (B,H,T) the log-sum-exp of each query row.
+   * Returns FL_OK, or FL_ENOMEM (message set) if per-thread scratch cannot be allocated; the
+   * outputs are then undefined. */
+  int (*attention_forward)(float *out, float *lse, const float *q, const float *k,
+                           const float *v, int ld, int B, int T, int H, int hd);
   /* dq,dk,dv (row stride ld) overwritten; dout, out row stride C; recomputes the probabilities
-   * from q, k and lse. */
-  void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                             const float *k, const float *v, const float *out, const float *lse,
-                             int ld, int B, int T, int H, int hd);
+   * from q, k and lse. Returns like the forward. */
+  int (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                            const float *k, const float *v, const float *out, const float *lse,
+                            int ld, int B, int T, int H, int hd);
   /* SwiGLU: h (n) = silu(g) * u. u == NULL means h = silu(g). */
   void (*swiglu_forward)(float *h, const float *g, const float *u, size_t n);
   /* dg, du (n) overwritten (du unused when u == NULL). */
@@ -151,12 +153,13 @@ void fl_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 void fl_rope_table(float *cs, int T, int hd, double theta);
 void fl_rope_forward(float *x, const float *cs, int B, int T, int H, int hd);
 void fl_rope_backward(float *dx, const float *cs, int B, int T, int H, int hd);
-/* Causal attention with q,k,v,out all (B,T,H*hd), row stride H*hd; see the kernel table. */
-void fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+/* Causal attention with q,k,v,out all (B,T,H*hd), row stride H*hd; see the kernel table (0 or
+ * FL_ENOMEM). */
+int fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                         int B, int T, int H, int hd);
+int fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, const float *out, const float *lse,
                           int B, int T, int H, int hd);
-void fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *out, const float *lse,
-                           int B, int T, int H, int hd);
 void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n);
 void fl_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u,
                         size_t n);
@@ -220,7 +223,9 @@ int fl_model_tensor(const fl_model *m, int i, const char **name, size_t *offset,
                     int shape[2], int *decay);
 void fl_model_zero_grads(fl_model *m);
 /* tokens (B, T+1) with T = seq_len: inputs [:, :T], targets [:, 1:]. Adds the gradient of the
- * mean cross-entropy over B*T positions to grads; *loss = that mean. */
+ * mean cross-entropy over B*T positions to grads; *loss = that mean. On an error (FL_EINVAL for
+ * a bad token before anything is computed, FL_ENOMEM when a kernel's scratch memory cannot be
+ * allocated) the gradients may hold part of this call's sum: zero them before using them. */
 int fl_model_forward_backward(fl_model *m, const int *tokens, int B, float *loss);
 /* The same mean cross-entropy, forward only (grads untouched). */
 int fl_model_loss(fl_model *m, const int *tokens, int B, float *loss);

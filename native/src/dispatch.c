@@ -62,15 +62,16 @@ void fl_rope_backward(float *dx, const float *cs, int B, int T, int H, int hd) {
   fl_kernels_get()->rope(dx, H * hd, cs, B, T, H, hd, 1);
 }
 
-void fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                          int B, int T, int H, int hd) {
-  fl_kernels_get()->attention_forward(out, lse, q, k, v, H * hd, B, T, H, hd);
+int fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                         int B, int T, int H, int hd) {
+  return fl_kernels_get()->attention_forward(out, lse, q, k, v, H * hd, B, T, H, hd);
 }
 
-void fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                           const float *k, const float *v, const float *out, const float *lse,
-                           int B, int T, int H, int hd) {
-  fl_kernels_get()->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, H * hd, B, T, H, hd);
+int fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                          const float *k, const float *v, const float *out, const float *lse,
+                          int B, int T, int H, int hd) {
+  return fl_kernels_get()->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, H * hd, B, T,
+                                              H, hd);
 }
 
 void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n) {

@@ -15,13 +15,14 @@ const int SIZES[N_SIZES] = {1, 3, 7, 31, 33, 255, 1023};
 int t_verbose;
 static int failures;
 
-/* Every test, defined in test_kernels.c, test_layers.c, test_model.c. */
+/* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c. */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
   X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
-  X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)
+  X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                 \
+  X(test_model_alloc_failure) X(test_attention_alloc_failure)
 #define DECLARE(f) void f(void);
 TESTS(DECLARE)
 #define ENTRY(f) {#f, f},
@@ -55,7 +56,7 @@ static int report(const char *what, double maxdiff, double maxratio, size_t bad,
 }
 
 int t_close(const char *what, const float *got, const float *want, size_t n, double tol) {
-  double *w = malloc((n ? n : 1) * sizeof *w);
+  double *w = t_bytes((n ? n : 1) * sizeof *w);
   for (size_t i = 0; i < n; i++) w[i] = want[i];
   int r = t_close_ds(what, got, w, n, tol, 0.0);
   free(w);

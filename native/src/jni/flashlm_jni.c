@@ -1,16 +1,16 @@
 /* The JNI binding of flashlm.jni.Native: the only file that includes jni.h. Every entry point
  * returns a status code (0 = ok, else an FL_E* code with fl_last_error() set on this thread);
  * nothing here throws, exits or prints. Java turns a non-zero code into an exception carrying
- * Native.lastError(). Model handles are fl_model pointers in a jlong. Kernel entry points take
- * direct NIO buffers (any element type; offsets and counts in floats) and check their bounds. */
+ * Native.lastError(). Arrays and buffers are checked before use (null, length, ranges in bytes
+ * without overflow), and model handles against the live models (below). */
 #include <jni.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "flashlm.h"
 
 #define JFN(name) JNIEXPORT jint JNICALL Java_flashlm_jni_Native_##name
-#define MODEL(h) ((fl_model *)(intptr_t)(h))
 
 JNIEXPORT jstring JNICALL Java_flashlm_jni_Native_lastError(JNIEnv *env, jclass cls) {
   return (*env)->NewStringUTF(env, fl_last_error());
@@ -26,6 +26,77 @@ JNIEXPORT jint JNICALL Java_flashlm_jni_Native_numThreads(JNIEnv *env, jclass cl
   return fl_num_threads();
 }
 
+/* FL_OK if the Java array a holds at least n elements, else FL_EINVAL naming it. */
+static int need(JNIEnv *env, jarray a, jlong n, const char *what) {
+  if (!a) return fl_error(FL_EINVAL, "%s array is null", what);
+  jsize len = (*env)->GetArrayLength(env, a);
+  if (len < n)
+    return fl_error(FL_EINVAL, "%s array holds %d elements, need %lld", what, (int)len,
+                    (long long)n);
+  return FL_OK;
+}
+
+/* ---- live models: a handle (an fl_model pointer in a jlong) is looked up among the models
+ * this file created and has not freed, so a freed or made-up handle is FL_ESTATE instead of a
+ * use of freed memory. A model is marked busy for the length of a call: a second call at the same
+ * time (a model is not thread-safe) or a free during a call is FL_ESTATE too. The list is short
+ * (a model per trainer), so a linear search under one lock costs nothing next to a call. ---- */
+typedef struct live_model {
+  fl_model *m;
+  int busy;
+} live_model;
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static live_model *live;
+static int n_live, cap_live;
+
+/* Index of handle h in live, or -1; the caller holds live_lock. */
+static int find_live(jlong h) {
+  for (int i = 0; i < n_live; i++)
+    if ((jlong)(intptr_t)live[i].m == h) return i;
+  return -1;
+}
+
+static int add_live(fl_model *m) {
+  int rc = FL_OK;
+  pthread_mutex_lock(&live_lock);
+  if (n_live == cap_live) {
+    int cap = cap_live ? 2 * cap_live : 16;
+    live_model *a = realloc(live, sizeof *a * cap);
+    if (a) live = a, cap_live = cap;
+    else rc = fl_error(FL_ENOMEM, "cannot grow the table of live models");
+  }
+  if (!rc) live[n_live++] = (live_model){m, 0};
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+static int stale(jlong h) {
+  return fl_error(FL_ESTATE, "model handle 0x%llx is not a live model (freed, or never created)",
+                  (unsigned long long)h);
+}
+
+static int busy(jlong h) {
+  return fl_error(FL_ESTATE, "model handle 0x%llx is in use by another call (a model takes one "
+                  "call at a time)", (unsigned long long)h);
+}
+
+/* Marks the model of h busy and stores it in *out; release() ends the call. */
+static int acquire(jlong h, fl_model **out) {
+  pthread_mutex_lock(&live_lock);
+  int i = find_live(h), rc = i < 0 ? stale(h) : live[i].busy ? busy(h) : FL_OK;
+  if (!rc) live[i].busy = 1, *out = live[i].m;
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+static void release(fl_model *m) {
+  pthread_mutex_lock(&live_lock);
+  int i = find_live((jlong)(intptr_t)m);
+  if (i >= 0) live[i].busy = 0;
+  pthread_mutex_unlock(&live_lock);
+}
+
 /* ---- model ---- */
 JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d,
                  jint n_layers, jint n_heads, jint ffn, jint seq_len, jboolean ternary,
@@ -34,44 +105,74 @@ JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab,
                .ffn = ffn, .seq_len = seq_len, .ternary = ternary ? 1 : 0,
                .learnable_alpha = learnable_alpha ? 1 : 0, .rope_theta = rope_theta,
                .norm_eps = norm_eps};
-  if ((*env)->GetArrayLength(env, out) < 1) return fl_error(FL_EINVAL, "handle array is empty");
+  int rc = need(env, out, 1, "handle");
   fl_model *m = NULL;
-  int rc = fl_model_create(&m, &s, max_batch);
-  if (rc) return rc;
+  if (rc || (rc = fl_model_create(&m, &s, max_batch))) return rc;
+  if ((rc = add_live(m))) {
+    fl_model_free(m);
+    return rc;
+  }
   jlong h = (jlong)(intptr_t)m;
   (*env)->SetLongArrayRegion(env, out, 0, 1, &h);
   return FL_OK;
 }
 
-JNIEXPORT void JNICALL Java_flashlm_jni_Native_modelFree(JNIEnv *env, jclass cls, jlong h) {
-  fl_model_free(MODEL(h));
+/* 0 is a no-op; a handle that is not live, or busy, is FL_ESTATE (nothing is freed twice). */
+JFN(modelFree)(JNIEnv *env, jclass cls, jlong h) {
+  if (h == 0) return FL_OK;
+  pthread_mutex_lock(&live_lock);
+  int i = find_live(h), rc = i < 0 ? stale(h) : live[i].busy ? busy(h) : FL_OK;
+  fl_model *m = rc ? NULL : live[i].m;
+  if (!rc) live[i] = live[--n_live];
+  pthread_mutex_unlock(&live_lock);
+  fl_model_free(m);
+  return rc;
 }
 
-JNIEXPORT jlong JNICALL Java_flashlm_jni_Native_modelNumParams(JNIEnv *env, jclass cls, jlong h) {
-  return (jlong)fl_model_num_params(MODEL(h));
+JFN(modelNumParams)(JNIEnv *env, jclass cls, jlong h, jlongArray out) {
+  fl_model *m;
+  int rc = need(env, out, 1, "output");
+  if (rc || (rc = acquire(h, &m))) return rc;
+  jlong n = (jlong)fl_model_num_params(m);
+  (*env)->SetLongArrayRegion(env, out, 0, 1, &n);
+  release(m);
+  return FL_OK;
 }
 
-/* A direct ByteBuffer over the model's parameters (grads = 0) or gradients (grads = 1). */
-JNIEXPORT jobject JNICALL Java_flashlm_jni_Native_modelBuffer(JNIEnv *env, jclass cls, jlong h,
-                                                               jboolean grads) {
-  fl_model *m = MODEL(h);
+/* A direct ByteBuffer over the model's parameters (grads = 0) or gradients (grads = 1); NULL for
+ * a handle that is not live (or, with an OutOfMemoryError pending, if the JVM cannot make one). */
+JNIEXPORT jobject JNICALL Java_flashlm_jni_Native_modelByteBuffer(JNIEnv *env, jclass cls,
+                                                                  jlong h, jboolean grads) {
+  fl_model *m;
+  if (acquire(h, &m)) return NULL;
   float *p = grads ? fl_model_grads(m) : fl_model_params(m);
-  return (*env)->NewDirectByteBuffer(env, p, (jlong)(fl_model_num_params(m) * sizeof(float)));
+  jlong bytes = (jlong)(fl_model_num_params(m) * sizeof(float));
+  jobject b = (*env)->NewDirectByteBuffer(env, p, bytes);
+  release(m);
+  return b;
 }
 
-JNIEXPORT jint JNICALL Java_flashlm_jni_Native_modelNumTensors(JNIEnv *env, jclass cls, jlong h) {
-  return fl_model_num_tensors(MODEL(h));
+JFN(modelNumTensors)(JNIEnv *env, jclass cls, jlong h, jintArray out) {
+  fl_model *m;
+  int rc = need(env, out, 1, "output");
+  if (rc || (rc = acquire(h, &m))) return rc;
+  jint n = fl_model_num_tensors(m);
+  (*env)->SetIntArrayRegion(env, out, 0, 1, &n);
+  release(m);
+  return FL_OK;
 }
 
 /* Tensor i: its name, and info = {offset, ndim, shape0, shape1, decay}. */
 JFN(modelTensor)(JNIEnv *env, jclass cls, jlong h, jint i, jobjectArray name, jlongArray info) {
+  fl_model *m;
   const char *nm;
   size_t off;
   int nd, shape[2], decay;
-  int rc = fl_model_tensor(MODEL(h), i, &nm, &off, &nd, shape, &decay);
+  int rc = need(env, name, 1, "tensor name");
+  if (rc || (rc = need(env, info, 5, "tensor info")) || (rc = acquire(h, &m))) return rc;
+  rc = fl_model_tensor(m, i, &nm, &off, &nd, shape, &decay);
+  release(m);
   if (rc) return rc;
-  if ((*env)->GetArrayLength(env, name) < 1 || (*env)->GetArrayLength(env, info) < 5)
-    return fl_error(FL_EINVAL, "tensor output arrays too short");
   jstring s = (*env)->NewStringUTF(env, nm);
   if (!s) return fl_error(FL_ENOMEM, "cannot create a Java string for tensor %d", i);
   (*env)->SetObjectArrayElement(env, name, 0, s);
@@ -80,96 +181,135 @@ JFN(modelTensor)(JNIEnv *env, jclass cls, jlong h, jint i, jobjectArray name, jl
   return FL_OK;
 }
 
-JNIEXPORT void JNICALL Java_flashlm_jni_Native_modelZeroGrads(JNIEnv *env, jclass cls, jlong h) {
-  fl_model_zero_grads(MODEL(h));
+JFN(modelZeroGrads)(JNIEnv *env, jclass cls, jlong h) {
+  fl_model *m;
+  int rc = acquire(h, &m);
+  if (rc) return rc;
+  fl_model_zero_grads(m);
+  release(m);
+  return FL_OK;
 }
 
-/* Copies n ints of a Java array (the model may run for seconds: no critical section). */
-static int *copy_ints(JNIEnv *env, jintArray a, jsize n) {
-  if ((*env)->GetArrayLength(env, a) < n) {
-    fl_error(FL_EINVAL, "token array holds %d ids, need %d", (int)(*env)->GetArrayLength(env, a), (int)n);
-    return NULL;
-  }
-  int *c = malloc(sizeof(int) * (n ? n : 1));
-  if (!c) {
-    fl_error(FL_ENOMEM, "cannot copy %d token ids", (int)n);
-    return NULL;
-  }
-  (*env)->GetIntArrayRegion(env, a, 0, n, (jint *)c);
-  return c;
+/* Copies the first n ints of a Java array into *out (the model may run for seconds: no critical
+ * section). */
+static int copy_ints(JNIEnv *env, jintArray a, jlong n, int **out) {
+  int rc = need(env, a, n, "token");
+  if (rc) return rc;
+  int *c = malloc(sizeof(int) * (n ? (size_t)n : 1)); /* n <= the array's length < 2^31 */
+  if (!c) return fl_error(FL_ENOMEM, "cannot copy %lld token ids", (long long)n);
+  (*env)->GetIntArrayRegion(env, a, 0, (jsize)n, (jint *)c);
+  *out = c;
+  return FL_OK;
 }
 
 /* backward: 1 forward+backward, 0 loss only; loss[0] receives the mean cross-entropy. */
-JFN(modelRun)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jboolean backward,
-              jfloatArray loss) {
-  fl_model *m = MODEL(h);
+static int run(JNIEnv *env, fl_model *m, jintArray tokens, jint batch, jboolean backward,
+               jfloatArray loss) {
   if (batch <= 0) return fl_error(FL_EINVAL, "batch %d must be positive", batch);
-  int *tok = copy_ints(env, tokens, (jsize)batch * (fl_model_spec(m)->seq_len + 1));
-  if (!tok) return FL_EINVAL;
+  int *tok = NULL, rc = need(env, loss, 1, "loss");
+  if (rc || (rc = copy_ints(env, tokens, (jlong)batch * (fl_model_spec(m)->seq_len + 1), &tok)))
+    return rc;
   float l = 0.0f;
-  int rc = backward ? fl_model_forward_backward(m, tok, batch, &l) : fl_model_loss(m, tok, batch, &l);
+  rc = backward ? fl_model_forward_backward(m, tok, batch, &l) : fl_model_loss(m, tok, batch, &l);
   free(tok);
   if (!rc) (*env)->SetFloatArrayRegion(env, loss, 0, 1, &l);
   return rc;
 }
 
-JFN(modelLastLogits)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jint len,
-                     jfloatArray out) {
-  fl_model *m = MODEL(h);
-  int V = fl_model_spec(m)->vocab;
-  if (batch <= 0 || len <= 0) return fl_error(FL_EINVAL, "batch %d and len %d must be positive", batch, len);
-  if ((*env)->GetArrayLength(env, out) < (jsize)batch * V)
-    return fl_error(FL_EINVAL, "logits array too short: need batch*vocab = %d", batch * V);
-  int *tok = copy_ints(env, tokens, (jsize)batch * len);
-  if (!tok) return FL_EINVAL;
-  float *logits = malloc(sizeof(float) * batch * V);
+JFN(modelRun)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jboolean backward,
+              jfloatArray loss) {
+  fl_model *m;
+  int rc = acquire(h, &m);
+  if (rc) return rc;
+  rc = run(env, m, tokens, batch, backward, loss);
+  release(m);
+  return rc;
+}
+
+static int last_logits(JNIEnv *env, fl_model *m, jintArray tokens, jint batch, jint len,
+                       jfloatArray out) {
+  if (batch <= 0 || len <= 0)
+    return fl_error(FL_EINVAL, "batch %d and len %d must be positive", batch, len);
+  jlong n = (jlong)batch * fl_model_spec(m)->vocab; /* both < 2^31: no overflow in 64 bits */
+  int *tok = NULL, rc = need(env, out, n, "logits");
+  if (rc || (rc = copy_ints(env, tokens, (jlong)batch * len, &tok))) return rc;
+  float *logits = malloc(sizeof(float) * (size_t)n); /* n <= the logits array's length */
   if (!logits) {
     free(tok);
-    return fl_error(FL_ENOMEM, "cannot allocate %d logits", batch * V);
+    return fl_error(FL_ENOMEM, "cannot allocate %lld logits", (long long)n);
   }
-  int rc = fl_model_last_logits(m, tok, batch, len, logits);
-  if (!rc) (*env)->SetFloatArrayRegion(env, out, 0, batch * V, logits);
+  rc = fl_model_last_logits(m, tok, batch, len, logits);
+  if (!rc) (*env)->SetFloatArrayRegion(env, out, 0, (jsize)n, logits);
   free(tok);
   free(logits);
   return rc;
 }
 
-/* ---- kernels over direct buffers ---- */
+JFN(modelLastLogits)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jint len,
+                     jfloatArray out) {
+  fl_model *m;
+  int rc = acquire(h, &m);
+  if (rc) return rc;
+  rc = last_logits(env, m, tokens, batch, len, out);
+  release(m);
+  return rc;
+}
+
+/* ---- kernels over direct FloatBuffers (Native.adamw etc. check in Java, then call these) ----
+ * The floats [offset, offset + count) of buf, or NULL with the error set. The Java signatures
+ * admit only FloatBuffer, so the JNI capacity is in floats; the range is checked in bytes, every
+ * step without overflow: offset, count >= 0, offset*4 and count*4 computed with overflow checks,
+ * then offset*4 <= capacity bytes and count*4 <= capacity bytes - offset*4. */
 static float *floats(JNIEnv *env, jobject buf, jlong offset, jlong count, const char *what) {
-  float *p = (*env)->GetDirectBufferAddress(env, buf);
+  if (!buf) {
+    fl_error(FL_EINVAL, "%s is null", what);
+    return NULL;
+  }
+  char *p = (*env)->GetDirectBufferAddress(env, buf);
   jlong cap = (*env)->GetDirectBufferCapacity(env, buf);
   if (!p || cap < 0) {
     fl_error(FL_EINVAL, "%s is not a direct buffer", what);
     return NULL;
   }
-  if (offset < 0 || count < 0 || offset + count > cap) {
-    fl_error(FL_EINVAL, "%s: range [%lld, %lld) outside its %lld elements", what, (long long)offset,
-             (long long)(offset + count), (long long)cap);
+  uint64_t cap_bytes, off_bytes, len_bytes;
+  if (offset < 0 || count < 0 ||
+      __builtin_mul_overflow((uint64_t)cap, sizeof(float), &cap_bytes) ||
+      __builtin_mul_overflow((uint64_t)offset, sizeof(float), &off_bytes) ||
+      __builtin_mul_overflow((uint64_t)count, sizeof(float), &len_bytes) ||
+      off_bytes > cap_bytes || len_bytes > cap_bytes - off_bytes) {
+    fl_error(FL_EINVAL, "%s: offset %lld count %lld outside its %lld floats (%llu bytes)", what,
+             (long long)offset, (long long)count, (long long)cap, (unsigned long long)cap * 4);
     return NULL;
   }
-  return p + offset;
+  return (float *)(p + off_bytes);
 }
 
-JFN(adamw)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset,
+JFN(adamw0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset,
            jlong count, jfloat lr, jfloat b1, jfloat b2, jfloat eps, jfloat wd, jlong step) {
-  float *pp = floats(env, p, offset, count, "params"), *gp = floats(env, g, offset, count, "grads");
-  float *mp = floats(env, m, offset, count, "adam m"), *vp = floats(env, v, offset, count, "adam v");
-  if (!pp || !gp || !mp || !vp) return FL_EINVAL;
-  if (step < 1 || step > INT32_MAX) return fl_error(FL_EINVAL, "adamw step %lld must be >= 1", (long long)step);
+  float *pp = floats(env, p, offset, count, "params");
+  float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
+  float *mp = gp ? floats(env, m, offset, count, "adam m") : NULL;
+  float *vp = mp ? floats(env, v, offset, count, "adam v") : NULL;
+  if (!vp) return FL_EINVAL;
+  if (step < 1 || step > INT32_MAX)
+    return fl_error(FL_EINVAL, "adamw step %lld must be >= 1", (long long)step);
   fl_adamw(pp, gp, mp, vp, (size_t)count, lr, b1, b2, eps, wd, (int)step);
   return FL_OK;
 }
 
-JFN(sgdMomentum)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset,
+JFN(sgdMomentum0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset,
                  jlong count, jfloat lr, jfloat mu, jfloat wd) {
-  float *pp = floats(env, p, offset, count, "params"), *gp = floats(env, g, offset, count, "grads");
-  float *bp = floats(env, buf, offset, count, "momentum");
-  if (!pp || !gp || !bp) return FL_EINVAL;
+  float *pp = floats(env, p, offset, count, "params");
+  float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
+  float *bp = gp ? floats(env, buf, offset, count, "momentum") : NULL;
+  if (!bp) return FL_EINVAL;
   fl_sgd_momentum(pp, gp, bp, (size_t)count, lr, mu, wd);
   return FL_OK;
 }
 
-JFN(sumSquares)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jdoubleArray out) {
+JFN(sumSquares0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jdoubleArray out) {
+  int rc = need(env, out, 1, "output");
+  if (rc) return rc;
   float *xp = floats(env, x, offset, count, "buffer");
   if (!xp) return FL_EINVAL;
   jdouble s = fl_sum_squares(xp, (size_t)count);
@@ -177,7 +317,7 @@ JFN(sumSquares)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, j
   return FL_OK;
 }
 
-JFN(scale)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloat factor) {
+JFN(scale0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloat factor) {
   float *xp = floats(env, x, offset, count, "buffer");
   if (!xp) return FL_EINVAL;
   fl_scale(xp, (size_t)count, factor);

@@ -352,7 +352,8 @@ static const float *weight_eff(const fl_model *m, const linear *l) {
   return (m->spec.ternary ? m->weff : m->params) + l->w;
 }
 
-static void layer_forward(fl_model *m, layer *L, const float *x, float *y, int B, int T) {
+/* FL_OK, or the attention kernel's FL_ENOMEM (its scratch memory). */
+static int layer_forward(fl_model *m, layer *L, const float *x, float *y, int B, int T) {
   const fl_kernels *k = m->k;
   int N = B * T, d = m->spec.d, f = m->spec.ffn;
   float eps = (float)m->spec.norm_eps, *P = m->params;
@@ -369,7 +370,9 @@ static void layer_forward(fl_model *m, layer *L, const float *x, float *y, int B
     linear_fwd(m, &L->v, &L->in1, L->qkv + 2 * d, 3 * d, N);
     k->rope(L->qkv, 3 * d, m->cs, B, T, H, hd, 0);
     k->rope(L->qkv + d, 3 * d, m->cs, B, T, H, hd, 0);
-    k->attention_forward(L->att, L->lse, L->qkv, L->qkv + d, L->qkv + 2 * d, 3 * d, B, T, H, hd);
+    int rc = k->attention_forward(L->att, L->lse, L->qkv, L->qkv + d, L->qkv + 2 * d, 3 * d, B, T,
+                                  H, hd);
+    if (rc) return rc;
     act_in(m, &L->in_o, L->att, N);
     linear_fwd(m, &L->o, &L->in_o, m->tmp, d, N);
     add(L->res2, x, m->tmp, (size_t)N * d);
@@ -383,6 +386,7 @@ static void layer_forward(fl_model *m, layer *L, const float *x, float *y, int B
   act_in(m, &L->in_d, h, N);
   linear_fwd(m, &L->down, &L->in_d, m->tmp, d, N);
   add(y, x, m->tmp, (size_t)N * d);
+  return FL_OK;
 }
 
 /* Embedding, the layers and the final norm over B rows of T positions of tok (row stride ld). */
@@ -398,8 +402,8 @@ static int forward(fl_model *m, const int *tok, int ld, int B, int T) {
     }
   quantise_weights(m);
   fl_embedding_forward(m->res[0], m->inputs, m->params + m->emb, N, m->spec.d);
-  for (int i = 0; i < m->spec.n_layers; i++)
-    layer_forward(m, &m->layers[i], m->res[i], m->res[i + 1], B, T);
+  for (int i = 0, rc; i < m->spec.n_layers; i++)
+    if ((rc = layer_forward(m, &m->layers[i], m->res[i], m->res[i + 1], B, T))) return rc;
   m->k->rmsnorm_forward(m->xf, m->rstdf, m->res[m->spec.n_layers], m->params + m->normf, N,
                         m->spec.d, (float)m->spec.norm_eps);
   return FL_OK;
@@ -520,7 +524,8 @@ static void linear_backward(fl_model *m, const linear *const *ls, int nl, const 
   m->k->gemm(0, 0, N, in, rows, alpha, dy, ldy, W, in, beta, dx, in);
 }
 
-static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
+/* FL_OK, or the attention kernel's FL_ENOMEM. */
+static int layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
   const fl_kernels *k = m->k;
   int N = B * T, d = m->spec.d, f = m->spec.ffn;
   float *G = m->grads, *P = m->params, *dres = m->dres;
@@ -531,7 +536,7 @@ static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) 
     k->swiglu_backward(m->dg, NULL, m->dh, L->g, NULL, (size_t)N * f);
     linear_backward(m, &up, 1, m->dg, f, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
     k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
-    return;
+    return FL_OK;
   }
   int H = m->spec.n_heads, hd = m->hd;
   k->swiglu_backward(m->dg, m->du, m->dh, L->g, L->u, (size_t)N * f);
@@ -542,8 +547,9 @@ static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) 
   /* o, attention, RoPE */
   linear_backward(m, &o, 1, dres, d, act_eff(m, &L->in_o, N), N, m->datt, 0.0f);
   float *dq = m->dqkv, *dkk = m->dqkv + d, *dv = m->dqkv + 2 * d;
-  k->attention_backward(dq, dkk, dv, m->datt, L->qkv, L->qkv + d, L->qkv + 2 * d, L->att, L->lse,
-                        3 * d, B, T, H, hd);
+  int rc = k->attention_backward(dq, dkk, dv, m->datt, L->qkv, L->qkv + d, L->qkv + 2 * d, L->att,
+                                 L->lse, 3 * d, B, T, H, hd);
+  if (rc) return rc;
   /* dq, dk are now gradients of the alpha-scaled projections before RoPE (the rotation is
    * orthogonal, so nothing of RoPE enters dalpha) */
   k->rope(dq, 3 * d, m->cs, B, T, H, hd, 1);
@@ -552,6 +558,7 @@ static void layer_backward(fl_model *m, layer *L, const float *x, int B, int T) 
   const linear *qkv[3] = {&L->q, &L->k, &L->v};
   linear_backward(m, qkv, 3, m->dqkv, 3 * d, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
   k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
+  return FL_OK;
 }
 
 static int check_batch(const fl_model *m, int B, int T) {
@@ -581,7 +588,8 @@ static int run(fl_model *m, const int *tokens, int B, float *loss, int backward)
   int L = m->spec.n_layers;
   m->k->rmsnorm_backward(m->dres, m->grads + m->normf, m->dxn, m->res[L], m->params + m->normf,
                          m->rstdf, N, d, 0);
-  for (int i = L - 1; i >= 0; i--) layer_backward(m, &m->layers[i], m->res[i], B, T);
+  for (int i = L - 1; i >= 0; i--)
+    if ((rc = layer_backward(m, &m->layers[i], m->res[i], B, T))) return rc;
   fl_embedding_backward(m->grads + m->emb, m->dres, m->inputs, N, d);
   return FL_OK;
 }

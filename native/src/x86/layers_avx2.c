@@ -106,23 +106,35 @@ static void transpose(float *dst, int ldd, const float *src, int lds, int rows, 
 /* ================= causal attention ==========================================================
  * Blocks of BQ query rows x BK keys, aligned at multiples of 64 so that only diagonal blocks
  * need the causal mask. Forward: S = Q K^T (K transposed into scratch), per-row online softmax
- * (rescale of the output rows when a block raises the max), O += P V. */
+ * (rescale of the output rows when a block raises the max), O += P V.
+ * Each thread allocates its scratch blocks; a thread without them skips its tasks and the call
+ * returns FL_ENOMEM (the error text is set on the calling thread, after the parallel region). */
 enum { BQ = FL_ATT_KB, BK = FL_ATT_KB };
 
-void fl_attention_forward_avx2(float *out, float *lse, const float *q, const float *k,
-                               const float *v, int ld, int B, int T, int H, int hd) {
-  int C = H * hd;
+static int scratch_error(const char *what, size_t bytes) {
+  return fl_error(FL_ENOMEM, "attention %s: cannot allocate %zu bytes of scratch per thread",
+                  what, bytes);
+}
+
+int fl_attention_forward_avx2(float *out, float *lse, const float *q, const float *k,
+                              const float *v, int ld, int B, int T, int H, int hd) {
+  int C = H * hd, failed = 0;
   float scale = 1.0f / sqrtf((float)hd);
   int nqb = (T + BQ - 1) / BQ;
+  size_t bytes = sizeof(float) * (BQ * BK + (size_t)hd * BK);
 #pragma omp parallel
   {
-    float *S = aligned_alloc(64, sizeof(float) * (BQ * BK + (size_t)hd * BK));
-    float *Kt = S + BQ * BK, m[BQ], l[BQ];
+    float *S = aligned_alloc(64, bytes);
+    float *Kt = S ? S + BQ * BK : NULL, m[BQ], l[BQ];
+    if (!S) {
+#pragma omp atomic write
+      failed = 1;
+    }
 #pragma omp for schedule(dynamic, 1) collapse(3)
     for (int b = 0; b < B; b++)
       for (int h = 0; h < H; h++)
         for (int qb = 0; qb < nqb; qb++) {
-          if (!S) continue; /* cannot happen in practice; the reference would need no memory */
+          if (!S) continue;
           int i0 = qb * BQ, i1 = i0 + BQ < T ? i0 + BQ : T, br = i1 - i0;
           const float *Q = q + ((size_t)b * T + i0) * ld + h * hd;
           float *O = out + ((size_t)b * T + i0) * C + h * hd;
@@ -175,21 +187,28 @@ void fl_attention_forward_avx2(float *out, float *lse, const float *q, const flo
         }
     free(S);
   }
+  return failed ? scratch_error("forward", bytes) : FL_OK;
 }
 
 /* Backward, one (b, h) per task (so dk, dv, dq have no races), key blocks outer, query blocks
  * inner: S^T = K Q^T, P^T = exp(S^T scale - lse), dV += P^T dO, dP^T = V dO^T,
  * dS^T = P^T (dP^T - D) scale, dK += dS^T Q, dQ += dS K with D_i = dO_i . O_i. */
-void fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout,
-                                const float *q, const float *k, const float *v, const float *out,
-                                const float *lse, int ld, int B, int T, int H, int hd) {
-  int C = H * hd;
+int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout,
+                               const float *q, const float *k, const float *v, const float *out,
+                               const float *lse, int ld, int B, int T, int H, int hd) {
+  int C = H * hd, failed = 0;
   float scale = 1.0f / sqrtf((float)hd);
+  size_t blk = (size_t)BQ * BK, col = (size_t)hd * BQ;
+  size_t bytes = sizeof(float) * (3 * blk + 2 * col + T);
 #pragma omp parallel
   {
-    size_t blk = (size_t)BQ * BK, col = (size_t)hd * BQ;
-    float *P = aligned_alloc(64, sizeof(float) * (3 * blk + 2 * col + T));
-    float *dP = P + blk, *dS = dP + blk, *Qt = dS + blk, *dOt = Qt + col, *D = dOt + col;
+    float *P = aligned_alloc(64, bytes), *dP = NULL, *dS = NULL, *Qt = NULL, *dOt = NULL, *D = NULL;
+    if (P) {
+      dP = P + blk, dS = dP + blk, Qt = dS + blk, dOt = Qt + col, D = dOt + col;
+    } else {
+#pragma omp atomic write
+      failed = 1;
+    }
 #pragma omp for schedule(dynamic, 1) collapse(2)
     for (int b = 0; b < B; b++)
       for (int h = 0; h < H; h++) {
@@ -241,6 +260,7 @@ void fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *do
       }
     free(P);
   }
+  return failed ? scratch_error("backward", bytes) : FL_OK;
 }
 
 /* ================= SwiGLU ==================================================================== */

@@ -1,14 +1,25 @@
 package flashlm.jni;
 
-import java.nio.Buffer;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 
 /**
  * Every native method of libflashlm (one C file implements them: native/src/jni/flashlm_jni.c).
  * Methods that can fail return a status code (0 = ok); pass it to {@link #check}, which throws a
  * {@link NativeException} carrying {@link #lastError()}, the C side's text for the last failure
- * on this thread. Buffers are direct NIO buffers; offsets and counts are in floats. Loading this
- * class loads the library ({@link NativeLoader}).
+ * on this thread. Loading this class loads the library ({@link NativeLoader}).
+ *
+ * <p>Buffers are typed: the kernels take direct {@link FloatBuffer}s (a {@code ByteBuffer} does
+ * not compile), offsets and counts are in floats. Java refuses what only it can see (byte order,
+ * read-only, the limit: the buffers of a closed model have limit 0) by throwing, and the C side
+ * checks every range against the buffer's capacity in bytes without overflow before touching
+ * memory.
+ *
+ * <p>Model handles are checked by the C side against the models it has created and not yet
+ * freed: a freed or made-up handle gives {@link NativeException#ESTATE}, never a use of freed
+ * memory; so does a handle that another thread is using at the same time (a model is not
+ * thread-safe).
  */
 public final class Native {
   static {
@@ -44,20 +55,37 @@ public final class Native {
       int nHeads, int ffnDim, int seqLen, boolean ternary, boolean learnableAlpha, double ropeTheta,
       double normEps, int maxBatch);
 
-  /** Frees a model (0 is a no-op). */
-  public static native void modelFree(long handle);
+  /** Frees a model (0 is a no-op; a handle already freed is {@link NativeException#ESTATE}). */
+  public static native int modelFree(long handle);
 
-  public static native long modelNumParams(long handle);
+  /** out[0] = the number of parameters. */
+  public static native int modelNumParams(long handle, long[] out);
 
-  /** A direct buffer over the model's parameters ({@code grads} false) or gradients. */
-  public static native ByteBuffer modelBuffer(long handle, boolean grads);
+  /**
+   * A direct buffer in native order over the model's parameters ({@code grads} false) or
+   * gradients. It stays valid until {@link #modelFree}: the owner must fence it off then (limit
+   * 0, so reads, writes and the kernels here refuse it).
+   *
+   * @throws NativeException for a freed or unknown handle
+   */
+  public static FloatBuffer modelBuffer(long handle, boolean grads) {
+    ByteBuffer b = modelByteBuffer(handle, grads);
+    if (b == null) { // a pending OutOfMemoryError would have been thrown instead
+      throw new NativeException(NativeException.ESTATE, "model buffer: " + lastError());
+    }
+    return b.order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
 
-  public static native int modelNumTensors(long handle);
+  /** The bytes behind {@link #modelBuffer}, or null (and {@link #lastError}) for a bad handle. */
+  private static native ByteBuffer modelByteBuffer(long handle, boolean grads);
+
+  /** out[0] = the number of tensors of the layout. */
+  public static native int modelNumTensors(long handle, int[] out);
 
   /** Tensor {@code i}: name[0] and info = {offset, ndim, shape0, shape1, decay (0/1)}. */
   public static native int modelTensor(long handle, int i, String[] name, long[] info);
 
-  public static native void modelZeroGrads(long handle);
+  public static native int modelZeroGrads(long handle);
 
   /**
    * Forward (and backward if {@code backward}: adds into the gradients) over tokens (batch,
@@ -70,17 +98,99 @@ public final class Native {
   public static native int modelLastLogits(long handle, int[] tokens, int batch, int len,
       float[] out);
 
-  /** torch.optim.AdamW over [offset, offset+count) of each buffer. */
-  public static native int adamw(Buffer params, Buffer grads, Buffer m, Buffer v, long offset,
-      long count, float lr, float beta1, float beta2, float eps, float weightDecay, long step);
+  /**
+   * torch.optim.AdamW over [offset, offset+count) of each buffer.
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap or byte-swapped
+   *     buffer, a read-only one written to, or a range past a limit
+   */
+  public static int adamw(FloatBuffer params, FloatBuffer grads, FloatBuffer m, FloatBuffer v,
+      long offset, long count, float lr, float beta1, float beta2, float eps, float weightDecay,
+      long step) {
+    checkBuffer(params, offset, count, true, "adamw", "params");
+    checkBuffer(grads, offset, count, false, "adamw", "grads");
+    checkBuffer(m, offset, count, true, "adamw", "adam m");
+    checkBuffer(v, offset, count, true, "adamw", "adam v");
+    return adamw0(params, grads, m, v, offset, count, lr, beta1, beta2, eps, weightDecay, step);
+  }
 
-  /** torch.optim.SGD with momentum over [offset, offset+count). */
-  public static native int sgdMomentum(Buffer params, Buffer grads, Buffer momentum, long offset,
-      long count, float lr, float mu, float weightDecay);
+  /**
+   * torch.optim.SGD with momentum over [offset, offset+count).
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap or byte-swapped
+   *     buffer, a read-only one written to, or a range past a limit
+   */
+  public static int sgdMomentum(FloatBuffer params, FloatBuffer grads, FloatBuffer momentum,
+      long offset, long count, float lr, float mu, float weightDecay) {
+    checkBuffer(params, offset, count, true, "sgd momentum", "params");
+    checkBuffer(grads, offset, count, false, "sgd momentum", "grads");
+    checkBuffer(momentum, offset, count, true, "sgd momentum", "momentum");
+    return sgdMomentum0(params, grads, momentum, offset, count, lr, mu, weightDecay);
+  }
 
-  /** out[0] = sum of squares over [offset, offset+count), in double. */
-  public static native int sumSquares(Buffer buf, long offset, long count, double[] out);
+  /**
+   * out[0] = sum of squares over [offset, offset+count), in double.
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap or byte-swapped
+   *     buffer, a read-only one written to, or a range past a limit
+   */
+  public static int sumSquares(FloatBuffer buf, long offset, long count, double[] out) {
+    checkBuffer(buf, offset, count, false, "sum of squares", "buffer");
+    return sumSquares0(buf, offset, count, out);
+  }
 
-  /** buf[offset, offset+count) *= factor. */
-  public static native int scale(Buffer buf, long offset, long count, float factor);
+  /**
+   * buf[offset, offset+count) *= factor.
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap or byte-swapped
+   *     buffer, a read-only one written to, or a range past a limit
+   */
+  public static int scale(FloatBuffer buf, long offset, long count, float factor) {
+    checkBuffer(buf, offset, count, true, "scale", "buffer");
+    return scale0(buf, offset, count, factor);
+  }
+
+  /**
+   * Refuses, with a {@link NativeException} ({@link NativeException#EINVAL}) naming the call and
+   * the buffer, what only Java can see: a null or heap buffer, the other byte order (C would
+   * read every float byte-swapped), a read-only buffer the kernel would write, a range past the
+   * limit (a closed model's buffers have limit 0). The range is compared without overflow:
+   * offset and count non-negative, offset at most the limit, count at most limit - offset. The
+   * C side checks the range again against the capacity, in bytes.
+   */
+  static void checkBuffer(FloatBuffer b, long offset, long count, boolean written, String call,
+      String what) {
+    String problem = null;
+    if (b == null) {
+      problem = what + " is null";
+    } else if (!b.isDirect()) {
+      problem = what + " is not a direct buffer";
+    } else if (b.order() != ByteOrder.nativeOrder()) {
+      problem = what + " is in byte order " + b.order() + ", the native code reads "
+          + ByteOrder.nativeOrder() + " (make it with .order(ByteOrder.nativeOrder()))";
+    } else if (written && b.isReadOnly()) {
+      problem = what + " is read-only";
+    } else if (offset < 0 || count < 0 || offset > b.limit() || count > b.limit() - offset) {
+      String range = offset >= 0 && count >= 0 && count > Long.MAX_VALUE - offset
+          ? "offset " + offset + " + count " + count + " (overflows a long)"
+          : "range [" + offset + ", " + (offset + count) + ")";
+      problem = what + ": " + range + " outside its " + b.limit() + " elements"
+          + (b.limit() == 0 && b.capacity() > 0
+              ? " (its limit is 0: the buffers of a closed native model have limit 0)" : "");
+    }
+    if (problem != null) {
+      throw new NativeException(NativeException.EINVAL, call + ": " + problem);
+    }
+  }
+
+  private static native int adamw0(FloatBuffer params, FloatBuffer grads, FloatBuffer m,
+      FloatBuffer v, long offset, long count, float lr, float beta1, float beta2, float eps,
+      float weightDecay, long step);
+
+  private static native int sgdMomentum0(FloatBuffer params, FloatBuffer grads,
+      FloatBuffer momentum, long offset, long count, float lr, float mu, float weightDecay);
+
+  private static native int sumSquares0(FloatBuffer buf, long offset, long count, double[] out);
+
+  private static native int scale0(FloatBuffer buf, long offset, long count, float factor);
 }

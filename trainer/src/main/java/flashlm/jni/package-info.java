@@ -3,7 +3,7 @@
  * native method (each returns a status code; {@link flashlm.jni.Native#check} turns a failure
  * into a {@link flashlm.jni.NativeException} with the C error text) and {@link
  * flashlm.jni.NativeLoader} extracts the library from the jar once and loads it. This package
- * depends on no other package of the project; the native model ({@link
+ * depends on no other package of the trainer; the native model ({@link
  * flashlm.model.NativeModel}) and the native update kernels ({@link
  * flashlm.optim.NativeKernels}) are built on it.
  */

@@ -1,7 +1,7 @@
 package flashlm.model;
 
 import flashlm.jni.Native;
-import java.nio.ByteOrder;
+import flashlm.jni.NativeException;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +15,12 @@ import java.util.List;
  * gradients start at zero; the caller initialises the parameters. The buffers must not be used
  * after {@link #close()}, which frees that memory. Methods are synchronized: one call at a time
  * (the C side is parallel inside, with OpenMP's OMP_NUM_THREADS threads).
+ *
+ * <p>{@link #close()} frees the native memory and is idempotent. Afterwards every method throws
+ * {@link IllegalStateException}, and the two buffers this model handed out get limit 0, so a
+ * read or write through them throws {@link IndexOutOfBoundsException} and the native kernels
+ * refuse them, instead of touching freed memory. (A {@code duplicate()} or {@code slice()} made
+ * before the close keeps its own limit: do not keep such views past the model.)
  */
 public final class NativeModel implements TrainableModel {
   private final ModelSpec spec;
@@ -29,8 +35,8 @@ public final class NativeModel implements TrainableModel {
     this.layout = layout;
     this.maxBatch = maxBatch;
     this.handle = handle;
-    this.params = Native.modelBuffer(handle, false).order(ByteOrder.nativeOrder()).asFloatBuffer();
-    this.grads = Native.modelBuffer(handle, true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    this.params = Native.modelBuffer(handle, false);
+    this.grads = Native.modelBuffer(handle, true);
   }
 
   /**
@@ -54,7 +60,10 @@ public final class NativeModel implements TrainableModel {
       }
       return new NativeModel(spec, expected, maxBatch, h[0]);
     } catch (RuntimeException e) {
-      Native.modelFree(h[0]);
+      int rc = Native.modelFree(h[0]);
+      if (rc != 0) {
+        e.addSuppressed(new NativeException(rc, "freeing the native model: " + Native.lastError()));
+      }
       throw e;
     }
   }
@@ -63,7 +72,9 @@ public final class NativeModel implements TrainableModel {
     List<ParamLayout.Tensor> tensors = new ArrayList<>();
     String[] name = new String[1];
     long[] info = new long[5];
-    for (int i = 0; i < Native.modelNumTensors(h); i++) {
+    int[] n = new int[1];
+    Native.check(Native.modelNumTensors(h, n), "counting the tensors");
+    for (int i = 0; i < n[0]; i++) {
       Native.check(Native.modelTensor(h, i, name, info), "reading tensor " + i);
       int[] shape = info[1] == 2 ? new int[] {(int) info[2], (int) info[3]}
           : new int[] {(int) info[2]};
@@ -87,19 +98,23 @@ public final class NativeModel implements TrainableModel {
     return maxBatch;
   }
 
+  /** @throws IllegalStateException after {@link #close()} */
   @Override
-  public FloatBuffer params() {
+  public synchronized FloatBuffer params() {
+    open();
     return params;
   }
 
+  /** @throws IllegalStateException after {@link #close()} */
   @Override
-  public FloatBuffer grads() {
+  public synchronized FloatBuffer grads() {
+    open();
     return grads;
   }
 
   @Override
   public synchronized void zeroGrads() {
-    Native.modelZeroGrads(open());
+    Native.check(Native.modelZeroGrads(open()), "zeroing the gradients");
   }
 
   @Override
@@ -162,12 +177,18 @@ public final class NativeModel implements TrainableModel {
     return handle;
   }
 
-  /** Frees the native memory (parameters, gradients, activations). Idempotent. */
+  /**
+   * Frees the native memory (parameters, gradients, activations) after fencing off the buffers
+   * (limit 0). Idempotent.
+   */
   @Override
   public synchronized void close() {
     if (handle != 0) {
-      Native.modelFree(handle);
+      params.position(0).limit(0);
+      grads.position(0).limit(0);
+      long h = handle;
       handle = 0;
+      Native.check(Native.modelFree(h), "freeing the native model");
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import flashlm.jni.Native;
 import flashlm.jni.NativeException;
 import flashlm.reference.ReferenceModel;
 import flashlm.reference.ReferenceTrainable;
@@ -172,6 +173,24 @@ class NativeModelTest {
     }
     NativeException e = assertThrows(NativeException.class, () -> NativeModel.create(spec, 0));
     assertTrue(e.getMessage().contains("max_batch 0"), e.getMessage());
+  }
+
+  @Test
+  void aClosedModelsBuffersAndMethodsThrow() {
+    NativeModel m = NativeModel.create(spec("ffn", "none"), 1);
+    FloatBuffer params = m.params();
+    FloatBuffer grads = m.grads();
+    int n = params.capacity();
+    m.close();
+    m.close(); // idempotent
+    assertThrows(IllegalStateException.class, m::params);
+    assertThrows(IllegalStateException.class, m::grads);
+    assertThrows(IllegalStateException.class, m::zeroGrads);
+    assertThrows(IndexOutOfBoundsException.class, () -> params.get(0));
+    assertThrows(IndexOutOfBoundsException.class, () -> grads.put(n - 1, 1f));
+    assertThrows(IndexOutOfBoundsException.class, () -> params.slice(0, n));
+    NativeException e = assertThrows(NativeException.class, () -> Native.scale(params, 0, n, 2f));
+    assertTrue(e.getMessage().contains("closed"), e.getMessage());
   }
 
   @Test

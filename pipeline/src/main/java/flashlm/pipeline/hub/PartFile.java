@@ -2,6 +2,7 @@ package flashlm.pipeline.hub;
 
 import flashlm.fs.HadoopFiles;
 import flashlm.hash.Sha256;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,10 +18,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import org.apache.hadoop.fs.CommonPathCapabilities;
+import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RemoteIterator;
 
 /**
  * Where the bytes of one file collect until they are verified; only then do they appear at the
@@ -110,16 +110,7 @@ abstract sealed class PartFile permits PartFile.InPlace, PartFile.Staged {
       return true;
     }
     Set<Path> locks = new LinkedHashSet<>();
-    RemoteIterator<LocatedFileStatus> files = fs.listFiles(partial, true);
-    while (files.hasNext()) {
-      Path p = files.next().getPath();
-      String name = p.getName();
-      if (name.endsWith(".part")) {
-        locks.add(p.suffix(LOCK_SUFFIX));
-      } else if (name.endsWith(".part" + LOCK_SUFFIX)) {
-        locks.add(p);
-      }
-    }
+    collectLocks(fs, partial, locks);
     List<PartLock> held = new ArrayList<>();
     try {
       for (Path lock : locks) {
@@ -133,6 +124,31 @@ abstract sealed class PartFile permits PartFile.InPlace, PartFile.Staged {
     } finally {
       for (PartLock l : held) {
         l.close();
+      }
+    }
+  }
+
+  /**
+   * The lock files of the parts under {@code dir}. A download running beside this one may remove
+   * its files while they are listed: what vanished needs no lock. ({@code listStatus}, not {@code
+   * listFiles}, which asks every file for its permissions and fails on one that vanished.)
+   */
+  private static void collectLocks(FileSystem fs, Path dir, Set<Path> locks) throws IOException {
+    FileStatus[] entries;
+    try {
+      entries = fs.listStatus(dir);
+    } catch (FileNotFoundException e) {
+      return;
+    }
+    for (FileStatus st : entries) {
+      Path p = st.getPath();
+      String name = p.getName();
+      if (st.isDirectory()) {
+        collectLocks(fs, p, locks);
+      } else if (name.endsWith(".part")) {
+        locks.add(p.suffix(LOCK_SUFFIX));
+      } else if (name.endsWith(".part" + LOCK_SUFFIX)) {
+        locks.add(p);
       }
     }
   }

@@ -1,0 +1,106 @@
+/* Allocation failures: the test binary is linked with -Wl,--wrap=aligned_alloc, so every
+ * aligned_alloc of the library (fl_alloc, the kernels' scratch) goes through the wrapper below,
+ * which fails while t_fail_allocs is set. A failure must come back as FL_ENOMEM with a message,
+ * or (a kernel that can do without the memory) as the same result: never a silent wrong one. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "test.h"
+
+static int t_fail_allocs;
+
+void *__real_aligned_alloc(size_t align, size_t size);
+void *__wrap_aligned_alloc(size_t align, size_t size) {
+  return t_fail_allocs ? NULL : __real_aligned_alloc(align, size);
+}
+
+static int *random_tokens(int n, int V) {
+  int *tok = t_bytes(sizeof(int) * n);
+  for (int i = 0; i < n; i++) tok[i] = (int)(t_next() % V);
+  return tok;
+}
+
+/* The model's loss and logits with every allocation failing: ENOMEM with a message naming the
+ * allocation, or exactly the result computed with memory. The model first runs another batch,
+ * so a kernel that skipped its work would leave that batch's activations behind. */
+void test_model_alloc_failure(void) {
+  for (int arch = 0; arch < 2; arch++)
+    for (int ternary = 0; ternary < 2; ternary++) {
+      fl_spec s = {.arch = arch, .vocab = 37, .d = 16, .n_layers = 2, .n_heads = 2, .ffn = 24,
+                   .seq_len = 70, .ternary = ternary, .rope_theta = 10000.0, .norm_eps = 1e-5};
+      int B = 2, n = B * (s.seq_len + 1);
+      fl_model *m;
+      if (fl_model_create(&m, &s, B)) {
+        T_CHECK(0, "fl_model_create: %s", fl_last_error());
+        return;
+      }
+      float *p = fl_model_params(m);
+      for (size_t i = 0; i < fl_model_num_params(m); i++) p[i] = 0.2f * t_normal() + 0.5f;
+      int *warm = random_tokens(n, s.vocab), *tok = random_tokens(n, s.vocab);
+      float want, got = NAN, *lw = t_floats((size_t)B * s.vocab), *lg = t_floats((size_t)B * s.vocab);
+      T_CHECK(fl_model_loss(m, tok, B, &want) == FL_OK, "%s", fl_last_error());
+      T_CHECK(fl_model_last_logits(m, tok, B, s.seq_len, lw) == FL_OK, "%s", fl_last_error());
+      T_CHECK(fl_model_loss(m, warm, B, &got) == FL_OK, "%s", fl_last_error());
+      fl_model_last_logits(m, warm, B, s.seq_len, lg);
+      const char *what = arch ? "ffn" : ternary ? "transformer ternary" : "transformer float";
+      t_fail_allocs = 1;
+      int rc = fl_model_forward_backward(m, tok, B, &got);
+      t_fail_allocs = 0;
+      T_CHECK((rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")) || (rc == FL_OK && got == want),
+              "%s forward_backward without memory: rc %d loss %.9g (want %.9g) '%s'", what, rc, got,
+              want, rc ? fl_last_error() : "");
+      t_fail_allocs = 1;
+      rc = fl_model_last_logits(m, tok, B, s.seq_len, lg);
+      t_fail_allocs = 0;
+      T_CHECK((rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")) ||
+                  (rc == FL_OK && memcmp(lg, lw, sizeof(float) * B * s.vocab) == 0),
+              "%s last_logits without memory: rc %d '%s'", what, rc, rc ? fl_last_error() : "");
+      T_CHECK(fl_model_loss(m, tok, B, &got) == FL_OK && got == want,
+              "%s: loss after the failure %.9g, want %.9g", what, got, want);
+      t_free(warm), t_free(tok), t_free(lw), t_free(lg);
+      fl_model_free(m);
+    }
+}
+
+/* Each table's attention, forward and backward, with every allocation failing: FL_ENOMEM with
+ * a message, or the same bits as with memory (the reference needs none). */
+void test_attention_alloc_failure(void) {
+  const fl_kernels *tables[2] = {fl_kernels_ref(), t_simd()};
+  int B = 2, T = 70, H = 2, hd = 8, C = H * hd;
+  size_t n = (size_t)B * T * C, nl = (size_t)B * H * T;
+  float *q = t_floats(n), *k = t_floats(n), *v = t_floats(n), *dout = t_floats(n);
+  float *out[2] = {t_floats(n), t_floats(n)}, *lse[2] = {t_floats(nl), t_floats(nl)};
+  float *grads[2][3];
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 3; j++) grads[i][j] = t_floats(n);
+  t_fill(q, n, -1, 1), t_fill(k, n, -1, 1), t_fill(v, n, -1, 1), t_fill(dout, n, -1, 1);
+  for (int t = 0; t < 2 && tables[t]; t++) {
+    const fl_kernels *K = tables[t];
+    for (int fail = 0; fail < 2; fail++) {
+      t_fail_allocs = fail;
+      int rc = K->attention_forward(out[fail], lse[fail], q, k, v, C, B, T, H, hd);
+      t_fail_allocs = 0;
+      T_CHECK(rc == FL_OK || (fail && rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")),
+              "%s attention forward: rc %d '%s'", K->name, rc, rc ? fl_last_error() : "");
+      if (fail && rc == FL_OK) {
+        t_same("attention forward without memory", out[1], out[0], n * 4, 4);
+        t_same("attention lse without memory", lse[1], lse[0], nl * 4, 4);
+      }
+      t_fail_allocs = fail;
+      rc = K->attention_backward(grads[fail][0], grads[fail][1], grads[fail][2], dout, q, k, v,
+                                 out[0], lse[0], C, B, T, H, hd);
+      t_fail_allocs = 0;
+      T_CHECK(rc == FL_OK || (fail && rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")),
+              "%s attention backward: rc %d '%s'", K->name, rc, rc ? fl_last_error() : "");
+      for (int j = 0; fail && rc == FL_OK && j < 3; j++)
+        t_same("attention backward without memory", grads[1][j], grads[0][j], n * 4, 4);
+    }
+  }
+  t_free(q), t_free(k), t_free(v), t_free(dout);
+  for (int i = 0; i < 2; i++) {
+    t_free(out[i]), t_free(lse[i]);
+    for (int j = 0; j < 3; j++) t_free(grads[i][j]);
+  }
+}
