@@ -81,7 +81,7 @@ public final class TrainTokenizerJob extends DatasetJob {
     rec.put("documents", cfg.paths().documents());
     rec.put("documents_version", version);
     rec.put("documents_filter", "source_split IS NULL OR source_split != 'validation'");
-    rec.set("config", Configs.json().valueToTree(cfg.tokenizerTraining()));
+    rec.set("config", Configs.redacted(Configs.json().valueToTree(cfg.tokenizerTraining())));
     rec.put("sha256", result.sha256());
     rec.put("vocab_size", result.vocabSize());
     rec.put("merges", result.mergesCount());

@@ -99,7 +99,7 @@ public final class Trainer {
     SequencesSnapshot table = SequencesSnapshot.open(conf, c.data().table(),
         sameTable ? Long.valueOf(from.tableVersion()) : c.data().version());
     checkTable(table, spec);
-    log.info("config " + Configs.json().valueToTree(c));
+    log.info("config " + Configs.redacted(Configs.json().valueToTree(c)));
     log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d of %d",
         spec.arch(), spec.quant(), spec.parameterCount(), table.describe(),
         table.rows(c.data().trainSplit(), collective.rank(), collective.worldSize()),
