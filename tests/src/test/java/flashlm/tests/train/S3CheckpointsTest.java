@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.export.Exporter;
+import flashlm.fs.AtomicFiles;
 import flashlm.tests.S3ProxyServer;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
@@ -114,7 +115,7 @@ class S3CheckpointsTest {
     // complete but changed after writing: an error naming the object, no silent fallback
     byte[] flipped = read(fs, bDir.path(6));
     flipped[flipped.length / 2] ^= 1;
-    CheckpointDir.writeAtomically(conf, bDir.path(8), flipped);
+    AtomicFiles.write(conf, bDir.path(8), flipped);
     IllegalArgumentException corrupt = assertThrows(IllegalArgumentException.class,
         () -> train(conf, SmokeSequences.config(root + "/b", dir.resolve("b.jsonl"), "max_steps=10",
             "checkpoint.every=2", "checkpoint.keep=3"), true, -1));
@@ -143,9 +144,9 @@ class S3CheckpointsTest {
     Configuration conf = s3a();
     String path = "s3a://" + BUCKET + "/abort/ckpt-0000000001.flm";
     byte[] old = "the old checkpoint".getBytes(StandardCharsets.UTF_8);
-    CheckpointDir.writeAtomically(conf, path, old);
+    AtomicFiles.write(conf, path, old);
     UncheckedIOException e = assertThrows(UncheckedIOException.class,
-        () -> CheckpointDir.writeAtomically(conf, path, out -> {
+        () -> AtomicFiles.write(conf, path, out -> {
           out.write(new byte[12 << 20]); // two parts uploaded
           throw new IOException("disk gone");
         }));
