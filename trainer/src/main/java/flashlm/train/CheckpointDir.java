@@ -141,7 +141,8 @@ public final class CheckpointDir {
 
   /** Writes {@code DIR/config.json} atomically. */
   public void writeConfig(String json) {
-    AtomicFiles.write(conf, new Path(dir, CONFIG).toString(), json.getBytes(StandardCharsets.UTF_8));
+    AtomicFiles.write(conf, new Path(dir, CONFIG).toString(),
+        json.getBytes(StandardCharsets.UTF_8));
   }
 
   /**

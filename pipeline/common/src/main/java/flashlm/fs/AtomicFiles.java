@@ -90,7 +90,13 @@ public final class AtomicFiles {
    */
   public static void write(Configuration conf, String path, Body body) {
     try {
-      stage(conf, new Path(path), body).publish();
+      Staged staged = stage(conf, new Path(path), body);
+      try {
+        staged.publish();
+      } catch (IOException | RuntimeException e) {
+        staged.abort(e);
+        throw e;
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + path + ": " + e.getMessage(), e);
     }

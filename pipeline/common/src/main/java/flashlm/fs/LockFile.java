@@ -17,6 +17,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Consumer;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.CommonPathCapabilities;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
@@ -77,8 +78,9 @@ public final class LockFile implements AutoCloseable {
   public static LockFile acquire(Configuration conf, String path, String what,
       Consumer<String> warn) {
     Path p = new Path(path);
-    Owner me = new Owner(hostName(), ProcessHandle.current().pid(), startOf(ProcessHandle.current()),
-        Instant.now().toString(), UUID.randomUUID().toString());
+    ProcessHandle self = ProcessHandle.current();
+    Owner me = new Owner(hostName(), self.pid(), startOf(self), Instant.now().toString(),
+        UUID.randomUUID().toString());
     try {
       for (int attempt = 0; attempt < 3; attempt++) {
         if (createIfAbsent(conf, p, JSON.writeValueAsBytes(me))) {
@@ -223,11 +225,25 @@ public final class LockFile implements AutoCloseable {
     if (fs.exists(path)) {
       return false;
     }
-    try (FSDataOutputStream out = fs.create(path, false)) {
-      out.write(bytes);
+    FSDataOutputStream out;
+    try {
+      out = fs.create(path, false);
     } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
       return false;
     }
+    try {
+      out.write(bytes);
+    } catch (IOException | RuntimeException e) {
+      // on an object store close() would publish a partial lock: abort the upload instead
+      if (fs.hasPathCapability(path, CommonPathCapabilities.ABORTABLE_STREAM)) {
+        out.abort();
+      } else {
+        out.close();
+        fs.delete(path, false);
+      }
+      throw e;
+    }
+    out.close();
     return true;
   }
 

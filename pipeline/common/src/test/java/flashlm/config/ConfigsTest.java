@@ -166,7 +166,8 @@ class ConfigsTest {
                     "fs.s3a.endpoint": "http://127.0.0.1:9000"},
          "auth": {"hfToken": "x", "apiKey": "y", "password": "z", "AWS_SECRET_ACCESS_KEY": "w",
                   "credentials": {"user": "u", "pass": "p"}},
-         "files": ["a.txt", "hf_abcdefghijklmnopqrstuvwxyz0123", "https://x/?t=hf_ABCDEFGHIJKLMNOPQRSTUVWXYZ"],
+         "files": ["a.txt", "hf_abcdefghijklmnopqrstuvwxyz0123",
+                   "https://x/?t=hf_ABCDEFGHIJKLMNOPQRSTUVWXYZ"],
          "revision": "main"}""");
     String before = tree.toString();
     JsonNode r = Configs.redacted(tree);

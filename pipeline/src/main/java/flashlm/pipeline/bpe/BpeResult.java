@@ -53,7 +53,8 @@ public record BpeResult(
     Path dest = new Path(location);
     Map<String, AtomicFiles.Body> files = new LinkedHashMap<>();
     String line = sha256 + "  " + dest.getName() + "\n";
-    files.put(dest.getName() + SHA256_SUFFIX, out -> out.write(line.getBytes(StandardCharsets.UTF_8)));
+    byte[] checksum = line.getBytes(StandardCharsets.UTF_8);
+    files.put(dest.getName() + SHA256_SUFFIX, out -> out.write(checksum));
     companions.forEach((name, bytes) -> files.put(name, out -> out.write(bytes)));
     byte[] json = tokenizerJson.getBytes(StandardCharsets.UTF_8);
     AtomicFiles.writeSet(hadoopConf, location, out -> out.write(json), files);

@@ -12,8 +12,9 @@ class DatasetManifestTest {
   /** The config a manifest stores for good in the table's history passes the redaction. */
   @Test
   void theStoredConfigIsRedacted() throws Exception {
-    JsonNode config = Configs.json().readTree("{\"tokenizer\": \"/t.json\", \"eos_token\": \"</s>\","
-        + " \"api_key\": \"k-123\", \"revision\": \"hf_abcdefghijklmnopqrstuvwxyz12\"}");
+    JsonNode config = Configs.json().readTree("{\"tokenizer\": \"/t.json\","
+        + " \"eos_token\": \"</s>\", \"api_key\": \"k-123\","
+        + " \"revision\": \"hf_abcdefghijklmnopqrstuvwxyz12\"}");
     DatasetManifest m = new DatasetManifest(DatasetManifest.FORMAT_VERSION, "tokenize", "f", "t",
         null, null, null, null, null, null, 8, 1, null, null, config);
     String json = m.toJson();
