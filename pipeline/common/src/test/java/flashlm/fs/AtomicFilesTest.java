@@ -139,7 +139,7 @@ class AtomicFilesTest {
   }
 
   private static void assertConsistent(Map<String, String> s, String what) {
-    assertEquals(1, s.values().stream().distinct().count() <= 1 ? 1 : 0, "mixed versions, " + what);
+    assertTrue(s.values().stream().distinct().count() <= 1, "mixed versions, " + what);
     if (s.containsKey(PRIMARY)) {
       assertEquals(1 + COMPANIONS.size(), s.size(), "a primary without its companions, " + what);
     }
