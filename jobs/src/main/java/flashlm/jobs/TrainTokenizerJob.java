@@ -9,11 +9,10 @@ import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.bpe.BpeConfig;
 import flashlm.pipeline.bpe.BpeResult;
 import flashlm.pipeline.bpe.BpeTrainer;
-import flashlm.fs.HadoopFiles;
 import io.delta.tables.DeltaTable;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import org.apache.hadoop.fs.Path;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
@@ -25,6 +24,7 @@ import org.apache.spark.sql.SparkSession;
  * documents table version it learned from, with which settings, and what came out.
  */
 public final class TrainTokenizerJob extends DatasetJob {
+  private static final String TRAINING_RECORD = "training.json";
 
   public static void main(String[] args) throws Exception {
     Launcher.runJob("train-tokenizer", args);
@@ -62,8 +62,9 @@ public final class TrainTokenizerJob extends DatasetJob {
         .select("text").as(Encoders.STRING());
     BpeResult result = BpeTrainer.train(spark, docs, bpe);
     String location = paths.trainedTokenizer();
-    result.write(location, spark.sparkContext().hadoopConfiguration());
-    writeRecord(spark, cfg, version, result);
+    // one set: a reader who finds the new tokenizer.json finds its own .sha256 and training.json
+    result.write(location, spark.sparkContext().hadoopConfiguration(),
+        Map.of(TRAINING_RECORD, record(cfg, version, result)));
     System.err.printf("train-tokenizer: %s (%d tokens, %d merges, sha256 %s) from %s version %d"
         + " in %.1f s%n", location, result.vocabSize(), result.mergesCount(), result.sha256(),
         paths.documents(), version, result.seconds());
@@ -71,13 +72,13 @@ public final class TrainTokenizerJob extends DatasetJob {
   }
 
   /** training.json beside the tokenizer: its provenance, for audits. */
-  private static void writeRecord(SparkSession spark, DatasetConfig cfg, long version,
-      BpeResult result) throws java.io.IOException {
+  private static byte[] record(DatasetConfig cfg, long version, BpeResult result)
+      throws java.io.IOException {
     ObjectNode rec = Configs.json().createObjectNode();
     rec.put("documents", cfg.paths().documents());
     rec.put("documents_version", version);
     rec.put("documents_filter", "source_split IS NULL OR source_split != 'validation'");
-    rec.set("config", Configs.json().valueToTree(cfg.tokenizerTraining()));
+    rec.set("config", Configs.redacted(Configs.json().valueToTree(cfg.tokenizerTraining())));
     rec.put("sha256", result.sha256());
     rec.put("vocab_size", result.vocabSize());
     rec.put("merges", result.mergesCount());
@@ -86,10 +87,7 @@ public final class TrainTokenizerJob extends DatasetJob {
     rec.put("total_words", result.totalWords());
     rec.put("seconds", result.seconds());
     rec.put("created_at", Instant.now().toString());
-    String dest = new Path(new Path(cfg.paths().trainedTokenizer()).getParent(), "training.json")
-        .toString();
-    HadoopFiles.writeAtomically(spark.sparkContext().hadoopConfiguration(), dest,
-        Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(rec)
-            .getBytes(StandardCharsets.UTF_8));
+    return Configs.json().writerWithDefaultPrettyPrinter().writeValueAsString(rec)
+        .getBytes(StandardCharsets.UTF_8);
   }
 }

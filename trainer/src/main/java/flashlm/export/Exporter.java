@@ -2,6 +2,8 @@ package flashlm.export;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import flashlm.config.Configs;
+import flashlm.fs.AtomicFiles;
 import flashlm.model.ModelSpec;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
@@ -19,8 +21,11 @@ import org.apache.hadoop.fs.Path;
 /**
  * Writes a checkpoint's weights for outside tools: {@code OUT/model.safetensors} (fp32, the
  * {@link ParamLayout} tensors under their Llama names, no {@code lm_head} since the head is tied
- * to the embedding) and {@code OUT/config.json} ({@link HfConfig}). Both through the Hadoop
- * FileSystem API, each atomically.
+ * to the embedding) and {@code OUT/config.json} ({@link HfConfig}), through the Hadoop
+ * FileSystem API as one set ({@link AtomicFiles#writeSet}): the weights are written first while
+ * an earlier export stays whole, then config.json is replaced and model.safetensors published
+ * last, so a reader who finds model.safetensors finds its own config.json. Other files in OUT
+ * (a tokenizer copied there) are left alone.
  *
  * <p>The trainer's RoPE rotates interleaved pairs {@code (2i, 2i+1)} of each head; Llama's
  * rotates {@code (i, i + head_dim/2)}. So, as Meta's own Llama conversion does, the rows of every
@@ -79,7 +84,11 @@ public final class Exporter {
       throw new IllegalArgumentException(file + " records a tensor layout that differs from the one"
           + " this build derives from its model config; export it with the build that wrote it");
     }
-    FloatBuffer params = FloatBuffer.allocate(Math.toIntExact(h.paramCount()));
+    if (h.paramCount() > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(file + " holds " + h.paramCount() + " parameters, more"
+          + " than export holds in one buffer (" + (Integer.MAX_VALUE - 8) + ")");
+    }
+    FloatBuffer params = FloatBuffer.allocate((int) h.paramCount()); // the file has them all
     Checkpoint.read(conf, file, params, null);
 
     List<Safetensors.Tensor> tensors = new ArrayList<>();
@@ -103,17 +112,18 @@ public final class Exporter {
     Map<String, String> metadata = Map.of("format", "pt", "flashlm.arch", spec.arch().id(),
         "flashlm.quant", spec.quant().id(), "flashlm.step", Long.toString(h.step()));
     String weights = new Path(out, SAFETENSORS).toString();
-    CheckpointDir.writeAtomically(conf, weights, o -> Safetensors.write(o, tensors, metadata));
 
     ObjectNode provenance = new ObjectMapper().createObjectNode();
     provenance.put("checkpoint", file);
     provenance.put("step", h.step());
     provenance.put("table", h.table());
     provenance.put("table_version", h.tableVersion());
-    String config = new Path(out, CONFIG).toString();
-    CheckpointDir.writeAtomically(conf, config, HfConfig.of(spec, provenance).toPrettyString()
-        .getBytes(StandardCharsets.UTF_8));
-    return new Result(file, h.step(), written, weights, config, skipped);
+    byte[] config = Configs.redacted(HfConfig.of(spec, provenance)).toPrettyString()
+        .getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.writeSet(conf, weights, o -> Safetensors.write(o, tensors, metadata),
+        Map.of(CONFIG, o -> o.write(config)));
+    return new Result(file, h.step(), written, weights, new Path(out, CONFIG).toString(),
+        skipped);
   }
 
   /** A checkpoint file as given, or the newest complete one in a directory. */

@@ -37,7 +37,7 @@ import java.util.List;
  */
 public final class ParamLayout {
   /**
-   * One named view.
+   * One named view; also how a checkpoint's header records the layout (JSON).
    *
    * @param name HuggingFace Llama tensor name
    * @param offset first element in the flat buffer

@@ -2,12 +2,12 @@ package flashlm.train;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import flashlm.config.Configs;
+import flashlm.fs.AtomicFiles;
 import flashlm.model.ParamLayout;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -16,11 +16,13 @@ import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.zip.CRC32;
 import java.util.zip.CheckedInputStream;
 import java.util.zip.CheckedOutputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.ChecksumException;
+import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -41,19 +43,29 @@ import org.apache.hadoop.fs.Path;
  * end magic         4 bytes  "FEND"
  * </pre>
  *
- * <p>Written through the Hadoop FileSystem API with {@link CheckpointDir#writeAtomically}, so a
- * reader sees a whole file or none. A file can still be damaged afterwards (an interrupted copy, a
+ * <p>Written through the Hadoop FileSystem API with {@link AtomicFiles#write}, so a reader sees a
+ * whole file or none, and the bytes are on the disk before the name is. A file can still be
+ * damaged afterwards (an interrupted copy, a power cut under a tool that does not sync, a
  * filesystem that is not atomic, bad storage); two checks tell how:
  *
  * <ul>
- *   <li><b>complete</b> ({@link #incomplete}): the header reads and the file's length is the one
- *       the header implies, {@code 32 + H + 4 (P + S) + 8}. Cheap: the header and the file status
- *       only. {@link CheckpointDir#latest} skips an incomplete file in favour of the previous
- *       checkpoint.
+ *   <li><b>complete</b> ({@link #incomplete}): the header reads, the file's length is the one the
+ *       header implies, {@code 32 + H + 4 (P + S) + 8}, and the end magic is there. Cheap: the
+ *       header, the file status and the last 4 bytes. {@link CheckpointDir#latest} skips an
+ *       incomplete file in favour of the previous checkpoint. A file of the right length whose
+ *       end magic (or magic) reads as zeros is incomplete, not damaged: the file is written front
+ *       to back and the end magic, which has no zero byte, last; after a power cut, a filesystem
+ *       with delayed allocation (ext4, xfs) shows the blocks whose data never reached the disk as
+ *       zeros up to the length it had recorded. Damage to a finished file (a flipped bit, a bad
+ *       sector, a file changed by hand) leaves the end magic as it was, or changes it to
+ *       something other than exactly four zero bytes.
  *   <li><b>intact</b> ({@link #read}): the CRC-32 of every byte matches. A complete file whose
  *       checksum does not match was changed after it was written; {@link #read} refuses it with
  *       an error naming the file, since quietly falling back would hide a storage fault.
  * </ul>
+ *
+ * <p>The header is untrusted input: its counts and tensor layout are checked against each other
+ * and against the file's length before anything is allocated from them.
  */
 public final class Checkpoint {
   public static final int FORMAT_VERSION = 1;
@@ -67,6 +79,10 @@ public final class Checkpoint {
   /** Bounds that only damage exceeds (headers are a few KB), checked before allocating. */
   private static final int MAX_HEADER = 1 << 24;
   private static final long MAX_VALUES = 1L << 40;
+  private static final String LOST = "never reached the disk (a power cut after its length was"
+      + " recorded)";
+  private static final String ZERO_TAIL = "it is zero-filled at its end, where the end magic"
+      + " belongs: its last data " + LOST;
 
   private Checkpoint() {}
 
@@ -91,39 +107,17 @@ public final class Checkpoint {
    */
   public record Header(TrainConfig config, long step, long elapsedMillis, long seed, String table,
       long tableVersion, long epoch, long index, Long decayStart, Long decayEnd, Double decayFromLr,
-      String optimizer, List<Tensor> tensors, long paramCount, long optimizerCount) {
+      String optimizer, List<ParamLayout.Tensor> tensors, long paramCount, long optimizerCount) {
     public Header {
-      tensors = List.copyOf(tensors);
+      Objects.requireNonNull(config, "config");
+      Objects.requireNonNull(optimizer, "optimizer");
+      tensors = List.copyOf(Objects.requireNonNull(tensors, "tensors"));
     }
 
     /** The layout recorded in the header. */
     public ParamLayout layout() {
-      return ParamLayout.of(tensors.stream().map(t -> new ParamLayout.Tensor(t.name(), t.offset(),
-          t.shape(), t.decay())).toList());
+      return ParamLayout.of(tensors);
     }
-  }
-
-  /** One tensor of the layout as the header records it. */
-  public record Tensor(String name, int[] shape, long offset, boolean decay) {
-    static Tensor of(ParamLayout.Tensor t) {
-      return new Tensor(t.name(), t.shape(), t.offset(), t.decay());
-    }
-
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Tensor t && t.name.equals(name) && Arrays.equals(t.shape, shape)
-          && t.offset == offset && t.decay == decay;
-    }
-
-    @Override
-    public int hashCode() {
-      return name.hashCode() * 31 + Arrays.hashCode(shape);
-    }
-  }
-
-  /** The header's tensor list for {@code layout}. */
-  public static List<Tensor> tensors(ParamLayout layout) {
-    return layout.tensors().stream().map(Tensor::of).toList();
   }
 
   /**
@@ -134,11 +128,11 @@ public final class Checkpoint {
       FloatBuffer state) {
     byte[] json;
     try {
-      json = Configs.json().writeValueAsBytes(header);
+      json = Configs.json().writeValueAsBytes(Configs.redacted(Configs.json().valueToTree(header)));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialize the checkpoint header", e);
     }
-    CheckpointDir.writeAtomically(conf, path, raw -> {
+    AtomicFiles.write(conf, path, raw -> {
       CheckedOutputStream out = new CheckedOutputStream(raw, new CRC32());
       ByteBuffer head = ByteBuffer.allocate(PREFIX).order(ByteOrder.LITTLE_ENDIAN);
       head.put(MAGIC).putInt(FORMAT_VERSION).putInt(json.length).putLong(header.paramCount())
@@ -154,7 +148,12 @@ public final class Checkpoint {
     });
   }
 
-  /** Reads only the header of {@code path}. */
+  /**
+   * Reads only the header of {@code path}, checked against the file's length (so that a caller
+   * may allocate what it says).
+   *
+   * @throws IllegalArgumentException naming the file when it is not a complete checkpoint
+   */
   public static Header readHeader(Configuration conf, String path) {
     return read(conf, path, null, null, false);
   }
@@ -186,30 +185,69 @@ public final class Checkpoint {
       } catch (FileNotFoundException e) {
         return "it was removed while the directory was read";
       }
-      Head head;
-      try (DataInputStream in = new DataInputStream(fs.open(file))) {
-        head = readHeader(in, path);
-      } catch (EOFException e) {
-        return "it ends inside its header (" + length + " bytes)";
-      } catch (OtherVersion e) {
-        throw e;
-      } catch (IllegalArgumentException | ChecksumException e) {
-        return e.getMessage();
+      try (FSDataInputStream in = fs.open(file)) {
+        Head head;
+        try {
+          head = readHeader(new DataInputStream(in), path, length);
+        } catch (EOFException e) {
+          return "it ends inside its header (" + length + " bytes)";
+        } catch (OtherVersion e) {
+          throw e;
+        } catch (IllegalArgumentException | ChecksumException e) {
+          return zeroFilled(in, length) ? "it is zero-filled (zeros where its magic and end"
+              + " magic belong, " + length + " bytes): its data " + LOST : e.getMessage();
+        }
+        if (length != head.fileLength()) {
+          return "it is " + length + " bytes but its header implies " + head.fileLength()
+              + " (an interrupted write or copy)";
+        }
+        return zeroTail(in, length) ? ZERO_TAIL : null;
       }
-      return length == head.fileLength() ? null : "it is " + length + " bytes but its header"
-          + " implies " + head.fileLength() + " (an interrupted write or copy)";
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read checkpoint " + path + ": " + e.getMessage(), e);
     }
   }
 
+  /** Whether the file's first and last bytes are zeros: nothing of it reached the disk. */
+  private static boolean zeroFilled(FSDataInputStream in, long length) throws IOException {
+    if (length < MAGIC.length + SUFFIX) {
+      return false;
+    }
+    byte[] head = new byte[MAGIC.length];
+    in.readFully(0, head);
+    return allZero(head) && zeroTail(in, length);
+  }
+
+  /** Whether the 4 bytes where the end magic belongs (the last ones written) are zeros. */
+  private static boolean zeroTail(FSDataInputStream in, long length) throws IOException {
+    byte[] end = new byte[END.length];
+    in.readFully(length - END.length, end);
+    return allZero(end);
+  }
+
+  private static boolean allZero(byte[] bytes) {
+    for (byte b : bytes) {
+      if (b != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static Header read(Configuration conf, String path, FloatBuffer params, FloatBuffer state,
       boolean tensors) {
     Path file = new Path(path);
-    try (InputStream raw = file.getFileSystem(conf).open(file);
+    try (FSDataInputStream raw = file.getFileSystem(conf).open(file);
         CheckedInputStream checked = new CheckedInputStream(raw, new CRC32());
         DataInputStream in = new DataInputStream(checked)) {
-      Header header = readHeader(in, path).header();
+      long length = file.getFileSystem(conf).getFileStatus(file).getLen();
+      Head head = readHeader(in, path, length);
+      Header header = head.header();
+      if (length != head.fileLength()) {
+        throw new IllegalArgumentException(path + " is truncated: it is " + length + " bytes but"
+            + " its header implies " + head.fileLength() + " (an interrupted write or copy); use"
+            + " an earlier checkpoint");
+      }
       long p = header.paramCount();
       long s = header.optimizerCount();
       if (!tensors) {
@@ -225,6 +263,10 @@ public final class Checkpoint {
       int expected = (int) checked.getChecksum().getValue();
       ByteBuffer tail = ByteBuffer.allocate(SUFFIX).order(ByteOrder.LITTLE_ENDIAN);
       in.readFully(tail.array());
+      if (allZero(Arrays.copyOfRange(tail.array(), 4, 8))) {
+        throw new IllegalArgumentException(path + " is incomplete: " + ZERO_TAIL + "; use an"
+            + " earlier checkpoint (--resume skips it)");
+      }
       if (tail.getInt() != expected || !Arrays.equals(Arrays.copyOfRange(tail.array(), 4, 8), END)) {
         throw new IllegalArgumentException(path + " is corrupt (checksum mismatch): it is"
             + " complete, but its bytes changed after it was written. Check the storage; to go on,"
@@ -252,8 +294,11 @@ public final class Checkpoint {
   /** A header and the length of the file it heads: {@code 32 + H + 4 (P + S) + 8}. */
   private record Head(Header header, long fileLength) {}
 
-  /** Reads the magic bytes, format version, counts and header JSON. */
-  private static Head readHeader(DataInputStream in, String path) throws IOException {
+  /**
+   * Reads the magic bytes, format version, counts and header JSON of a file of {@code length}
+   * bytes, and checks them against each other and the length before allocating anything.
+   */
+  private static Head readHeader(DataInputStream in, String path, long length) throws IOException {
     byte[] magic = new byte[MAGIC.length];
     in.readFully(magic);
     if (!Arrays.equals(magic, MAGIC)) {
@@ -271,9 +316,15 @@ public final class Checkpoint {
     int jsonLength = head.getInt();
     long p = head.getLong();
     long s = head.getLong();
-    if (jsonLength <= 0 || jsonLength > MAX_HEADER || p < 0 || s < 0 || p + s > MAX_VALUES) {
+    // each bound alone, so that p + s cannot overflow
+    if (jsonLength <= 0 || jsonLength > MAX_HEADER || p < 0 || p > MAX_VALUES || s < 0
+        || s > MAX_VALUES) {
       throw new IllegalArgumentException(path + " is corrupt: impossible header length or counts ("
           + jsonLength + ", " + p + ", " + s + ")");
+    }
+    if (PREFIX + (long) jsonLength > length) {
+      throw new EOFException(path + ": a header of " + jsonLength + " bytes in a file of "
+          + length);
     }
     byte[] json = new byte[jsonLength];
     in.readFully(json);
@@ -282,7 +333,33 @@ public final class Checkpoint {
       throw new IllegalArgumentException(path + " is corrupt: its header disagrees with its"
           + " counts (" + p + ", " + s + ")");
     }
+    checkLayout(path, header);
     return new Head(header, PREFIX + jsonLength + Float.BYTES * (p + s) + SUFFIX);
+  }
+
+  /** The tensors must tile {@code [0, P)} in order, each of positive dimensions. */
+  private static void checkLayout(String path, Header header) {
+    long next = 0;
+    for (ParamLayout.Tensor t : header.tensors()) {
+      long size = 1;
+      for (int d : t.shape()) {
+        if (d <= 0 || size > MAX_VALUES / d) {
+          size = -1;
+          break;
+        }
+        size *= d;
+      }
+      if (t.name() == null || size < 0 || t.offset() != next || size > MAX_VALUES - next) {
+        throw new IllegalArgumentException(path + " is corrupt: tensor " + t + " of its tensor"
+            + " layout has an impossible shape or does not start at offset " + next
+            + ", where the one before it ends");
+      }
+      next += size;
+    }
+    if (next != header.paramCount()) {
+      throw new IllegalArgumentException(path + " is corrupt: its tensor layout covers " + next
+          + " parameters but it holds " + header.paramCount());
+    }
   }
 
   private static Header parseHeader(String path, byte[] json) {

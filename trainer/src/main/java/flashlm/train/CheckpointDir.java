@@ -1,5 +1,7 @@
 package flashlm.train;
 
+import flashlm.fs.AtomicFiles;
+import flashlm.fs.LockFile;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,8 +14,6 @@ import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.CommonPathCapabilities;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -24,17 +24,21 @@ import org.apache.hadoop.fs.Path;
  * <pre>
  * DIR/config.json                  the resolved training config of the run
  * DIR/ckpt-0000001000.flm          checkpoint after 1000 updates ({@link Checkpoint} format)
+ * DIR/_trainer.lock                the running trainer's host and pid ({@link #lock})
  * DIR/_tmp.*                       a file being written on a filesystem (never read)
  * DIR/ckpt-0000001200.flm.incomplete.T   a damaged checkpoint that --resume set aside
  * </pre>
  *
  * <p>One run writes a directory at a time (rank 0 of one job): a fresh run refuses a directory
- * that holds checkpoints.
+ * that holds checkpoints, and a second trainer refuses a directory whose lock another one holds.
+ * Every file is written with {@link AtomicFiles}.
  */
 public final class CheckpointDir {
   public static final String CONFIG = "config.json";
   private static final Pattern NAME = Pattern.compile("ckpt-(\\d{10})\\.flm");
-  private static final String TMP = "_tmp.";
+  /** The lock file's name. */
+  public static final String LOCK = "_trainer.lock";
+  private static final String TMP = AtomicFiles.TMP_PREFIX;
 
   /**
    * A file with a checkpoint's name that is not a complete checkpoint, and why.
@@ -137,80 +141,20 @@ public final class CheckpointDir {
 
   /** Writes {@code DIR/config.json} atomically. */
   public void writeConfig(String json) {
-    writeAtomically(conf, new Path(dir, CONFIG).toString(), json.getBytes(StandardCharsets.UTF_8));
-  }
-
-  /** What goes into a file written by {@link #writeAtomically}. */
-  public interface Body {
-    void write(java.io.OutputStream out) throws IOException;
-  }
-
-  /** Writes {@code bytes} to {@code path} atomically (see the other overload). */
-  public static void writeAtomically(Configuration conf, String path, byte[] bytes) {
-    writeAtomically(conf, path, out -> out.write(bytes));
+    AtomicFiles.write(conf, new Path(dir, CONFIG).toString(),
+        json.getBytes(StandardCharsets.UTF_8));
   }
 
   /**
-   * Writes {@code path} so that a reader sees the whole new file, or the old one, or none; never
-   * part of one. How depends on what the filesystem promises:
+   * Takes {@code DIR/_trainer.lock} for this process (see {@link LockFile}): a second trainer on
+   * the directory refuses, naming the first one's host and pid; a lock left by a process of this
+   * host that is gone is taken over, with a line to {@code warn}.
    *
-   * <ul>
-   *   <li><b>Object stores</b> (s3a, and any filesystem whose output streams can be aborted,
-   *       {@link CommonPathCapabilities#ABORTABLE_STREAM}): an object appears only when its
-   *       stream is closed (one PUT, or a multipart upload completed), whole, replacing an old one
-   *       in one step. So the final name is written directly (as Spark's
-   *       AbortableStreamBasedCheckpointFileManager does), and on failure the stream is
-   *       aborted, not closed: closing would publish the partial data (hence no
-   *       try-with-resources). A temporary name and a rename would be worse there: S3's rename is
-   *       a copy of the whole object plus a delete (twice the time for a large checkpoint), and a
-   *       process that dies between the two leaves the temporary behind. A process killed
-   *       mid-write leaves at most an unfinished multipart upload, which no reader sees (a bucket
-   *       lifecycle rule or {@code hadoop s3guard uploads -abort} removes it).
-   *   <li><b>Filesystems</b> (local, HDFS): a file is visible while it is written, so the data
-   *       goes to a temporary name beside the target and is renamed into place, which is atomic
-   *       there. HDFS's rename does not replace a file, so an old target is deleted first: in
-   *       between, readers see no file, never a partial one. A writer killed mid-write leaves a
-   *       {@code _tmp.*} file, which listings ignore and {@link #prune} deletes.
-   * </ul>
-   *
-   * <p>On top of this, {@link Checkpoint} files carry their length and a checksum, so damage that
-   * happens outside this method (an interrupted copy) is caught on reading.
+   * @throws IllegalStateException when another trainer holds it, saying how to remove a lock
+   *     whose owner is gone
    */
-  public static void writeAtomically(Configuration conf, String path, Body body) {
-    Path target = new Path(path);
-    try {
-      FileSystem fs = target.getFileSystem(conf);
-      if (fs.hasPathCapability(target, CommonPathCapabilities.ABORTABLE_STREAM)) {
-        FSDataOutputStream out = fs.create(target, true);
-        try {
-          body.write(out);
-        } catch (IOException | RuntimeException | Error e) {
-          try {
-            out.abort();
-          } catch (RuntimeException | Error suppressed) {
-            e.addSuppressed(suppressed);
-          }
-          throw e;
-        }
-        out.close(); // publishes the object
-        return;
-      }
-      Path tmp = new Path(target.getParent(), TMP + target.getName() + "." + System.nanoTime());
-      try (FSDataOutputStream out = fs.create(tmp, true)) {
-        body.write(out);
-      } catch (IOException | RuntimeException e) {
-        fs.delete(tmp, false);
-        throw e;
-      }
-      if (fs.exists(target)) {
-        fs.delete(target, false);
-      }
-      if (!fs.rename(tmp, target)) {
-        throw new IOException("rename of " + tmp + " to " + target + " failed");
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + path + ": " + e.getMessage(), e);
-    }
+  public LockFile lock(Consumer<String> warn) {
+    return LockFile.acquire(conf, new Path(dir, LOCK).toString(), "checkpoint.dir " + dir, warn);
   }
 
   private List<FileStatus> listAll() {

@@ -4,6 +4,7 @@ import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequenceBatches;
 import flashlm.data.SequencesSnapshot;
+import flashlm.fs.LockFile;
 import flashlm.model.Init;
 import flashlm.model.ModelSpec;
 import flashlm.model.ParamLayout;
@@ -89,9 +90,18 @@ public final class Trainer {
   }
 
   private Result train(SignalStop signal) {
+    CheckpointDir dir = config.checkpoint() == null ? null
+        : new CheckpointDir(conf, config.checkpoint().dir());
+    // Rank 0 writes the directory, so it holds the lock, from before it reads the directory
+    // until its last checkpoint is written.
+    try (LockFile lock = dir == null || collective.rank() != 0 ? null : dir.lock(log::info)) {
+      return train(signal, dir, lock);
+    }
+  }
+
+  private Result train(SignalStop signal, CheckpointDir dir, LockFile lock) {
     TrainConfig c = config;
     ModelSpec spec = c.model();
-    CheckpointDir dir = c.checkpoint() == null ? null : new CheckpointDir(conf, c.checkpoint().dir());
     String fromPath = resumePath(dir);
     Checkpoint.Header from = fromPath == null ? null : resumeHeader(fromPath);
     boolean sameTable = from != null && from.table().equals(c.data().table())
@@ -107,7 +117,7 @@ public final class Trainer {
     try (TrainableModel model = Models.create(spec, c.backend(), c.data().batchSize())) {
       ParamLayout layout = model.layout();
       OptimizerState opt = new OptimizerState(c.optimizer(), layout, Models.kernels(c.backend()));
-      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir, signal);
+      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir, lock, signal);
       if (from != null) {
         Checkpoint.read(conf, fromPath, model.params(), opt.state());
         loop.restore(from, fromPath, sameTable);
@@ -188,6 +198,7 @@ public final class Trainer {
     private final Kernels kernels;
     private final SequencesSnapshot table;
     private final CheckpointDir dir;
+    private final LockFile lock;
     private final SignalStop signal;
     private final LrSchedule schedule;
     private final long budgetMillis;
@@ -200,12 +211,13 @@ public final class Trainer {
     private String lastCheckpoint;
 
     Loop(TrainableModel model, OptimizerState opt, Kernels kernels, SequencesSnapshot table,
-        CheckpointDir dir, SignalStop signal) {
+        CheckpointDir dir, LockFile lock, SignalStop signal) {
       this.model = model;
       this.opt = opt;
       this.kernels = kernels;
       this.table = table;
       this.dir = dir;
+      this.lock = lock;
       this.signal = signal;
       schedule = new LrSchedule(config.schedule(), config.optimizer().lr(), config.maxSteps());
       budgetMillis = config.timeBudget() == null ? -1 : config.timeBudgetDuration().toMillis();
@@ -374,9 +386,10 @@ public final class Trainer {
       Checkpoint.Header h = new Checkpoint.Header(config, step, elapsed, config.seed(), table.table(),
           table.version(), position.epoch(), position.index(),
           window == null ? null : window.start(), window == null ? null : window.end(),
-          window == null ? null : window.fromLr(), opt.type(), Checkpoint.tensors(model.layout()),
+          window == null ? null : window.fromLr(), opt.type(), model.layout().tensors(),
           model.layout().size(), opt.state().capacity());
       String path = dir.path(step);
+      lock.check(); // another trainer that raced this one for the directory stops here
       Checkpoint.write(conf, path, h, model.params(), opt.state());
       dir.prune(config.checkpoint().keep());
       lastCheckpoint = path;

@@ -13,6 +13,7 @@ import flashlm.reference.ReferenceModel;
 import flashlm.train.AlphaValues;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
+import flashlm.train.ForgedCheckpoints;
 import flashlm.model.ParamLayout;
 import flashlm.train.TrainConfig;
 import java.nio.ByteBuffer;
@@ -69,7 +70,7 @@ class ExporterTest {
     }
     AlphaValues.set(c.model(), FloatBuffer.wrap(w));
     Checkpoint.Header h = new Checkpoint.Header(c, step, 0, 1, "table", 4, 0, 0, null, null, null,
-        "adamw", Checkpoint.tensors(layout), n, 2L * n);
+        "adamw", layout.tensors(), n, 2L * n);
     Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(step), h, FloatBuffer.wrap(w),
         FloatBuffer.allocate(2 * n));
     return w;
@@ -337,5 +338,27 @@ class ExporterTest {
       }
     }
     return out;
+  }
+
+  /**
+   * A 1.9 KB file whose header describes a 6.4 GB model (layout and counts consistent, only the
+   * file too short) is an error naming it, found before the export allocates the parameters.
+   */
+  @Test
+  void aCheckpointThatClaimsMoreThanItHoldsIsAnErrorNotAnOutOfMemoryError() throws Exception {
+    TrainConfig c = config("ffn", "model.vocab_size=65536", "model.d_model=16384",
+        "model.ffn_dim=16384", "model.n_layers=1");
+    ParamLayout layout = ParamLayout.of(c.model());
+    long p = layout.size();
+    assertTrue(4 * p > Runtime.getRuntime().maxMemory(), "claims more than this JVM holds");
+    Path file = dir.resolve("ckpt/ckpt-0000000001.flm");
+    Files.createDirectories(file.getParent());
+    Files.write(file, ForgedCheckpoints.file(ForgedCheckpoints.header(c, layout.tensors(), p, 0),
+        p, 0, 100, -1));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(conf, file.toString(), dir.resolve("hf").toString()));
+    assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("truncated"),
+        e.getMessage());
+    assertFalse(Files.exists(dir.resolve("hf")));
   }
 }

@@ -43,7 +43,7 @@ class CheckpointTest {
 
   private static Checkpoint.Header header(TrainConfig c, long step, ParamLayout layout, long state) {
     return new Checkpoint.Header(c, step, 1234, 7, "t", 3, 1, 5, 40L, 50L, 0.5, "adamw",
-        Checkpoint.tensors(layout), layout.size(), state);
+        layout.tensors(), layout.size(), state);
   }
 
   @Test
@@ -79,8 +79,8 @@ class CheckpointTest {
     Path file = dir.resolve("c.flm");
     Checkpoint.write(conf, file.toString(), header(c, 1, layout, p), random(p, 1), random(p, 2));
     byte[] good = Files.readAllBytes(file);
-    // the local filesystem's own checksum would catch each damage first; test ours
-    Files.delete(dir.resolve(".c.flm.crc"));
+    // no side file of Hadoop's checksummed local filesystem, which would catch damage before ours
+    assertTrue(Files.notExists(dir.resolve(".c.flm.crc")));
 
     Files.write(file, "not a checkpoint at all".getBytes());
     assertMessage(file, p, p, "not a FlashLM checkpoint");
@@ -153,7 +153,6 @@ class CheckpointTest {
     byte[] flipped = whole.clone();
     flipped[whole.length - 30] ^= 1;
     Files.write(Path.of(java.net.URI.create(d.path(4))), flipped);
-    Files.deleteIfExists(dir.resolve("run/.ckpt-0000000004.flm.crc"));
     assertEquals(d.path(4), d.latest(bad -> {}).orElseThrow());
     assertMessage(Path.of(java.net.URI.create(d.path(4))), p, p, "checksum mismatch");
   }
@@ -176,5 +175,78 @@ class CheckpointTest {
     assertTrue(Files.notExists(tmp), "a dead writer's temporary is pruned");
     d.writeConfig(Configs.toJson(c));
     assertEquals(c, Configs.load(dir.resolve("run/config.json"), TrainConfig.class, List.of()));
+  }
+
+  /**
+   * After a power cut, a file of the right length that reads as zeros (all of it, or from some
+   * block to its end, as delayed allocation leaves it) is skipped like a truncated one, with its
+   * name and why; reading it says the same rather than "corrupt".
+   */
+  @Test
+  void latestSkipsAZeroFilledNewestCheckpointAndNamesIt() throws Exception {
+    TrainConfig c = config(dir);
+    ParamLayout layout = ParamLayout.of(c.model());
+    int p = (int) layout.size();
+    CheckpointDir d = new CheckpointDir(conf, dir.resolve("run").toString());
+    Checkpoint.write(conf, d.path(2), header(c, 2, layout, p), random(p, 2), random(p, 0));
+    Checkpoint.write(conf, d.path(4), header(c, 4, layout, p), random(p, 4), random(p, 0));
+    Path four = Path.of(java.net.URI.create(d.path(4)));
+    byte[] whole = Files.readAllBytes(four);
+    byte[] tail = whole.clone();
+    java.util.Arrays.fill(tail, whole.length / 2, whole.length, (byte) 0); // past the header
+    Files.write(Path.of(java.net.URI.create(d.path(6))), tail);
+    Files.write(Path.of(java.net.URI.create(d.path(8))), new byte[whole.length]);
+
+    List<CheckpointDir.Incomplete> skipped = new java.util.ArrayList<>();
+    assertEquals(d.path(4), d.latest(skipped::add).orElseThrow());
+    assertEquals(List.of(d.path(8), d.path(6)),
+        skipped.stream().map(CheckpointDir.Incomplete::path).toList());
+    for (CheckpointDir.Incomplete bad : skipped) {
+      assertTrue(bad.reason().contains("it is zero-filled")
+          && bad.reason().contains("never reached the disk"), bad.reason());
+    }
+    assertMessage(Path.of(java.net.URI.create(d.path(6))), p, p,
+        "is incomplete: it is zero-filled at its end");
+  }
+
+  /**
+   * A header is untrusted: counts and a layout that claim more than the file holds, or whose sums
+   * overflow, are errors naming the file, found before anything is allocated from them.
+   */
+  @Test
+  void aHostileHeaderIsAnErrorNamingTheFileBeforeAnyAllocation() throws Exception {
+    TrainConfig c = config(dir);
+    long eightGb = 1L << 31; // 2^31 floats
+    List<ParamLayout.Tensor> big = List.of(
+        new ParamLayout.Tensor("model.embed_tokens.weight", 0, new int[] {1 << 16, 1 << 15}, true));
+    Checkpoint.Header claims = ForgedCheckpoints.header(c, big, eightGb, 0);
+    Path small = dir.resolve("small.flm");
+    Files.write(small, ForgedCheckpoints.file(claims, eightGb, 0, 100, 100));
+    assertHeaderRefused(small, "truncated");
+    Path whole = dir.resolve("header-only.flm");
+    Files.write(whole, ForgedCheckpoints.file(claims, eightGb, 0, 100, -1));
+    long json = Files.size(whole) - 32 - 100;
+    assertHeaderRefused(whole, "but its header implies " + (32 + json + 4 * eightGb + 8));
+
+    long huge = 1L << 62; // p + s overflows a long
+    Path overflow = dir.resolve("overflow.flm");
+    Files.write(overflow, ForgedCheckpoints.file(ForgedCheckpoints.header(c, big, huge, huge),
+        huge, huge, 100, -1));
+    assertHeaderRefused(overflow, "impossible header length or counts");
+
+    List<ParamLayout.Tensor> wrapping = List.of(
+        new ParamLayout.Tensor("a", 0, new int[] {1 << 30, 1 << 30}, true),
+        new ParamLayout.Tensor("b", 1L << 60, new int[] {1 << 30, 1 << 30}, true));
+    Path layout = dir.resolve("layout.flm");
+    Files.write(layout, ForgedCheckpoints.file(ForgedCheckpoints.header(c, wrapping, 8, 0), 8, 0,
+        100, -1));
+    assertHeaderRefused(layout, "tensor layout");
+  }
+
+  private void assertHeaderRefused(Path file, String expected) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Checkpoint.readHeader(conf, file.toString()));
+    assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains(expected),
+        e.getMessage());
   }
 }

@@ -132,31 +132,86 @@ class TrainerTest {
   }
 
   /**
-   * A newest checkpoint cut short (an interrupted copy) is skipped with a warning and set aside;
-   * the run resumes from the previous one and still ends bit for bit where an uninterrupted run
-   * does.
+   * A newest checkpoint cut short (an interrupted copy), or of the right length but zeros from the
+   * middle on (a power cut before its data reached the disk), is skipped with a warning naming it
+   * and set aside; the run resumes from the previous one and still ends bit for bit where an
+   * uninterrupted run does.
    */
-  @Test
-  void resumeSkipsAnIncompleteNewestCheckpoint() throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"truncated", "zero-filled"})
+  void resumeSkipsAnIncompleteNewestCheckpoint(String damage) throws Exception {
     Trainer.Result a = train(config("a", "adamw"), false, -1);
     train(config("b", "adamw"), false, 4); // checkpoints after 2 and 4 updates
     Path four = dir.resolve("b/ckpt-0000000004.flm");
     byte[] whole = Files.readAllBytes(four);
-    Files.write(four, java.util.Arrays.copyOf(whole, whole.length / 2));
-    Files.delete(dir.resolve("b/.ckpt-0000000004.flm.crc")); // Hadoop's side file would object first
+    byte[] damaged = java.util.Arrays.copyOf(whole, whole.length / 2);
+    String why = "it is " + whole.length / 2 + " bytes but its header implies " + whole.length;
+    if (damage.equals("zero-filled")) {
+      damaged = whole.clone();
+      java.util.Arrays.fill(damaged, whole.length / 2, whole.length, (byte) 0);
+      why = "it is zero-filled at its end, where the end magic belongs: its last data never"
+          + " reached the disk";
+    }
+    Files.write(four, damaged);
 
     Trainer.Result rest = train(config("b", "adamw"), true, -1);
     assertEquals(6, rest.steps());
     assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()), "uninterrupted vs resumed at 2");
     String log = console.toString();
-    assertTrue(log.contains("warning: --resume skips ") && log.contains(four.toString() + ", not a"
-        + " complete checkpoint: it is " + whole.length / 2 + " bytes but its header implies "
-        + whole.length), log);
+    assertTrue(log.contains("warning: --resume skips ") && log.contains(four + ", not a complete"
+        + " checkpoint: " + why), log);
     assertTrue(log.contains("ckpt-0000000002.flm at step 2"), log);
     try (var files = Files.list(dir.resolve("b"))) {
       assertEquals(1, files.filter(f -> f.getFileName().toString()
           .startsWith("ckpt-0000000004.flm.incomplete.")).count());
     }
+  }
+
+  /**
+   * Two trainers on one checkpoint directory: while the first runs (held at its first clock
+   * read), the second refuses, naming the first's host and pid; the first then finishes and
+   * releases the lock. A lock left by a process of this host that is gone is taken over.
+   */
+  @Test
+  void aSecondTrainerOnTheSameCheckpointDirectoryRefuses() throws Exception {
+    java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    AtomicLong now = new AtomicLong();
+    java.util.function.LongSupplier held = () -> {
+      if (running.getCount() > 0) {
+        running.countDown();
+        try {
+          go.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return now.addAndGet(10);
+    };
+    java.util.concurrent.CompletableFuture<Trainer.Result> first =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> Trainer.builder(config("r",
+            "adamw")).optClock(held).optOut(new PrintStream(console, true)).build().run());
+    assertTrue(running.await(60, java.util.concurrent.TimeUnit.SECONDS), "the first one runs");
+    IllegalStateException e;
+    try {
+      e = assertThrows(IllegalStateException.class, () -> train(config("r", "adamw"), true, -1));
+    } finally {
+      go.countDown();
+    }
+    String lock = dir.resolve("r").resolve(CheckpointDir.LOCK).toString();
+    assertTrue(e.getMessage().contains("checkpoint.dir ") && e.getMessage().contains(" is in use")
+        && e.getMessage().contains(lock) && e.getMessage().contains(
+        ", pid " + ProcessHandle.current().pid() + ", since "), e.getMessage());
+    assertEquals(6, first.get().steps());
+    assertTrue(Files.notExists(Path.of(lock)), "released at the end of the run");
+
+    String host = java.net.InetAddress.getLocalHost().getHostName();
+    Files.writeString(Path.of(lock), "{\"host\": \"" + host + "\", \"pid\": " + Integer.MAX_VALUE
+        + ", \"since\": \"2020-01-01T00:00:00Z\", \"nonce\": \"n\"}");
+    assertEquals(8, train(config("r", "adamw", "max_steps=8"), true, -1).steps());
+    assertTrue(console.toString().contains("warning: checkpoint.dir ") && console.toString()
+        .contains("pid " + Integer.MAX_VALUE + ", since 2020-01-01T00:00:00Z, a process that is no"
+        + " longer running on this host; taking the lock over"), console.toString());
   }
 
   /** Float kernels against the double reference, quantization off: the same run, the same losses. */

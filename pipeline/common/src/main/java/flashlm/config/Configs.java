@@ -19,6 +19,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -35,6 +37,15 @@ import java.util.stream.Collectors;
  * property NAME, else the environment variable NAME (so a shipped config can say {@code
  * ${FLASHLM_HOME}/tests/...}); an unset NAME is an error naming the key. {@code $${} stands for a
  * literal {@code ${}.
+ *
+ * <p><b>Secrets.</b> A resolved config is stored and printed (Delta manifests, checkpoint headers,
+ * the run's config.json, logs), so interpolation never copies a credential into one: {@code
+ * ${NAME}} of a name that looks like a credential ({@link #isCredentialVariable}) is an error
+ * naming the file and the key. No setting of any FlashLM config is a credential (the hub token
+ * comes from env {@code HF_TOKEN} or a token file, S3 credentials from Hadoop's own providers), so
+ * the refusal holds for every key. Everything that stores or prints a config passes it through
+ * {@link #redacted} (as {@link #toJson} does), which masks credential-like keys in case one is
+ * there anyway.
  */
 public final class Configs {
   private static final ObjectMapper JSON = configure(new ObjectMapper());
@@ -106,12 +117,15 @@ public final class Configs {
     }
   }
 
-  /** Serializes a config record as indented snake_case JSON (for logs, checkpoints, commits). */
+  /**
+   * Serializes a config record as indented snake_case JSON (for logs, checkpoints, commits),
+   * {@link #redacted}.
+   */
   public static String toJson(Object config) {
     try {
-      return JSON.writeValueAsString(config);
+      return JSON.writeValueAsString(redacted(JSON.valueToTree(config)));
     } catch (JsonProcessingException e) {
-      throw new IllegalStateException("cannot serialize config " + config, e);
+      throw new IllegalStateException("cannot serialize config " + config.getClass(), e);
     }
   }
 
@@ -126,6 +140,101 @@ public final class Configs {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialize config " + config, e);
     }
+  }
+
+  /** What {@link #redacted} puts in place of a secret. */
+  public static final String MASK = "***";
+
+  /** A HuggingFace access token anywhere in a string ({@code hf_} and 30-odd letters/digits). */
+  private static final Pattern HUB_TOKEN = Pattern.compile("hf_[A-Za-z0-9]{20,}");
+
+  /** Key segments that hold a secret's value. */
+  private static final Set<String> SECRET_WORDS = Set.of("token", "secret", "password", "passwd",
+      "key", "credential", "credentials");
+
+  /**
+   * Segments after a secret word that make the key a reference to a secret, not the secret:
+   * {@code token_file}, {@code aws.credentials.provider}, {@code credential.provider.path}.
+   */
+  private static final Set<String> REFERENCES = Set.of("file", "path", "dir", "provider",
+      "providers");
+
+  /**
+   * Segments before {@code token} that make it a vocabulary entry, not a credential: {@code
+   * bos_token}, {@code eos_token} (HuggingFace's names for a tokenizer's special tokens).
+   */
+  private static final Set<String> SPECIAL_TOKENS = Set.of("bos", "eos", "pad", "unk", "sep",
+      "cls", "mask");
+
+  /**
+   * A deep copy of {@code node} in which the value of every credential-like key ({@link
+   * #isCredentialKey}), whatever its type, is {@link #MASK}, and every HuggingFace token inside a
+   * string ({@code hf_...}, as a shell-expanded {@code --set x=$HF_TOKEN} would leave it) is
+   * masked. The one function every stored or printed config passes.
+   */
+  public static JsonNode redacted(JsonNode node) {
+    if (node == null) {
+      return null;
+    }
+    if (node instanceof ObjectNode obj) {
+      ObjectNode out = JsonNodeFactory.instance.objectNode();
+      for (var it = obj.fields(); it.hasNext();) {
+        var e = it.next();
+        out.set(e.getKey(), isCredentialKey(e.getKey())
+            ? JsonNodeFactory.instance.textNode(MASK) : redacted(e.getValue()));
+      }
+      return out;
+    }
+    if (node instanceof ArrayNode arr) {
+      ArrayNode out = JsonNodeFactory.instance.arrayNode();
+      arr.forEach(v -> out.add(redacted(v)));
+      return out;
+    }
+    if (node.isTextual() && HUB_TOKEN.matcher(node.asText()).find()) {
+      return JsonNodeFactory.instance.textNode(HUB_TOKEN.matcher(node.asText()).replaceAll(MASK));
+    }
+    return node.deepCopy();
+  }
+
+  /**
+   * Whether a config key holds a credential: split into words (at {@code . _ -} and camelCase),
+   * one word is {@code token}, {@code secret}, {@code password}, {@code passwd}, {@code key} or
+   * {@code credential(s)} (or ends a compound such as {@code apikey}, {@code hftoken}), and no
+   * later word makes it a reference ({@code token_file}, {@code credentials.provider}); {@code
+   * bos_token} and the like are tokenizer vocabulary. Also every key of AWS's own naming ({@code
+   * AWS_*}). Words, not substrings: {@code tokenizer} and {@code max_tokens} are not secrets.
+   */
+  public static boolean isCredentialKey(String key) {
+    String[] words = key.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT)
+        .split("[^a-z0-9]+");
+    if (words.length > 0 && words[0].equals("aws")) {
+      return true;
+    }
+    for (int i = words.length - 1; i >= 0; i--) {
+      String w = words[i];
+      if (REFERENCES.contains(w)) {
+        return false;
+      }
+      boolean secret = SECRET_WORDS.contains(w) || w.endsWith("token") || w.endsWith("secret")
+          || w.endsWith("password") || w.endsWith("apikey") || w.endsWith("accesskey")
+          || w.endsWith("secretkey");
+      if (secret) {
+        return !(w.equals("token") && i > 0 && SPECIAL_TOKENS.contains(words[i - 1]));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether {@code ${NAME}} names a credential, which interpolation refuses: NAME contains {@code
+   * TOKEN}, {@code SECRET}, {@code PASSWORD} or {@code KEY} (so {@code fs.s3a.access.key} too), or
+   * starts with {@code AWS_}, in any case. Substrings, stricter than {@link #isCredentialKey}: a
+   * refusal costs only a rename of the variable ({@code TOKENIZER_DIR} is refused as well).
+   */
+  public static boolean isCredentialVariable(String name) {
+    String n = name.toUpperCase(Locale.ROOT);
+    return n.contains("TOKEN") || n.contains("SECRET") || n.contains("PASSWORD")
+        || n.contains("KEY") || n.startsWith("AWS_");
   }
 
   /** Parses a file as JSON or YAML by its extension. */
@@ -209,6 +318,13 @@ public final class Configs {
       String replacement;
       if (!m.group(1).isEmpty()) {
         replacement = "${" + name + "}";
+      } else if (isCredentialVariable(name)) {
+        throw new ConfigException(origin + ": key '" + key + "' uses ${" + name + "}, whose name"
+            + " looks like a credential (TOKEN, SECRET, PASSWORD, KEY or AWS_*). A resolved config"
+            + " is stored in tables, checkpoints and logs, so no setting takes a credential: the"
+            + " hub token comes from env HF_TOKEN or download.token_file, S3 credentials from"
+            + " the AWS environment variables or a profile (README, Security). If it is no"
+            + " secret, use a variable with another name");
       } else {
         replacement = System.getProperty(name, System.getenv(name));
         if (replacement == null) {

@@ -7,16 +7,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Set;
-import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
  * Static helpers for small files on any Hadoop filesystem. Locations are Hadoop URIs or paths
- * ({@code /tmp/x}, {@code file:/tmp/x}, {@code s3a://bucket/x}).
+ * ({@code /tmp/x}, {@code file:/tmp/x}, {@code s3a://bucket/x}). Files are published with {@link
+ * AtomicFiles}.
  */
 public final class HadoopFiles {
   /** Schemes whose {@code create()} is already atomic: the object appears only on close. */
@@ -24,36 +23,6 @@ public final class HadoopFiles {
       "abfss", "wasb", "wasbs", "oss", "cos", "obs");
 
   private HadoopFiles() {}
-
-  /**
-   * Writes {@code bytes} so that readers see either the old file or the whole new one. On object
-   * stores a single PUT is atomic; elsewhere the bytes go to a hidden temporary file beside the
-   * target, which is then renamed over it.
-   */
-  public static void writeAtomically(Configuration conf, String location, byte[] bytes)
-      throws IOException {
-    Path target = new Path(location);
-    FileSystem fs = fileSystem(conf, target);
-    if (target.getParent() != null) {
-      fs.mkdirs(target.getParent());
-    }
-    if (isObjectStore(fs)) {
-      try (FSDataOutputStream out = fs.create(target, true)) {
-        out.write(bytes);
-      }
-      return;
-    }
-    Path tmp = new Path(target.getParent(),
-        "." + target.getName() + "." + UUID.randomUUID() + ".tmp");
-    try {
-      try (FSDataOutputStream out = fs.create(tmp, false)) {
-        out.write(bytes);
-      }
-      renameReplacing(fs, tmp, target);
-    } finally {
-      fs.delete(tmp, false);
-    }
-  }
 
   /**
    * Renames {@code src} to {@code dst}, replacing an existing file. Hadoop's {@code rename}

@@ -1,12 +1,11 @@
 package flashlm.pipeline.bpe;
 
 import flashlm.hash.Sha256;
-import java.io.IOException;
-import java.io.OutputStream;
+import flashlm.fs.AtomicFiles;
 import java.nio.charset.StandardCharsets;
-import java.util.UUID;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -43,38 +42,28 @@ public record BpeResult(
 
   /**
    * Writes the tokenizer.json to {@code location} (local path, {@code s3a://...} or any Hadoop
-   * filesystem) and its checksum to {@code location + ".sha256"}, each through a temporary file
-   * renamed into place, replacing earlier files.
+   * filesystem), its checksum to {@code location + ".sha256"} and {@code companions} (more files
+   * beside it, such as training.json) as one set ({@link AtomicFiles#writeSet}): replacing earlier
+   * files, tokenizer.json published last, so that a reader who finds it finds its own checksum and
+   * companions.
    *
    * @return the sha256 written
    */
-  public String write(String location, Configuration hadoopConf) throws IOException {
+  public String write(String location, Configuration hadoopConf, Map<String, byte[]> companions) {
     Path dest = new Path(location);
-    FileSystem fs = dest.getFileSystem(hadoopConf);
-    writeAtomically(fs, dest, tokenizerJson.getBytes(StandardCharsets.UTF_8));
+    Map<String, AtomicFiles.Body> files = new LinkedHashMap<>();
     String line = sha256 + "  " + dest.getName() + "\n";
-    writeAtomically(fs, new Path(location + SHA256_SUFFIX), line.getBytes(StandardCharsets.UTF_8));
+    byte[] checksum = line.getBytes(StandardCharsets.UTF_8);
+    files.put(dest.getName() + SHA256_SUFFIX, out -> out.write(checksum));
+    companions.forEach((name, bytes) -> files.put(name, out -> out.write(bytes)));
+    byte[] json = tokenizerJson.getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.writeSet(hadoopConf, location, out -> out.write(json), files);
     return sha256;
   }
 
-  private static void writeAtomically(FileSystem fs, Path dest, byte[] bytes) throws IOException {
-    Path tmp = new Path(dest.getParent(), "." + dest.getName() + ".tmp-" + UUID.randomUUID());
-    fs.setWriteChecksum(false); // no .crc side files on the local filesystem
-    try {
-      try (OutputStream out = fs.create(tmp, true)) {
-        out.write(bytes);
-      }
-      if (fs.exists(dest) && !fs.delete(dest, false)) {
-        throw new IOException("cannot replace " + dest);
-      }
-      if (!fs.rename(tmp, dest)) {
-        throw new IOException("cannot rename " + tmp + " to " + dest);
-      }
-    } finally {
-      if (fs.exists(tmp)) {
-        fs.delete(tmp, false);
-      }
-    }
+  /** {@link #write(String, Configuration, Map)} without more companions. */
+  public String write(String location, Configuration hadoopConf) {
+    return write(location, hadoopConf, Map.of());
   }
 
   /** A one-line summary (the record's default would print the whole file). */

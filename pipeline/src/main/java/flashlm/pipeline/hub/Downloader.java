@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.pipeline.DatasetPaths;
+import flashlm.fs.AtomicFiles;
 import flashlm.fs.HadoopFiles;
 import flashlm.fs.SerializableConfiguration;
 import flashlm.pipeline.hub.FileResult.Outcome;
@@ -193,11 +194,9 @@ public final class Downloader {
 
   private static void write(Configuration hadoop, String location, DownloadManifest manifest) {
     try {
-      HadoopFiles.writeAtomically(hadoop, location, Configs.json().writeValueAsBytes(manifest));
+      AtomicFiles.write(hadoop, location, Configs.json().writeValueAsBytes(manifest));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot serialise the download manifest", e);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the download manifest " + location, e);
     }
   }
 

@@ -31,7 +31,8 @@ import java.util.Map;
  * @param numShards tokenize only: shards per split
  * @param splitRule how documents were assigned to splits, in words
  * @param shardRule tokenize only: how documents were assigned to shards, in words
- * @param config the job's resolved config
+ * @param config the job's resolved config, {@link Configs#redacted} (the manifest is stored in
+ *     the table's history for good, so no credential-like value goes in)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -53,6 +54,10 @@ public record DatasetManifest(
     JsonNode config) {
 
   public static final int FORMAT_VERSION = 1;
+
+  public DatasetManifest {
+    config = Configs.redacted(config);
+  }
 
   /**
    * The source dataset.

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.export.Exporter;
+import flashlm.fs.AtomicFiles;
+import flashlm.fs.LockFile;
 import flashlm.tests.S3ProxyServer;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
@@ -21,9 +23,11 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -114,7 +118,7 @@ class S3CheckpointsTest {
     // complete but changed after writing: an error naming the object, no silent fallback
     byte[] flipped = read(fs, bDir.path(6));
     flipped[flipped.length / 2] ^= 1;
-    CheckpointDir.writeAtomically(conf, bDir.path(8), flipped);
+    AtomicFiles.write(conf, bDir.path(8), flipped);
     IllegalArgumentException corrupt = assertThrows(IllegalArgumentException.class,
         () -> train(conf, SmokeSequences.config(root + "/b", dir.resolve("b.jsonl"), "max_steps=10",
             "checkpoint.every=2", "checkpoint.keep=3"), true, -1));
@@ -143,9 +147,9 @@ class S3CheckpointsTest {
     Configuration conf = s3a();
     String path = "s3a://" + BUCKET + "/abort/ckpt-0000000001.flm";
     byte[] old = "the old checkpoint".getBytes(StandardCharsets.UTF_8);
-    CheckpointDir.writeAtomically(conf, path, old);
+    AtomicFiles.write(conf, path, old);
     UncheckedIOException e = assertThrows(UncheckedIOException.class,
-        () -> CheckpointDir.writeAtomically(conf, path, out -> {
+        () -> AtomicFiles.write(conf, path, out -> {
           out.write(new byte[12 << 20]); // two parts uploaded
           throw new IOException("disk gone");
         }));
@@ -153,6 +157,82 @@ class S3CheckpointsTest {
     FileSystem fs = new org.apache.hadoop.fs.Path(path).getFileSystem(conf);
     assertArrayEquals(old, read(fs, path));
     assertEquals(List.of("ckpt-0000000001.flm"), names(fs, "s3a://" + BUCKET + "/abort"));
+  }
+
+  /**
+   * A set (model.safetensors with config.json, as export writes it) whose primary fails after
+   * parts of it were uploaded publishes nothing: the old set stays whole, no object is added.
+   */
+  @Test
+  void aFailedSetPublishOnS3aKeepsTheOldSetWhole() throws Exception {
+    Configuration conf = s3a();
+    String root = "s3a://" + BUCKET + "/set";
+    String primary = root + "/model.safetensors";
+    byte[] old = "old weights".getBytes(StandardCharsets.UTF_8);
+    byte[] oldConfig = "{\"old\": true}".getBytes(StandardCharsets.UTF_8);
+    AtomicFiles.writeSet(conf, primary, out -> out.write(old),
+        Map.of("config.json", out -> out.write(oldConfig)));
+    UncheckedIOException e = assertThrows(UncheckedIOException.class,
+        () -> AtomicFiles.writeSet(conf, primary, out -> {
+          out.write(new byte[12 << 20]); // two parts uploaded
+          throw new IOException("disk gone");
+        }, Map.of("config.json", out -> out.write("{}".getBytes(StandardCharsets.UTF_8)))));
+    assertTrue(e.getMessage().contains(primary) && e.getMessage().contains("disk gone"),
+        e.getMessage());
+    FileSystem fs = new org.apache.hadoop.fs.Path(root).getFileSystem(conf);
+    assertArrayEquals(old, read(fs, primary));
+    assertArrayEquals(oldConfig, read(fs, root + "/config.json"));
+    assertEquals(List.of("config.json", "model.safetensors"), names(fs, root));
+  }
+
+  /** The checkpoint directory's lock on s3a: a second trainer is refused, naming the first. */
+  @Test
+  void aSecondTrainerIsRefusedByTheLockOnS3a() throws Exception {
+    Configuration conf = s3a();
+    CheckpointDir d = new CheckpointDir(conf, "s3a://" + BUCKET + "/locked");
+    try (LockFile first = d.lock(line -> {
+      throw new AssertionError(line);
+    })) {
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> d.lock(l -> {}));
+      assertTrue(e.getMessage().contains("/locked/" + CheckpointDir.LOCK)
+          && e.getMessage().contains("pid " + ProcessHandle.current().pid())
+          && e.getMessage().contains("hadoop fs -rm s3a://"), e.getMessage());
+      first.check();
+    }
+    FileSystem fs = new org.apache.hadoop.fs.Path("s3a://" + BUCKET).getFileSystem(conf);
+    assertEquals(List.of(), names(fs, "s3a://" + BUCKET + "/locked"));
+  }
+
+  /**
+   * The README's way to give S3 credentials without a command line: a profile in an AWS
+   * credentials file, named by S3A's profile provider; no key in any Hadoop setting.
+   */
+  @Test
+  void s3aCredentialsComeFromAProfileFileNotTheCommandLine() throws Exception {
+    String bucket = "flashlm-profile-test";
+    S3ProxyServer s3 = S3ProxyServer.shared();
+    s3.createBucket(bucket);
+    Path credentials = dir.resolve("credentials");
+    Files.writeString(credentials, "[flashlm]\naws_access_key_id = " + S3ProxyServer.ACCESS_KEY
+        + "\naws_secret_access_key = " + S3ProxyServer.SECRET_KEY + "\n");
+    Configuration conf = new Configuration();
+    String p = "fs.s3a.bucket." + bucket + ".";
+    s3.hadoopConf(bucket).forEach((k, v) -> {
+      if (!k.endsWith(".access.key") && !k.endsWith(".secret.key")) {
+        conf.set(k, v);
+      }
+    });
+    conf.set(p + "aws.credentials.provider",
+        "org.apache.hadoop.fs.s3a.auth.ProfileAWSCredentialsProvider");
+    conf.set(p + "auth.profile.name", "flashlm");
+    conf.set(p + "auth.profile.file", credentials.toString());
+    String path = "s3a://" + bucket + "/hello.txt";
+    AtomicFiles.write(conf, path, "hello".getBytes(StandardCharsets.UTF_8));
+    FileSystem fs = new org.apache.hadoop.fs.Path(path).getFileSystem(conf);
+    assertEquals("hello", new String(read(fs, path), StandardCharsets.UTF_8));
+    for (java.util.Map.Entry<String, String> e : conf) {
+      assertTrue(!e.getValue().contains(S3ProxyServer.SECRET_KEY), e.getKey());
+    }
   }
 
   private static byte[] read(FileSystem fs, String path) throws IOException {
