@@ -69,19 +69,39 @@ void fl_embedding_backward(float *dE, const float *dout, const int *tok, int T, 
   }
 }
 
-double fl_crossentropy_rows(fl_ce_row_fn ce_row, float *logits, const int *targets, int T, int V,
-                            float grad_scale) {
+double fl_parallel_sum(fl_range_sum_fn f, const void *ctx, size_t n) {
   double part[FL_MAX_THREADS] = {0}, total = 0.0;
   int team = 1;
 #pragma omp parallel num_threads(fl_team())
   {
-    double s = 0.0;
-#pragma omp for schedule(static) nowait
-    for (int t = 0; t < T; t++) s += ce_row(logits + (size_t)t * V, targets[t], V, grad_scale);
-    part[omp_get_thread_num()] = s;
+    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t q = n / nt, r = n % nt;
+    size_t i0 = t * q + (t < r ? t : r), i1 = i0 + q + (t < r ? 1 : 0);
+    part[t] = i1 > i0 ? f(ctx, i0, i1) : 0.0;
 #pragma omp single nowait
-    team = omp_get_num_threads();
+    team = (int)nt;
   }
   for (int t = 0; t < team; t++) total += part[t];
   return total;
+}
+
+typedef struct {
+  fl_ce_row_fn ce_row;
+  float *logits;
+  const int *targets;
+  int V;
+  float grad_scale;
+} ce_rows;
+
+static double ce_range(const void *ctx, size_t t0, size_t t1) {
+  const ce_rows *c = ctx;
+  double s = 0.0;
+  for (size_t t = t0; t < t1; t++) s += c->ce_row(c->logits + t * c->V, c->targets[t], c->V, c->grad_scale);
+  return s;
+}
+
+double fl_crossentropy_rows(fl_ce_row_fn ce_row, float *logits, const int *targets, int T, int V,
+                            float grad_scale) {
+  ce_rows c = {ce_row, logits, targets, V, grad_scale};
+  return fl_parallel_sum(ce_range, &c, (size_t)(T > 0 ? T : 0));
 }

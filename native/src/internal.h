@@ -12,15 +12,20 @@
 #define FL_QUANT_EPS 1e-5f
 /* The AVX2 sum of squares works in blocks of this many elements. */
 #define FL_SUM_BLOCK 65536
-/* Deterministic parallel sums: thread t of a team of at most FL_MAX_THREADS sums a contiguous
- * static share of the items into part[t], then the caller adds part[0..team) in order. (An
- * `ordered` clause would do the same but makes the threads wait on each other at every item,
- * which costs a scheduler time slice per item when the cores are shared.) */
+/* Teams of at most FL_MAX_THREADS threads, so that fl_parallel_sum's per-thread shares fit on
+ * the stack. (fl_parallel_sum rather than an `ordered` clause: that would make the threads wait
+ * on each other at every item, a scheduler time slice per item when the cores are shared.) */
 #define FL_MAX_THREADS 256
 static inline int fl_team(void) {
   int n = omp_get_max_threads();
   return n < FL_MAX_THREADS ? n : FL_MAX_THREADS;
 }
+/* The sum of items [i0, i1) of ctx, accumulated in item order. */
+typedef double (*fl_range_sum_fn)(const void *ctx, size_t i0, size_t i1);
+/* The deterministic parallel sum of items [0, n): thread t of the team sums its contiguous share
+ * (the split OpenMP's schedule(static) makes: the first n % team threads get one item more) with
+ * f, then the shares are added in thread order. The same bits for a given thread count. */
+double fl_parallel_sum(fl_range_sum_fn f, const void *ctx, size_t n);
 /* Cross-entropy of one row of logits in place (see fl_crossentropy_fused); each ISA has its own. */
 typedef double (*fl_ce_row_fn)(float *row, int target, int V, float grad_scale);
 /* The fused cross-entropy over T rows with ce_row, summed deterministically as above. */

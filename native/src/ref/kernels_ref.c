@@ -134,22 +134,14 @@ static void sgd_momentum_ref(float *p, const float *g, float *buf, size_t n, flo
   }
 }
 
-/* Per-thread partial sums added in thread order: deterministic for a thread count. */
-static double sum_squares_ref(const float *x, size_t n) {
-  double part[FL_MAX_THREADS] = {0}, total = 0.0;
-  int team = 1;
-#pragma omp parallel num_threads(fl_team())
-  {
-    double s = 0.0;
-#pragma omp for schedule(static) nowait
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    part[omp_get_thread_num()] = s;
-#pragma omp single nowait
-    team = omp_get_num_threads();
-  }
-  for (int t = 0; t < team; t++) total += part[t];
-  return total;
+static double sumsq_range(const void *ctx, size_t i0, size_t i1) {
+  const float *x = ctx;
+  double s = 0.0;
+  for (size_t i = i0; i < i1; i++) s += (double)x[i] * x[i];
+  return s;
 }
+
+static double sum_squares_ref(const float *x, size_t n) { return fl_parallel_sum(sumsq_range, x, n); }
 
 static void scale_ref(float *x, size_t n, float factor) {
 #pragma omp parallel for schedule(static)
@@ -185,19 +177,15 @@ int fl_ternary_row_bytes(int K) { return (K + 127) / 128 * 32; }
 
 size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * fl_ternary_row_bytes(K); }
 
+static double abs_range(const void *ctx, size_t i0, size_t i1) {
+  const float *W = ctx;
+  double s = 0.0;
+  for (size_t i = i0; i < i1; i++) s += fabs((double)W[i]);
+  return s;
+}
+
 float fl_ternary_scale(const float *W, size_t n) {
-  double part[FL_MAX_THREADS] = {0}, total = 0.0;
-  int team = 1;
-#pragma omp parallel num_threads(fl_team())
-  {
-    double s = 0.0;
-#pragma omp for schedule(static) nowait
-    for (size_t i = 0; i < n; i++) s += fabs((double)W[i]);
-    part[omp_get_thread_num()] = s;
-#pragma omp single nowait
-    team = omp_get_num_threads();
-  }
-  for (int t = 0; t < team; t++) total += part[t];
+  double total = fl_parallel_sum(abs_range, W, n);
   float mean = (float)(total / (double)(n ? n : 1));
   return fmaxf(mean, FL_QUANT_EPS);
 }

@@ -354,24 +354,25 @@ static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, fl
   if (n8 < n) fl_kernels_ref()->sgd_momentum(p + n8, g + n8, buf + n8, n - n8, lr, mu, wd);
 }
 
-static double sum_squares_avx2(const float *x, size_t n) {
-  size_t nb = (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK;
-  double part[FL_MAX_THREADS] = {0}, total = 0.0;
-  int team = 1;
-#pragma omp parallel num_threads(fl_team())
-  {
-    double s = 0.0;
-#pragma omp for schedule(static) nowait
-    for (size_t b = 0; b < nb; b++) {
-      size_t i0 = b * FL_SUM_BLOCK, len = n - i0 < FL_SUM_BLOCK ? n - i0 : FL_SUM_BLOCK;
-      s += sumsq_row(x + i0, len);
-    }
-    part[omp_get_thread_num()] = s;
-#pragma omp single nowait
-    team = omp_get_num_threads();
+typedef struct {
+  const float *x;
+  size_t n;
+} sumsq_blocks;
+
+/* Blocks [b0, b1) of FL_SUM_BLOCK elements, each summed by sumsq_row. */
+static double sumsq_block_range(const void *ctx, size_t b0, size_t b1) {
+  const sumsq_blocks *c = ctx;
+  double s = 0.0;
+  for (size_t b = b0; b < b1; b++) {
+    size_t i0 = b * FL_SUM_BLOCK, len = c->n - i0 < FL_SUM_BLOCK ? c->n - i0 : FL_SUM_BLOCK;
+    s += sumsq_row(c->x + i0, len);
   }
-  for (int t = 0; t < team; t++) total += part[t];
-  return total;
+  return s;
+}
+
+static double sum_squares_avx2(const float *x, size_t n) {
+  sumsq_blocks c = {x, n};
+  return fl_parallel_sum(sumsq_block_range, &c, (n + FL_SUM_BLOCK - 1) / FL_SUM_BLOCK);
 }
 
 static void scale_avx2(float *x, size_t n, float factor) {

@@ -3,8 +3,10 @@ package flashlm.jobs;
 import flashlm.config.ConfigException;
 import flashlm.jobs.CommandLine.UsageException;
 import java.io.PrintStream;
+import java.lang.reflect.InvocationTargetException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -74,8 +76,8 @@ public final class Launcher {
 
   /**
    * What went wrong, once: the message of the project's own exception in the cause chain (it
-   * names the file, row or key), else of the innermost cause; not Spark's wrappers, whose
-   * messages repeat the task's whole stack trace.
+   * names the file, row or key), else of the outermost exception that is not a wrapper; not
+   * Spark's wrappers, whose messages repeat the task's whole stack trace.
    */
   static String describe(Throwable e) {
     List<Throwable> chain = chain(e);
@@ -84,8 +86,22 @@ public final class Launcher {
         return t.getMessage();
       }
     }
+    for (Throwable t : chain) {
+      if (!isWrapper(t)) {
+        return t.getMessage() != null ? t.getMessage() : t.toString();
+      }
+    }
     Throwable root = chain.get(chain.size() - 1);
     return root.getMessage() != null ? root.getMessage() : root.toString();
+  }
+
+  /** Whether {@code t} only carries its cause: Spark's and the JDK's wrappers, or no text. */
+  private static boolean isWrapper(Throwable t) {
+    String name = t.getClass().getName();
+    return t.getCause() != null && (name.startsWith("org.apache.spark.")
+        || name.startsWith("scala.") || t instanceof ExecutionException
+        || t instanceof InvocationTargetException || t.getMessage() == null
+        || t.getMessage().equals(t.getCause().toString()));
   }
 
   /** Whether the innermost cause is a programming error, whose stack trace is the point. */

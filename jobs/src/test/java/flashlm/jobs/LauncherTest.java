@@ -99,7 +99,10 @@ class LauncherTest {
     RuntimeException wrapped = new RuntimeException("task failed", new NullPointerException());
     assertTrue(Launcher.isBug(wrapped));
     assertEquals("the table's seq_len is 128",
-        Launcher.describe(new IllegalStateException("wrapper",
+        Launcher.describe(new java.util.concurrent.ExecutionException(
             new IllegalArgumentException("the table's seq_len is 128"))));
+    assertEquals("tables/x is not a Delta table",
+        Launcher.describe(new IllegalArgumentException("tables/x is not a Delta table",
+            new java.io.FileNotFoundException("tables/x/_delta_log does not exist"))));
   }
 }

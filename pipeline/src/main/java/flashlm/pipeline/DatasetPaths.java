@@ -10,6 +10,7 @@ package flashlm.pipeline;
  * ROOT/documents/           Delta table of documents
  * ROOT/sequences/           Delta table of packed token sequences (flashlm.table.SequencesTable)
  * ROOT/tokenizer/tokenizer.json     a tokenizer trained by train-tokenizer
+ * ROOT/tokenizers/OWNER/NAME/       a tokenizer downloaded from the hub (tokenizer: hf://OWNER/NAME)
  * </pre>
  */
 public record DatasetPaths(String root) {
@@ -48,5 +49,10 @@ public record DatasetPaths(String root) {
 
   public String trainedTokenizer() {
     return root + "/tokenizer/tokenizer.json";
+  }
+
+  /** Where the tokenizer files of the hub model repo {@code repo} (OWNER/NAME) are downloaded. */
+  public String hubTokenizer(String repo) {
+    return root + "/tokenizers/" + repo;
   }
 }

@@ -132,6 +132,21 @@ public record DownloadConfig(
         null, null);
   }
 
+  /**
+   * A download of {@code patterns} of the model repo {@code repo} at {@code revision} into {@code
+   * dest}, with the endpoint, token, retry and deadline settings of {@code base} (null: the
+   * defaults).
+   */
+  public static DownloadConfig modelFiles(DownloadConfig base, String repo, String revision,
+      List<String> patterns, String dest) {
+    return base == null
+        ? new DownloadConfig(repo, "model", revision, patterns, null, dest, null, null, null,
+            null, null, null, null)
+        : new DownloadConfig(repo, "model", revision, patterns, base.endpoint, dest, null,
+            base.maxRetries, base.timeoutSeconds, base.retryBackoffMs, base.tokenFile, null,
+            base.fileDeadlineSeconds);
+  }
+
   /** This config with {@code dest} set (the job fills it from {@code DatasetPaths.raw()}). */
   public DownloadConfig withDest(String newDest) {
     return new DownloadConfig(repo, repoType, revision, patterns, endpoint, newDest, parallelism,
