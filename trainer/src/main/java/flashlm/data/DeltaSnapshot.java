@@ -10,6 +10,7 @@ import io.delta.kernel.data.Row;
 import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
+import io.delta.kernel.exceptions.KernelEngineException;
 import io.delta.kernel.exceptions.KernelException;
 import io.delta.kernel.exceptions.TableNotFoundException;
 import io.delta.kernel.internal.InternalScanFileUtils;
@@ -133,10 +134,15 @@ public record DeltaSnapshot(String table, long version, StructType schema,
       }
       throw new IllegalArgumentException("Delta table " + table + ": cannot read " + at + ": "
           + e.getMessage(), e);
-    } catch (UncheckedIOException e) {
-      throw new UncheckedIOException("cannot read the Delta log of " + table + " at " + at + ": "
-          + e.getMessage(), e.getCause());
+    } catch (UncheckedIOException | KernelEngineException e) {
+      throw ioError("cannot read the Delta log of " + table + " at " + at, e);
     }
+  }
+
+  /** A filesystem failure that Kernel or its engine wrapped, unwrapped to the IOException. */
+  private static UncheckedIOException ioError(String what, RuntimeException e) {
+    IOException cause = e.getCause() instanceof IOException io ? io : new IOException(e);
+    return new UncheckedIOException(what + ": " + e.getMessage(), cause);
   }
 
   /** The latest version, or -1 when even that cannot be read (the caller reports its error). */
@@ -188,6 +194,8 @@ public record DeltaSnapshot(String table, long version, StructType schema,
       }
     } catch (IOException e) {
       throw new UncheckedIOException(where + ": cannot list the data files: " + e.getMessage(), e);
+    } catch (UncheckedIOException | KernelEngineException e) {
+      throw ioError(where + ": cannot list the data files", e);
     }
     out.sort(Comparator.comparing(f -> f.path().toString()));
     return out;
@@ -202,7 +210,7 @@ public record DeltaSnapshot(String table, long version, StructType schema,
       FileStatus status) throws IOException {
     StructType rowIndex = new StructType().add(StructField.DEFAULT_ROW_INDEX_COLUMN);
     CloseableIterator<ColumnarBatch> physical = engine.getParquetHandler()
-        .readParquetFiles(singleton(status), rowIndex, Optional.empty())
+        .readParquetFiles(Utils.singletonCloseableIterator(status), rowIndex, Optional.empty())
         .map(FileReadResult::getData);
     long[] deleted = new long[16];
     int n = 0;
@@ -226,9 +234,5 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     deleted = Arrays.copyOf(deleted, n);
     Arrays.sort(deleted);
     return deleted;
-  }
-
-  private static CloseableIterator<FileStatus> singleton(FileStatus status) {
-    return Utils.singletonCloseableIterator(status);
   }
 }

@@ -92,7 +92,8 @@ record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long r
       PageReadStore pages = reader.readRowGroup(rowGroup);
       if (pages == null || pages.getRowCount() != groupRows) {
         throw new IllegalArgumentException(where + ": expected " + groupRows + " rows, found "
-            + (pages == null ? 0 : pages.getRowCount()) + " (the file changed since it was listed?)");
+            + (pages == null ? 0 : pages.getRowCount())
+            + " (the file changed since it was listed?)");
       }
       ColumnReader values = new ColumnReadStoreImpl(pages,
           new GroupRecordConverter(projection).getRootConverter(), projection,

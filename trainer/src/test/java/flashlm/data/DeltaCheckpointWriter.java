@@ -48,7 +48,10 @@ final class DeltaCheckpointWriter {
           optional group format {
             optional binary provider (STRING);
             optional group options (MAP) {
-              repeated group key_value { required binary key (STRING); optional binary value (STRING); }
+              repeated group key_value {
+                required binary key (STRING);
+                optional binary value (STRING);
+              }
             }
           }
           optional binary schemaString (STRING);
@@ -56,7 +59,10 @@ final class DeltaCheckpointWriter {
             repeated group list { optional binary element (STRING); }
           }
           optional group configuration (MAP) {
-            repeated group key_value { required binary key (STRING); optional binary value (STRING); }
+            repeated group key_value {
+              required binary key (STRING);
+              optional binary value (STRING);
+            }
           }
           optional int64 createdTime;
         }

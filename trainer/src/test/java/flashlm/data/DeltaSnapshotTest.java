@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,7 +92,7 @@ class DeltaSnapshotTest {
   @Test
   void clearErrorsForAMissingTableAndAMissingVersion() {
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> DeltaSnapshot.load(new org.apache.hadoop.conf.Configuration(), dir.resolve("nope").toString(), null));
+        () -> DeltaSnapshot.load(new Configuration(), dir.resolve("nope").toString(), null));
     assertTrue(none.getMessage().contains("no _delta_log") && none.getMessage().contains("nope"),
         none.getMessage());
 
