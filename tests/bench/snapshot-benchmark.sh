@@ -2,7 +2,8 @@
 # Opening the sequences table and reading its rows, as the trainer does (flashlm.bench.SnapshotBench):
 # a table of many commits, a checkpoint and some tens of MB of rows, read in several fresh JVMs.
 # Prints the median of each phase over the JVMs' first runs (cold: class loading and JIT
-# included, what a trainer's start pays) and over their later runs (warm).
+# included, what a trainer's start pays) and over their later runs (warm), in wall time and in
+# the main thread's CPU time (steadier when other processes share the cores).
 #
 # Usage: tests/bench/snapshot-benchmark.sh [--jvms J] [SnapshotBench options: --runs R
 #            --commits N --checkpoint-at V --rows N --seq-len L --shards S]
@@ -40,9 +41,13 @@ median() {
         else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 head -n 1 "$out" | sed -E 's/.*(version=[0-9]+).*(rows=[0-9]+ mb=[0-9.]+).*/table: \1 \2/'
-printf '%-6s %9s %9s %9s\n' "" open_ms list_ms read_ms
+echo "medians over $jvms JVMs; wall ms (main-thread CPU ms)"
+printf '%-6s %18s %18s %18s\n' "" open list read
 for kind in cold warm; do
   if [ "$kind" = cold ]; then re='^run=1 '; else re='^run=([2-9]|[1-9][0-9]+) '; fi
-  printf '%-6s %9s %9s %9s\n' "$kind" "$(median open_ms "$re")" "$(median list_ms "$re")" \
-    "$(median read_ms "$re")"
+  line=$(printf '%-6s' "$kind")
+  for phase in open list read; do
+    line+=$(printf ' %18s' "$(median ${phase}_ms "$re") ($(median ${phase}_cpu "$re"))")
+  done
+  echo "$line"
 done

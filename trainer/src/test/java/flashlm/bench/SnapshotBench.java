@@ -5,6 +5,8 @@ import flashlm.data.SequencesFixture;
 import flashlm.data.SequencesSnapshot;
 import flashlm.data.SequencesTable;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +21,7 @@ import org.apache.hadoop.conf.Configuration;
  *
  * <pre>
  * java -cp ... flashlm.bench.SnapshotBench --table DIR [--runs 5] [--commits 200]
- *     [--checkpoint-at 180] [--rows 200] [--seq-len 255] [--shards 16]
+ *     [--checkpoint-at 180] [--rows 200] [--seq-len 255] [--shards 16] [--reader kernel]
  * </pre>
  *
  * <p>The table is built once in DIR (reused when its marker names the same shape) with {@link
@@ -27,10 +29,15 @@ import org.apache.hadoop.conf.Configuration;
  * file of {@code rows} rows (shard = version % shards); every tenth also adds a small validation
  * file and removes the train file added five versions before. A classic checkpoint is written at
  * {@code checkpoint-at}, so the latest version replays the checkpoint and the commits after it.
- * Prints one line per run: {@code run=I open_ms=.. list_ms=.. read_ms=.. rows=.. mb=..}; the
- * first run of a JVM is its cold start. A test source, not shipped, not a test.
+ * Prints one line per run: {@code run=I open_ms=.. list_ms=.. read_ms=.. rows=.. mb=..} and the
+ * main thread's CPU time of each phase ({@code open_cpu=..}, steadier than wall time on a busy
+ * machine; JIT and GC threads not counted); the first run of a JVM is its cold start. {@code --reader kernel} reads the rows with Delta
+ * Kernel's own parquet reader instead (open: snapshot and scan files, list: nothing), the other
+ * way the trainer could read them. A test source, not shipped, not a test.
  */
 public final class SnapshotBench {
+  static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+
   private SnapshotBench() {}
 
   public static void main(String[] args) throws IOException {
@@ -41,6 +48,7 @@ public final class SnapshotBench {
     int rows = 200;
     int seqLen = 255;
     int shards = 16;
+    boolean kernel = false;
     for (int i = 0; i < args.length; i += 2) {
       String v = i + 1 < args.length ? args[i + 1] : null;
       switch (args[i]) {
@@ -51,6 +59,7 @@ public final class SnapshotBench {
         case "--rows" -> rows = Integer.parseInt(v);
         case "--seq-len" -> seqLen = Integer.parseInt(v);
         case "--shards" -> shards = Integer.parseInt(v);
+        case "--reader" -> kernel = v.equals("kernel");
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -66,15 +75,22 @@ public final class SnapshotBench {
     }
     Configuration conf = new Configuration();
     for (int run = 1; run <= runs; run++) {
+      if (kernel) {
+        KernelRead.run(conf, dir.toString(), run);
+        continue;
+      }
+      long c0 = CPU.getCurrentThreadCpuTime();
       long t0 = System.nanoTime();
       SequencesSnapshot s = SequencesSnapshot.open(conf, dir.toString(), null);
       long t1 = System.nanoTime();
+      long c1 = CPU.getCurrentThreadCpuTime();
       List<String> splits = List.of(SequencesTable.TRAIN, SequencesTable.VALIDATION);
       long total = 0;
       for (String split : splits) {
         total += s.rows(split, 0, 1);
       }
       long t2 = System.nanoTime();
+      long c2 = CPU.getCurrentThreadCpuTime();
       long ids = 0;
       long checksum = 0;
       for (String split : splits) {
@@ -88,9 +104,11 @@ public final class SnapshotBench {
         }
       }
       long t3 = System.nanoTime();
+      long c3 = CPU.getCurrentThreadCpuTime();
       System.out.printf("run=%d version=%d open_ms=%.1f list_ms=%.1f read_ms=%.1f rows=%d"
-          + " mb=%.1f checksum=%d%n", run, s.version(), (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-          (t3 - t2) / 1e6, total, ids * 4 / 1e6, checksum);
+          + " mb=%.1f checksum=%d open_cpu=%.1f list_cpu=%.1f read_cpu=%.1f%n", run,
+          s.version(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, total, ids * 4 / 1e6,
+          checksum, (c1 - c0) / 1e6, (c2 - c1) / 1e6, (c3 - c2) / 1e6);
     }
   }
 
