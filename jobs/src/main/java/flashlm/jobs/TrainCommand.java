@@ -33,7 +33,7 @@ public final class TrainCommand extends BaseCommand {
     Trainer.Result r = Trainer.builder(config).optResume(args.resume()).optStopOnSignal(true)
         .optHadoopConf(HadoopConfs.fromSystemProperties()).build().run();
     System.out.printf("train: %d steps (%s), train loss %.4f, %s, checkpoint %s%n",
-        r.steps(), r.stopReason(), r.trainLoss(), Double.isNaN(r.valLoss())
+        r.steps(), r.stopReason().id(), r.trainLoss(), Double.isNaN(r.valLoss())
             ? "no evaluation ran" : String.format("val loss %.4f", r.valLoss()), r.checkpoint());
   }
 }

@@ -1,8 +1,10 @@
 package flashlm.data;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import flashlm.table.SequencesTable;
-import java.io.IOException;
+import io.delta.kernel.types.ArrayType;
+import io.delta.kernel.types.DataType;
+import io.delta.kernel.types.IntegerType;
+import io.delta.kernel.types.StructType;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -40,14 +42,15 @@ public final class SequencesSnapshot {
       throw new IllegalArgumentException(where + ": partitioned by " + delta.partitionColumns()
           + ", expected [" + SequencesTable.SPLIT + ", " + SequencesTable.SHARD + "]");
     }
-    checkTokensColumn(delta.schemaString(), where);
+    checkTokensColumn(delta.schema(), where);
     seqLen = intProperty(SequencesTable.PROP_SEQ_LEN, where);
     vocabSize = intProperty(SequencesTable.PROP_VOCAB_SIZE, where);
     numShards = intProperty(SequencesTable.PROP_NUM_SHARDS, where);
   }
 
   /**
-   * Reads the Delta log of {@code table} at {@code version} (latest when null) and checks it.
+   * Reads the snapshot of {@code table} at {@code version} (latest when null) with Delta Kernel
+   * and checks it.
    *
    * @throws IllegalArgumentException naming the table and version when it is not a sequences
    *     table of this format
@@ -103,13 +106,13 @@ public final class SequencesSnapshot {
 
   private List<TokenBlock> listBlocks(String split, int rank, int worldSize) {
     List<TokenBlock> out = new ArrayList<>();
-    for (DeltaSnapshot.AddFile f : delta.files()) {
+    for (DeltaSnapshot.DataFile f : delta.files()) {
       if (!Objects.equals(f.partitionValues().get(SequencesTable.SPLIT), split)) {
         continue;
       }
       int shard = DeltaSnapshot.intPartition(f, SequencesTable.SHARD, delta.table());
       if (SequencesTable.ownsShard(shard, rank, worldSize)) {
-        out.addAll(TokenBlock.of(conf, f.path(), shard, describe()));
+        out.addAll(TokenBlock.of(conf, f.path(), shard, f.deletedRows(), describe()));
       }
     }
     out.sort(Comparator.comparingInt(TokenBlock::shard)
@@ -135,27 +138,17 @@ public final class SequencesSnapshot {
     }
   }
 
-  /** The schema must hold {@code tokens ARRAY<INT>} without null elements. */
-  private static void checkTokensColumn(String schemaString, String where) {
-    JsonNode schema;
-    try {
-      schema = DeltaSnapshot.JSON.readTree(schemaString == null ? "{}" : schemaString);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(where + ": cannot parse the schema: " + e.getMessage(), e);
+  /** The schema must hold {@code tokens ARRAY<INT>}; null elements are refused row by row. */
+  private static void checkTokensColumn(StructType schema, String where) {
+    if (schema.indexOf(SequencesTable.TOKENS) < 0) {
+      throw new IllegalArgumentException(where + ": no column " + SequencesTable.TOKENS
+          + " in the schema " + schema);
     }
-    for (JsonNode field : schema.path("fields")) {
-      if (field.path("name").asText().equals(SequencesTable.TOKENS)) {
-        JsonNode type = field.path("type");
-        if (type.path("type").asText().equals("array")
-            && type.path("elementType").asText().equals("integer")) {
-          return;
-        }
-        throw new IllegalArgumentException(where + ": column " + SequencesTable.TOKENS + " has type "
-            + type + ", expected array<integer>");
-      }
+    DataType type = schema.get(SequencesTable.TOKENS).getDataType();
+    if (!(type instanceof ArrayType a && a.getElementType() instanceof IntegerType)) {
+      throw new IllegalArgumentException(where + ": column " + SequencesTable.TOKENS + " has type "
+          + type + ", expected array<integer>");
     }
-    throw new IllegalArgumentException(where + ": no column " + SequencesTable.TOKENS + " in the schema "
-        + schemaString);
   }
 
   static String describe(String table, long version) {

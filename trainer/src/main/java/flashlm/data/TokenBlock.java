@@ -4,6 +4,7 @@ import flashlm.table.SequencesTable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -23,14 +24,19 @@ import org.apache.parquet.schema.Type;
 /**
  * The unit of reading and shuffling: one parquet row group of one data file of the sequences
  * table. Its rows' {@code tokens} column is decoded straight from the column reader (repetition
- * level 0 starts a row), so no per-row objects are made.
+ * level 0 starts a row), so no per-row objects are made. Rows that the file's deletion vector
+ * deletes are decoded and left out.
  *
  * @param file the data file
  * @param rowGroup index of the row group in the file
- * @param rows rows in the row group (from the footer)
+ * @param firstRow index in the file of the row group's first row
+ * @param groupRows rows in the row group (from the footer)
+ * @param rows rows of the row group that are not deleted
  * @param shard the file's shard partition value
+ * @param deleted the deleted row indexes of the whole file, ascending (shared by its blocks)
  */
-record TokenBlock(Path file, int rowGroup, long rows, int shard) {
+record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long rows, int shard,
+    long[] deleted) {
 
   /**
    * Opens {@code file} with read options built from {@code conf}: without them parquet builds a
@@ -41,15 +47,27 @@ record TokenBlock(Path file, int rowGroup, long rows, int shard) {
         HadoopReadOptions.builder(conf, file).build());
   }
 
-  /** The row groups of {@code file}, from its footer only. */
-  static List<TokenBlock> of(Configuration conf, Path file, int shard, String context) {
+  /**
+   * The row groups of {@code file} that hold rows not in {@code deleted} (ascending row indexes of
+   * the file), from its footer only.
+   */
+  static List<TokenBlock> of(Configuration conf, Path file, int shard, long[] deleted,
+      String context) {
     try (ParquetFileReader reader = TokenBlock.open(conf, file)) {
       List<TokenBlock> out = new ArrayList<>();
       List<BlockMetaData> groups = reader.getRowGroups();
+      long first = 0;
       for (int i = 0; i < groups.size(); i++) {
-        if (groups.get(i).getRowCount() > 0) {
-          out.add(new TokenBlock(file, i, groups.get(i).getRowCount(), shard));
+        long n = groups.get(i).getRowCount();
+        long live = n - (lowerBound(deleted, first + n) - lowerBound(deleted, first));
+        if (live > 0) {
+          out.add(new TokenBlock(file, i, first, n, live, shard, deleted));
         }
+        first += n;
+      }
+      if (deleted.length > 0 && deleted[deleted.length - 1] >= first) {
+        throw new IllegalArgumentException(context + ": the deletion vector of " + file
+            + " deletes row " + deleted[deleted.length - 1] + " of a file of " + first + " rows");
       }
       return out;
     } catch (IOException e) {
@@ -73,9 +91,10 @@ record TokenBlock(Path file, int rowGroup, long rows, int shard) {
       MessageType projection = new MessageType(schema.getName(), schema.getType(SequencesTable.TOKENS));
       reader.setRequestedSchema(projection);
       PageReadStore pages = reader.readRowGroup(rowGroup);
-      if (pages == null || pages.getRowCount() != rows) {
-        throw new IllegalArgumentException(where + ": expected " + rows + " rows, found "
-            + (pages == null ? 0 : pages.getRowCount()) + " (the file changed since it was listed?)");
+      if (pages == null || pages.getRowCount() != groupRows) {
+        throw new IllegalArgumentException(where + ": expected " + groupRows + " rows, found "
+            + (pages == null ? 0 : pages.getRowCount())
+            + " (the file changed since it was listed?)");
       }
       ColumnReader values = new ColumnReadStoreImpl(pages,
           new GroupRecordConverter(projection).getRootConverter(), projection,
@@ -85,31 +104,57 @@ record TokenBlock(Path file, int rowGroup, long rows, int shard) {
       long row = -1;
       int inRow = 0;
       int pos = offset - width;
+      int nextDeleted = lowerBound(deleted, firstRow);
+      boolean skip = false; // a deleted row: decoded, neither checked nor copied
       for (long i = 0; i < total; i++) {
         if (values.getCurrentRepetitionLevel() == 0) {
-          if (row >= 0 && inRow != width) {
+          if (row >= 0 && !skip && inRow != width) {
             throw badRow(where, row, inRow + " ids", width);
           }
           row++;
           inRow = 0;
-          pos += width;
+          skip = nextDeleted < deleted.length && deleted[nextDeleted] == firstRow + row;
+          if (skip) {
+            nextDeleted++;
+          } else {
+            pos += width;
+          }
         }
-        if (values.getCurrentDefinitionLevel() < maxDef) {
-          // null list, empty list or null element: all are malformed rows here
-          throw badRow(where, row, "a null or empty value", width);
-        }
-        if (inRow < width) {
-          out[pos + inRow] = values.getInteger();
+        if (skip) {
+          if (values.getCurrentDefinitionLevel() == maxDef) {
+            values.skip(); // consume() alone would leave the value to the next read
+          }
+        } else {
+          if (values.getCurrentDefinitionLevel() < maxDef) {
+            // null list, empty list or null element: all are malformed rows here
+            throw badRow(where, row, "a null or empty value", width);
+          }
+          if (inRow < width) {
+            out[pos + inRow] = values.getInteger();
+          }
         }
         inRow++;
         values.consume();
       }
-      if (row + 1 != rows || (row >= 0 && inRow != width)) {
-        throw badRow(where, row, inRow + " ids (or " + (row + 1) + " rows of " + rows + ")", width);
+      if (row + 1 != groupRows || (row >= 0 && !skip && inRow != width)) {
+        throw badRow(where, row, inRow + " ids (or " + (row + 1) + " rows of " + groupRows + ")",
+            width);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(where + ": " + e.getMessage(), e);
     }
+  }
+
+  /** The index of the first element of {@code sorted} at or above {@code key}. */
+  private static int lowerBound(long[] sorted, long key) {
+    int i = Arrays.binarySearch(sorted, key);
+    if (i < 0) {
+      return -i - 1;
+    }
+    while (i > 0 && sorted[i - 1] == key) {
+      i--;
+    }
+    return i;
   }
 
   private static IllegalArgumentException badRow(String where, long row, String found, int width) {

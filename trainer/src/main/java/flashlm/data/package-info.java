@@ -1,7 +1,7 @@
 /**
  * The trainer's side of the sequences table, without Spark: {@link flashlm.data.DeltaSnapshot}
- * replays a Delta log (JSON commits and classic parquet checkpoints) to the live files of one
- * version, {@link flashlm.data.SequencesSnapshot} checks them against the {@link
+ * reads one version of the table's Delta log with Delta Kernel (the live files, their partition
+ * values and deleted rows), {@link flashlm.data.SequencesSnapshot} checks it against the {@link
  * flashlm.table.SequencesTable} contract, and {@link flashlm.data.SequenceBatches} reads a rank's
  * shards as deterministic, resumable, shuffled batches with Apache Parquet directly.
  */

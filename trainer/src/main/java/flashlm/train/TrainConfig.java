@@ -42,7 +42,7 @@ public record TrainConfig(
     Long seed,
     Integer evalEvery,
     Integer evalBatches,
-    Checkpoint checkpoint,
+    Checkpointing checkpoint,
     Log log,
     Backend backend) {
 
@@ -270,8 +270,8 @@ public record TrainConfig(
    *     such as "90s", default "2m". Keep it below the grace period of the cluster manager
    *     (Kubernetes' terminationGracePeriodSeconds, 30 s by default) or raise that.
    */
-  public record Checkpoint(String dir, Integer every, Integer keep, String signalWait) {
-    public Checkpoint {
+  public record Checkpointing(String dir, Integer every, Integer keep, String signalWait) {
+    public Checkpointing {
       if (dir == null || dir.isBlank()) {
         throw ConfigException.missing("checkpoint.dir");
       }

@@ -19,6 +19,7 @@ import java.util.Locale;
  * <pre>
  * {"type":"train","step":120,"loss":5.12,"lr":0.003,"grad_norm":0.81,"tokens":491520,"tokens_per_s":12345.6,"elapsed_s":39.8}
  * {"type":"eval","step":200,"val_loss":4.98,"tokens":819200,"elapsed_s":66.1}
+ * {"type":"stop","step":400,"reason":"max_steps","loss":4.71,"val_loss":4.80,"checkpoint":"..."}
  * </pre>
  */
 final class TrainLog implements AutoCloseable {
@@ -78,6 +79,21 @@ final class TrainLog implements AutoCloseable {
     out.flush();
     write(JSON.createObjectNode().put("type", "eval").put("step", step).put("val_loss", valLoss)
         .put("tokens", tokens).put("elapsed_s", elapsedSeconds));
+  }
+
+  /** How the run ended ({@code val_loss} null when no evaluation ran). */
+  void stop(long step, String reason, double loss, double valLoss, String checkpoint) {
+    if (!active) {
+      return;
+    }
+    ObjectNode m = JSON.createObjectNode().put("type", "stop").put("step", step)
+        .put("reason", reason).put("loss", loss);
+    if (Double.isNaN(valLoss)) {
+      m.putNull("val_loss");
+    } else {
+      m.put("val_loss", valLoss);
+    }
+    write(m.put("checkpoint", checkpoint));
   }
 
   private void write(ObjectNode record) {

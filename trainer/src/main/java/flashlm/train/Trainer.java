@@ -15,6 +15,8 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.LongSupplier;
 import org.apache.hadoop.conf.Configuration;
 
@@ -46,13 +48,11 @@ public final class Trainer {
    * @param steps updates done (over all resumes)
    * @param trainLoss loss of the last update
    * @param valLoss last validation loss, or NaN when there was none
-   * @param stopReason "max_steps", "time_budget", "stop_at" or "signal"
+   * @param stopReason why it stopped
    * @param checkpoint the last checkpoint written, or null
    */
-  public record Result(long steps, double trainLoss, double valLoss, String stopReason,
+  public record Result(long steps, double trainLoss, double valLoss, StopReason stopReason,
       String checkpoint) {}
-
-  private static final String SIGNAL = "signal";
 
   private final TrainConfig config;
   private final Configuration conf;
@@ -106,24 +106,29 @@ public final class Trainer {
     Checkpoint.Header from = fromPath == null ? null : resumeHeader(fromPath);
     boolean sameTable = from != null && from.table().equals(c.data().table())
         && (c.data().version() == null || c.data().version() == from.tableVersion());
-    SequencesSnapshot table = SequencesSnapshot.open(conf, c.data().table(),
-        sameTable ? Long.valueOf(from.tableVersion()) : c.data().version());
-    checkTable(table, spec);
-    log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d of %d",
-        spec.arch().id(), spec.quant().id(), spec.parameterCount(), table.describe(),
-        table.rows(c.data().trainSplit(), collective.rank(), collective.worldSize()),
-        collective.rank(), collective.worldSize()));
-
+    // Opening the table (Delta Kernel: class loading, log replay) overlaps with building and
+    // initialising or loading the model, the other half of a trainer's start.
+    CompletableFuture<SequencesSnapshot> opening = CompletableFuture.supplyAsync(() ->
+        SequencesSnapshot.open(conf, c.data().table(),
+            sameTable ? Long.valueOf(from.tableVersion()) : c.data().version()));
     try (TrainableModel model = Models.create(spec, c.backend(), c.data().batchSize())) {
       ParamLayout layout = model.layout();
       OptimizerState opt = new OptimizerState(c.optimizer(), layout, Models.kernels(c.backend()));
-      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir, lock, signal);
       if (from != null) {
         Checkpoint.read(conf, fromPath, model.params(), opt.state());
-        loop.restore(from, fromPath, sameTable);
-        log.info("resumed from " + fromPath + " at step " + from.step());
       } else {
         Init.normal(model.params(), layout, spec.initStd(), c.seed());
+      }
+      SequencesSnapshot table = opened(opening);
+      checkTable(table, spec);
+      log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d"
+          + " of %d", spec.arch().id(), spec.quant().id(), spec.parameterCount(),
+          table.describe(), table.rows(c.data().trainSplit(), collective.rank(),
+              collective.worldSize()), collective.rank(), collective.worldSize()));
+      Loop loop = new Loop(model, opt, Models.kernels(c.backend()), table, dir, lock, signal);
+      if (from != null) {
+        loop.restore(from, fromPath, sameTable);
+        log.info("resumed from " + fromPath + " at step " + from.step());
       }
       if (dir != null && collective.rank() == 0) {
         dir.writeConfig(Configs.toJson(c));
@@ -178,6 +183,21 @@ public final class Trainer {
     return h;
   }
 
+  /** The table {@code opening} opened, or its failure as thrown by the opening itself. */
+  private static SequencesSnapshot opened(CompletableFuture<SequencesSnapshot> opening) {
+    try {
+      return opening.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
+  }
+
   private static void checkTable(SequencesSnapshot table, ModelSpec spec) {
     if (table.seqLen() != spec.seqLen()) {
       throw new IllegalArgumentException(table.describe() + " holds rows of seq_len " + table.seqLen()
@@ -209,6 +229,11 @@ public final class Trainer {
     private List<int[]> evalSet;
     private double valLoss = Double.NaN;
     private String lastCheckpoint;
+    /** Clock of step 0 of the whole run (time before a resume counts). */
+    private long start;
+    /** Clock and step of the last progress line. */
+    private long markTime;
+    private long markStep;
 
     Loop(TrainableModel model, OptimizerState opt, Kernels kernels, SequencesSnapshot table,
         CheckpointDir dir, LockFile lock, SignalStop signal) {
@@ -243,104 +268,128 @@ public final class Trainer {
       SequenceBatches train = SequenceBatches.builder(table).setSplit(d.trainSplit())
           .setBatchSize(d.batchSize()).optRank(collective.rank(), collective.worldSize())
           .optSeed(config.seed()).optWindowTokens(d.shuffleWindow()).optPosition(position).build();
-      FloatBuffer params = model.params();
+      int[] batch = new int[d.batchSize() * train.width()];
+      start = clock.getAsLong() - elapsedBefore;
+      markTime = clock.getAsLong();
+      markStep = step;
+      StopReason stop;
+      double loss = Double.NaN;
+      while ((stop = stopReason()) == null) {
+        Update u = update(train, batch);
+        loss = u.loss();
+        logProgress(u);
+        if (config.evalEvery() > 0 && step % config.evalEvery() == 0) {
+          evaluate();
+        }
+        if (dir != null && config.checkpoint().every() > 0
+            && step % config.checkpoint().every() == 0) {
+          save();
+        }
+      }
+      return finish(stop, loss);
+    }
+
+    /** Why the loop stops before the next update, or null to go on (may open the decay window). */
+    private StopReason stopReason() {
+      if (step >= config.maxSteps()) {
+        return StopReason.MAX_STEPS;
+      }
+      if (stopAt >= 0 && step >= stopAt) {
+        return StopReason.STOP_AT;
+      }
+      if (signal.requested(collective)) {
+        return StopReason.SIGNAL;
+      }
+      long elapsed = clock.getAsLong() - start;
+      if (window == null && budgetMillis > 0
+          && elapsed >= (1 - config.schedule().decayFraction()) * budgetMillis) {
+        window = schedule.budgetDecay(step);
+        log.info(String.format("time budget: %s of %s used at step %d; decaying to min_lr over"
+            + " %d updates (to step %d)", TrainLog.duration(elapsed / 1e3),
+            TrainLog.duration(budgetMillis / 1e3), step, window.end() - step, window.end()));
+      }
+      return window != null && step >= window.end() ? StopReason.TIME_BUDGET : null;
+    }
+
+    /** What one optimizer update measured. */
+    private record Update(double loss, double gradNorm, double lr) {}
+
+    /**
+     * One optimizer update: gradients of {@code grad_accum} batches, averaged over them and over
+     * ranks, clipped by global norm, applied at the scheduled learning rate.
+     */
+    private Update update(SequenceBatches train, int[] batch) {
+      TrainConfig.Data d = config.data();
       FloatBuffer grads = model.grads();
       long n = model.layout().size();
-      int[] batch = new int[d.batchSize() * train.width()];
-      long tokensPerStep = config.tokensPerStep() * collective.worldSize();
-      long start = clock.getAsLong() - elapsedBefore;
-      long markTime = clock.getAsLong();
-      long markStep = step;
-      double loss = Double.NaN;
-      String stop;
-      while (true) {
-        if (step >= config.maxSteps()) {
-          stop = "max_steps";
-          break;
-        }
-        if (stopAt >= 0 && step >= stopAt) {
-          stop = "stop_at";
-          break;
-        }
-        if (signal.requested(collective)) {
-          stop = SIGNAL;
-          break;
-        }
-        long elapsed = clock.getAsLong() - start;
-        if (window == null && budgetMillis > 0
-            && elapsed >= (1 - config.schedule().decayFraction()) * budgetMillis) {
-          window = schedule.budgetDecay(step);
-          log.info(String.format("time budget: %s of %s used at step %d; decaying to min_lr over"
-              + " %d updates (to step %d)", TrainLog.duration(elapsed / 1e3),
-              TrainLog.duration(budgetMillis / 1e3), step, window.end() - step, window.end()));
-        }
-        if (window != null && step >= window.end()) {
-          stop = "time_budget";
-          break;
-        }
-        model.zeroGrads();
-        double lossSum = 0;
-        for (int a = 0; a < d.gradAccum(); a++) {
-          train.next(batch);
-          lossSum += model.forwardBackward(batch, d.batchSize());
-        }
-        if (d.gradAccum() > 1) {
-          kernels.scale(grads, 0, n, 1f / d.gradAccum());
-        }
-        collective.allreduceMean(grads);
-        loss = collective.allreduceMean(lossSum / d.gradAccum());
-        double norm = Math.sqrt(kernels.sumSquares(grads, 0, n));
-        if (config.gradClip() > 0 && norm > config.gradClip()) {
-          kernels.scale(grads, 0, n, (float) (config.gradClip() / (norm + 1e-6)));
-        }
-        double lr = schedule.lr(step, window);
-        opt.step(params, grads, lr, step + 1);
-        step++;
-        position = train.position();
-        if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
-          throw new IllegalStateException("training diverged at step " + step + ": loss " + loss
-              + ", grad norm " + norm + "; lower optimizer.lr or raise schedule.warmup, and resume"
-              + " from an earlier checkpoint");
-        }
-        if (step % config.log().every() == 0) {
-          long now = clock.getAsLong();
-          double secs = Math.max(1e-9, (now - markTime) / 1e3);
-          double perStep = secs / (step - markStep);
-          long last = window != null ? window.end() : config.maxSteps();
-          double eta = (last - step) * perStep;
-          if (budgetMillis > 0 && window == null) {
-            eta = Math.min(eta, (budgetMillis - (now - start)) / 1e3);
-          }
-          log.step(step, last, loss, lr, norm, step * tokensPerStep,
-              (step - markStep) * tokensPerStep / secs, (now - start) / 1e3, eta);
-          markTime = now;
-          markStep = step;
-        }
-        if (config.evalEvery() > 0 && step % config.evalEvery() == 0) {
-          evaluate(start);
-        }
-        if (dir != null && config.checkpoint().every() > 0 && step % config.checkpoint().every() == 0) {
-          save(clock.getAsLong() - start);
-        }
+      model.zeroGrads();
+      double lossSum = 0;
+      for (int a = 0; a < d.gradAccum(); a++) {
+        train.next(batch);
+        lossSum += model.forwardBackward(batch, d.batchSize());
       }
+      if (d.gradAccum() > 1) {
+        kernels.scale(grads, 0, n, 1f / d.gradAccum());
+      }
+      collective.allreduceMean(grads);
+      double loss = collective.allreduceMean(lossSum / d.gradAccum());
+      double norm = Math.sqrt(kernels.sumSquares(grads, 0, n));
+      if (config.gradClip() > 0 && norm > config.gradClip()) {
+        kernels.scale(grads, 0, n, (float) (config.gradClip() / (norm + 1e-6)));
+      }
+      double lr = schedule.lr(step, window);
+      opt.step(model.params(), grads, lr, step + 1);
+      step++;
+      position = train.position();
+      if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+        throw new IllegalStateException("training diverged at step " + step + ": loss " + loss
+            + ", grad norm " + norm + "; lower optimizer.lr or raise schedule.warmup, and resume"
+            + " from an earlier checkpoint");
+      }
+      return new Update(loss, norm, lr);
+    }
+
+    /** Every {@code log.every} updates: a console line and a metrics record, with rate and ETA. */
+    private void logProgress(Update u) {
+      if (step % config.log().every() != 0) {
+        return;
+      }
+      long now = clock.getAsLong();
+      long tokensPerStep = config.tokensPerStep() * collective.worldSize();
+      double secs = Math.max(1e-9, (now - markTime) / 1e3);
+      double perStep = secs / (step - markStep);
+      long last = window != null ? window.end() : config.maxSteps();
+      double eta = (last - step) * perStep;
+      if (budgetMillis > 0 && window == null) {
+        eta = Math.min(eta, (budgetMillis - (now - start)) / 1e3);
+      }
+      log.step(step, last, u.loss(), u.lr(), u.gradNorm(), step * tokensPerStep,
+          (step - markStep) * tokensPerStep / secs, (now - start) / 1e3, eta);
+      markTime = now;
+      markStep = step;
+    }
+
+    /** The final evaluation and checkpoint (none of the first on a signal), and the summary. */
+    private Result finish(StopReason stop, double loss) {
       // On a signal the time left is the cluster manager's grace period: no final evaluation.
-      if (!stop.equals(SIGNAL) && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
-        evaluate(start);
+      if (stop != StopReason.SIGNAL && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
+        evaluate();
       }
       if (dir != null && !dir.path(step).equals(lastCheckpoint)) {
-        save(clock.getAsLong() - start);
+        save();
       }
-      if (stop.equals(SIGNAL)) {
+      if (stop == StopReason.SIGNAL) {
         log.info("stopping on signal: checkpoint step " + step + " written to " + lastCheckpoint);
       }
       log.info(String.format("stopped at step %d (%s) after %s; train loss %.4f, %s", step,
-          stop, TrainLog.duration((clock.getAsLong() - start) / 1e3), loss,
+          stop.id(), TrainLog.duration((clock.getAsLong() - start) / 1e3), loss,
           Double.isNaN(valLoss) ? "no evaluation ran" : String.format("val loss %.4f", valLoss)));
+      log.stop(step, stop.id(), loss, valLoss, lastCheckpoint);
       return new Result(step, loss, valLoss, stop, lastCheckpoint);
     }
 
     /** Mean loss over the fixed validation batches, averaged over ranks. */
-    private void evaluate(long start) {
+    private void evaluate() {
       if (config.evalBatches() == 0) {
         return;
       }
@@ -379,10 +428,11 @@ public final class Trainer {
       return out;
     }
 
-    private void save(long elapsed) {
+    private void save() {
       if (collective.rank() != 0) {
         return;
       }
+      long elapsed = clock.getAsLong() - start;
       Checkpoint.Header h = new Checkpoint.Header(config, step, elapsed, config.seed(), table.table(),
           table.version(), position.epoch(), position.index(),
           window == null ? null : window.start(), window == null ? null : window.end(),

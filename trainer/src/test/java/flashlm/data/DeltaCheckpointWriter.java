@@ -18,7 +18,10 @@ import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
 
-/** Writes a classic Delta checkpoint (the subset of its schema the reader uses) for tests. */
+/**
+ * Writes a classic Delta checkpoint for tests: the columns of Delta's own checkpoints that a
+ * reader needs (Delta Kernel requires the non-null fields of each action), without statistics.
+ */
 final class DeltaCheckpointWriter {
   private static final MessageType SCHEMA = MessageTypeParser.parseMessageType("""
       message spark_schema {
@@ -31,18 +34,37 @@ final class DeltaCheckpointWriter {
           optional int64 size;
           optional int64 modificationTime;
           optional boolean dataChange;
-          optional group deletionVector { optional binary storageType (STRING); }
+          optional group deletionVector {
+            optional binary storageType (STRING);
+            optional binary pathOrInlineDv (STRING);
+            optional int32 offset;
+            optional int32 sizeInBytes;
+            optional int64 cardinality;
+          }
         }
         optional group remove { optional binary path (STRING); optional int64 deletionTimestamp; }
         optional group metaData {
           optional binary id (STRING);
+          optional group format {
+            optional binary provider (STRING);
+            optional group options (MAP) {
+              repeated group key_value {
+                required binary key (STRING);
+                optional binary value (STRING);
+              }
+            }
+          }
           optional binary schemaString (STRING);
           optional group partitionColumns (LIST) {
             repeated group list { optional binary element (STRING); }
           }
           optional group configuration (MAP) {
-            repeated group key_value { required binary key (STRING); optional binary value (STRING); }
+            repeated group key_value {
+              required binary key (STRING);
+              optional binary value (STRING);
+            }
           }
+          optional int64 createdTime;
         }
         optional group protocol { optional int32 minReaderVersion; optional int32 minWriterVersion; }
       }""");
@@ -61,11 +83,13 @@ final class DeltaCheckpointWriter {
       w.write(protocol);
       Group meta = rows.newGroup();
       Group m = meta.addGroup("metaData");
-      m.append("id", metaData.get("id").asText()).append("schemaString",
-          metaData.get("schemaString").asText());
+      m.append("id", metaData.get("id").asText());
+      m.addGroup("format").append("provider", "parquet").addGroup("options");
+      m.append("schemaString", metaData.get("schemaString").asText());
       Group cols = m.addGroup("partitionColumns");
       metaData.get("partitionColumns").forEach(c -> cols.addGroup("list").append("element", c.asText()));
       putMap(m.addGroup("configuration"), metaData.get("configuration"));
+      m.append("createdTime", 0L);
       w.write(meta);
       for (ObjectNode add : adds) {
         Group row = rows.newGroup();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,8 +67,8 @@ class DeltaSnapshotTest {
     f.commit(List.of(a1, f.remove(a0)));
     f.checkpoint(); // version 1: a1 live, a0 a tombstone
     f.commit(List.of(f.add("validation", 0, SequencesFixture.randomRows(5, SEQ, 50, 3), 0)));
+    // log cleanup removes the commits before the checkpoint's version, not the version itself
     Files.delete(dir.resolve("t/_delta_log/00000000000000000000.json"));
-    Files.delete(dir.resolve("t/_delta_log/00000000000000000001.json"));
 
     DeltaSnapshot s = DeltaSnapshot.load(f.conf(), f.table(), null);
     assertEquals(2, s.version());
@@ -79,41 +80,51 @@ class DeltaSnapshotTest {
 
     IllegalArgumentException old = assertThrows(IllegalArgumentException.class,
         () -> DeltaSnapshot.load(f.conf(), f.table(), 0L));
-    assertTrue(old.getMessage().contains("commit 0") && old.getMessage().contains(f.table()),
-        old.getMessage());
+    assertTrue(old.getMessage().contains(f.table() + ": cannot read version 0")
+        && old.getMessage().contains("earliest available version is 1"), old.getMessage());
 
     Files.delete(dir.resolve("t/_delta_log/00000000000000000001.checkpoint.parquet"));
     IllegalArgumentException damaged = assertThrows(IllegalArgumentException.class,
         () -> DeltaSnapshot.load(f.conf(), f.table(), null));
-    assertTrue(damaged.getMessage().contains("_last_checkpoint"), damaged.getMessage());
+    assertTrue(damaged.getMessage().contains(f.table())
+        && damaged.getMessage().contains("Missing checkpoint at version 1"), damaged.getMessage());
   }
 
   @Test
-  void clearErrors() throws Exception {
+  void clearErrorsForAMissingTableAndAMissingVersion() {
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> DeltaSnapshot.load(new org.apache.hadoop.conf.Configuration(), dir.resolve("nope").toString(), null));
+        () -> DeltaSnapshot.load(new Configuration(), dir.resolve("nope").toString(), null));
     assertTrue(none.getMessage().contains("no _delta_log") && none.getMessage().contains("nope"),
         none.getMessage());
 
     SequencesFixture f = SequencesFixture.random(dir.resolve("t"), SEQ, 50, 1, 2, 2, 1);
     IllegalArgumentException future = assertThrows(IllegalArgumentException.class,
         () -> DeltaSnapshot.load(f.conf(), f.table(), 7L));
-    assertTrue(future.getMessage().contains("no version 7"), future.getMessage());
+    assertTrue(future.getMessage().contains("no version 7 (versions go up to 0)"),
+        future.getMessage());
+  }
 
-    f.commit(List.of("{\"add\":{\"path\":\"x.parquet\",\"partitionValues\":{},\"size\":1,"
-        + "\"deletionVector\":{\"storageType\":\"u\"}}}"));
-    IllegalArgumentException dv = assertThrows(IllegalArgumentException.class,
-        () -> DeltaSnapshot.load(f.conf(), f.table(), null));
-    assertTrue(dv.getMessage().contains("deletion vectors")
-        && dv.getMessage().contains("00000000000000000001.json line 1"), dv.getMessage());
-
+  @Test
+  void refusesReaderFeaturesKernelLacksAndColumnMapping() {
     SequencesFixture g = new SequencesFixture(dir.resolve("g"), SEQ);
     g.commit(List.of("{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
-        + "\"readerFeatures\":[\"columnMapping\"]}}", g.metaData(50, 1)));
+        + "\"readerFeatures\":[\"fromTheFuture\"]}}", g.metaData(50, 1)));
     IllegalArgumentException feature = assertThrows(IllegalArgumentException.class,
         () -> DeltaSnapshot.load(g.conf(), g.table(), null));
-    assertTrue(feature.getMessage().contains("columnMapping"), feature.getMessage());
+    assertTrue(feature.getMessage().contains(g.table())
+        && feature.getMessage().contains("fromTheFuture"), feature.getMessage());
 
+    SequencesFixture m = new SequencesFixture(dir.resolve("m"), SEQ);
+    m.commit(List.of("{\"protocol\":{\"minReaderVersion\":2,\"minWriterVersion\":5}}",
+        m.metaData(Map.of("delta.columnMapping.mode", "name"))));
+    IllegalArgumentException mapping = assertThrows(IllegalArgumentException.class,
+        () -> DeltaSnapshot.load(m.conf(), m.table(), null));
+    assertTrue(mapping.getMessage().contains(m.table() + " version 0 uses column mapping mode"
+        + " 'name'"), mapping.getMessage());
+  }
+
+  @Test
+  void refusesATableThatIsNotASequencesTable() {
     SequencesFixture h = new SequencesFixture(dir.resolve("h"), SEQ);
     h.commit(List.of(SequencesFixture.protocol(),
         h.metaData(Map.of(SequencesTable.PROP_FORMAT_VERSION, "9"))));
@@ -121,5 +132,13 @@ class DeltaSnapshotTest {
         () -> SequencesSnapshot.open(h.conf(), h.table(), null));
     assertTrue(format.getMessage().contains(h.table() + " version 0")
         && format.getMessage().contains("format_version is 9"), format.getMessage());
+
+    SequencesFixture t = new SequencesFixture(dir.resolve("longs"), SEQ);
+    t.commit(List.of(SequencesFixture.protocol(), t.metaData(50, 1)
+        .replace("\\\"elementType\\\":\\\"integer\\\"", "\\\"elementType\\\":\\\"long\\\"")));
+    IllegalArgumentException longs = assertThrows(IllegalArgumentException.class,
+        () -> SequencesSnapshot.open(t.conf(), t.table(), null));
+    assertTrue(longs.getMessage().contains("column tokens has type array[long"),
+        longs.getMessage());
   }
 }

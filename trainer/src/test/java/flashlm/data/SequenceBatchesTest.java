@@ -152,4 +152,27 @@ class SequenceBatchesTest {
     b.next(out);
     assertArrayEquals(new int[] {0, 1}, ids(out));
   }
+
+  @Test
+  void rowGroupsLeaveOutTheRowsADeletionVectorDeletes() {
+    SequencesFixture f = table(1, 7, 2); // row groups of rows 0-1, 2-3, 4-5, 6
+    org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(
+        dir.resolve("t/split=train/shard=0/part-00000-c000.snappy.parquet").toUri());
+    long[] deleted = {0, 2, 3, 6}; // row groups 1 and 3 wholly, row group 0 in part
+    List<TokenBlock> blocks = TokenBlock.of(f.conf(), file, 0, deleted, "test");
+    assertEquals(List.of(0, 2), blocks.stream().map(TokenBlock::rowGroup).toList());
+    assertEquals(List.of(1L, 2L), blocks.stream().map(TokenBlock::rows).toList());
+    List<Integer> read = new ArrayList<>();
+    for (TokenBlock b : blocks) {
+      int[] out = new int[(int) b.rows() * W];
+      b.read(f.conf(), W, out, 0, "test");
+      Arrays.stream(ids(out)).forEach(read::add);
+    }
+    assertEquals(List.of(1, 4, 5), read);
+
+    IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
+        () -> TokenBlock.of(f.conf(), file, 0, new long[] {7}, "test"));
+    assertTrue(past.getMessage().contains("deletes row 7 of a file of 7 rows"),
+        past.getMessage());
+  }
 }

@@ -40,12 +40,17 @@ class TrainerSmokeTest {
 
     List<JsonNode> train = new ArrayList<>();
     List<JsonNode> eval = new ArrayList<>();
+    List<JsonNode> stop = new ArrayList<>();
     for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
       JsonNode n = new ObjectMapper().readTree(line);
-      (n.get("type").asText().equals("train") ? train : eval).add(n);
+      String type = n.get("type").asText();
+      (type.equals("train") ? train : type.equals("eval") ? eval : stop).add(n);
     }
     assertEquals(8, train.size());
     assertEquals(2, eval.size());
+    assertEquals(1, stop.size());
+    assertEquals("max_steps", stop.get(0).get("reason").asText());
+    assertEquals(r.valLoss(), stop.get(0).get("val_loss").asDouble());
     double uniform = Math.log(VOCAB);
     double first = train.get(0).get("loss").asDouble();
     assertTrue(Math.abs(first - uniform) < 0.5, "initial loss " + first + " vs ln V " + uniform);

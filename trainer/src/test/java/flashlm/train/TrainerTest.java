@@ -106,11 +106,11 @@ class TrainerTest {
     Trainer.Result a = train(config("a", optimizer, be, la), false, -1);
     Trainer.Result again = train(config("again", optimizer, be, la), false, -1);
     assertEquals(6, a.steps());
-    assertEquals("max_steps", a.stopReason());
+    assertEquals(StopReason.MAX_STEPS, a.stopReason());
     assertSameBits(bits(a.checkpoint()), bits(again.checkpoint()), "two identical runs");
 
     Trainer.Result half = train(config("b", optimizer, be, la), false, 3); // mid-epoch, odd step
-    assertEquals("stop_at", half.stopReason());
+    assertEquals(StopReason.STOP_AT, half.stopReason());
     assertEquals(3, half.steps());
     Trainer.Result rest = train(config("b", optimizer, be, la), true, -1);
     assertEquals(6, rest.steps());
@@ -248,7 +248,7 @@ class TrainerTest {
     AtomicLong now = new AtomicLong();
     Trainer.Result r = Trainer.builder(c).optClock(() -> now.addAndGet(10))
         .optOut(new PrintStream(console, true)).build().run();
-    assertEquals("time_budget", r.stopReason());
+    assertEquals(StopReason.TIME_BUDGET, r.stopReason());
     List<JsonNode> train = new ArrayList<>();
     for (String line : Files.readAllLines(dir.resolve("t.jsonl"))) {
       JsonNode n = new ObjectMapper().readTree(line);

@@ -13,6 +13,7 @@ import flashlm.fs.LockFile;
 import flashlm.tests.S3ProxyServer;
 import flashlm.train.Checkpoint;
 import flashlm.train.CheckpointDir;
+import flashlm.train.StopReason;
 import flashlm.train.TrainConfig;
 import flashlm.train.Trainer;
 import java.io.ByteArrayOutputStream;
@@ -90,7 +91,7 @@ class S3CheckpointsTest {
     assertEquals(root + "/a/ckpt-0000000006.flm", a.checkpoint());
 
     TrainConfig b = SmokeSequences.config(root + "/b", dir.resolve("b.jsonl"), common);
-    assertEquals("stop_at", train(conf, b, false, 4).stopReason()); // checkpoints 2 and 4
+    assertEquals(StopReason.STOP_AT, train(conf, b, false, 4).stopReason()); // checkpoints 2 and 4
     CheckpointDir bDir = new CheckpointDir(conf, root + "/b");
     String four = bDir.path(4);
     FileSystem fs = new org.apache.hadoop.fs.Path(root).getFileSystem(conf);

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The trainer's Spark-free reader on a sequences table that Spark and Delta wrote: commits, a
- * classic checkpoint (every two commits), a partition delete (remove actions), time travel. Rows
- * must match what was inserted, id for id.
+ * classic checkpoint (every two commits), a partition delete (remove actions), time travel, rows
+ * deleted with deletion vectors. Rows must match what was inserted, id for id.
  */
 class SequencesReaderTest {
   private static final int SEQ = 5;
@@ -78,15 +78,21 @@ class SequencesReaderTest {
     return out;
   }
 
-  @Test
-  void readsWhatSparkWrote() {
-    SparkSession spark = SparkTestSession.get();
-    String table = dir.resolve("sequences").toString();
+  /** A sequences table of 2 shards with a checkpoint every two commits, and more properties. */
+  private static void create(SparkSession spark, String table, String properties) {
     spark.sql("CREATE TABLE delta.`" + table + "` (split STRING, shard INT, seq_index BIGINT,"
         + " tokens ARRAY<INT>) USING delta PARTITIONED BY (split, shard) TBLPROPERTIES ("
         + "'" + SequencesTable.PROP_FORMAT_VERSION + "' = '1', '" + SequencesTable.PROP_SEQ_LEN
         + "' = '" + SEQ + "', '" + SequencesTable.PROP_VOCAB_SIZE + "' = '100000', '"
-        + SequencesTable.PROP_NUM_SHARDS + "' = '2', 'delta.checkpointInterval' = '2')"); // v0
+        + SequencesTable.PROP_NUM_SHARDS + "' = '2', 'delta.checkpointInterval' = '2'"
+        + properties + ")");
+  }
+
+  @Test
+  void readsWhatSparkWrote() {
+    SparkSession spark = SparkTestSession.get();
+    String table = dir.resolve("sequences").toString();
+    create(spark, table, "");                                                              // v0
     TreeMap<String, List<Integer>> rows = new TreeMap<>();
     spark.sql("INSERT INTO delta.`" + table + "` VALUES " + rows("train", 0, 100, 4, rows) + ", "
         + rows("train", 1, 200, 3, rows));                                                 // v1
@@ -108,5 +114,34 @@ class SequencesReaderTest {
     assertEquals(SEQ, latest.seqLen());
     assertEquals(2, latest.numShards());
     assertEquals(6, latest.rows("train", 0, 1));
+  }
+
+  @Test
+  void leavesOutRowsThatDeletionVectorsDelete() throws Exception {
+    SparkSession spark = SparkTestSession.get();
+    String table = dir.resolve("dv").toString();
+    create(spark, table, ", 'delta.enableDeletionVectors' = 'true'");                     // v0
+    TreeMap<String, List<Integer>> rows = new TreeMap<>();
+    spark.sql("INSERT INTO delta.`" + table + "` VALUES " + rows("train", 0, 100, 6, rows) + ", "
+        + rows("train", 1, 200, 3, rows) + ", " + rows("validation", 0, 300, 2, rows));   // v1
+    TreeMap<String, List<Integer>> v1 = copy(rows);
+    spark.sql("DELETE FROM delta.`" + table + "` WHERE split = 'train' AND shard = 0"
+        + " AND seq_index IN (1, 4)");                                                    // v2
+    rows.get("train/0").removeAll(List.of(1010, 1040));
+    TreeMap<String, List<Integer>> v2 = copy(rows);
+    spark.sql("DELETE FROM delta.`" + table + "` WHERE split = 'train' AND seq_index = 0"); // v3
+    rows.get("train/0").remove(Integer.valueOf(1000));
+    rows.get("train/1").remove(Integer.valueOf(2000));
+
+    String log = Files.readString(dir.resolve("dv/_delta_log/00000000000000000002.json"));
+    assertTrue(log.contains("\"deletionVector\":{"), "Delta deleted by rewriting: " + log);
+    assertTrue(Files.exists(dir.resolve("dv/_delta_log/00000000000000000002.checkpoint.parquet")),
+        "Delta wrote no checkpoint at version 2");
+    assertEquals(v1, ourRows(table, 1, 2), "version 1 (no deletes)");
+    assertEquals(v2, ourRows(table, 2, 2), "version 2 (a deletion vector, from the checkpoint)");
+    assertEquals(rows, ourRows(table, 3, 2), "version 3 (a second vector on each train file)");
+    assertEquals(rows.values().stream().mapToLong(List::size).sum(),
+        spark.read().format("delta").load(table).count(), "Spark's own count");
+    assertEquals(3, SequencesSnapshot.open(new Configuration(), table, null).rows("train", 0, 2));
   }
 }

@@ -5,8 +5,11 @@ import static flashlm.tests.train.SmokeSequences.bits;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.jobs.JvmFlags;
 import flashlm.train.CheckpointDir;
+import flashlm.train.StopReason;
 import flashlm.train.Trainer;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -15,6 +18,7 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -102,6 +106,12 @@ class TrainSignalTest {
     return c.process().exitValue();
   }
 
+  /** The last record of a metrics file (JSON lines). */
+  private static JsonNode lastRecord(Path metrics) throws IOException {
+    List<String> lines = Files.readAllLines(metrics);
+    return new ObjectMapper().readTree(lines.get(lines.size() - 1));
+  }
+
   @Test
   void sigtermCheckpointsTheStepInFlightAndResumeContinuesExactly() throws Exception {
     SmokeSequences.table(); // before the clock starts: the first call builds it with Spark
@@ -109,7 +119,10 @@ class TrainSignalTest {
 
     Child whole = start("whole");
     assertEquals(0, exit(whole), whole.output());
-    assertTrue(whole.output().contains("stopped at step " + STEPS + " (max_steps)"), whole.output());
+    JsonNode stop = lastRecord(dir.resolve("whole.jsonl"));
+    assertEquals("stop", stop.get("type").asText(), whole.output());
+    assertEquals(StopReason.MAX_STEPS.id(), stop.get("reason").asText(), whole.output());
+    assertEquals(STEPS, stop.get("step").asLong(), whole.output());
 
     Child cut = start("cut");
     assertTrue(cut.signalPoint().await(CHILD_TIMEOUT_S, TimeUnit.SECONDS),
