@@ -79,6 +79,6 @@ final class LrSchedule {
   }
 
   private boolean wsd() {
-    return config.type().equals(TrainConfig.Schedule.WSD);
+    return config.type() == TrainConfig.Schedule.Type.WSD;
   }
 }

@@ -37,7 +37,7 @@ public final class OptimizerState {
   }
 
   public String type() {
-    return config.type();
+    return config.type().id();
   }
 
   /** One update of {@code params} from {@code grads} at learning rate {@code lr}; step from 1. */

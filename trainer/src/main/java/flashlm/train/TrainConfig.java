@@ -64,8 +64,8 @@ public record TrainConfig(
     if (data == null) {
       throw ConfigException.missing("data");
     }
-    optimizer = optimizer == null ? new Optimizer(null, null, null, null, null, null, null) : optimizer;
-    schedule = schedule == null ? new Schedule(null, null, null, null) : schedule;
+    optimizer = optimizer == null ? Optimizer.defaults() : optimizer;
+    schedule = schedule == null ? Schedule.defaults() : schedule;
     gradClip = gradClip == null ? 1.0 : gradClip;
     if (!(gradClip >= 0)) {
       throw ConfigException.badValue("grad_clip", gradClip, "a number >= 0 (0 turns clipping off)");
@@ -177,7 +177,7 @@ public record TrainConfig(
    * SGD follows {@code torch.optim.SGD} with momentum
    * (L2 weight decay added to the gradient of decay tensors).
    *
-   * @param type "adamw" or "sgd"
+   * @param type adamw or sgd
    * @param lr peak learning rate, default 1e-3 (adamw) or 0.1 (sgd)
    * @param beta1 default 0.9 (adamw)
    * @param beta2 default 0.95 (adamw)
@@ -185,17 +185,22 @@ public record TrainConfig(
    * @param weightDecay default 0.1 (adamw) or 0 (sgd) (weight_decay)
    * @param momentum default 0.9 (sgd)
    */
-  public record Optimizer(String type, Double lr, Double beta1, Double beta2, Double eps,
+  public record Optimizer(Type type, Double lr, Double beta1, Double beta2, Double eps,
       Double weightDecay, Double momentum) {
-    public static final String ADAMW = "adamw";
-    public static final String SGD = "sgd";
+    /** The optimizers: {@code adamw}, {@code sgd}. */
+    public enum Type implements ConfigEnum {
+      ADAMW,
+      SGD;
+
+      @JsonCreator
+      public static Type of(String id) {
+        return ConfigEnum.parse(Type.class, "optimizer.type", id);
+      }
+    }
 
     public Optimizer {
-      type = type == null ? ADAMW : type;
-      boolean adam = type.equals(ADAMW);
-      if (!adam && !type.equals(SGD)) {
-        throw ConfigException.badValue("optimizer.type", type, "'adamw' or 'sgd'");
-      }
+      type = type == null ? Type.ADAMW : type;
+      boolean adam = type == Type.ADAMW;
       lr = lr == null ? (adam ? 1e-3 : 0.1) : lr;
       beta1 = beta1 == null ? 0.9 : beta1;
       beta2 = beta2 == null ? 0.95 : beta2;
@@ -220,7 +225,12 @@ public record TrainConfig(
     }
 
     public boolean adamw() {
-      return type.equals(ADAMW);
+      return type == Type.ADAMW;
+    }
+
+    /** Every setting at its default (adamw). */
+    public static Optimizer defaults() {
+      return new Optimizer(null, null, null, null, null, null, null);
     }
   }
 
@@ -228,22 +238,32 @@ public record TrainConfig(
    * The learning-rate schedule over max_steps updates; see {@link LrSchedule} for the formulas
    * and for what a time budget does to them.
    *
-   * @param type "wsd" (linear warmup, constant, linear decay to min_lr over the last
-   *     decay_fraction of the run) or "cosine" (linear warmup, cosine to min_lr at max_steps)
+   * @param type wsd (linear warmup, constant, linear decay to min_lr over the last
+   *     decay_fraction of the run) or cosine (linear warmup, cosine to min_lr at max_steps)
    * @param warmup warmup steps, default 100
    * @param decayFraction share of the run spent decaying (decay_fraction), default 0.2: of the
    *     steps for wsd, and for both types the share of a time budget left for the decay window
    * @param minLr final learning rate (min_lr), default 0
    */
-  public record Schedule(String type, Integer warmup, Double decayFraction, Double minLr) {
-    public static final String WSD = "wsd";
-    public static final String COSINE = "cosine";
+  public record Schedule(Type type, Integer warmup, Double decayFraction, Double minLr) {
+    /** The schedules: {@code wsd} (warmup-stable-decay), {@code cosine}. */
+    public enum Type implements ConfigEnum {
+      WSD,
+      COSINE;
+
+      @JsonCreator
+      public static Type of(String id) {
+        return ConfigEnum.parse(Type.class, "schedule.type", id);
+      }
+    }
+
+    /** Every setting at its default (wsd). */
+    public static Schedule defaults() {
+      return new Schedule(null, null, null, null);
+    }
 
     public Schedule {
-      type = type == null ? WSD : type;
-      if (!type.equals(WSD) && !type.equals(COSINE)) {
-        throw ConfigException.badValue("schedule.type", type, "'wsd' or 'cosine'");
-      }
+      type = type == null ? Type.WSD : type;
       warmup = warmup == null ? 100 : warmup;
       if (warmup < 0) {
         throw ConfigException.badValue("schedule.warmup", warmup, "an integer >= 0");

@@ -169,12 +169,12 @@ public final class Trainer {
   /** The header of the checkpoint to resume from, checked against the config. */
   private Checkpoint.Header resumeHeader(String path) {
     Checkpoint.Header h = Checkpoint.readHeader(conf, path);
-    if (!h.config().model().equals(config.model()) || !h.optimizer().equals(config.optimizer().type())) {
+    if (!h.config().model().equals(config.model()) || !h.optimizer().equals(config.optimizer().type().id())) {
       throw new IllegalArgumentException(path + " was written for model "
           + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "
           + h.optimizer() + ", but the config asks for model "
           + Configs.toJson(config.model()).replaceAll("\\s+", " ") + " with optimizer "
-          + config.optimizer().type() + ". Resume with the config saved beside it ("
+          + config.optimizer().type().id() + ". Resume with the config saved beside it ("
           + CheckpointDir.CONFIG + "), or set checkpoint.dir to a new directory");
     }
     for (String key : ConfigDiff.changed(h.config(), config)) {

@@ -33,8 +33,8 @@ class TrainConfigTest {
     assertEquals(ModelSpec.Quant.NONE, f.model().quant());
     assertEquals(load("v7-ts.json").model().parameterCount(), f.model().parameterCount());
     TrainConfig v61 = load("v6.1.json");
-    assertEquals("sgd", v61.optimizer().type());
-    assertEquals("cosine", v61.schedule().type());
+    assertEquals(TrainConfig.Optimizer.Type.SGD, v61.optimizer().type());
+    assertEquals(TrainConfig.Schedule.Type.COSINE, v61.schedule().type());
     assertEquals(100, v61.schedule().warmup());
     assertEquals(256, v61.model().seqLen());
     TrainConfig smoke = load("v7-smoke.json");
