@@ -58,8 +58,10 @@ typedef struct {
  * failure no socket is left open and the error text names the peer. */
 int fl_ring_handshake(fl_ring_links *links, int listen_fd, const char *right, const uint8_t *secret,
                       size_t secret_len, int rank, int world, int64_t deadline_ms);
-/* TCP_NODELAY, the socket buffer sizes and O_NONBLOCK on a socket. */
+/* TCP_NODELAY and O_NONBLOCK on a socket. */
 void fl_socket_tune(int fd);
+/* Small socket buffers on a connection within one host (see net.c); others keep autotuning. */
+void fl_socket_buffers(int fd);
 /* The listening socket of a listener. */
 int fl_listener_fd(const fl_listener *l);
 

@@ -23,9 +23,11 @@
 #include "comm/comm.h"
 #include "internal.h"
 
-/* Received data is reduced in chunks of this many bytes (a multiple of every element size): the
- * staging area stays in the L2 cache, and a chunk is forwarded as soon as it is reduced. */
-#define FL_RING_CHUNK (256 << 10)
+/* Received data is reduced in chunks of this many bytes (a multiple of every element size), and a
+ * chunk is forwarded as soon as it is reduced. The staging area fits the L2 cache. Measured on
+ * loopback (2 ranks, 16 and 64 MB): CPU time per call 5-10% lower with 1 MB than with 256 KB
+ * (fewer, larger receives), 2 MB no better. */
+#define FL_RING_CHUNK (1 << 20)
 #define HEADER_BYTES 32
 enum { KIND_ALLREDUCE = 1, KIND_BROADCAST = 2, KIND_BARRIER = 3 };
 
