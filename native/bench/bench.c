@@ -337,17 +337,20 @@ static void peak_json(void) {
  * receives per unit time, comparable across world sizes), with w processes on loopback; and, as
  * the ceiling, one TCP stream between two processes with the ring's socket options moving the
  * same bytes (bytes / time). Each timed call starts after a barrier;
- * rank 0's wall time. Lines "RESULT impl world bytes median_s best_s" are for
- * tests/bench/allreduce-benchmark.sh. */
+ * rank 0's wall time. The CPU time rank 0's process spent in the call (the stream: the
+ * receiver's) is the figure that a machine busy with other work disturbs least. Lines "RESULT
+ * impl world bytes median_s best_s median_cpu_s" are for tests/bench/allreduce-benchmark.sh. */
 static const size_t AR_MB[] = {1, 4, 16, 64, 256};
 #define AR_SIZES (sizeof AR_MB / sizeof AR_MB[0])
 #define AR_MAX_REPS 64
 
-static double wall(void) {
+static double clock_s(clockid_t c) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(c, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+static double wall(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -359,9 +362,10 @@ static double median(double *t, int n) {
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
-/* times[size][rep], filled by rank 0 (shared memory). */
+/* times[size][rep] (wall) and cpus[size][rep] (this process's CPU time), filled by rank 0
+ * (shared memory). */
 static void ring_rank(int rank, int world, fl_listener *l, const char *const *peers,
-                      double (*times)[AR_MAX_REPS]) {
+                      double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
   static const char secret[] = "benchmark secret (not secret)";
   fl_comm *c;
   if (fl_comm_create(&c, l, peers, secret, sizeof secret, rank, world, 120000)) {
@@ -377,12 +381,12 @@ static void ring_rank(int rank, int world, fl_listener *l, const char *const *pe
     if (fl_comm_allreduce_sum(c, x, n)) break; /* warm-up: pages touched, windows open */
     for (int r = 0; r < reps; r++) {
       if (fl_comm_barrier(c)) break;
-      double t0 = wall();
+      double t0 = wall(), c0 = cpu();
       if (fl_comm_allreduce_sum(c, x, n)) {
         fprintf(stderr, "rank %d: %s\n", rank, fl_last_error());
         break;
       }
-      if (rank == 0) times[s][r] = wall() - t0;
+      if (rank == 0) times[s][r] = wall() - t0, cpus[s][r] = cpu() - c0;
     }
   }
   free(x);
@@ -399,7 +403,7 @@ static void set_sock(int fd) {
 }
 
 /* One stream: the receiver asks ("go"), the sender sends the bytes, the receiver times. */
-static void stream_pair(double (*times)[AR_MAX_REPS]) {
+static void stream_pair(double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
   int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof a;
@@ -437,14 +441,14 @@ static void stream_pair(double (*times)[AR_MAX_REPS]) {
   for (size_t s = 0; s < AR_SIZES; s++)
     for (int r = 0; r <= reps; r++) { /* rep 0 is the warm-up */
       size_t n = AR_MB[s] << 20, off = 0;
-      double t0 = wall();
+      double t0 = wall(), c0 = cpu();
       if (send(fd, &go, 1, 0) != 1) break;
       while (off < n) {
         ssize_t k = recv(fd, buf + off, n - off, 0);
         if (k <= 0) break;
         off += (size_t)k;
       }
-      if (r) times[s][r - 1] = wall() - t0;
+      if (r) times[s][r - 1] = wall() - t0, cpus[s][r - 1] = cpu() - c0;
     }
   close(fd);
   close(ls);
@@ -452,7 +456,7 @@ static void stream_pair(double (*times)[AR_MAX_REPS]) {
   free(buf);
 }
 
-static void ring_world(int world, double (*times)[AR_MAX_REPS]) {
+static void ring_world(int world, double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
   fl_listener *l[8];
   char text[8][32];
   const char *peers[8];
@@ -470,7 +474,7 @@ static void ring_world(int world, double (*times)[AR_MAX_REPS]) {
   for (int r = 0; r < world; r++) {
     pid[r] = fork();
     if (pid[r] == 0) {
-      ring_rank(r, world, l[r], peers, times);
+      ring_rank(r, world, l[r], peers, times, cpus);
       _exit(0);
     }
   }
@@ -481,13 +485,16 @@ static void ring_world(int world, double (*times)[AR_MAX_REPS]) {
 static void allreduce_bench(void) {
   static const int worlds[] = {2, 4};
   if (reps > AR_MAX_REPS) reps = AR_MAX_REPS;
-  size_t bytes = sizeof(double) * AR_SIZES * AR_MAX_REPS * 3;
+  size_t bytes = sizeof(double) * AR_SIZES * AR_MAX_REPS * 6;
   double *shm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shm == MAP_FAILED) return;
-  double (*times[3])[AR_MAX_REPS];
-  for (int k = 0; k < 3; k++) times[k] = (double (*)[AR_MAX_REPS])(shm + k * AR_SIZES * AR_MAX_REPS);
-  stream_pair(times[0]);
-  for (int k = 0; k < 2; k++) ring_world(worlds[k], times[1 + k]);
+  double (*times[3])[AR_MAX_REPS], (*cpus[3])[AR_MAX_REPS];
+  for (int k = 0; k < 3; k++) {
+    times[k] = (double (*)[AR_MAX_REPS])(shm + k * AR_SIZES * AR_MAX_REPS);
+    cpus[k] = (double (*)[AR_MAX_REPS])(shm + (3 + k) * AR_SIZES * AR_MAX_REPS);
+  }
+  stream_pair(times[0], cpus[0]);
+  for (int k = 0; k < 2; k++) ring_world(worlds[k], times[1 + k], cpus[1 + k]);
   printf("allreduce on loopback, processes, median (best) of %d; GB/s: stream = bytes/time, "
          "ring = bus bandwidth 2(w-1)/w * bytes/time\n", reps);
   printf("%8s | %17s | %17s | %17s\n", "size", "TCP stream", "ring 2 ranks", "ring 4 ranks");
@@ -504,14 +511,20 @@ static void allreduce_bench(void) {
       printf(" %6.2f (%6.2f)  |", f[k] * bytes_s / med[k] / 1e9, f[k] * bytes_s / bst[k] / 1e9);
     printf("\n");
   }
+  printf("%8s | %17s | %17s | %17s   (CPU ms per call, median, rank 0's process)\n", "", "", "", "");
+  for (size_t s = 0; s < AR_SIZES; s++) {
+    printf("%5zu MB |", AR_MB[s]);
+    for (int k = 0; k < 3; k++) printf(" %13.2f ms |", 1e3 * median(cpus[k][s], reps));
+    printf("\n");
+  }
   static const char *impl[3] = {"stream", "ring", "ring"};
   static const int world[3] = {2, 2, 4};
   for (int k = 0; k < 3; k++)
     for (size_t s = 0; s < AR_SIZES; s++) {
       double bst = INFINITY;
       for (int r = 0; r < reps; r++) bst = fmin(bst, times[k][s][r]);
-      printf("RESULT %s %d %zu %.6f %.6f\n", impl[k], world[k], AR_MB[s] << 20,
-             median(times[k][s], reps), bst);
+      printf("RESULT %s %d %zu %.6f %.6f %.6f\n", impl[k], world[k], AR_MB[s] << 20,
+             median(times[k][s], reps), bst, median(cpus[k][s], reps));
     }
   munmap(shm, bytes);
 }

@@ -52,9 +52,11 @@ void test_comm_sha256(void) {
   check_digest("sha256 abc", d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const char *m2 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
   fl_sha256(d, m2, strlen(m2));
-  check_digest("sha256 448 bits", d, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  check_digest("sha256 448 bits", d,
+               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   fl_sha256(d, "", 0);
-  check_digest("sha256 empty", d, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  check_digest("sha256 empty", d,
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   /* one million 'a', fed in pieces of odd sizes (the block buffer's every path) */
   char a[1000];
   memset(a, 'a', sizeof a);
@@ -67,7 +69,8 @@ void test_comm_sha256(void) {
     left -= k, piece = piece * 7 % 997 + 1;
   }
   fl_sha256_final(d, &c);
-  check_digest("sha256 million a", d, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  check_digest("sha256 million a", d,
+               "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 void test_comm_hmac(void) {
@@ -79,14 +82,18 @@ void test_comm_hmac(void) {
     uint8_t dbyte;
     const char *mac;
   } V[] = { /* RFC 4231 test cases 1, 2, 3, 4, 6, 7 (5 truncates the output) */
-      {20, 0x0b, NULL, "Hi There", 0, 0, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
-      {4, 0, "Jefe", "what do ya want for nothing?", 0, 0, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-      {20, 0xaa, NULL, NULL, 50, 0xdd, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
-      {25, 0, NULL, NULL, 50, 0xcd, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+      {20, 0x0b, NULL, "Hi There", 0, 0,
+       "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+      {4, 0, "Jefe", "what do ya want for nothing?", 0, 0,
+       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+      {20, 0xaa, NULL, NULL, 50, 0xdd,
+       "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+      {25, 0, NULL, NULL, 50, 0xcd,
+       "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
       {131, 0xaa, NULL, "Test Using Larger Than Block-Size Key - Hash Key First", 0, 0,
        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-      {131, 0xaa, NULL, "This is a test using a larger than block-size key and a larger than block-size "
-       "data. The key needs to be hashed before being used by the HMAC algorithm.", 0, 0,
+      {131, 0xaa, NULL, "This is a test using a larger than block-size key and a larger than "
+       "block-size data. The key needs to be hashed before being used by the HMAC algorithm.", 0, 0,
        "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
   };
   for (size_t v = 0; v < sizeof V / sizeof V[0]; v++) {
@@ -173,12 +180,24 @@ static void *run_job(void *p) {
   return NULL;
 }
 
-/* Runs fn on world ranks (threads or processes) over loopback with the given timeout; the
- * contexts (shared memory, zeroed) are returned for checking; free with ring_done. before(),
- * if given, runs after the listeners are open and before the ranks start. */
-static rank_ctx *ring_run(int world, int mode, int timeout_ms, rank_fn fn, const void *arg,
-                          void (*before)(const char *const *peers, void *), void *before_arg,
-                          void (*during)(rank_ctx *ctx, pid_t *pids, void *), void *during_arg) {
+/* Options of a ring run: the communicators' timeout; before(peers, before_arg), if given, runs
+ * once the listeners are open and before the ranks start; during(ctx, pids, during_arg) while
+ * they run (pids: the processes, NULL for threads). */
+typedef struct {
+  int timeout_ms;
+  void (*before)(const char *const *peers, void *);
+  void *before_arg;
+  void (*during)(rank_ctx *ctx, pid_t *pids, void *);
+  void *during_arg;
+} ring_opts;
+
+static const ring_opts RUN_OK = {.timeout_ms = OK_TIMEOUT_MS};
+static const ring_opts RUN_FAULT = {.timeout_ms = FAULT_TIMEOUT_MS};
+
+/* Runs fn on world ranks (threads or processes) over loopback; the contexts (shared memory)
+ * are returned for checking; free with ring_done. */
+static rank_ctx *ring_run(int world, int mode, rank_fn fn, const void *arg, const ring_opts *o) {
+  int timeout_ms = o->timeout_ms;
   size_t bytes = sizeof(rank_ctx) * MAX_RANKS + 4096;
   rank_ctx *ctx = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (ctx == MAP_FAILED) {
@@ -196,7 +215,7 @@ static rank_ctx *ring_run(int world, int mode, int timeout_ms, rank_fn fn, const
     snprintf(peer_text[r], sizeof peer_text[r], "127.0.0.1:%d", port);
     peer_ptr[r] = peer_text[r];
   }
-  if (before) before(peer_ptr, before_arg);
+  if (o->before) o->before(peer_ptr, o->before_arg);
   job j = {fn, arg};
   for (int r = 0; r < world; r++)
     ctx[r] = (rank_ctx){.rank = r, .world = world, .mode = mode, .timeout_ms = timeout_ms,
@@ -218,7 +237,7 @@ static rank_ctx *ring_run(int world, int mode, int timeout_ms, rank_fn fn, const
   }
   if (mode == PROCESSES) /* the children have their copies; threads share these */
     for (int r = 0; r < world; r++) fl_listener_close(ls[r]);
-  if (during) during(ctx, mode == PROCESSES ? pids : NULL, during_arg);
+  if (o->during) o->during(ctx, mode == PROCESSES ? pids : NULL, o->during_arg);
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   until.tv_sec += WATCHDOG_S;
@@ -226,7 +245,8 @@ static rank_ctx *ring_run(int world, int mode, int timeout_ms, rank_fn fn, const
   for (int r = 0; r < world; r++) {
     if (mode == THREADS) {
       if (pthread_timedjoin_np(th[r], NULL, &until)) {
-        fprintf(stderr, "rank %d of %d (thread) still runs after %d s: the ring hangs\n", r, world, WATCHDOG_S);
+        fprintf(stderr, "rank %d of %d (thread) still runs after %d s: the ring hangs\n", r, world,
+                WATCHDOG_S);
         exit(1); /* a thread cannot be killed: stop the runner rather than hang it */
       }
       continue;
@@ -299,8 +319,8 @@ static void allreduce_rank(rank_ctx *c) {
       double tol = (c->world - 1) * TOL_FP32_ADD * mag, d = fabs(x[i] - ref);
       if (tol > 0 && d / tol > c->max_ratio) c->max_ratio = d / tol;
       if (d > tol && !c->bad++)
-        snprintf(c->first_bad, sizeof c->first_bad, "size %zu element %zu: got %.9g want %.9g", n, i,
-                 x[i], ref);
+        snprintf(c->first_bad, sizeof c->first_bad, "size %zu element %zu: got %.9g want %.9g", n,
+                 i, x[i], ref);
     }
   }
   free(x);
@@ -312,24 +332,29 @@ static uint8_t mode_digest[MAX_RANKS + 1][MAX_SIZES][32];
 static int mode_digest_n[MAX_RANKS + 1];
 
 static void allreduce_case(int world, int mode, const sizes_arg *a) {
-  rank_ctx *ctx = ring_run(world, mode, OK_TIMEOUT_MS, allreduce_rank, a, NULL, NULL, NULL, NULL);
+  rank_ctx *ctx = ring_run(world, mode, allreduce_rank, a, &RUN_OK);
   const char *m = mode == THREADS ? "threads" : "processes";
   for (int r = 0; r < world; r++)
-    T_CHECK(ctx[r].rc == 0, "allreduce %d %s: rank %d failed (%d): %s", world, m, r, ctx[r].rc, ctx[r].err);
-  T_CHECK(ctx[0].bad == 0, "allreduce %d %s: %ld elements outside (w-1) fp32 roundings of the float64 "
-          "sum; max %.2fx tolerance; first: %s", world, m, ctx[0].bad, ctx[0].max_ratio, ctx[0].first_bad);
+    T_CHECK(ctx[r].rc == 0, "allreduce %d %s: rank %d failed (%d): %s", world, m, r, ctx[r].rc,
+            ctx[r].err);
+  T_CHECK(ctx[0].bad == 0, "allreduce %d %s: %ld elements outside (w-1) fp32 roundings of the "
+          "float64 sum; max %.2fx tolerance; first: %s", world, m, ctx[0].bad, ctx[0].max_ratio,
+          ctx[0].first_bad);
   if (t_verbose)
-    printf("    allreduce %d ranks (%s): max error %.3fx the fp32 rounding bound\n", world, m, ctx[0].max_ratio);
+    printf("    allreduce %d ranks (%s): max error %.3fx the fp32 rounding bound\n", world, m,
+           ctx[0].max_ratio);
   for (int s = 0; s < a->nsizes && ctx[0].rc == 0; s++) {
     char what[96];
     snprintf(what, sizeof what, "allreduce %d %s size %zu run 2 vs run 1", world, m, a->sizes[s]);
     t_same(what, ctx[0].digest[s][1], ctx[0].digest[s][0], 32, 1);
     for (int r = 1; r < world; r++) {
-      snprintf(what, sizeof what, "allreduce %d %s size %zu rank %d vs rank 0", world, m, a->sizes[s], r);
+      snprintf(what, sizeof what, "allreduce %d %s size %zu rank %d vs rank 0", world, m,
+               a->sizes[s], r);
       t_same(what, ctx[r].digest[s][0], ctx[0].digest[s][0], 32, 1);
     }
     if (s < mode_digest_n[world]) {
-      snprintf(what, sizeof what, "allreduce %d size %zu %s vs the other mode", world, a->sizes[s], m);
+      snprintf(what, sizeof what, "allreduce %d size %zu %s vs the other mode", world,
+               a->sizes[s], m);
       t_same(what, ctx[0].digest[s][0], mode_digest[world][s], 32, 1);
     }
     if (!mode_digest_n[world]) memcpy(mode_digest[world][s], ctx[0].digest[s][0], 32);
@@ -375,13 +400,15 @@ static void collectives_rank(rank_ctx *c) {
   uint8_t *big = malloc(big_n);
   for (int i = 0; i < 7; i++) small[i] = (uint8_t)(r * 16 + i);
   for (size_t i = 0; i < big_n; i++) big[i] = (uint8_t)(r == 0 ? i * 31 + 7 : 0xee);
-  if ((rc = fl_comm_broadcast(comm, small, 7, w - 1)) || (rc = fl_comm_broadcast(comm, big, big_n, 0)) ||
+  if ((rc = fl_comm_broadcast(comm, small, 7, w - 1)) ||
+      (rc = fl_comm_broadcast(comm, big, big_n, 0)) ||
       (rc = fl_comm_broadcast(comm, NULL, 0, 1))) {
     failed(c, rc);
     goto out;
   }
   for (int i = 0; i < 7; i++)
-    if (small[i] != (uint8_t)((w - 1) * 16 + i)) bad(c, "broadcast small: byte %d is %d", i, small[i]);
+    if (small[i] != (uint8_t)((w - 1) * 16 + i))
+      bad(c, "broadcast small: byte %d is %d", i, small[i]);
   for (size_t i = 0; i < big_n; i++)
     if (big[i] != (uint8_t)(i * 31 + 7)) {
       bad(c, "broadcast 1 MB: byte %zu is %d", i, big[i]);
@@ -409,7 +436,8 @@ static void collectives_rank(rank_ctx *c) {
     goto out;
   }
   int64_t W = w;
-  if (s[0] != W * (W + 1) / 2 || s[1] != W * (W - 1) / 2 * 1000000000000LL || s[2] != -W * (W - 1) / 2)
+  if (s[0] != W * (W + 1) / 2 || s[1] != W * (W - 1) / 2 * 1000000000000LL ||
+      s[2] != -W * (W - 1) / 2)
     bad(c, "int64 sum: %lld %lld %lld", (long long)s[0], (long long)s[1], (long long)s[2]);
   if (mx[0] != W || mx[1] != (W - 1) * 1000000000000LL || mx[2] != 0)
     bad(c, "int64 max: %lld %lld %lld", (long long)mx[0], (long long)mx[1], (long long)mx[2]);
@@ -430,7 +458,7 @@ out:
 
 void test_comm_collectives(void) {
   for (int w = 2; w <= 4; w++) {
-    rank_ctx *ctx = ring_run(w, THREADS, OK_TIMEOUT_MS, collectives_rank, NULL, NULL, NULL, NULL, NULL);
+    rank_ctx *ctx = ring_run(w, THREADS, collectives_rank, NULL, &RUN_OK);
     for (int r = 0; r < w; r++) {
       T_CHECK(ctx[r].rc == 0, "collectives %d ranks: rank %d failed: %s", w, r, ctx[r].err);
       T_CHECK(ctx[r].bad == 0, "collectives %d ranks: rank %d: %s", w, r, ctx[r].first_bad);
@@ -486,9 +514,10 @@ static void wrong_secret_rank(rank_ctx *c) {
 void test_comm_refuses_a_wrong_secret(void) {
   int wrong = 1;
   int64_t t0 = fl_now_ms();
-  rank_ctx *ctx = ring_run(2, THREADS, FAULT_TIMEOUT_MS, wrong_secret_rank, &wrong, NULL, NULL, NULL, NULL);
+  rank_ctx *ctx = ring_run(2, THREADS, wrong_secret_rank, &wrong, &RUN_FAULT);
   for (int r = 0; r < 2; r++) {
-    T_CHECK(ctx[r].rc == FL_EAUTH, "rank %d: expected FL_EAUTH, got %d: %s", r, ctx[r].rc, ctx[r].err);
+    T_CHECK(ctx[r].rc == FL_EAUTH, "rank %d: expected FL_EAUTH, got %d: %s", r, ctx[r].rc,
+            ctx[r].err);
     T_CHECK(strstr(ctx[r].err, peer_text[1 - r]) && strstr(ctx[r].err, "authentication with"),
             "rank %d's error must name %s: %s", r, peer_text[1 - r], ctx[r].err);
     T_CHECK(ctx[r].fail_ms - t0 < FAULT_TIMEOUT_MS, "rank %d took %lld ms to refuse", r,
@@ -534,19 +563,22 @@ static void small_allreduce_rank(rank_ctx *c) {
   float x[5] = {1, 2, 3, 4, (float)c->rank};
   int rc = fl_comm_allreduce_sum(comm, x, 5);
   if (rc) failed(c, rc);
-  else if (x[0] != c->world || x[4] != c->world * (c->world - 1) / 2) bad(c, "sum %g %g", x[0], x[4]);
+  else if (x[0] != c->world || x[4] != c->world * (c->world - 1) / 2)
+    bad(c, "sum %g %g", x[0], x[4]);
   fl_comm_free(comm);
 }
 
 void test_comm_refuses_strangers_and_still_connects(void) {
   strangers s;
-  rank_ctx *ctx = ring_run(2, THREADS, OK_TIMEOUT_MS, small_allreduce_rank, NULL, strangers_connect, &s,
-                           NULL, NULL);
+  rank_ctx *ctx = ring_run(2, THREADS, small_allreduce_rank, NULL,
+                           &(ring_opts){.timeout_ms = OK_TIMEOUT_MS, .before = strangers_connect,
+                                        .before_arg = &s});
   for (int r = 0; r < 2; r++)
     T_CHECK(ctx[r].rc == 0 && ctx[r].bad == 0, "rank %d: %s %s", r, ctx[r].err, ctx[r].first_bad);
   const char *notes = ctx[0].notes;
   T_CHECK(strstr(notes, s.addr[0]) && strstr(notes, "wrong secret"),
-          "rank 0's notes must name the intruder %s as failing authentication: '%s'", s.addr[0], notes);
+          "rank 0's notes must name the intruder %s as failing authentication: '%s'", s.addr[0],
+          notes);
   T_CHECK(strstr(notes, s.addr[1]) && strstr(notes, "bad hello"),
           "rank 0's notes must name the HTTP client %s: '%s'", s.addr[1], notes);
   if (t_verbose) printf("    notes: %s\n", notes);
@@ -622,21 +654,22 @@ static void fault_case(int sig) {
   int w = 3;
   fault f = {sig, 2, 0};
   const char *how = sig == SIGKILL ? "killed" : "stopped";
-  rank_ctx *ctx = ring_run(w, PROCESSES, FAULT_TIMEOUT_MS, allreduce_loop_rank, NULL, NULL, NULL,
-                           inject, &f);
+  rank_ctx *ctx = ring_run(w, PROCESSES, allreduce_loop_rank, NULL,
+                           &(ring_opts){.timeout_ms = FAULT_TIMEOUT_MS, .during = inject,
+                                        .during_arg = &f});
   for (int r = 0; r < w; r++) {
     if (r == f.victim) continue;
     int64_t late = ctx[r].fail_ms - f.at;
     T_CHECK(ctx[r].rc == FL_ECOMM || ctx[r].rc == FL_ETIMEOUT, "rank %d, rank %d %s: rc %d: %s", r,
             f.victim, how, ctx[r].rc, ctx[r].err);
-    T_CHECK(late <= FAULT_TIMEOUT_MS + FAULT_SLACK_MS, "rank %d failed %lld ms after rank %d was %s "
-            "(timeout %d ms)", r, (long long)late, f.victim, how, FAULT_TIMEOUT_MS);
+    T_CHECK(late <= FAULT_TIMEOUT_MS + FAULT_SLACK_MS, "rank %d failed %lld ms after rank %d was "
+            "%s (timeout %d ms)", r, (long long)late, f.victim, how, FAULT_TIMEOUT_MS);
     int left = (r + w - 1) % w, right = (r + 1) % w;
     char l[64], rt[64];
     snprintf(l, sizeof l, "rank %d (%s)", left, peer_text[left]);
     snprintf(rt, sizeof rt, "rank %d (%s)", right, peer_text[right]);
-    T_CHECK(strstr(ctx[r].err, l) || strstr(ctx[r].err, rt), "rank %d's error must name a neighbour: %s",
-            r, ctx[r].err);
+    T_CHECK(strstr(ctx[r].err, l) || strstr(ctx[r].err, rt),
+            "rank %d's error must name a neighbour: %s", r, ctx[r].err);
     if (t_verbose) printf("    rank %d after %lld ms: %s\n", r, (long long)late, ctx[r].err);
   }
   /* rank 0 receives from the victim: it must name it (and say how it failed) */
@@ -662,10 +695,10 @@ static void close_rank1(rank_ctx *ctx, pid_t *pids, void *arg) {
 }
 
 void test_comm_close_from_another_thread_ends_a_blocked_call(void) {
-  rank_ctx *ctx = ring_run(2, THREADS, OK_TIMEOUT_MS, allreduce_loop_rank, NULL, NULL, NULL,
-                           close_rank1, NULL);
-  T_CHECK(ctx[1].rc == FL_ESTATE && strstr(ctx[1].err, "closed"), "rank 1 (closed): %d %s", ctx[1].rc,
-          ctx[1].err);
+  rank_ctx *ctx = ring_run(2, THREADS, allreduce_loop_rank, NULL,
+                           &(ring_opts){.timeout_ms = OK_TIMEOUT_MS, .during = close_rank1});
+  T_CHECK(ctx[1].rc == FL_ESTATE && strstr(ctx[1].err, "closed"), "rank 1 (closed): %d %s",
+          ctx[1].rc, ctx[1].err);
   T_CHECK(ctx[0].rc == FL_ECOMM && strstr(ctx[0].err, peer_text[1]), "rank 0: %d %s", ctx[0].rc,
           ctx[0].err);
   ring_done(ctx);
@@ -675,19 +708,22 @@ static void mismatch_rank(rank_ctx *c) {
   fl_comm *comm = join(c);
   if (!comm) return;
   float x[10] = {0};
-  int rc = c->rank == 1 ? fl_comm_broadcast(comm, x, sizeof x, 0) : fl_comm_allreduce_sum(comm, x, 10);
+  int rc = c->rank == 1 ? fl_comm_broadcast(comm, x, sizeof x, 0)
+                        : fl_comm_allreduce_sum(comm, x, 10);
   if (rc) failed(c, rc);
   fl_comm_free(comm);
 }
 
 void test_comm_mismatched_calls_fail_naming_both(void) {
   int64_t t0 = fl_now_ms();
-  rank_ctx *ctx = ring_run(3, THREADS, FAULT_TIMEOUT_MS * 5, mismatch_rank, NULL, NULL, NULL, NULL, NULL);
+  rank_ctx *ctx = ring_run(3, THREADS, mismatch_rank, NULL, &RUN_FAULT);
   for (int r = 0; r < 3; r++) {
     T_CHECK(ctx[r].rc != 0, "rank %d did not fail", r);
-    T_CHECK(ctx[r].fail_ms - t0 < FAULT_TIMEOUT_MS, "rank %d took %lld ms", r, (long long)(ctx[r].fail_ms - t0));
+    T_CHECK(ctx[r].fail_ms - t0 < FAULT_TIMEOUT_MS, "rank %d took %lld ms", r,
+            (long long)(ctx[r].fail_ms - t0));
   }
-  T_CHECK(strstr(ctx[2].err, "allreduce") && strstr(ctx[2].err, "broadcast") && strstr(ctx[2].err, "rank 1"),
+  T_CHECK(strstr(ctx[2].err, "allreduce") && strstr(ctx[2].err, "broadcast") &&
+              strstr(ctx[2].err, "rank 1"),
           "rank 2 must name its call and rank 1's: %s", ctx[2].err);
   if (t_verbose) printf("    rank 2: %s\n", ctx[2].err);
   ring_done(ctx);
@@ -739,4 +775,28 @@ void test_comm_connect_retries_until_the_neighbour_listens(void) {
   for (int r = 0; r < 2 && !rc; r++) T_CHECK(a[r].rc == 0, "rank %d: %s", r, a[r].err);
   fl_listener_close(a[0].l);
   fl_listener_close(a[1].l);
+}
+
+/* The same ring over IPv6 loopback, where the host has it ("[::1]:port" addresses). */
+void test_comm_ipv6_loopback(void) {
+  late_rank a[2] = {{.rank = 0}, {.rank = 1}};
+  char t[2][64];
+  const char *peers[2] = {t[0], t[1]};
+  for (int r = 0; r < 2; r++) {
+    int port;
+    if (fl_listen(&a[r].l, &port, "::1", 0)) {
+      if (t_verbose) printf("    no IPv6 loopback here (%s): skipped\n", fl_last_error());
+      if (r) fl_listener_close(a[0].l);
+      return;
+    }
+    snprintf(t[r], sizeof t[r], "[::1]:%d", port);
+    a[r].peers = peers;
+  }
+  pthread_t th[2];
+  for (int r = 0; r < 2; r++) pthread_create(&th[r], NULL, late_main, &a[r]);
+  for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+  for (int r = 0; r < 2; r++) {
+    T_CHECK(a[r].rc == 0, "IPv6 rank %d: %s", r, a[r].err);
+    fl_listener_close(a[r].l);
+  }
 }

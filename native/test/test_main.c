@@ -25,7 +25,7 @@ static int failures;
   X(test_comm_sha256) X(test_comm_hmac) X(test_comm_world_one) X(test_comm_rejects_bad_arguments)  \
   X(test_comm_allreduce_threads) X(test_comm_allreduce_processes) X(test_comm_collectives)         \
   X(test_comm_refuses_a_wrong_secret) X(test_comm_refuses_strangers_and_still_connects)            \
-  X(test_comm_connect_retries_until_the_neighbour_listens)                                         \
+  X(test_comm_connect_retries_until_the_neighbour_listens) X(test_comm_ipv6_loopback)              \
   X(test_comm_mismatched_calls_fail_naming_both)                                                   \
   X(test_comm_close_from_another_thread_ends_a_blocked_call)                                       \
   X(test_comm_peer_killed_mid_transfer_fails_the_others)                                           \

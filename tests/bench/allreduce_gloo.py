@@ -4,12 +4,15 @@
   allreduce_gloo.py measure [--worlds 2,4] [--reps R] [--mb 1,4,16,64,256]
       w processes (torch.distributed, backend gloo, TCP rendezvous on 127.0.0.1, one intra-op
       thread each); for each size one warm-up all_reduce (SUM, float32), then R timed calls,
-      each after a barrier, rank 0's wall time. Prints "RESULT gloo w bytes median_s best_s"
-      lines and a table of bus bandwidth (NCCL's definition: 2(w-1)/w * bytes / time).
+      each after a barrier, rank 0's wall time and its process's CPU time (all threads). Prints
+      "RESULT gloo w bytes median_s best_s median_cpu_s" lines and a table of bus bandwidth
+      (NCCL's definition: 2(w-1)/w * bytes / time).
   allreduce_gloo.py summarize FILE...
       reads RESULT lines (from this script and from `flashlm_bench allreduce`, several rounds)
       and prints, per world size and size, the bus bandwidth of each implementation (the median
-      over rounds of each round's median, and the best call seen) and ours / Gloo.
+      over rounds of each round's median, and the best call seen), ours / Gloo, and the CPU time
+      per call of each (rank 0's process: the figure least disturbed by other work on the
+      machine, which steals time slices from both).
 
 Run through tests/bench/allreduce-benchmark.sh, which alternates the two so that whatever else
 the machine runs hits both alike.
@@ -39,14 +42,15 @@ def rank_main(rank, world, port, sizes_mb, reps, out):
     for mb in sizes_mb:
         t = x[: mb << 18]
         dist.all_reduce(t)  # warm-up: pages touched, connections and buffers set up
-        times = []
+        times, cpus = [], []
         for _ in range(reps):
             dist.barrier()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             dist.all_reduce(t)
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         if rank == 0:
-            out.put((mb << 20, statistics.median(times), min(times)))
+            out.put((mb << 20, statistics.median(times), min(times), statistics.median(cpus)))
     dist.barrier()
     dist.destroy_process_group()
 
@@ -77,36 +81,40 @@ def measure(args):
                 sys.exit(f"gloo rank exited with {p.exitcode}")
         print(f"gloo allreduce, {world} processes, median (best) of {args.reps}, "
               "bus bandwidth GB/s")
-        for nbytes, med, best in rows:
+        for nbytes, med, best, cpu in rows:
             f = bus_factor(world) * nbytes / 1e9
-            print(f"{nbytes >> 20:6d} MB  {f / med:6.2f} ({f / best:6.2f})")
-        for nbytes, med, best in rows:
-            print(f"RESULT gloo {world} {nbytes} {med:.6f} {best:.6f}")
+            print(f"{nbytes >> 20:6d} MB  {f / med:6.2f} ({f / best:6.2f})  CPU {cpu * 1e3:.2f} ms")
+        for nbytes, med, best, cpu in rows:
+            print(f"RESULT gloo {world} {nbytes} {med:.6f} {best:.6f} {cpu:.6f}")
         sys.stdout.flush()
 
 
 def summarize(args):
-    # (impl, world, bytes) -> list of (median, best), one per round
+    # (impl, world, bytes) -> list of (median, best, cpu), one per round
     runs = collections.defaultdict(list)
     for name in args.files:
         with open(name) as f:
             for line in f:
                 p = line.split()
-                if len(p) == 6 and p[0] == "RESULT":
-                    runs[(p[1], int(p[2]), int(p[3]))].append((float(p[4]), float(p[5])))
+                if len(p) == 7 and p[0] == "RESULT":
+                    runs[(p[1], int(p[2]), int(p[3]))].append(tuple(map(float, p[4:])))
 
     def bw(impl, world, nbytes):
         r = runs.get((impl, world, nbytes))
         if not r:
             return None, None
         f = (bus_factor(world) if impl != "stream" else 1.0) * nbytes / 1e9
-        return f / statistics.median(m for m, _ in r), f / min(b for _, b in r)
+        return f / statistics.median(m for m, _, _ in r), f / min(b for _, b, _ in r)
+
+    def cpu_ms(impl, world, nbytes):
+        r = runs.get((impl, world, nbytes))
+        return 1e3 * statistics.median(c for _, _, c in r) if r else None
 
     rounds = max((len(v) for v in runs.values()), default=0)
     print(f"bus bandwidth GB/s on loopback: median over {rounds} round(s) of each round's "
           "median (best single call); stream = one TCP stream, bytes/time")
     print(f"{'ranks':>5} {'size':>7} | {'ours (ring)':>15} | {'Gloo':>15} | {'ours/Gloo':>9} | "
-          f"{'TCP stream':>15}")
+          f"{'TCP stream':>15} | {'CPU ms/call ours, Gloo':>22}")
     sizes = sorted({k[2] for k in runs})
     for world in sorted({k[1] for k in runs if k[0] != "stream"}):
         for nbytes in sizes:
@@ -118,8 +126,10 @@ def summarize(args):
                 return f"{v:6.2f} ({b:6.2f})" if v else f"{'-':>15}"
 
             ratio = f"{ours / gloo:8.2f}x" if ours and gloo else f"{'-':>9}"
+            co, cg = cpu_ms("ring", world, nbytes), cpu_ms("gloo", world, nbytes)
+            cpus = f"{co:9.2f} {cg:9.2f}" if co is not None and cg is not None else ""
             print(f"{world:>5} {nbytes >> 20:>4} MB | {cell(ours, ours_best)} | "
-                  f"{cell(gloo, gloo_best)} | {ratio} | {cell(stream, stream_best)}")
+                  f"{cell(gloo, gloo_best)} | {ratio} | {cell(stream, stream_best)} | {cpus:>22}")
 
 
 def main():

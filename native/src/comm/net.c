@@ -65,7 +65,8 @@ int fl_random(void *out, size_t n) {
 
 void fl_addr_text(char out[FL_ADDR_TEXT], const struct sockaddr *sa) {
   char host[INET6_ADDRSTRLEN + 1] = "?", port[16] = "?";
-  socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  socklen_t len =
+      sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   getnameinfo(sa, len, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
   snprintf(out, FL_ADDR_TEXT, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
@@ -92,7 +93,8 @@ int fl_resolve(struct sockaddr_storage *sa, socklen_t *len, const char *hostport
     return fl_error(FL_EINVAL, "address '%s' is not host:port", hostport ? hostport : "(null)");
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
   int rc = getaddrinfo(host, port, &hints, &res);
-  if (rc) return fl_error(FL_EINVAL, "address '%s' does not resolve: %s", hostport, gai_strerror(rc));
+  if (rc)
+    return fl_error(FL_EINVAL, "address '%s' does not resolve: %s", hostport, gai_strerror(rc));
   memcpy(sa, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
   freeaddrinfo(res);
@@ -113,9 +115,11 @@ static int same_host(int fd) {
       a.ss_family != b.ss_family)
     return 0;
   if (a.ss_family == AF_INET)
-    return ((struct sockaddr_in *)&a)->sin_addr.s_addr == ((struct sockaddr_in *)&b)->sin_addr.s_addr;
+    return ((struct sockaddr_in *)&a)->sin_addr.s_addr ==
+           ((struct sockaddr_in *)&b)->sin_addr.s_addr;
   if (a.ss_family == AF_INET6)
-    return !memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr, &((struct sockaddr_in6 *)&b)->sin6_addr, 16);
+    return !memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr,
+                   &((struct sockaddr_in6 *)&b)->sin6_addr, 16);
   return 0;
 }
 
@@ -143,7 +147,9 @@ int fl_listen(fl_listener **out, int *port, const char *host, int want_port) {
   const char *h = host && *host ? host : NULL;
   if (!h) hints.ai_family = AF_INET;
   int rc = getaddrinfo(h, portText, &hints, &res);
-  if (rc) return fl_error(FL_EINVAL, "listen address '%s' does not resolve: %s", h ? h : "*", gai_strerror(rc));
+  if (rc)
+    return fl_error(FL_EINVAL, "listen address '%s' does not resolve: %s", h ? h : "*",
+                    gai_strerror(rc));
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
   if (fd < 0) {
     freeaddrinfo(res);
@@ -304,9 +310,31 @@ static void note(char *notes, size_t cap, const char *addr, const char *why) {
   snprintf(notes + used, cap - used, "%srefused %s: %s", used ? "; " : "", addr, why);
 }
 
-/* Starts a non-blocking connect to the right neighbour; the client hello is queued. */
-static int client_start(hs_t *h, const struct sockaddr_storage *sa, socklen_t len, const hs_ctx *x) {
-  h->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/* The connecting side: the handshake with the right neighbour and its connection retries. */
+typedef struct {
+  hs_t h;
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  int tries, backoff_ms, done;
+  int64_t retry_at;
+  char last_err[128];
+} client_t;
+
+/* Closes a failed connection attempt; the next one starts after a growing pause (the neighbour
+ * may not listen yet). */
+static void client_retry_later(client_t *c, int err, int64_t now) {
+  snprintf(c->last_err, sizeof c->last_err, "%s", strerror(err));
+  close(c->h.fd);
+  c->h.fd = -1, c->h.state = ST_WAIT_RETRY, c->retry_at = now + c->backoff_ms;
+  c->backoff_ms = c->backoff_ms * 2 > 500 ? 500 : c->backoff_ms * 2;
+}
+
+/* Starts a non-blocking connect with the hello queued. 0 if under way (or retrying later), -1
+ * on a local failure (h.err). */
+static int client_start(client_t *c, const hs_ctx *x, int64_t now) {
+  hs_t *h = &c->h;
+  c->tries++;
+  h->fd = socket(c->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (h->fd < 0) return snprintf(h->err, sizeof h->err, "socket: %s", strerror(errno)), -1;
   fl_socket_tune(h->fd);
   h->state = ST_CONNECTING;
@@ -320,123 +348,112 @@ static int client_start(hs_t *h, const struct sockaddr_storage *sa, socklen_t le
     return snprintf(h->err, sizeof h->err, "%s", fl_last_error()), -1;
   memcpy(h->out + 20, h->nonce, NONCE_BYTES);
   h->out_len = HELLO_BYTES;
-  if (connect(h->fd, (const struct sockaddr *)sa, len) == 0 || errno == EINPROGRESS) return 0;
-  return 1; /* refused at once (retry) */
+  if (connect(h->fd, (const struct sockaddr *)&c->sa, c->salen) && errno != EINPROGRESS)
+    client_retry_later(c, errno, now); /* refused at once */
+  return 0;
+}
+
+/* Accepts one connection into the pending server handshakes. */
+static void accept_one(int listen_fd, hs_t *pend, int *npend) {
+  struct sockaddr_storage from;
+  socklen_t len = sizeof from;
+  int fd = accept4(listen_fd, (struct sockaddr *)&from, &len, SOCK_CLOEXEC);
+  if (fd < 0) return; /* gone again before we took it */
+  hs_t *h = &pend[(*npend)++];
+  memset(h, 0, sizeof *h);
+  h->fd = fd, h->server = 1, h->state = ST_HELLO, h->in_len = HELLO_BYTES;
+  fl_socket_tune(fd);
+  fl_addr_text(h->addr, (struct sockaddr *)&from);
 }
 
 int fl_ring_handshake(fl_ring_links *links, int listen_fd, const char *right, const uint8_t *secret,
                       size_t secret_len, int rank, int world, int64_t deadline_ms) {
   hs_ctx x = {secret, secret_len, rank, world};
-  hs_t client = {.fd = -1}, pend[MAX_PENDING];
-  int npend = 0, left_fd = -1, rc = FL_OK, client_done = 0, retry_ms = 20, tries = 0;
-  int64_t retry_at = 0;
-  char last_connect_err[128] = "";
+  client_t cl = {.h = {.fd = -1, .state = ST_WAIT_RETRY}, .backoff_ms = 20};
+  hs_t pend[MAX_PENDING];
+  int npend = 0, left_fd = -1, rc = FL_OK;
+  int left = (rank + world - 1) % world, right_rank = (rank + 1) % world;
   links->right = links->left = -1;
   links->notes[0] = 0;
   snprintf(links->right_addr, FL_ADDR_TEXT, "%s", right);
-  struct sockaddr_storage sa;
-  socklen_t salen;
-  if (fl_resolve(&sa, &salen, right)) return FL_EINVAL;
-  int left = (rank + world - 1) % world, right_rank = (rank + 1) % world;
-  client.state = ST_WAIT_RETRY;
-  while (!client_done || left_fd < 0) {
+  if (fl_resolve(&cl.sa, &cl.salen, right)) return FL_EINVAL;
+  while (!cl.done || left_fd < 0) {
     int64_t now = fl_now_ms();
-    if (now >= deadline_ms) {
-      if (!client_done)
-        rc = fl_error(FL_ETIMEOUT, "rank %d: could not reach rank %d at %s within the timeout (%d attempts%s%s)",
-                      rank, right_rank, right, tries, *last_connect_err ? ", last: " : "",
-                      last_connect_err);
-      else
-        rc = fl_error(FL_ETIMEOUT, "rank %d: rank %d did not connect within the timeout%s%s", rank, left,
-                      *links->notes ? "; " : "", links->notes);
+    if (now >= deadline_ms && !cl.done) {
+      rc = fl_error(FL_ETIMEOUT, "rank %d: could not reach rank %d at %s within the timeout "
+                    "(%d attempts%s%s)", rank, right_rank, right, cl.tries,
+                    *cl.last_err ? ", last: " : "", cl.last_err);
       break;
     }
-    if (!client_done && client.state == ST_WAIT_RETRY && now >= retry_at) {
-      tries++;
-      int r = client_start(&client, &sa, salen, &x);
-      if (r < 0) {
-        rc = fl_error(FL_ESTATE, "rank %d: connecting to rank %d at %s: %s", rank, right_rank, right, client.err);
-        break;
-      }
-      if (r > 0) { /* refused at once: retry later */
-        snprintf(last_connect_err, sizeof last_connect_err, "%s", strerror(errno));
-        close(client.fd), client.fd = -1;
-        client.state = ST_WAIT_RETRY, retry_at = now + retry_ms;
-        retry_ms = retry_ms * 2 > 500 ? 500 : retry_ms * 2;
-      }
+    if (now >= deadline_ms) {
+      rc = fl_error(FL_ETIMEOUT, "rank %d: rank %d did not connect within the timeout%s%s", rank,
+                    left, *links->notes ? "; " : "", links->notes);
+      break;
     }
+    if (!cl.done && cl.h.state == ST_WAIT_RETRY && now >= cl.retry_at &&
+        client_start(&cl, &x, now)) {
+      rc = fl_error(FL_ESTATE, "rank %d: connecting to rank %d at %s: %s", rank, right_rank, right,
+                    cl.h.err);
+      break;
+    }
+    /* Move every handshake as far as its socket allows, and collect what each waits for. */
     struct pollfd p[2 + MAX_PENDING];
     int np = 0, ci = -1, li = -1;
-    if (!client_done && client.fd >= 0) {
-      short ev = POLLOUT;
-      if (client.state != ST_CONNECTING) {
-        int r = hs_advance(&client, &x, &ev);
-        if (r < 0) {
-          rc = fl_error(FL_EAUTH, "rank %d: authentication with rank %d at %s failed: %s (a different "
-                      "secret, or not a peer of this ring?)", rank, right_rank, right, client.err);
-          break;
-        }
-        if (r > 0) {
-          client_done = 1, links->right = client.fd, client.fd = -1;
-          continue;
-        }
+    if (!cl.done && cl.h.fd >= 0) {
+      short ev = POLLOUT; /* connecting: writable when the connection is made or refused */
+      int r = cl.h.state == ST_CONNECTING ? 0 : hs_advance(&cl.h, &x, &ev);
+      if (r < 0) {
+        rc = fl_error(FL_EAUTH, "rank %d: authentication with rank %d at %s failed: %s (a "
+                      "different secret, or not a peer of this ring?)", rank, right_rank, right,
+                      cl.h.err);
+        break;
       }
-      ci = np, p[np++] = (struct pollfd){client.fd, ev, 0};
+      if (r > 0) {
+        cl.done = 1, links->right = cl.h.fd, cl.h.fd = -1;
+        continue;
+      }
+      ci = np, p[np++] = (struct pollfd){cl.h.fd, ev, 0};
     }
-    if (left_fd < 0 && npend < MAX_PENDING) li = np, p[np++] = (struct pollfd){listen_fd, POLLIN, 0};
+    if (left_fd < 0 && npend < MAX_PENDING) /* more wait in the backlog */
+      li = np, p[np++] = (struct pollfd){listen_fd, POLLIN, 0};
     for (int i = 0; i < npend; i++) {
       short ev = POLLIN;
       int r = hs_advance(&pend[i], &x, &ev);
-      if (r != 0) {
-        if (r > 0 && left_fd < 0) {
-          left_fd = pend[i].fd;
-          snprintf(links->left_addr, FL_ADDR_TEXT, "%s", pend[i].addr);
-        } else {
-          note(links->notes, sizeof links->notes, pend[i].addr, r > 0 ? "a second left neighbour" : pend[i].err);
-          close(pend[i].fd);
-        }
-        pend[i--] = pend[--npend];
+      if (r == 0) {
+        p[np++] = (struct pollfd){pend[i].fd, ev, 0};
         continue;
       }
-      p[np++] = (struct pollfd){pend[i].fd, ev, 0};
+      if (r > 0 && left_fd < 0) {
+        left_fd = pend[i].fd;
+        snprintf(links->left_addr, FL_ADDR_TEXT, "%s", pend[i].addr);
+      } else {
+        note(links->notes, sizeof links->notes, pend[i].addr,
+             r > 0 ? "a second left neighbour" : pend[i].err);
+        close(pend[i].fd);
+      }
+      pend[i--] = pend[--npend];
     }
-    if (client_done && left_fd >= 0) break;
+    if (cl.done && left_fd >= 0) break;
     int64_t wait = deadline_ms - now;
-    if (!client_done && client.state == ST_WAIT_RETRY && retry_at - now < wait) wait = retry_at - now;
+    if (!cl.done && cl.h.state == ST_WAIT_RETRY && cl.retry_at - now < wait)
+      wait = cl.retry_at - now;
     int ready = poll(p, (nfds_t)np, wait < 0 ? 0 : (int)wait);
     if (ready < 0 && errno != EINTR) {
       rc = fl_error(FL_ESTATE, "rank %d: poll: %s", rank, strerror(errno));
       break;
     }
     if (ready <= 0) continue;
-    if (ci >= 0 && client.state == ST_CONNECTING && p[ci].revents) {
+    if (ci >= 0 && cl.h.state == ST_CONNECTING && p[ci].revents) {
       int err = 0;
       socklen_t el = sizeof err;
-      getsockopt(client.fd, SOL_SOCKET, SO_ERROR, &err, &el);
-      if (err) { /* the neighbour does not listen (yet): try again shortly */
-        snprintf(last_connect_err, sizeof last_connect_err, "%s", strerror(err));
-        close(client.fd), client.fd = -1;
-        client.state = ST_WAIT_RETRY, retry_at = fl_now_ms() + retry_ms;
-        retry_ms = retry_ms * 2 > 500 ? 500 : retry_ms * 2;
-      } else {
-        client.state = ST_HELLO;
-      }
+      getsockopt(cl.h.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      if (err) client_retry_later(&cl, err, fl_now_ms());
+      else cl.h.state = ST_HELLO;
     }
-    if (li >= 0 && (p[li].revents & POLLIN)) {
-      struct sockaddr_storage from;
-      socklen_t fl = sizeof from;
-      int fd = accept4(listen_fd, (struct sockaddr *)&from, &fl, SOCK_CLOEXEC);
-      if (fd >= 0) {
-        hs_t *h = &pend[npend++];
-        memset(h, 0, sizeof *h);
-        h->fd = fd, h->server = 1, h->state = ST_HELLO, h->in_len = HELLO_BYTES;
-        fl_socket_tune(fd);
-        fl_addr_text(h->addr, (struct sockaddr *)&from);
-      }
-    }
+    if (li >= 0 && (p[li].revents & POLLIN)) accept_one(listen_fd, pend, &npend);
   }
   for (int i = 0; i < npend; i++) close(pend[i].fd);
-  if (client.fd >= 0) close(client.fd);
+  if (cl.h.fd >= 0) close(cl.h.fd);
   if (rc) {
     if (links->right >= 0) close(links->right);
     if (left_fd >= 0) close(left_fd);

@@ -152,7 +152,8 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
   for (;;) {
     while (si < ns && soff == S[si].n) si++, soff = 0;
     while (ri < nr && rdone == R[ri].n) {
-      if (ri == 0 && header && memcmp(R[0].p, header, HEADER_BYTES)) return mismatch(c, what, header, R[0].p);
+      if (ri == 0 && header && memcmp(R[0].p, header, HEADER_BYTES))
+        return mismatch(c, what, header, R[0].p);
       ri++, roff = rdone = 0;
     }
     if (si == ns && ri == nr) return FL_OK;
@@ -181,7 +182,8 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
         if (!r->reduce) rdone = roff;
         else if (roff - rdone == chunk) reduce(r->p + rdone, c->stage, chunk), rdone = roff;
       } else if (k == 0) {
-        return fail(c, FL_ECOMM, what, "rank %d (%s) closed the connection", left_rank(c), c->left_peer);
+        return fail(c, FL_ECOMM, what, "rank %d (%s) closed the connection", left_rank(c),
+                    c->left_peer);
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
         want_in = 1;
       } else if (errno != EINTR) {
@@ -229,7 +231,8 @@ static uint64_t get64(const uint8_t *p) {
   return v;
 }
 
-static void make_header(uint8_t h[HEADER_BYTES], uint64_t kind, uint64_t arg, uint64_t seq, uint64_t count) {
+static void make_header(uint8_t h[HEADER_BYTES], uint64_t kind, uint64_t arg, uint64_t seq,
+                        uint64_t count) {
   put64(h, kind), put64(h + 8, arg), put64(h + 16, seq), put64(h + 24, count);
 }
 
@@ -253,8 +256,10 @@ static void describe(char *out, size_t n, const uint8_t *h) {
 /* Common checks at the start of a call: 1 = go on, 0 = nothing to do, < 0 = error code. */
 static int begin(fl_comm *c, const char *what) {
   if (!c) return -fl_error(FL_EINVAL, "%s: communicator is NULL", what);
-  if (c->failed_code) return -fl_error(FL_ESTATE, "the communicator failed earlier: %s", c->failure);
-  if (atomic_load(&c->closed)) return -fl_error(FL_ESTATE, "rank %d: %s on a closed communicator", c->rank, what);
+  if (c->failed_code)
+    return -fl_error(FL_ESTATE, "the communicator failed earlier: %s", c->failure);
+  if (atomic_load(&c->closed))
+    return -fl_error(FL_ESTATE, "rank %d: %s on a closed communicator", c->rank, what);
   return c->world > 1;
 }
 
@@ -335,7 +340,8 @@ int fl_comm_barrier(fl_comm *c) {
   int steps = 1 + 2 * (c->world - 1);
   int rc = transfer(c, "barrier", S, steps, R, steps, sum_i64, hout);
   if (rc == FL_OK && one != c->world)
-    return fail(c, FL_ECOMM, "barrier", "counted %lld ranks, expected %d", (long long)one, c->world);
+    return fail(c, FL_ECOMM, "barrier", "counted %lld ranks, expected %d", (long long)one,
+                c->world);
   return rc;
 }
 
@@ -350,9 +356,11 @@ int fl_comm_create(fl_comm **out, fl_listener *listener, const char *const *peer
   if (world > 1) {
     if (!listener) return fl_error(FL_EINVAL, "rank %d: no listener", rank);
     if (!peers || !peers[left] || !peers[right])
-      return fl_error(FL_EINVAL, "rank %d: the peer addresses of ranks %d and %d are missing", rank, left, right);
+      return fl_error(FL_EINVAL, "rank %d: the peer addresses of ranks %d and %d are missing", rank,
+                      left, right);
     if (!secret || secret_len < 16)
-      return fl_error(FL_EINVAL, "rank %d: the secret has %zu bytes, need at least 16", rank, secret_len);
+      return fl_error(FL_EINVAL, "rank %d: the secret has %zu bytes, need at least 16", rank,
+                      secret_len);
   }
   fl_comm *c = calloc(1, sizeof *c);
   size_t steps = 1 + 2 * (size_t)world;
@@ -368,8 +376,8 @@ int fl_comm_create(fl_comm **out, fl_listener *listener, const char *const *peer
   if (world > 1) {
     snprintf(c->left_peer, sizeof c->left_peer, "%s", peers[left]);
     snprintf(c->right_peer, sizeof c->right_peer, "%s", peers[right]);
-    int rc = fl_ring_handshake(&c->links, fl_listener_fd(listener), peers[right], secret, secret_len,
-                               rank, world, fl_now_ms() + timeout_ms);
+    int rc = fl_ring_handshake(&c->links, fl_listener_fd(listener), peers[right], secret,
+                               secret_len, rank, world, fl_now_ms() + timeout_ms);
     if (rc) {
       fl_comm_free(c);
       return rc;
