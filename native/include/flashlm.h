@@ -1,6 +1,7 @@
 /*
  * flashlm.h - the only C API of libflashlm: kernels (scalar reference + SIMD twins chosen once at
- * run time), the model (forward/backward over one flat parameter buffer) and error reporting.
+ * run time), the model (forward/backward over one flat parameter buffer), the data-parallel
+ * communicator (an authenticated TCP ring) and error reporting.
  *
  * Conventions
  *  - Row-major everywhere. A linear weight is stored [out, in] like torch.nn.Linear: y = x W^T.

@@ -31,7 +31,7 @@
 /* Socket buffers for a neighbour on the same host (loopback or this host's own address): data
  * in flight stays in the caches when the buffers are small. Measured on loopback (2 ranks,
  * 64 MB, 2 cores): CPU time per allreduce 23 ms with 256 KB asked for (the kernel doubles it),
- * 27-34 ms with Linux's autotuning, 33-42 ms with 4 MB. A neighbour on another host keeps the
+ * 25-34 ms with Linux's autotuning, 33-42 ms with 4 MB. A neighbour on another host keeps the
  * autotuning, which grows the buffers to the path's bandwidth-delay product. */
 #define FL_LOCAL_SOCK_BUF (256 << 10)
 /* Handshake messages. */

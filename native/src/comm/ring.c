@@ -364,6 +364,7 @@ int fl_comm_create(fl_comm **out, fl_listener *listener, const char *const *peer
   }
   fl_comm *c = calloc(1, sizeof *c);
   size_t steps = 1 + 2 * (size_t)world;
+  if (c) c->links.left = c->links.right = -1; /* before any path reaches fl_comm_free */
   if (c) c->sends = calloc(steps, sizeof *c->sends), c->recvs = calloc(steps, sizeof *c->recvs);
   if (c && world > 1) c->stage = fl_alloc(FL_RING_CHUNK);
   if (!c || !c->sends || !c->recvs || (world > 1 && !c->stage)) {
@@ -371,7 +372,6 @@ int fl_comm_create(fl_comm **out, fl_listener *listener, const char *const *peer
     return fl_error(FL_ENOMEM, "rank %d: cannot allocate the communicator", rank);
   }
   c->rank = rank, c->world = world, c->timeout_ms = timeout_ms;
-  c->links.left = c->links.right = -1;
   atomic_init(&c->closed, 0);
   if (world > 1) {
     snprintf(c->left_peer, sizeof c->left_peer, "%s", peers[left]);
