@@ -199,6 +199,10 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
     if (moved) deadline = now + c->timeout_ms, moved = 0;
     if (now >= deadline) {
       double sec = c->timeout_ms / 1e3;
+      if (want_in && want_out)
+        return fail(c, FL_ETIMEOUT, what, "for %.1f s no data came from rank %d (%s) and rank %d "
+                    "(%s) took none", sec, left_rank(c), c->left_peer, right_rank(c),
+                    c->right_peer);
       if (want_in)
         return fail(c, FL_ETIMEOUT, what, "no data from rank %d (%s) for %.1f s", left_rank(c),
                     c->left_peer, sec);
