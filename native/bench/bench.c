@@ -1,5 +1,6 @@
 /* Kernel benchmark (not run by the tests): `make bench`, then
  *   OMP_NUM_THREADS=2 target/build/linux-x86_64/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
+ *   target/build/linux-x86_64/flashlm_bench allreduce [reps]   (the ring: see allreduce_bench)
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
@@ -17,12 +18,18 @@
 #endif
 #include <dlfcn.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "flashlm.h"
 
@@ -324,6 +331,204 @@ static void peak_json(void) {
   printf("], \"gflops\": %.1f}\n", b);
 }
 
+/* ---- allreduce: the ring on loopback against a plain TCP stream ---- */
+/* `allreduce [reps]`: for each size, the median (and best) over reps of one allreduce_sum as
+ * bus bandwidth (NCCL's definition: 2(w-1)/w * bytes / time, the bytes each rank sends and
+ * receives per unit time, comparable across world sizes), with w processes on loopback; and, as
+ * the ceiling, one TCP stream between two processes with the ring's socket options moving the
+ * same bytes (bytes / time). Each timed call starts after a barrier;
+ * rank 0's wall time. The CPU time rank 0's process spent in the call (the stream: the
+ * receiver's) is the figure that a machine busy with other work disturbs least. Lines "RESULT
+ * impl world bytes median_s best_s median_cpu_s" are for tests/bench/allreduce-benchmark.sh. */
+static const size_t AR_MB[] = {1, 4, 16, 64, 256};
+#define AR_SIZES (sizeof AR_MB / sizeof AR_MB[0])
+#define AR_MAX_REPS 64
+
+static double clock_s(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double wall(void) { return clock_s(CLOCK_MONOTONIC); }
+static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n) {
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* times[size][rep] (wall) and cpus[size][rep] (this process's CPU time), filled by rank 0
+ * (shared memory). */
+static void ring_rank(int rank, int world, fl_listener *l, const char *const *peers,
+                      double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
+  static const char secret[] = "benchmark secret (not secret)";
+  fl_comm *c;
+  if (fl_comm_create(&c, l, peers, secret, sizeof secret, rank, world, 120000)) {
+    fprintf(stderr, "rank %d: %s\n", rank, fl_last_error());
+    return;
+  }
+  fl_listener_close(l);
+  size_t most = AR_MB[AR_SIZES - 1] << 18; /* floats */
+  float *x = malloc(most * sizeof(float));
+  for (size_t i = 0; i < most; i++) x[i] = 1e-3f * (float)(i % 1000);
+  for (size_t s = 0; s < AR_SIZES; s++) {
+    size_t n = AR_MB[s] << 18;
+    if (fl_comm_allreduce_sum(c, x, n)) break; /* warm-up: pages touched, windows open */
+    for (int r = 0; r < reps; r++) {
+      if (fl_comm_barrier(c)) break;
+      double t0 = wall(), c0 = cpu();
+      if (fl_comm_allreduce_sum(c, x, n)) {
+        fprintf(stderr, "rank %d: %s\n", rank, fl_last_error());
+        break;
+      }
+      if (rank == 0) times[s][r] = wall() - t0, cpus[s][r] = cpu() - c0;
+    }
+  }
+  free(x);
+  fl_comm_free(c);
+}
+
+/* The ring's options for a neighbour on the same host: TCP_NODELAY, 256 KB buffers set after
+ * the connection is made (src/comm/net.c). */
+static void set_sock(int fd) {
+  int one = 1, buf = 256 << 10;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+}
+
+/* One stream: the receiver asks ("go"), the sender sends the bytes, the receiver times. */
+static void stream_pair(double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
+  int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t al = sizeof a;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 1) ||
+      getsockname(ls, (struct sockaddr *)&a, &al)) {
+    perror("stream listen");
+    return;
+  }
+  size_t most = AR_MB[AR_SIZES - 1] << 20;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) { /* sender */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) _exit(1);
+    set_sock(fd);
+    char *buf = malloc(most), go;
+    memset(buf, 1, most);
+    for (size_t s = 0; s < AR_SIZES; s++)
+      for (int r = 0; r <= reps; r++) {
+        if (recv(fd, &go, 1, MSG_WAITALL) != 1) _exit(1);
+        size_t n = AR_MB[s] << 20, off = 0;
+        while (off < n) {
+          ssize_t k = send(fd, buf + off, n - off, 0);
+          if (k <= 0) _exit(1);
+          off += (size_t)k;
+        }
+      }
+    _exit(0);
+  }
+  int fd = accept(ls, NULL, NULL);
+  set_sock(fd);
+  char *buf = malloc(most), go = 1;
+  memset(buf, 0, most);
+  for (size_t s = 0; s < AR_SIZES; s++)
+    for (int r = 0; r <= reps; r++) { /* rep 0 is the warm-up */
+      size_t n = AR_MB[s] << 20, off = 0;
+      double t0 = wall(), c0 = cpu();
+      if (send(fd, &go, 1, 0) != 1) break;
+      while (off < n) {
+        ssize_t k = recv(fd, buf + off, n - off, 0);
+        if (k <= 0) break;
+        off += (size_t)k;
+      }
+      if (r) times[s][r - 1] = wall() - t0, cpus[s][r - 1] = cpu() - c0;
+    }
+  close(fd);
+  close(ls);
+  waitpid(pid, NULL, 0);
+  free(buf);
+}
+
+static void ring_world(int world, double (*times)[AR_MAX_REPS], double (*cpus)[AR_MAX_REPS]) {
+  fl_listener *l[8];
+  char text[8][32];
+  const char *peers[8];
+  for (int r = 0; r < world; r++) {
+    int port;
+    if (fl_listen(&l[r], &port, "127.0.0.1", 0)) {
+      fprintf(stderr, "%s\n", fl_last_error());
+      return;
+    }
+    snprintf(text[r], sizeof text[r], "127.0.0.1:%d", port);
+    peers[r] = text[r];
+  }
+  fflush(stdout);
+  pid_t pid[8];
+  for (int r = 0; r < world; r++) {
+    pid[r] = fork();
+    if (pid[r] == 0) {
+      ring_rank(r, world, l[r], peers, times, cpus);
+      _exit(0);
+    }
+  }
+  for (int r = 0; r < world; r++) fl_listener_close(l[r]);
+  for (int r = 0; r < world; r++) waitpid(pid[r], NULL, 0);
+}
+
+static void allreduce_bench(void) {
+  static const int worlds[] = {2, 4};
+  if (reps > AR_MAX_REPS) reps = AR_MAX_REPS;
+  size_t bytes = sizeof(double) * AR_SIZES * AR_MAX_REPS * 6;
+  double *shm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shm == MAP_FAILED) return;
+  double (*times[3])[AR_MAX_REPS], (*cpus[3])[AR_MAX_REPS];
+  for (int k = 0; k < 3; k++) {
+    times[k] = (double (*)[AR_MAX_REPS])(shm + k * AR_SIZES * AR_MAX_REPS);
+    cpus[k] = (double (*)[AR_MAX_REPS])(shm + (3 + k) * AR_SIZES * AR_MAX_REPS);
+  }
+  stream_pair(times[0], cpus[0]);
+  for (int k = 0; k < 2; k++) ring_world(worlds[k], times[1 + k], cpus[1 + k]);
+  printf("allreduce on loopback, processes, median (best) of %d; GB/s: stream = bytes/time, "
+         "ring = bus bandwidth 2(w-1)/w * bytes/time\n", reps);
+  printf("%8s | %17s | %17s | %17s\n", "size", "TCP stream", "ring 2 ranks", "ring 4 ranks");
+  for (size_t s = 0; s < AR_SIZES; s++) {
+    double bytes_s = (double)(AR_MB[s] << 20), med[3], bst[3];
+    for (int k = 0; k < 3; k++) {
+      bst[k] = INFINITY;
+      for (int r = 0; r < reps; r++) bst[k] = fmin(bst[k], times[k][s][r]);
+      med[k] = median(times[k][s], reps);
+    }
+    double f[3] = {1.0, 1.0, 1.5}; /* 2(w-1)/w */
+    printf("%5zu MB |", AR_MB[s]);
+    for (int k = 0; k < 3; k++)
+      printf(" %6.2f (%6.2f)  |", f[k] * bytes_s / med[k] / 1e9, f[k] * bytes_s / bst[k] / 1e9);
+    printf("\n");
+  }
+  printf("%8s | %17s | %17s | %17s   (CPU ms per call, median, rank 0's process)\n", "", "", "", "");
+  for (size_t s = 0; s < AR_SIZES; s++) {
+    printf("%5zu MB |", AR_MB[s]);
+    for (int k = 0; k < 3; k++) printf(" %13.2f ms |", 1e3 * median(cpus[k][s], reps));
+    printf("\n");
+  }
+  static const char *impl[3] = {"stream", "ring", "ring"};
+  static const int world[3] = {2, 2, 4};
+  for (int k = 0; k < 3; k++)
+    for (size_t s = 0; s < AR_SIZES; s++) {
+      double bst = INFINITY;
+      for (int r = 0; r < reps; r++) bst = fmin(bst, times[k][s][r]);
+      printf("RESULT %s %d %zu %.6f %.6f %.6f\n", impl[k], world[k], AR_MB[s] << 20,
+             median(times[k][s], reps), bst, median(cpus[k][s], reps));
+    }
+  munmap(shm, bytes);
+}
+
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "kernels";
   if (argc > 2) reps = atoi(argv[2]) > 0 ? atoi(argv[2]) : reps;
@@ -331,5 +536,6 @@ int main(int argc, char **argv) {
   if (!strcmp(what, "kernels") || !strcmp(what, "all")) kernels();
   if (!strcmp(what, "model") || !strcmp(what, "all")) models();
   if (!strcmp(what, "peak")) peak_json();
+  if (!strcmp(what, "allreduce")) allreduce_bench();
   return 0;
 }

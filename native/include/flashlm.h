@@ -1,6 +1,7 @@
 /*
  * flashlm.h - the only C API of libflashlm: kernels (scalar reference + SIMD twins chosen once at
- * run time), the model (forward/backward over one flat parameter buffer) and error reporting.
+ * run time), the model (forward/backward over one flat parameter buffer), the data-parallel
+ * communicator (an authenticated TCP ring) and error reporting.
  *
  * Conventions
  *  - Row-major everywhere. A linear weight is stored [out, in] like torch.nn.Linear: y = x W^T.
@@ -51,7 +52,11 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 /* ---- errors ---------------------------------------------------------------------------- */
-enum { FL_OK = 0, FL_EINVAL = 1, FL_ENOMEM = 2, FL_ESTATE = 3 };
+/* FL_ECOMM: a peer failed (closed the connection, reset, or broke the protocol); FL_ETIMEOUT: a
+ * peer did not answer within the communicator's timeout; FL_EAUTH: a peer failed mutual
+ * authentication. The communication errors' texts name the peer's rank and address. */
+enum { FL_OK = 0, FL_EINVAL = 1, FL_ENOMEM = 2, FL_ESTATE = 3, FL_ECOMM = 4, FL_ETIMEOUT = 5,
+       FL_EAUTH = 6 };
 /* Text of the last error on this thread ("" if none). */
 const char *fl_last_error(void);
 /* Sets the thread's error text (printf format) and returns code. */
@@ -231,6 +236,73 @@ int fl_model_forward_backward(fl_model *m, const int *tokens, int B, float *loss
 int fl_model_loss(fl_model *m, const int *tokens, int B, float *loss);
 /* tokens (B, len), 1 <= len <= seq_len; out (B, vocab) = logits at position len-1. */
 int fl_model_last_logits(fl_model *m, const int *tokens, int B, int len, float *out);
+
+/* ---- communication: an authenticated TCP ring for data-parallel training ------------------
+ * Each rank opens a listener (fl_listen) on its host's address with an ephemeral port, the
+ * ranks exchange "host:port" texts (the trainer: Spark's BarrierTaskContext.allGather), and
+ * every rank creates its communicator with everyone's address and the run's secret. Rank r
+ * connects to rank (r+1)%w (its right neighbour) and accepts from rank (r-1)%w (its left), and
+ * both sides of each connection prove they know the secret (HMAC-SHA256 answers to each other's
+ * random nonces; the secret itself never goes on the wire). A connection that fails that is
+ * closed and listed in fl_comm_notes, never used. The listener is needed only until
+ * fl_comm_create returns: close it then, so nothing listens during the run.
+ *
+ * Collectives: every rank must make the same calls with the same sizes in the same order; each
+ * call first checks its left neighbour's call against its own (kind, sequence number, size)
+ * and fails naming both if they differ. One call at a time per communicator. Every blocking step
+ * waits in poll() with the timeout: a call fails with FL_ETIMEOUT when no byte has moved for
+ * timeout_ms, and with FL_ECOMM as soon as a neighbour closes its connection; the error names
+ * the neighbour's rank and address. After a failure the communicator shuts its connections (so
+ * the neighbours learn at once) and every later call returns FL_ESTATE with the first error.
+ *
+ * Determinism: allreduce is a ring reduce-scatter then all-gather over fixed segments (element
+ * ranges split evenly over the ranks) in fixed chunks, so each element's sum is taken in the same
+ * order every run (element i of segment j: ((x_j + x_{j+1}) + x_{j+2}) + ... in ring order from
+ * rank j), and the all-gather copies the finished sums, so every rank ends with the same bits.
+ * The sum is a plain elementwise IEEE add, compiled for the baseline ISA (whether the compiler
+ * vectorises it or not, each element is one rounded add: the same bits on every ISA and build).
+ * The result depends on the world size (the order of the terms does). World 1: every call is a
+ * no-op (the buffer already holds the sum). */
+typedef struct fl_listener fl_listener;
+typedef struct fl_comm fl_comm;
+enum { FL_DT_F32 = 0, FL_DT_F64 = 1, FL_DT_I64 = 2 };
+enum { FL_OP_SUM = 0, FL_OP_MAX = 1, FL_OP_MIN = 2 };
+
+/* Listens on host (a name or numeric address; NULL or "" = every IPv4 interface) at port
+ * (0 = an ephemeral port chosen by the kernel); *port receives the port bound. */
+int fl_listen(fl_listener **out, int *port, const char *host, int want_port);
+/* Stops listening; NULL is a no-op. */
+void fl_listener_close(fl_listener *l);
+
+/* Connects rank `rank` of `world` into the ring. peers (world) holds every rank's "host:port"
+ * ("[v6addr]:port" for IPv6 literals); listener is this rank's (neither is used when world is
+ * 1, and may then be NULL). secret (secret_len >= 16 bytes) is the run's shared secret.
+ * Connecting retries while the right neighbour refuses, until timeout_ms have passed; the same
+ * timeout then applies to every call (see above). The listener stays open: close it after. */
+int fl_comm_create(fl_comm **out, fl_listener *listener, const char *const *peers,
+                   const void *secret, size_t secret_len, int rank, int world, int timeout_ms);
+/* Shuts the connections: a call blocked in another thread fails promptly (FL_ESTATE, "closed"),
+ * later calls fail. Idempotent and safe from any thread; does not free. */
+void fl_comm_close(fl_comm *c);
+/* Closes and frees; NULL is a no-op. No call may be running on c. */
+void fl_comm_free(fl_comm *c);
+int fl_comm_rank(const fl_comm *c);
+int fl_comm_world(const fl_comm *c);
+/* Connections refused while the ring was made ("refused host:port: why; ..."), "" if none:
+ * for the caller's log. */
+const char *fl_comm_notes(const fl_comm *c);
+
+/* x (n) = the elementwise sum of every rank's x (n): deterministic (see above), the same bits on
+ * every rank. n may be 0; every rank must pass the same n. */
+int fl_comm_allreduce_sum(fl_comm *c, float *x, size_t n);
+/* The same for dtype FL_DT_* and op FL_OP_* (float32 supports only FL_OP_SUM; int64 sums wrap
+ * around; a NaN in a float64 max/min propagates or not depending on its position in the ring).
+ * x holds n elements of the dtype. Meant for small buffers too: checksums, agreement flags. */
+int fl_comm_allreduce(fl_comm *c, void *x, int dtype, int op, size_t n);
+/* x (bytes) on every rank = root's x, passed along the ring (root -> root+1 -> ...). */
+int fl_comm_broadcast(fl_comm *c, void *x, size_t bytes, int root);
+/* Returns on each rank only after every rank has entered it. */
+int fl_comm_barrier(fl_comm *c);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -15,14 +15,23 @@ const int SIZES[N_SIZES] = {1, 3, 7, 31, 33, 255, 1023};
 int t_verbose;
 static int failures;
 
-/* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c. */
+/* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c,
+ * test_comm.c. */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
   X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
-  X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                 \
-  X(test_model_alloc_failure) X(test_attention_alloc_failure)
+  X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                   \
+  X(test_model_alloc_failure) X(test_attention_alloc_failure)                                      \
+  X(test_comm_sha256) X(test_comm_hmac) X(test_comm_world_one) X(test_comm_rejects_bad_arguments)  \
+  X(test_comm_allreduce_threads) X(test_comm_allreduce_processes) X(test_comm_collectives)         \
+  X(test_comm_refuses_a_wrong_secret) X(test_comm_refuses_strangers_and_still_connects)            \
+  X(test_comm_connect_retries_until_the_neighbour_listens) X(test_comm_ipv6_loopback)              \
+  X(test_comm_mismatched_calls_fail_naming_both)                                                   \
+  X(test_comm_close_from_another_thread_ends_a_blocked_call)                                       \
+  X(test_comm_peer_killed_mid_transfer_fails_the_others)                                           \
+  X(test_comm_peer_that_stops_answering_fails_the_others)
 #define DECLARE(f) void f(void);
 TESTS(DECLARE)
 #define ENTRY(f) {#f, f},
