@@ -5,6 +5,7 @@ import flashlm.config.ConfigEnum;
 import flashlm.config.ConfigException;
 import flashlm.model.ModelSpec;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,6 +31,8 @@ import java.util.regex.Pattern;
  * @param log console and metrics logging
  * @param backend "native" (C kernels through JNI) or "reference" (the slow double-precision Java
  *     model, for tests), default "native"
+ * @param distributed data-parallel training over several ranks (a Spark barrier stage); absent
+ *     or {@code world_size: 1} for one process
  */
 public record TrainConfig(
     ModelSpec model,
@@ -44,7 +47,8 @@ public record TrainConfig(
     Integer evalBatches,
     Checkpointing checkpoint,
     Log log,
-    Backend backend) {
+    Backend backend,
+    Distributed distributed) {
 
   /** Which model and update kernels run: the C ones or the double-precision Java reference. */
   public enum Backend implements ConfigEnum {
@@ -93,6 +97,7 @@ public record TrainConfig(
     }
     log = log == null ? new Log(null, null) : log;
     backend = backend == null ? Backend.NATIVE : backend;
+    distributed = distributed == null ? Distributed.single() : distributed;
   }
 
   /** The time budget, or null when the run is limited by {@code max_steps} only. */
@@ -325,6 +330,83 @@ public record TrainConfig(
       if (every <= 0) {
         throw ConfigException.badValue("log.every", every, "a positive integer");
       }
+    }
+  }
+
+  /**
+   * Data-parallel training: one trainer per rank in a Spark barrier stage, gradients summed by
+   * a ring allreduce each step.
+   *
+   * @param worldSize ranks (world_size): a positive integer, or "auto" for one per NUMA node of
+   *     each executor host (one per accelerator when the tasks request one); default 1, one
+   *     process without Spark
+   * @param threadsPerRank OpenMP threads of each rank (threads_per_rank); default the cores of
+   *     the rank's NUMA node (its share of the executor's cores)
+   * @param timeout how long a rank waits for a peer before the run fails naming it, default "5m"
+   * @param backend how gradients travel: cpu-ring (TCP, built here), nccl or hccl (used when
+   *     their libraries are present), default cpu-ring
+   * @param checksumEvery compare a checksum of every rank's weights every this many updates
+   *     (checksum_every), failing loudly on a difference; 0 for never, default 100
+   */
+  public record Distributed(String worldSize, Integer threadsPerRank, String timeout,
+      CommBackend backend, Integer checksumEvery) {
+    /** {@link #worldSize()} when it is "auto". */
+    public static final int AUTO = 0;
+
+    /** How gradients travel between ranks. */
+    public enum CommBackend implements ConfigEnum {
+      CPU_RING,
+      NCCL,
+      HCCL;
+
+      @Override
+      public String id() {
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+      }
+
+      @JsonCreator
+      public static CommBackend of(String id) {
+        return ConfigEnum.parse(CommBackend.class, "distributed.backend", id);
+      }
+    }
+
+    public Distributed {
+      worldSize = worldSize == null ? "1" : worldSize.trim();
+      if (!worldSize.equals("auto") && !worldSize.matches("[1-9][0-9]{0,5}")) {
+        throw ConfigException.badValue("distributed.world_size", worldSize,
+            "a positive integer or \"auto\"");
+      }
+      if (threadsPerRank != null && threadsPerRank < 1) {
+        throw ConfigException.badValue("distributed.threads_per_rank", threadsPerRank,
+            "a positive integer");
+      }
+      timeout = timeout == null ? "5m" : timeout;
+      parseDuration("distributed.timeout", timeout);
+      backend = backend == null ? CommBackend.CPU_RING : backend;
+      checksumEvery = checksumEvery == null ? 100 : checksumEvery;
+      if (checksumEvery < 0) {
+        throw ConfigException.badValue("distributed.checksum_every", checksumEvery,
+            "an integer >= 0");
+      }
+    }
+
+    /** One process, no Spark. */
+    public static Distributed single() {
+      return new Distributed(null, null, null, null, null);
+    }
+
+    /** The number of ranks, or {@link #AUTO}. */
+    public int ranks() {
+      return worldSize.equals("auto") ? AUTO : Integer.parseInt(worldSize);
+    }
+
+    /** Whether this run is one process without Spark. */
+    public boolean oneProcess() {
+      return ranks() == 1;
+    }
+
+    public Duration timeoutDuration() {
+      return parseDuration("distributed.timeout", timeout);
     }
   }
 }

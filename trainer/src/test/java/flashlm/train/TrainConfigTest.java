@@ -59,4 +59,21 @@ class TrainConfigTest {
     assertTrue(duration.getMessage().contains("time_budget"), duration.getMessage());
     assertEquals(5400_000, load("v7-ts.json", "time_budget=1h30m").timeBudgetDuration().toMillis());
   }
+
+  @Test
+  void distributedDefaultsToOneProcessAndReadsWorldSizeAsNumberOrAuto() {
+    TrainConfig one = Configs.load(Path.of("../conf/v7-smoke.json"), TrainConfig.class, List.of());
+    assertTrue(one.distributed().oneProcess());
+    TrainConfig two = Configs.load(Path.of("../conf/v7-smoke.json"), TrainConfig.class,
+        List.of("distributed.world_size=2", "distributed.backend=nccl"));
+    assertEquals(2, two.distributed().ranks());
+    assertEquals(TrainConfig.Distributed.CommBackend.NCCL, two.distributed().backend());
+    assertTrue(Configs.toJson(two).contains("\"backend\" : \"nccl\""));
+    TrainConfig auto = Configs.load(Path.of("../conf/v7-smoke.json"), TrainConfig.class,
+        List.of("distributed.world_size=auto"));
+    assertEquals(TrainConfig.Distributed.AUTO, auto.distributed().ranks());
+    ConfigException bad = assertThrows(ConfigException.class, () -> Configs.load(
+        Path.of("../conf/v7-smoke.json"), TrainConfig.class, List.of("distributed.world_size=0")));
+    assertTrue(bad.getMessage().contains("distributed.world_size"), bad.getMessage());
+  }
 }
