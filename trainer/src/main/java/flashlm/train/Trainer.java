@@ -4,6 +4,7 @@ import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequenceBatches;
 import flashlm.data.SequencesSnapshot;
+import flashlm.dist.Collective;
 import flashlm.fs.LockFile;
 import flashlm.model.Init;
 import flashlm.model.ModelSpec;
