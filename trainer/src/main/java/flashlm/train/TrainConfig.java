@@ -322,7 +322,9 @@ public record TrainConfig(
   /**
    * Logging.
    *
-   * @param metrics local path of the metrics JSON-lines file; null for none
+   * @param metrics path or URI (local, s3a://, any Hadoop filesystem) of the metrics JSON-lines
+   *     file, written by rank 0 (see {@link MetricsFile}); default {@code
+   *     checkpoint.dir/metrics.jsonl}, none without a checkpoint.dir
    * @param every steps between log lines, default 10
    */
   public record Log(String metrics, Integer every) {
