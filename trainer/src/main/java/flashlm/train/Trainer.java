@@ -12,8 +12,6 @@ import flashlm.model.TrainableModel;
 import flashlm.optim.Kernels;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
@@ -367,7 +365,7 @@ public final class Trainer {
         return;
       }
       if (evalSet == null) {
-        evalSet = validationBatches();
+        evalSet = EvalBatches.of(table, config, collective, log);
       }
       if (evalSet.isEmpty()) {
         return;
@@ -379,39 +377,6 @@ public final class Trainer {
       valLoss = collective.allreduceMean(sum / evalSet.size());
       log.eval(step, valLoss, step * config.tokensPerStep() * collective.worldSize(),
           (clock.getAsLong() - start) / 1e3);
-    }
-
-    /**
-     * The first batches of epoch 0 of the rank's validation shards, shuffled by the seed: the
-     * same set at every evaluation. Every rank takes as many as the rank with the fewest rows
-     * holds (each rank's mean loss then weighs the same), none if one holds less than a batch.
-     */
-    private List<int[]> validationBatches() {
-      String split = config.data().validationSplit();
-      int batch = config.data().batchSize();
-      long[] rows = collective.allGather(table.rows(split, collective.rank(),
-          collective.worldSize()));
-      long fewest = Arrays.stream(rows).min().orElseThrow();
-      String held = rows.length == 1 ? rows[0] + " rows" : "rows " + Arrays.toString(rows)
-          + " on ranks 0.." + (rows.length - 1);
-      if (fewest < batch) {
-        log.info("no evaluation: " + table.describe() + " split " + split + " holds " + held
-            + ", fewer than one batch of " + batch + (rows.length == 1 ? "" : " on a rank"));
-        return List.of();
-      }
-      int count = (int) Math.min(config.evalBatches(), fewest / batch);
-      if (rows.length > 1 && count < config.evalBatches()) {
-        log.info("evaluating " + count + " batches on each rank (split " + split + " holds "
-            + held + ")");
-      }
-      SequenceBatches v = SequenceBatches.builder(table).setSplit(split).setBatchSize(batch)
-          .optRank(collective.rank(), collective.worldSize()).optSeed(config.seed())
-          .optWindowTokens(config.data().shuffleWindow()).build();
-      List<int[]> out = new ArrayList<>(count);
-      for (int i = 0; i < count; i++) {
-        out.add(v.next());
-      }
-      return out;
     }
 
     /** Rank 0 writes the checkpoint, with every rank's data position; all ranks call this. */
