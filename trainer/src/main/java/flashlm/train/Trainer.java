@@ -95,7 +95,11 @@ public final class Trainer {
       try {
         return train(signal);
       } catch (RuntimeException | Error e) {
-        log.failure(currentStep, e);
+        try {
+          log.failure(currentStep, e);
+        } catch (RuntimeException notRecorded) {
+          e.addSuppressed(notRecorded); // the training error is the one to report
+        }
         throw e;
       }
     }
