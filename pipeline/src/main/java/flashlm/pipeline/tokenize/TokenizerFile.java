@@ -83,8 +83,9 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
   }
 
   /**
-   * A new DJL tokenizer over these bytes with {@link #OPTIONS}; the caller closes it. Executors
-   * use a per-JVM cache instead ({@link Tokenizers}).
+   * A new DJL tokenizer over these bytes with {@link #OPTIONS}, special-token strings in the text
+   * encoded as text ({@link OrdinaryText}); the caller closes it. Executors use a per-JVM cache
+   * instead ({@link Tokenizers}).
    */
   public HuggingFaceTokenizer newTokenizer() {
     return Tokenizers.load(bytes, location);
