@@ -127,9 +127,10 @@ public final class Tokenize {
 
   /**
    * The split of each document: its source_split when that is train or validation, else
-   * validation iff {@code pmod(xxhash64('split', doc_id), 1e6) < validation_ratio * 1e6}.
+   * validation iff {@code pmod(xxhash64('split', doc_id), 1e6) < validation_ratio * 1e6}. The one
+   * split rule: tokenizer training selects its documents with it too.
    */
-  static Column splitColumn(TokenizeConfig config) {
+  public static Column splitColumn(TokenizeConfig config) {
     Column source = col(DocumentsTable.SOURCE_SPLIT);
     long threshold = Math.round(config.validationRatio() * SPLIT_BUCKETS);
     Column bucket = pmod(xxhash64(lit("split"), col(DocumentsTable.DOC_ID)), lit(SPLIT_BUCKETS));
@@ -144,8 +145,8 @@ public final class Tokenize {
         .cast("int");
   }
 
-  /** The rules above in words, for the manifest. */
-  static String splitRule(TokenizeConfig config) {
+  /** The rule of {@link #splitColumn} in words, for manifests. */
+  public static String splitRule(TokenizeConfig config) {
     return "source_split when it is train or validation; otherwise validation iff"
         + " pmod(xxhash64('split', doc_id), " + SPLIT_BUCKETS + ") < "
         + Math.round(config.validationRatio() * SPLIT_BUCKETS) + " (validation_ratio "
