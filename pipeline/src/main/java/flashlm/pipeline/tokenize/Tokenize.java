@@ -119,8 +119,11 @@ public final class Tokenize {
       Map<String, SplitCounts> counts = counts(blocks, groups, config.seqLen());
       DatasetManifest manifest = manifest(config, tokenizer, fingerprint, documents,
           documentsVersion, docsManifest, counts, bosId, eosId);
+      // As many write tasks as cores: a task writes its groups one after another (one file per
+      // group either way), and 16 small tasks cost more in setup than they write.
+      int writers = Math.min(blocks.getNumPartitions(), jsc.defaultParallelism());
       Dataset<Row> packed = spark.createDataset(
-          blocks.flatMap(new BlockRows(groups, config.seqLen())).rdd(),
+          blocks.coalesce(writers).flatMap(new BlockRows(groups, config.seqLen())).rdd(),
           Encoders.bean(PackedRow.class))
           .select(col(SPLIT).as(SequencesTable.SPLIT), col(SHARD).as(SequencesTable.SHARD),
               col("seqIndex").as(SequencesTable.SEQ_INDEX),

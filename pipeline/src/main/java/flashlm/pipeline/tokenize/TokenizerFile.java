@@ -75,7 +75,8 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
       int eosId = eos == null ? -1 : idOf(json, eos, qualified, "eos_token");
       TokenizerFile file = new TokenizerFile(qualified, bytes, Hashing.sha256Hex(bytes),
           vocabSize(json, qualified), bos, bosId, eos, eosId);
-      file.newTokenizer().close(); // fails here, naming the file, if DJL cannot load it
+      // Fails here, naming the file, if DJL cannot load it; kept for the tasks of this JVM.
+      Tokenizers.shared(file.sha256(), bytes, qualified);
       return file;
     } catch (IOException e) {
       throw new ConfigException("cannot read tokenizer " + location + ": " + e.getMessage(), e);

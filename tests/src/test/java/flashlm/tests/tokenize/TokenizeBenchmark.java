@@ -32,8 +32,8 @@ import org.apache.spark.sql.SparkSession;
  * <p>Run: {@code tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master M]
  * [--stages]}. The documents are N copies of the 2 MiB TinyStories excerpt (distinct files, so
  * distinct doc ids); ingest is not timed. Each run writes a fresh sequences table (seq_len 256, 8
- * shards) and the best of R runs is reported; the DJL figure is the best of R passes of {@code
- * encode()} over the same texts after one warm-up pass. Each line also gives the process's CPU
+ * shards) and the best of R runs (default 4) is reported; the DJL figure is the best of R
+ * passes of {@code encode()} over the same texts after one warm-up pass. Each line also gives the process's CPU
  * seconds, which say more than wall time on a machine shared with other work. {@code --stages}
  * prints each Spark stage's wall time and task CPU time.
  */
@@ -42,7 +42,9 @@ public final class TokenizeBenchmark {
 
   public static void main(String[] args) throws Exception {
     int copies = 8;
-    int runs = 2;
+    // The first runs pay for the JIT compiling Spark's, Delta's and Parquet's code (the DJL loop
+    // is compiled in its one warm-up pass): a long tokenize job runs at the later runs' speed.
+    int runs = 4;
     String master = "local[*]";
     boolean stages = false;
     for (int i = 0; i < args.length; i++) {
