@@ -33,9 +33,9 @@ import org.apache.spark.sql.SparkSession;
  * [--stages]}. The documents are N copies of the 2 MiB TinyStories excerpt (distinct files, so
  * distinct doc ids); ingest is not timed. Each run writes a fresh sequences table (seq_len 256, 8
  * shards) and the best of R runs (default 4) is reported; the DJL figure is the best of R
- * passes of {@code encode()} over the same texts after one warm-up pass. Each line also gives the process's CPU
- * seconds, which say more than wall time on a machine shared with other work. {@code --stages}
- * prints each Spark stage's wall time and task CPU time.
+ * passes of {@code encode()} over the same texts after one warm-up pass. Each line also gives the
+ * process's CPU seconds, which say more than wall time on a machine shared with other work.
+ * {@code --stages} prints each Spark stage's wall time and task CPU time.
  */
 public final class TokenizeBenchmark {
   private TokenizeBenchmark() {}
