@@ -32,9 +32,11 @@ import org.apache.spark.sql.SparkSession;
  * <p>Run: {@code tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master M]
  * [--stages]}. The documents are N copies of the 2 MiB TinyStories excerpt (distinct files, so
  * distinct doc ids); ingest is not timed. Each run writes a fresh sequences table (seq_len 256, 8
- * shards) and the best of R runs (default 4) is reported; the DJL figure is the best of R
- * passes of {@code encode()} over the same texts after one warm-up pass. Each line also gives the
- * process's CPU seconds, which say more than wall time on a machine shared with other work.
+ * shards), and is followed by one pass of DJL {@code encode()} over the same texts (after one
+ * untimed warm-up pass), so each run's ratio compares two figures taken under the same load of a
+ * shared machine. It prints the best of R runs (default 4) and the median of the runs' ratios.
+ * Each line also gives the process's CPU seconds, which say more than wall time on a machine
+ * shared with other work.
  * {@code --stages} prints each Spark stage's wall time and task CPU time.
  */
 public final class TokenizeBenchmark {
@@ -72,41 +74,43 @@ public final class TokenizeBenchmark {
     List<String> docs = spark.read().format("delta").load(paths.documents())
         .select(DocumentsTable.TEXT).as(Encoders.STRING()).collectAsList(); // benchmark input
     int cores = spark.sparkContext().defaultParallelism();
-    double[] best = tokenizeRuns(spark, paths, master, runs, 0);
-    spark.stop();
-    SparkSession one = session("local[1]", stages);
-    double[] bestOne = tokenizeRuns(one, paths, "local[1]", runs, runs);
-    one.stop();
-
-    double djlBest = 0;
-    try (HuggingFaceTokenizer tok = Llama2Fixture.direct()) {
-      encodeAll(tok, docs); // warm-up
-      for (int r = 0; r < runs; r++) {
-        long t0 = System.nanoTime();
-        long cpu0 = processCpuNanos();
-        long n = encodeAll(tok, docs);
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        double cpu = (processCpuNanos() - cpu0) / 1e9;
-        System.out.printf("djl encode() 1 thread pass %d: %,d tokens in %.2f s = %,.0f tokens/s"
-            + " (%.2f cpu s)%n", r, n, seconds, n / seconds, cpu);
-        djlBest = Math.max(djlBest, n / seconds);
-      }
+    try (HuggingFaceTokenizer djl = Llama2Fixture.direct()) {
+      encodeAll(djl, docs); // warm-up
+      Runs all = tokenizeRuns(spark, paths, master, runs, 0, djl, docs);
+      spark.stop();
+      SparkSession one = session("local[1]", stages);
+      Runs single = tokenizeRuns(one, paths, "local[1]", runs, runs, djl, docs);
+      one.stop();
+      System.out.printf("documents %,d, tokens %,d (with EOS), cores %d%n", docs.size(),
+          all.tokens, Runtime.getRuntime().availableProcessors());
+      System.out.printf("tokenize+pack (Spark %s, Delta write): %,.0f tokens/s (best)%n", master,
+          all.best);
+      System.out.printf("tokenize+pack (Spark local[1]):          %,.0f tokens/s (best)%n",
+          single.best);
+      System.out.printf("DJL encode() alone, one thread:        %,.0f tokens/s (best)%n",
+          Math.max(all.djlBest, single.djlBest));
+      System.out.printf("ratio pipeline / single-thread DJL:    %.2f (best / best), %.2f (median"
+          + " of each run over the DJL pass right after it)%n",
+          all.best / Math.max(all.djlBest, single.djlBest), median(all.ratios));
+      System.out.printf("scaling local[1] -> %s (%d cores): %.2fx (best / best), %.2fx (medians"
+          + " of the paired ratios)%n", master, cores, all.best / single.best,
+          median(all.ratios) / median(single.ratios));
     }
-    System.out.printf("documents %,d, tokens %,d (with EOS), cores %d%n", docs.size(),
-        (long) best[1], Runtime.getRuntime().availableProcessors());
-    System.out.printf("tokenize+pack (Spark %s, Delta write): %,.0f tokens/s%n", master, best[0]);
-    System.out.printf("tokenize+pack (Spark local[1]):          %,.0f tokens/s%n", bestOne[0]);
-    System.out.printf("DJL encode() alone, one thread:        %,.0f tokens/s%n", djlBest);
-    System.out.printf("ratio pipeline / single-thread DJL:    %.2f%n", best[0] / djlBest);
-    System.out.printf("scaling local[1] -> %s (%d cores): %.2fx%n", master, cores,
-        best[0] / bestOne[0]);
   }
 
-  /** R tokenize runs; returns {best tokens/s, tokens}. */
-  private static double[] tokenizeRuns(SparkSession spark, DatasetPaths paths, String master,
-      int runs, int firstRun) {
+  /** What R runs measured: best tokens/s, tokens, and each run's ratio to its DJL pass. */
+  private record Runs(double best, long tokens, double djlBest, double[] ratios) {}
+
+  /**
+   * R tokenize runs, each followed by a DJL {@code encode()} pass over the same texts, so that
+   * each ratio compares two measurements taken under the same load of a shared machine.
+   */
+  private static Runs tokenizeRuns(SparkSession spark, DatasetPaths paths, String master,
+      int runs, int firstRun, HuggingFaceTokenizer djl, List<String> docs) {
     double best = 0;
+    double djlBest = 0;
     long tokens = 0;
+    double[] ratios = new double[runs];
     for (int r = firstRun; r < firstRun + runs; r++) {
       TokenizeConfig config = TokenizeConfig.defaults()
           .withTokenizer(Llama2Fixture.tokenizerJson().toString())
@@ -118,11 +122,26 @@ public final class TokenizeBenchmark {
       double seconds = (System.nanoTime() - t0) / 1e9;
       double cpu = (processCpuNanos() - cpu0) / 1e9;
       tokens = result.manifest().counts().values().stream().mapToLong(c -> c.tokens()).sum();
-      System.out.printf("spark %s run %d: %,d tokens in %.2f s = %,.0f tokens/s (%.2f cpu s)%n",
-          master, r, tokens, seconds, tokens / seconds, cpu);
       best = Math.max(best, tokens / seconds);
+      t0 = System.nanoTime();
+      long djlCpu0 = processCpuNanos();
+      long n = encodeAll(djl, docs);
+      double djlSeconds = (System.nanoTime() - t0) / 1e9;
+      double djlCpu = (processCpuNanos() - djlCpu0) / 1e9;
+      djlBest = Math.max(djlBest, n / djlSeconds);
+      ratios[r - firstRun] = (tokens / seconds) / (n / djlSeconds);
+      System.out.printf("spark %s run %d: %,d tokens in %.2f s = %,.0f tokens/s (%.2f cpu s);"
+          + " djl encode() 1 thread: %.2f s = %,.0f tokens/s (%.2f cpu s); ratio %.2f%n", master,
+          r, tokens, seconds, tokens / seconds, cpu, djlSeconds, n / djlSeconds, djlCpu,
+          ratios[r - firstRun]);
     }
-    return new double[] {best, tokens};
+    return new Runs(best, tokens, djlBest, ratios);
+  }
+
+  private static double median(double[] values) {
+    double[] v = values.clone();
+    java.util.Arrays.sort(v);
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
 
   private static SparkSession session(String master, boolean stages) {
