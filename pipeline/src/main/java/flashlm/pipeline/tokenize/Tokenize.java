@@ -55,9 +55,10 @@ import org.slf4j.LoggerFactory;
  * the whole table, and documents arrive in file order, so either their text or their ids must
  * move once to the task that packs their group (packing per input partition would change the
  * rows). Moving ids after encoding keeps the encode stage as parallel as the input, whatever
- * num_shards is; the exchange is of {@code int[]}s, not rows, and costs a few percent of the
- * stage's CPU. The counts the commit needs come from the same pass: encoding happens once, and
- * the write reads the cache.
+ * num_shards is; the exchange is of {@code int[]}s, not rows (the benchmark's {@code --stages}:
+ * reading, sorting and packing them takes 0.15-0.2 s of task CPU per 4.4M tokens, encoding 4.7
+ * s). The counts the commit needs come from the same pass: encoding happens once, and the write
+ * reads the cache.
  */
 public final class Tokenize {
   /** Table property: whether every document starts with BOS. */
@@ -119,8 +120,8 @@ public final class Tokenize {
       Map<String, SplitCounts> counts = counts(blocks, groups, config.seqLen());
       DatasetManifest manifest = manifest(config, tokenizer, fingerprint, documents,
           documentsVersion, docsManifest, counts, bosId, eosId);
-      // As many write tasks as cores: a task writes its groups one after another (one file per
-      // group either way), and 16 small tasks cost more in setup than they write.
+      // No more write tasks than cores: a task writes its groups one after another (one file per
+      // group either way) instead of 2 * num_shards mostly tiny tasks each setting up a writer.
       int writers = Math.min(blocks.getNumPartitions(), jsc.defaultParallelism());
       Dataset<Row> packed = spark.createDataset(
           blocks.coalesce(writers).flatMap(new BlockRows(groups, config.seqLen())).rdd(),
