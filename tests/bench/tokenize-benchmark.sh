@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tokenize-and-pack throughput (Spark local[*]) vs DJL encode() in one thread.
-# Usage: tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master local[K]]
+# Tokenize-and-pack throughput (Spark local[*], then local[1] for the scaling) vs DJL encode()
+# in one thread.
+# Usage: tests/bench/tokenize-benchmark.sh [--copies N] [--runs R] [--master local[K]] [--stages]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mvn -B -q -pl tests -am test-compile dependency:build-classpath \
