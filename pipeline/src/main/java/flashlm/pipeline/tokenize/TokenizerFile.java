@@ -33,7 +33,7 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
   /** Options for every tokenizer the pipeline builds: ids exactly as the text encodes them. */
   public static final Map<String, String> OPTIONS = Map.of(
       "addSpecialTokens", "false", // BOS/EOS are ours to add, per the config
-      "truncation", "false", // DJL truncates at 512 tokens by default (STACK.md pitfall 2)
+      "truncation", "false", // DJL truncates at 512 tokens by default, silently
       "padding", "false"); // DJL pads batches to the longest by default
   private static final List<String> EOS_NAMES =
       List.of("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>");

@@ -16,8 +16,8 @@ final class Tokenizers {
   private static final Map<String, HuggingFaceTokenizer> CACHE = new ConcurrentHashMap<>();
 
   static {
-    // DJL calls home on first use unless told not to (STACK.md pitfall 1); this holds in any JVM
-    // that loads a tokenizer through the pipeline, whatever the launcher set.
+    // DJL calls a metadata service and a telemetry host on first use unless told not to; this
+    // holds in any JVM that loads a tokenizer through the pipeline, whatever the launcher set.
     setIfAbsent("OPT_OUT_TRACKING", "true");
     setIfAbsent("ai.djl.offline", "true");
   }
