@@ -1,7 +1,7 @@
 package flashlm.jobs;
 
 import flashlm.pipeline.ingest.Ingest;
-import flashlm.pipeline.ingest.IngestResult;
+import flashlm.pipeline.manifest.DeltaWrites;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -24,8 +24,8 @@ public final class IngestJob extends DatasetJob {
     run(spark, cfg);
   }
 
-  static IngestResult run(SparkSession spark, DatasetConfig cfg) {
-    IngestResult r = Ingest.run(spark, cfg.paths(), cfg.ingest());
+  static DeltaWrites.Result run(SparkSession spark, DatasetConfig cfg) {
+    DeltaWrites.Result r = Ingest.run(spark, cfg.paths(), cfg.ingest());
     System.err.printf("ingest: %s version %d %s%n", r.table(), r.version(),
         r.committed() ? "written" : "unchanged (these inputs are already its latest version)");
     return r;

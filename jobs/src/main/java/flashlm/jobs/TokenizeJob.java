@@ -1,10 +1,8 @@
 package flashlm.jobs;
 
 import flashlm.pipeline.manifest.DatasetManifest;
-import flashlm.pipeline.tokenize.HubTokenizer;
+import flashlm.pipeline.manifest.DeltaWrites;
 import flashlm.pipeline.tokenize.Tokenize;
-import flashlm.pipeline.tokenize.TokenizeConfig;
-import flashlm.pipeline.tokenize.TokenizeResult;
 import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
@@ -30,9 +28,8 @@ public final class TokenizeJob extends DatasetJob {
     run(spark, cfg);
   }
 
-  static TokenizeResult run(SparkSession spark, DatasetConfig cfg) {
-    TokenizeConfig tc = HubTokenizer.resolve(spark, cfg.paths(), cfg.tokenize(), cfg.download());
-    TokenizeResult r = Tokenize.run(spark, cfg.paths(), tc);
+  static DeltaWrites.Result run(SparkSession spark, DatasetConfig cfg) {
+    DeltaWrites.Result r = Tokenize.run(spark, cfg.paths(), cfg.tokenize(), cfg.download());
     System.err.printf("tokenize: %s version %d %s%n", r.table(), r.version(),
         r.committed() ? "written" : "unchanged (these documents and settings are its latest version)");
     for (Map.Entry<String, DatasetManifest.SplitCounts> e : r.manifest().counts().entrySet()) {

@@ -52,20 +52,20 @@ public final class Ingest {
    *
    * @throws IngestException naming the file (and byte offset) when an input cannot be ingested
    */
-  public static IngestResult run(SparkSession spark, DatasetPaths paths, IngestConfig config) {
+  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths, IngestConfig config) {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     InputFiles.Resolved in = InputFiles.resolve(hadoop, paths, config);
     String table = paths.documents();
     Optional<DeltaWrites.Commit> latest = DeltaWrites.latest(spark, table);
     long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
-    Optional<String> committed = latest.flatMap(DeltaWrites.Commit::fingerprint);
     LOG.info("ingest: {} {} files from {} into {} (version {})", in.files().size(), in.format(),
         in.root(), table, start);
     if (in.files().stream().allMatch(f -> f.getSha256() != null)) {
       // The download manifest has every sha256: an unchanged input needs no pass over the files.
-      String fingerprint = fingerprint(in, config, entries(in.files()));
-      if (committed.filter(fingerprint::equals).isPresent()) {
-        return unchanged(table, latest.get());
+      Optional<DeltaWrites.Result> same = DeltaWrites.unchanged("ingest", table, latest,
+          fingerprint(in, config, entries(in.files())));
+      if (same.isPresent()) {
+        return same.get();
       }
     }
     try {
@@ -78,7 +78,7 @@ public final class Ingest {
     }
   }
 
-  private static IngestResult ingest(SparkSession spark, Configuration hadoop,
+  private static DeltaWrites.Result ingest(SparkSession spark, Configuration hadoop,
       InputFiles.Resolved in, IngestConfig config, String table,
       Optional<DeltaWrites.Commit> latest) {
     long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
@@ -105,18 +105,15 @@ public final class Ingest {
           stats.get(i).sha256(), f.getSplit()));
     }
     String fingerprint = fingerprint(in, config, entries(hashed));
-    if (latest.flatMap(DeltaWrites.Commit::fingerprint).filter(fingerprint::equals).isPresent()) {
-      return unchanged(table, latest.get());
-    }
-    DatasetManifest manifest = manifest(in, config, fingerprint, hashed, stats);
-    Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, hashed, in.source(), config)
-        : parquet.documents(in.source());
-    spark.sparkContext().setJobDescription("ingest: write " + table);
-    DeltaWrites.replaceTable(documents, table, "ingest", fingerprint, start, manifest.toJson(),
-        properties(in, manifest));
-    long version = DeltaWrites.currentVersion(spark, table);
-    LOG.info("ingest: committed version {} of {}: {}", version, table, manifest.counts());
-    return new IngestResult(table, version, true, manifest);
+    ParquetDocuments parquetDocuments = parquet;
+    List<FileScan.Stats> scanned = stats;
+    return DeltaWrites.commit(spark, "ingest", table, latest, fingerprint, () -> {
+      DatasetManifest manifest = manifest(in, config, fingerprint, hashed, scanned);
+      Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, hashed, in.source(), config)
+          : parquetDocuments.documents(in.source());
+      spark.sparkContext().setJobDescription("ingest: write " + table);
+      return new DeltaWrites.NewVersion(documents, manifest, properties(in, manifest), List.of());
+    });
   }
 
   private static Dataset<Row> textDocuments(SparkSession spark, JavaSparkContext jsc,
@@ -170,13 +167,6 @@ public final class Ingest {
       out.add(new FileScan.Stats(s.path(), s.size(), s.sha256(), c[0] - c[1], c[1], s.schema()));
     }
     return out;
-  }
-
-  private static IngestResult unchanged(String table, DeltaWrites.Commit latest) {
-    DatasetManifest manifest = latest.manifest().map(DatasetManifest::fromJson).orElse(null);
-    LOG.info("ingest: {} version {} already holds these inputs; nothing written", table,
-        latest.version());
-    return new IngestResult(table, latest.version(), false, manifest);
   }
 
   private static List<FileEntry> entries(List<SourceFile> files) {

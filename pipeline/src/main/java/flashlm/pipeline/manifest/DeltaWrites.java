@@ -6,13 +6,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import flashlm.config.Configs;
 import io.delta.tables.DeltaTable;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.DataFrameWriterV2;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes a whole table version in one Delta commit: data, table properties and {@code
@@ -33,7 +37,63 @@ public final class DeltaWrites {
   /** Property holding the manifest's input fingerprint. */
   public static final String PROP_FINGERPRINT = "flashlm.fingerprint";
 
+  private static final Logger LOG = LoggerFactory.getLogger(DeltaWrites.class);
+
   private DeltaWrites() {}
+
+  /**
+   * What a job did to its table.
+   *
+   * @param table the table's location
+   * @param version the table version that holds the inputs (new, or the one already there)
+   * @param committed true when this run wrote a new version; false when the table already held
+   *     the same inputs and nothing was written
+   * @param manifest the manifest of that version
+   */
+  public record Result(String table, long version, boolean committed,
+      DatasetManifest manifest) {}
+
+  /**
+   * A table version to write: its rows, its manifest (the commit's userMetadata), its flat table
+   * properties and its partition columns in order.
+   */
+  public record NewVersion(Dataset<Row> data, DatasetManifest manifest,
+      Map<String, String> properties, List<String> partitionColumns) {}
+
+  /**
+   * The result of a job whose inputs have {@code fingerprint} when the table's latest commit
+   * already holds them: nothing to write. Empty when there is work to do.
+   */
+  public static Optional<Result> unchanged(String job, String table, Optional<Commit> latest,
+      String fingerprint) {
+    if (latest.flatMap(Commit::fingerprint).filter(fingerprint::equals).isEmpty()) {
+      return Optional.empty();
+    }
+    LOG.info("{}: {} version {} already holds these inputs; nothing written", job, table,
+        latest.get().version());
+    return Optional.of(new Result(table, latest.get().version(), false,
+        latest.get().manifest().map(DatasetManifest::fromJson).orElse(null)));
+  }
+
+  /**
+   * The one protocol every job writes its table with: when the latest commit ({@code latest},
+   * read before the job started) holds inputs of the same {@code fingerprint}, nothing is built
+   * or written; otherwise {@code build} makes the version and it is committed whole ({@link
+   * #replaceTable}) with the txn ids that make a retried job commit once.
+   */
+  public static Result commit(SparkSession spark, String job, String table,
+      Optional<Commit> latest, String fingerprint, Supplier<NewVersion> build) {
+    Optional<Result> same = unchanged(job, table, latest, fingerprint);
+    if (same.isPresent()) {
+      return same.get();
+    }
+    NewVersion v = build.get();
+    replaceTable(v.data(), table, job, fingerprint, latest.map(Commit::version).orElse(-1L),
+        v.manifest().toJson(), v.properties(), v.partitionColumns().toArray(new String[0]));
+    long version = currentVersion(spark, table);
+    LOG.info("{}: committed version {} of {}: {}", job, version, table, v.manifest().counts());
+    return new Result(table, version, true, v.manifest());
+  }
 
   /**
    * The latest commit of a table.

@@ -10,6 +10,7 @@ import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
+import flashlm.pipeline.hub.DownloadConfig;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.pipeline.manifest.DatasetManifest.SplitCounts;
@@ -74,8 +75,18 @@ public final class Tokenize {
 
   private Tokenize() {}
 
+  /**
+   * Tokenizes {@code paths.documents()} into the sequences table {@code config} names, with an
+   * {@code hf://} tokenizer downloaded first ({@link HubTokenizer}) through the data set's
+   * download settings {@code hub} (null: the defaults).
+   */
+  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths,
+      TokenizeConfig config, DownloadConfig hub) {
+    return run(spark, paths, HubTokenizer.resolve(spark, paths, config, hub));
+  }
+
   /** Tokenizes {@code paths.documents()} into the sequences table {@code config} names. */
-  public static TokenizeResult run(SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
+  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String documents = paths.documents();
     String output = resolve(paths, config.output(), paths.sequences());
@@ -91,12 +102,10 @@ public final class Tokenize {
 
     String fingerprint = fingerprint(config, tokenizer, documentsVersion, docsManifest);
     Optional<DeltaWrites.Commit> latest = DeltaWrites.latest(spark, output);
-    long start = latest.map(DeltaWrites.Commit::version).orElse(-1L);
-    if (latest.flatMap(DeltaWrites.Commit::fingerprint).filter(fingerprint::equals).isPresent()) {
-      LOG.info("tokenize: {} version {} already holds these inputs; nothing written", output,
-          start);
-      return new TokenizeResult(output, start, false,
-          latest.get().manifest().map(DatasetManifest::fromJson).orElse(null));
+    Optional<DeltaWrites.Result> same = DeltaWrites.unchanged("tokenize", output, latest,
+        fingerprint);
+    if (same.isPresent()) {
+      return same.get();
     }
 
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -116,26 +125,26 @@ public final class Tokenize {
     // encoding pass.
     blocks.persist(StorageLevel.MEMORY_AND_DISK());
     try {
-      spark.sparkContext().setJobDescription("tokenize: encode, pack and count");
-      Map<String, SplitCounts> counts = counts(blocks, groups, config.seqLen());
-      DatasetManifest manifest = manifest(config, tokenizer, fingerprint, documents,
-          documentsVersion, docsManifest, counts, bosId, eosId);
-      // No more write tasks than cores: a task writes its groups one after another (one file per
-      // group either way) instead of 2 * num_shards mostly tiny tasks each setting up a writer.
-      int writers = Math.min(blocks.getNumPartitions(), jsc.defaultParallelism());
-      Dataset<Row> packed = spark.createDataset(
-          blocks.coalesce(writers).flatMap(new BlockRows(groups, config.seqLen())).rdd(),
-          Encoders.bean(PackedRow.class))
-          .select(col(SPLIT).as(SequencesTable.SPLIT), col(SHARD).as(SequencesTable.SHARD),
-              col("seqIndex").as(SequencesTable.SEQ_INDEX),
-              col("tokens").as(SequencesTable.TOKENS));
-      spark.sparkContext().setJobDescription("tokenize: write " + output);
-      DeltaWrites.replaceTable(packed, output, "tokenize", fingerprint, start, manifest.toJson(),
-          properties(config, tokenizer, manifest, bosId, eosId), SequencesTable.SPLIT,
-          SequencesTable.SHARD);
-      long version = DeltaWrites.currentVersion(spark, output);
-      LOG.info("tokenize: committed version {} of {}: {}", version, output, counts);
-      return new TokenizeResult(output, version, true, manifest);
+      return DeltaWrites.commit(spark, "tokenize", output, latest, fingerprint, () -> {
+        spark.sparkContext().setJobDescription("tokenize: encode, pack and count");
+        Map<String, SplitCounts> counts = counts(blocks, groups, config.seqLen());
+        DatasetManifest manifest = manifest(config, tokenizer, fingerprint, documents,
+            documentsVersion, docsManifest, counts, bosId, eosId);
+        // No more write tasks than cores: a task writes its groups one after another (one file
+        // per group either way) instead of 2 * num_shards mostly tiny tasks each setting up a
+        // writer.
+        int writers = Math.min(blocks.getNumPartitions(), jsc.defaultParallelism());
+        Dataset<Row> packed = spark.createDataset(
+            blocks.coalesce(writers).flatMap(new BlockRows(groups, config.seqLen())).rdd(),
+            Encoders.bean(PackedRow.class))
+            .select(col(SPLIT).as(SequencesTable.SPLIT), col(SHARD).as(SequencesTable.SHARD),
+                col("seqIndex").as(SequencesTable.SEQ_INDEX),
+                col("tokens").as(SequencesTable.TOKENS));
+        spark.sparkContext().setJobDescription("tokenize: write " + output);
+        return new DeltaWrites.NewVersion(packed, manifest,
+            properties(config, tokenizer, manifest, bosId, eosId),
+            List.of(SequencesTable.SPLIT, SequencesTable.SHARD));
+      });
     } finally {
       spark.sparkContext().setJobDescription(null);
       blocks.unpersist(false);

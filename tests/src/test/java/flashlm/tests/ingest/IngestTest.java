@@ -9,9 +9,9 @@ import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
-import flashlm.pipeline.ingest.IngestResult;
 import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.hash.Sha256;
+import flashlm.pipeline.manifest.DeltaWrites;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
 import flashlm.tests.fixtures.DownloadManifests;
@@ -42,7 +42,7 @@ class IngestTest {
         .withFiles(List.of(dir.resolve("in").toString() + "/*.txt"))
         .withSource("roneneldan/TinyStories");
 
-    IngestResult first = Ingest.run(spark, paths, config);
+    DeltaWrites.Result first = Ingest.run(spark, paths, config);
     assertTrue(first.committed());
     assertEquals(0, first.version());
 
@@ -79,7 +79,7 @@ class IngestTest {
     assertEquals(m.toJson(), props.get("flashlm.manifest"));
     assertEquals(Long.toString(rows.size()), props.get(DocumentsTable.PROP_DOCUMENTS));
 
-    IngestResult again = Ingest.run(spark, paths, config);
+    DeltaWrites.Result again = Ingest.run(spark, paths, config);
     assertFalse(again.committed());
     assertEquals(0, again.version());
     assertEquals(rows.size(), spark.read().format("delta").load(paths.documents()).count());
@@ -92,7 +92,7 @@ class IngestTest {
     Files.writeString(in.resolve("a.txt"), "one<|endoftext|>  \n\t<|endoftext|><|endoftext|> two \n"
         + "<|endoftext|>\n");
     DatasetPaths paths = new DatasetPaths(dir.toString());
-    IngestResult r = Ingest.run(spark, paths, IngestConfig.defaults().withFiles(List.of("*.txt")));
+    DeltaWrites.Result r = Ingest.run(spark, paths, IngestConfig.defaults().withFiles(List.of("*.txt")));
     List<String> texts = spark.read().format("delta").load(paths.documents())
         .orderBy(DocumentsTable.SOURCE_OFFSET).select(DocumentsTable.TEXT).as(
             org.apache.spark.sql.Encoders.STRING()).collectAsList();
@@ -110,7 +110,7 @@ class IngestTest {
     List<Path> files = FineWebEduFixture.writeSample(raw, 3);
     DownloadManifests.write(raw, files, "HuggingFaceFW/fineweb-edu");
 
-    IngestResult r = Ingest.run(spark, paths, IngestConfig.defaults());
+    DeltaWrites.Result r = Ingest.run(spark, paths, IngestConfig.defaults());
     assertTrue(r.committed());
     var table = spark.read().format("delta").load(paths.documents());
     StructType schema = table.schema();
@@ -145,7 +145,7 @@ class IngestTest {
     assertEquals(DownloadManifests.COMMIT,
         r.manifest().source().resolvedCommit());
 
-    IngestResult again = Ingest.run(spark, paths, IngestConfig.defaults());
+    DeltaWrites.Result again = Ingest.run(spark, paths, IngestConfig.defaults());
     assertFalse(again.committed());
     assertEquals(r.version(), again.version());
   }

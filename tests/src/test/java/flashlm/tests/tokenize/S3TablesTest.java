@@ -5,16 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import flashlm.pipeline.manifest.DeltaWrites;
 import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.ingest.Ingest;
 import flashlm.pipeline.ingest.IngestConfig;
-import flashlm.pipeline.ingest.IngestResult;
 import flashlm.hash.Sha256;
 import flashlm.pipeline.tokenize.Tokenize;
 import flashlm.pipeline.tokenize.TokenizeConfig;
-import flashlm.pipeline.tokenize.TokenizeResult;
 import flashlm.tests.S3ProxyServer;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
@@ -59,14 +58,14 @@ class S3TablesTest {
     fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(Llama2Fixture.tokenizerJson().toUri()),
         new org.apache.hadoop.fs.Path(tokenizer));
 
-    IngestResult ingested = Ingest.run(spark, paths, IngestConfig.defaults());
+    DeltaWrites.Result ingested = Ingest.run(spark, paths, IngestConfig.defaults());
     assertTrue(ingested.committed());
     assertEquals(Sha256.hex(Files.readAllBytes(files.get(0))),
         ingested.manifest().files().get(0).sha256());
     int seqLen = 32;
     TokenizeConfig config = TokenizeConfig.defaults().withTokenizer(tokenizer)
         .withPacking(seqLen, 2);
-    TokenizeResult result = Tokenize.run(spark, paths, config);
+    DeltaWrites.Result result = Tokenize.run(spark, paths, config);
     assertTrue(result.committed());
     assertTrue(result.table().startsWith("s3a://"), result.table());
     assertTrue(fs.exists(new org.apache.hadoop.fs.Path(paths.sequences()

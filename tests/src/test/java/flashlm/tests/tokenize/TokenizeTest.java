@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import flashlm.pipeline.manifest.DeltaWrites;
 import flashlm.table.SequencesTable;
 import flashlm.pipeline.DatasetPaths;
 import flashlm.pipeline.ingest.DocumentsTable;
@@ -14,7 +15,6 @@ import flashlm.pipeline.ingest.IngestConfig;
 import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.pipeline.tokenize.Tokenize;
 import flashlm.pipeline.tokenize.TokenizeConfig;
-import flashlm.pipeline.tokenize.TokenizeResult;
 import flashlm.pipeline.tokenize.TokenizerFile;
 import flashlm.tests.SparkTestSession;
 import flashlm.tests.TableAssertions;
@@ -64,7 +64,7 @@ class TokenizeTest {
         .withPacking(seqLen, 1)
         .withBatchSize(7); // batches that do not divide the documents evenly
 
-    TokenizeResult result = Tokenize.run(spark, paths, config);
+    DeltaWrites.Result result = Tokenize.run(spark, paths, config);
     assertTrue(result.committed());
     List<ExpectedSequences.Doc> docs = new ArrayList<>();
     for (Row r : spark.read().format("delta").load(paths.documents()).collectAsList()) {
@@ -107,7 +107,7 @@ class TokenizeTest {
     long docsVersion = TableAssertions.version(spark, paths.documents());
     long seqVersion = TableAssertions.version(spark, paths.sequences());
     assertFalse(Ingest.run(spark, paths, ingest).committed());
-    TokenizeResult again = Tokenize.run(spark, paths, config.withBatchSize(64));
+    DeltaWrites.Result again = Tokenize.run(spark, paths, config.withBatchSize(64));
     assertFalse(again.committed());
     assertEquals(docsVersion, TableAssertions.version(spark, paths.documents()));
     assertEquals(seqVersion, TableAssertions.version(spark, paths.sequences()));
@@ -130,7 +130,7 @@ class TokenizeTest {
         .withValidationRatio(0.2)
         .withSeparators(true, false)
         .withOutput("sequences-bos");
-    TokenizeResult result = Tokenize.run(spark, paths, config);
+    DeltaWrites.Result result = Tokenize.run(spark, paths, config);
     assertEquals(dir.resolve("sequences-bos").toString(), result.table());
 
     // The documented rules, written out independently of the pipeline's Column code.
