@@ -198,7 +198,7 @@ public final class Ingest {
       c[1] += stats.get(i).blank();
     }
     Map<String, SplitCounts> counts = new LinkedHashMap<>();
-    bySplit.forEach((k, c) -> counts.put(k, new SplitCounts(c[0], c[1], null, null, null)));
+    bySplit.forEach((k, c) -> counts.put(k, SplitCounts.ingested(c[0], c[1])));
     DownloadManifest d = in.download();
     DatasetManifest.Source source = new DatasetManifest.Source(in.source(),
         d == null ? null : d.repo(), d == null ? null : d.revision(),

@@ -98,7 +98,18 @@ public record DatasetManifest(
   @JsonInclude(JsonInclude.Include.NON_NULL)
   @JsonIgnoreProperties(ignoreUnknown = true)
   public record SplitCounts(Long documents, Long blankDocuments, Long tokens, Long rows,
-      Long droppedTailTokens) {}
+      Long droppedTailTokens) {
+    /** What ingest counts: documents kept and blank ones dropped. */
+    public static SplitCounts ingested(long documents, long blankDocuments) {
+      return new SplitCounts(documents, blankDocuments, null, null, null);
+    }
+
+    /** What tokenize counts: documents, tokens, packed rows and the dropped tail tokens. */
+    public static SplitCounts packed(long documents, long tokens, long rows,
+        long droppedTailTokens) {
+      return new SplitCounts(documents, null, tokens, rows, droppedTailTokens);
+    }
+  }
 
   /**
    * The tokenizer a sequences table was made with.

@@ -195,8 +195,8 @@ public final class Tokenize {
       c[3] += t[3];
     }
     Map<String, SplitCounts> counts = new LinkedHashMap<>();
-    bySplit.forEach((split, c) -> counts.put(split, new SplitCounts(c[0], null, c[1], c[2],
-        c[3])));
+    bySplit.forEach((split, c) -> counts.put(split,
+        SplitCounts.packed(c[0], c[1], c[2], c[3])));
     return counts;
   }
 
