@@ -118,10 +118,10 @@ public final class ClusterTraining {
     BarrierChecks.checkSettings(sc.getConf());
     Duration wait = Duration.ofMillis(sc.getConf().getTimeAsMs(REGISTRATION_WAIT, "30s"));
     int world = WorldSize.resolve(sc, config.distributed(), wait);
-    BarrierChecks.awaitSlots(sc, world, wait);
     SequencesSnapshot table = SequencesSnapshot.open(hadoop, config.data().table(),
         tableVersion(config, resume, hadoop));
     BarrierChecks.checkShards(world, table);
+    BarrierChecks.awaitSlots(sc, world, wait);
     TrainConfig fixed = withTableVersion(config, table.version());
     out.printf("train: %d ranks in one barrier stage on %s; %s%n", world, sc.master(),
         table.describe());
@@ -136,8 +136,8 @@ public final class ClusterTraining {
   private static Result attempts(SparkContext sc, TrainConfig config, int world, boolean resume,
       Configuration hadoop, PrintStream out) {
     int max = Math.max(1, sc.getConf().getInt(ATTEMPTS, 4));
-    FaultInjection fault = FaultInjection.of(sc.getConf());
-    boolean digest = sc.getConf().getBoolean(DIGEST, false);
+    FaultInjection fault = FaultInjection.of(testHook(sc, FaultInjection.KEY));
+    boolean digest = Boolean.parseBoolean(testHook(sc, DIGEST));
     String json = json(config);
     SerializableConfiguration conf = new SerializableConfiguration(hadoop);
     Duration timeout = config.distributed().timeoutDuration();
@@ -159,7 +159,7 @@ public final class ClusterTraining {
           List<RankResult> ranks = stage(sc, world, task);
           attempts.add(new Attempt(a, resumed, null));
           return result(ranks, world, attempts);
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Spark's own SparkException is a checked exception
           List<AttemptMonitor.Failure> failures = awaitEnd(monitor, timeout, e);
           String failure = describe(failures, e)
               + (monitor.running() == 0 ? "" : " (" + monitor.running() + " of its tasks still"
@@ -182,6 +182,24 @@ public final class ClusterTraining {
     } finally {
       sc.removeSparkListener(monitor);
     }
+  }
+
+  /**
+   * A test hook's value: the calling thread's Spark local property {@code key} (a test sharing
+   * one session sets it around its run), else the Spark setting, else null.
+   */
+  private static String testHook(SparkContext sc, String key) {
+    String local = sc.getLocalProperty(key);
+    return local != null ? local : sc.getConf().get(key, null);
+  }
+
+  /**
+   * Whether the ranks' collective averages their gradients. False while every rank has a
+   * stand-in that reduces nothing (the ranks then train independently, rank 0's weights only on
+   * its own shards): the plumbing (placement, checks, attempts) works, the ranks' weights differ.
+   */
+  public static boolean ranksReduce() {
+    return CollectiveFactory.reduces();
   }
 
   /** Runs the barrier stage: one task per rank; every rank's {@link RankResult}. */
@@ -212,17 +230,17 @@ public final class ClusterTraining {
    * passed).
    */
   private static List<AttemptMonitor.Failure> awaitEnd(AttemptMonitor monitor, Duration timeout,
-      RuntimeException e) {
+      Exception e) {
     try {
       return monitor.awaitEnd(timeout);
     } catch (InterruptedException ie) {
       Thread.currentThread().interrupt();
-      throw e;
+      throw new IllegalStateException("interrupted while the failed attempt's tasks stopped", e);
     }
   }
 
   /** The first rank that failed and how, else the first line of what the job said. */
-  private static String describe(List<AttemptMonitor.Failure> failures, RuntimeException e) {
+  private static String describe(List<AttemptMonitor.Failure> failures, Exception e) {
     if (!failures.isEmpty()) {
       return failures.get(0).describe();
     }
@@ -235,8 +253,7 @@ public final class ClusterTraining {
    * A failure that another attempt would repeat (an error of the config or the data: an {@link
    * IllegalArgumentException} from the driver or a rank), or null.
    */
-  private static RuntimeException refusal(List<AttemptMonitor.Failure> failures,
-      RuntimeException e) {
+  private static RuntimeException refusal(List<AttemptMonitor.Failure> failures, Exception e) {
     List<Throwable> causes = new ArrayList<>();
     for (Throwable t = e; t != null && causes.size() < 32; t = t.getCause()) {
       causes.add(t);

@@ -1,12 +1,11 @@
 package flashlm.cluster;
 
 import java.io.Serializable;
-import org.apache.spark.SparkConf;
 
 /**
  * A test hook: rank {@code rank} throws {@link InjectedFault} at its {@code step}-th optimizer
- * update of the run's first attempt, as a crashing task would. Set with the Spark setting {@value
- * #KEY}{@code =RANK:STEP}; absent in real runs.
+ * update of the run's first attempt, as a crashing task would. Set with the Spark setting (or the
+ * driver thread's local property) {@value #KEY}{@code =RANK:STEP}; absent in real runs.
  *
  * @param rank the rank that fails
  * @param step the update (1-based, counted from the attempt's start) at which it fails
@@ -14,12 +13,12 @@ import org.apache.spark.SparkConf;
 record FaultInjection(int rank, long step) implements Serializable {
   static final String KEY = "spark.flashlm.test.failAt";
 
-  /** The hook set in {@code conf}, or null. */
-  static FaultInjection of(SparkConf conf) {
-    if (!conf.contains(KEY)) {
+  /** The hook {@code RANK:STEP}, or null when {@code value} is null. */
+  static FaultInjection of(String value) {
+    if (value == null) {
       return null;
     }
-    String v = conf.get(KEY).trim();
+    String v = value.trim();
     if (!v.matches("\\d+:[1-9]\\d*")) {
       throw new IllegalArgumentException(KEY + " must be RANK:STEP (e.g. 1:5), got '" + v + "'");
     }
