@@ -51,8 +51,10 @@ final class BarrierChecks {
       slots = slots(sc);
     }
     if (slots < world) {
-      throw new ConfigException(slotsMessage(sc.master(), sc.isLocal(), slots, world,
-          sc.getExecutorIds().size(), sc.getConf().getInt("spark.task.cpus", 1), wait));
+      // (getExecutorIds only under a cluster manager: a local master warns that it has none)
+      int executors = sc.isLocal() ? 0 : sc.getExecutorIds().size();
+      throw new ConfigException(slotsMessage(sc.master(), sc.isLocal(), slots, world, executors,
+          sc.getConf().getInt("spark.task.cpus", 1), wait));
     }
   }
 
