@@ -125,6 +125,13 @@ public final class ClusterTraining {
     TrainConfig fixed = withTableVersion(config, table.version());
     out.printf("train: %d ranks in one barrier stage on %s; %s%n", world, sc.master(),
         table.describe());
+    Integer threads = config.distributed().threadsPerRank();
+    int taskCpus = sc.getConf().getInt("spark.task.cpus", 1);
+    if (!sc.isLocal() && threads != null && threads != taskCpus) {
+      out.printf("train: warning: each rank runs %d OpenMP threads but Spark reserves"
+          + " spark.task.cpus=%d cores per task; set spark.task.cpus=%d so that an executor"
+          + " holds no more ranks than its cores%n", threads, taskCpus, threads);
+    }
     CheckpointDir dir = config.checkpoint() == null ? null
         : new CheckpointDir(hadoop, config.checkpoint().dir());
     // The driver holds the directory for the run: executors come and go between attempts.

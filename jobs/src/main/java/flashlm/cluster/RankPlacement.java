@@ -81,10 +81,11 @@ record RankPlacement(int rank, String host, int localIndex, int ranksOnHost, int
     return Arrays.stream(a).filter(c -> Arrays.binarySearch(sortedB, c) >= 0).toArray();
   }
 
-  /** One line for the log: "rank 1 of host h (2 there): node 0, cpus 1, 1 thread". */
+  /** One line for the log: "rank 1 on h (2 of 2 there): NUMA node 0, 1 OpenMP thread, cpus 1". */
   String describe() {
     return "rank " + rank + " on " + host + " (" + (localIndex + 1) + " of " + ranksOnHost
-        + " there): NUMA node " + node + ", " + threads + " OpenMP thread" + (threads == 1 ? "" : "s")
+        + " there): NUMA node " + node + ", " + threads + " OpenMP thread"
+        + (threads == 1 ? "" : "s")
         + (cpus.length > 0 ? ", cpus " + NumaTopology.cpuList(cpus) : ", not pinned: " + note);
   }
 

@@ -11,7 +11,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.BarrierTaskInfo;
-import org.apache.spark.util.TaskInterruptListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
@@ -24,7 +23,9 @@ import scala.runtime.AbstractFunction1;
  * allGather}, in the collective's connect) in the same order: a rank whose preparation fails still
  * joins the rendezvous and then fails, so that the others fail at their first collective call
  * instead of waiting in theirs. The collective is closed in {@code finally} (its errors added to
- * the first one) and when Spark kills the task.
+ * the first one). A rank that Spark kills (another rank failed) stops at its next collective call
+ * ({@link RankCollective}); one blocked in a call waits until its peer's connection closes or the
+ * timeout passes.
  */
 final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankResult>>
     implements Serializable {
@@ -81,8 +82,6 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankR
       if (failed != null) {
         throw failed;
       }
-      // A kill (the stage failed elsewhere) ends a call blocked in the ring at once.
-      ctx.addTaskInterruptListener((TaskInterruptListener) (task, reason) -> ring.close());
       try (ThreadPlacement pinned = ThreadPlacement.apply(place, LOG::info)) {
         Trainer.Result r = Trainer.builder(config).optCollective(c).optResume(resume)
             .optHadoopConf(hadoop.get()).optCheckpointLock(false).build().run();

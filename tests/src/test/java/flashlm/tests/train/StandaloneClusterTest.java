@@ -64,8 +64,8 @@ class StandaloneClusterTest {
     // The worker finds the executors' jars by the Scala version (without it, it hangs).
     String scalaVersion = scala.util.Properties.versionNumberString()
         .replaceAll("^(\\d+\\.\\d+).*", "$1");
-    Map<String, String> env = Map.of("SPARK_HOME", home.toString(), "SPARK_SCALA_VERSION", scalaVersion,
-        "SPARK_LOCAL_IP", "127.0.0.1");
+    Map<String, String> env = Map.of("SPARK_HOME", home.toString(),
+        "SPARK_SCALA_VERSION", scalaVersion, "SPARK_LOCAL_IP", "127.0.0.1");
     int port = freePort();
     String master = "spark://127.0.0.1:" + port;
     start("master", env, List.of(), "org.apache.spark.deploy.master.Master", "--host",
