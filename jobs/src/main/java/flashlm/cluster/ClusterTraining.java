@@ -136,12 +136,12 @@ public final class ClusterTraining {
         : new CheckpointDir(hadoop, config.checkpoint().dir());
     // The driver holds the directory for the run: executors come and go between attempts.
     try (LockFile lock = dir == null ? null : dir.lock(line -> out.println("train: " + line))) {
-      return attempts(sc, fixed, world, resume, hadoop, out);
+      return attempts(sc, fixed, world, resume, hadoop, lock, out);
     }
   }
 
   private static Result attempts(SparkContext sc, TrainConfig config, int world, boolean resume,
-      Configuration hadoop, PrintStream out) {
+      Configuration hadoop, LockFile lock, PrintStream out) {
     int max = Math.max(1, sc.getConf().getInt(ATTEMPTS, 4));
     FaultInjection fault = FaultInjection.of(testHook(sc, FaultInjection.KEY));
     boolean digest = Boolean.parseBoolean(testHook(sc, DIGEST));
@@ -155,6 +155,9 @@ public final class ClusterTraining {
     sc.addSparkListener(monitor);
     try {
       for (int a = 1; ; a++) {
+        if (lock != null) {
+          lock.check(); // another driver that raced this one for the directory stops here
+        }
         byte[] secret = new byte[32];
         random.nextBytes(secret);
         boolean resumed = resume || a > 1;

@@ -57,6 +57,7 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankR
   }
 
   @Override
+  @SuppressWarnings("try") // the placement is held, not used, for the length of the training
   public Iterator<RankResult> apply(Iterator<Integer> partition) {
     BarrierTaskContext ctx = BarrierTaskContext.get();
     int rank = ctx.partitionId();
