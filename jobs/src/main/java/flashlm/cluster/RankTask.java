@@ -84,10 +84,12 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankR
         throw failed;
       }
       try (ThreadPlacement pinned = ThreadPlacement.apply(place, LOG::info)) {
+        long t0 = System.nanoTime();
         Trainer.Result r = Trainer.builder(config).optCollective(c).optResume(resume)
             .optHadoopConf(hadoop.get()).optCheckpointLock(false).build().run();
         RankResult out = new RankResult(rank, place.describe(), r.steps(), r.trainLoss(),
-            r.valLoss(), r.stopReason(), r.checkpoint(), c.updates(), c.digest());
+            r.valLoss(), r.stopReason(), r.checkpoint(), c.updates(), c.digest(),
+            (System.nanoTime() - t0) / 1e9, c.seconds());
         return CollectionConverters.asScala(List.of(out).iterator());
       }
     }

@@ -77,8 +77,8 @@ class BarrierTrainingTest {
     SmokeSequences.table();
     long t0 = System.nanoTime();
     ClusterTraining.Result r = train(config("two"), null);
-    System.out.printf("barrier: 2 ranks x %d steps in %.1f s; %s%n", STEPS,
-        (System.nanoTime() - t0) / 1e9, r.placements());
+    System.out.printf("barrier: 2 ranks x %d steps in %.1f s; %s; in collective calls %s%n",
+        STEPS, (System.nanoTime() - t0) / 1e9, r.placements(), r.collectiveShares());
     assertEquals(2, r.worldSize());
     assertEquals(STEPS, r.result().steps());
     assertEquals(StopReason.MAX_STEPS, r.result().stopReason());
@@ -87,6 +87,8 @@ class BarrierTrainingTest {
     assertTrue(r.placements().get(0).startsWith("rank 0 on ")
         && r.placements().get(1).startsWith("rank 1 on "), r.placements().toString());
     assertTrue(r.placements().get(1).contains("1 OpenMP thread"), r.placements().toString());
+    assertTrue(r.collectiveShares().stream().allMatch(x -> x >= 0 && x < 1),
+        r.collectiveShares().toString());
     assertEquals(new CheckpointDir(new Configuration(), dir.resolve("two").toString())
         .path(STEPS), r.result().checkpoint());
     List<Double> loss = losses("two");
