@@ -2,11 +2,14 @@
  * returns a status code (0 = ok, else an FL_E* code with fl_last_error() set on this thread);
  * nothing here throws, exits or prints. Java turns a non-zero code into an exception carrying
  * Native.lastError(). Arrays and buffers are checked before use (null, length, ranges in bytes
- * without overflow), and model handles against the live models (below). */
+ * without overflow), and handles (models, listeners, communicators) against the live objects
+ * (below). */
+#include <dlfcn.h>
 #include <jni.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "flashlm.h"
 
@@ -36,66 +39,86 @@ static int need(JNIEnv *env, jarray a, jlong n, const char *what) {
   return FL_OK;
 }
 
-/* ---- live models: a handle (an fl_model pointer in a jlong) is looked up among the models
- * this file created and has not freed, so a freed or made-up handle is FL_ESTATE instead of a
- * use of freed memory. A model is marked busy for the length of a call: a second call at the same
- * time (a model is not thread-safe) or a free during a call is FL_ESTATE too. The list is short
- * (a model per trainer), so a linear search under one lock costs nothing next to a call. ---- */
-typedef struct live_model {
-  fl_model *m;
-  int busy;
-} live_model;
+/* ---- live objects: a handle (a pointer in a jlong) is looked up among the objects of its kind
+ * (model, listener, communicator) this file created and has not freed, so a freed or made-up
+ * handle, or one of another kind, is FL_ESTATE instead of a use of freed memory. An object is
+ * marked busy for the length of a call: a second call at the same time (a model or a
+ * communicator takes one call at a time) or a free during a call is FL_ESTATE too. The list is
+ * short (a model and a communicator per trainer), so a linear search under one lock costs
+ * nothing next to a call. ---- */
+enum { KIND_MODEL, KIND_LISTENER, KIND_COMM };
+static const char *KIND_NAME[] = {"model", "listener", "communicator"};
+
+typedef struct live_obj {
+  void *p;
+  int kind, busy;
+} live_obj;
 
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static live_model *live;
+static live_obj *live;
 static int n_live, cap_live;
 
-/* Index of handle h in live, or -1; the caller holds live_lock. */
-static int find_live(jlong h) {
+/* Index of handle h of kind in live, or -1; the caller holds live_lock. */
+static int find_live(jlong h, int kind) {
   for (int i = 0; i < n_live; i++)
-    if ((jlong)(intptr_t)live[i].m == h) return i;
+    if ((jlong)(intptr_t)live[i].p == h && live[i].kind == kind) return i;
   return -1;
 }
 
-static int add_live(fl_model *m) {
+static int add_live(void *p, int kind) {
   int rc = FL_OK;
   pthread_mutex_lock(&live_lock);
   if (n_live == cap_live) {
     int cap = cap_live ? 2 * cap_live : 16;
-    live_model *a = realloc(live, sizeof *a * cap);
+    live_obj *a = realloc(live, sizeof *a * cap);
     if (a) live = a, cap_live = cap;
-    else rc = fl_error(FL_ENOMEM, "cannot grow the table of live models");
+    else rc = fl_error(FL_ENOMEM, "cannot grow the table of live objects");
   }
-  if (!rc) live[n_live++] = (live_model){m, 0};
+  if (!rc) live[n_live++] = (live_obj){p, kind, 0};
   pthread_mutex_unlock(&live_lock);
   return rc;
 }
 
-static int stale(jlong h) {
-  return fl_error(FL_ESTATE, "model handle 0x%llx is not a live model (freed, or never created)",
-                  (unsigned long long)h);
+static int stale(jlong h, int kind) {
+  return fl_error(FL_ESTATE, "%s handle 0x%llx is not a live %s (freed, or never created)",
+                  KIND_NAME[kind], (unsigned long long)h, KIND_NAME[kind]);
 }
 
-static int busy(jlong h) {
-  return fl_error(FL_ESTATE, "model handle 0x%llx is in use by another call (a model takes one "
-                  "call at a time)", (unsigned long long)h);
+static int busy(jlong h, int kind) {
+  return fl_error(FL_ESTATE, "%s handle 0x%llx is in use by another call (a %s takes one call at "
+                  "a time)", KIND_NAME[kind], (unsigned long long)h, KIND_NAME[kind]);
 }
 
-/* Marks the model of h busy and stores it in *out; release() ends the call. */
-static int acquire(jlong h, fl_model **out) {
+/* Marks the object of h busy and stores it in *out; release() ends the call. */
+static int acquire_obj(jlong h, int kind, void **out) {
   pthread_mutex_lock(&live_lock);
-  int i = find_live(h), rc = i < 0 ? stale(h) : live[i].busy ? busy(h) : FL_OK;
-  if (!rc) live[i].busy = 1, *out = live[i].m;
+  int i = find_live(h, kind), rc = i < 0 ? stale(h, kind) : live[i].busy ? busy(h, kind) : FL_OK;
+  if (!rc) live[i].busy = 1, *out = live[i].p;
   pthread_mutex_unlock(&live_lock);
   return rc;
 }
 
-static void release(fl_model *m) {
+static void release_obj(void *p, int kind) {
   pthread_mutex_lock(&live_lock);
-  int i = find_live((jlong)(intptr_t)m);
+  int i = find_live((jlong)(intptr_t)p, kind);
   if (i >= 0) live[i].busy = 0;
   pthread_mutex_unlock(&live_lock);
 }
+
+/* Removes h from the live objects and returns it in *out (NULL for h == 0, a no-op); a handle
+ * that is not live, or busy, is FL_ESTATE (nothing is freed twice). */
+static int take_live(jlong h, int kind, void **out) {
+  *out = NULL;
+  if (h == 0) return FL_OK;
+  pthread_mutex_lock(&live_lock);
+  int i = find_live(h, kind), rc = i < 0 ? stale(h, kind) : live[i].busy ? busy(h, kind) : FL_OK;
+  if (!rc) *out = live[i].p, live[i] = live[--n_live];
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+static int acquire(jlong h, fl_model **out) { return acquire_obj(h, KIND_MODEL, (void **)out); }
+static void release(fl_model *m) { release_obj(m, KIND_MODEL); }
 
 /* ---- model ---- */
 JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d,
@@ -108,7 +131,7 @@ JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab,
   int rc = need(env, out, 1, "handle");
   fl_model *m = NULL;
   if (rc || (rc = fl_model_create(&m, &s, max_batch))) return rc;
-  if ((rc = add_live(m))) {
+  if ((rc = add_live(m, KIND_MODEL))) {
     fl_model_free(m);
     return rc;
   }
@@ -119,12 +142,8 @@ JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab,
 
 /* 0 is a no-op; a handle that is not live, or busy, is FL_ESTATE (nothing is freed twice). */
 JFN(modelFree)(JNIEnv *env, jclass cls, jlong h) {
-  if (h == 0) return FL_OK;
-  pthread_mutex_lock(&live_lock);
-  int i = find_live(h), rc = i < 0 ? stale(h) : live[i].busy ? busy(h) : FL_OK;
-  fl_model *m = rc ? NULL : live[i].m;
-  if (!rc) live[i] = live[--n_live];
-  pthread_mutex_unlock(&live_lock);
+  void *m;
+  int rc = take_live(h, KIND_MODEL, &m);
   fl_model_free(m);
   return rc;
 }
@@ -322,6 +341,206 @@ JFN(scale0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloa
   if (!xp) return FL_EINVAL;
   fl_scale(xp, (size_t)count, factor);
   return FL_OK;
+}
+
+/* ---- communication (flashlm.h, "communication"): listeners and ring communicators ----------
+ * A call on a communicator may block for up to its timeout; it holds no JNI critical section,
+ * and commClose may be called from another thread meanwhile to end it promptly. */
+
+/* handle[0] receives the listener, port[0] the port bound; host NULL or "" = every IPv4
+ * interface. */
+JFN(listen)(JNIEnv *env, jclass cls, jlongArray handle, jintArray port, jstring host,
+            jint want_port) {
+  int rc = need(env, handle, 1, "handle");
+  if (rc || (rc = need(env, port, 1, "port"))) return rc;
+  const char *h = host ? (*env)->GetStringUTFChars(env, host, NULL) : NULL;
+  if (host && !h) return fl_error(FL_ENOMEM, "cannot read the host name");
+  fl_listener *l = NULL;
+  int p = 0;
+  rc = fl_listen(&l, &p, h, want_port);
+  if (h) (*env)->ReleaseStringUTFChars(env, host, h);
+  if (rc) return rc;
+  if ((rc = add_live(l, KIND_LISTENER))) {
+    fl_listener_close(l);
+    return rc;
+  }
+  jlong v = (jlong)(intptr_t)l;
+  jint pv = p;
+  (*env)->SetLongArrayRegion(env, handle, 0, 1, &v);
+  (*env)->SetIntArrayRegion(env, port, 0, 1, &pv);
+  return FL_OK;
+}
+
+/* 0 is a no-op; a handle that is not live, or busy, is FL_ESTATE. */
+JFN(listenerClose)(JNIEnv *env, jclass cls, jlong h) {
+  void *l;
+  int rc = take_live(h, KIND_LISTENER, &l);
+  fl_listener_close(l);
+  return rc;
+}
+
+/* The peers' "host:port" texts as C strings (world of them), or FL_EINVAL/FL_ENOMEM; free with
+ * free_peers. */
+static int get_peers(JNIEnv *env, jobjectArray peers, jint world, char ***out) {
+  int rc = need(env, peers, world, "peer address");
+  if (rc) return rc;
+  char **p = calloc((size_t)world, sizeof *p);
+  if (!p) return fl_error(FL_ENOMEM, "cannot copy %d peer addresses", world);
+  for (jint i = 0; i < world && !rc; i++) {
+    jstring s = (*env)->GetObjectArrayElement(env, peers, i);
+    if (!s) {
+      rc = fl_error(FL_EINVAL, "the address of rank %d is null", i);
+      break;
+    }
+    const char *c = (*env)->GetStringUTFChars(env, s, NULL);
+    if (!c || !(p[i] = strdup(c))) rc = fl_error(FL_ENOMEM, "cannot copy a peer address");
+    if (c) (*env)->ReleaseStringUTFChars(env, s, c);
+    (*env)->DeleteLocalRef(env, s);
+  }
+  *out = p;
+  return rc;
+}
+
+static void free_peers(char **p, jint world) {
+  for (jint i = 0; p && i < world; i++) free(p[i]);
+  free(p);
+}
+
+/* out[0] receives the communicator of rank `rank` of `world` (see fl_comm_create); listener may
+ * be 0 when world is 1. */
+JFN(commCreate)(JNIEnv *env, jclass cls, jlongArray out, jlong listener, jobjectArray peers,
+                jbyteArray secret, jint rank, jint world, jint timeout_ms) {
+  int rc = need(env, out, 1, "handle");
+  if (rc) return rc;
+  if (world < 1) return fl_error(FL_EINVAL, "rank %d of world %d: need world >= 1", rank, world);
+  if ((rc = need(env, secret, 0, "secret"))) return rc;
+  jsize slen = (*env)->GetArrayLength(env, secret);
+  void *l = NULL;
+  if (listener && (rc = acquire_obj(listener, KIND_LISTENER, &l))) return rc;
+  char **p = NULL;
+  uint8_t *key = malloc(slen ? (size_t)slen : 1);
+  fl_comm *c = NULL;
+  if (!key) rc = fl_error(FL_ENOMEM, "cannot copy the secret");
+  if (!rc) rc = get_peers(env, peers, world, &p);
+  if (!rc) {
+    (*env)->GetByteArrayRegion(env, secret, 0, slen, (jbyte *)key);
+    rc = fl_comm_create(&c, l, (const char *const *)p, key, (size_t)slen, rank, world, timeout_ms);
+    explicit_bzero(key, (size_t)slen); /* the run's secret stays in no freed memory */
+  }
+  if (l) release_obj(l, KIND_LISTENER);
+  free_peers(p, world);
+  free(key);
+  if (!rc && (rc = add_live(c, KIND_COMM))) fl_comm_free(c);
+  if (rc) return rc;
+  jlong v = (jlong)(intptr_t)c;
+  (*env)->SetLongArrayRegion(env, out, 0, 1, &v);
+  return FL_OK;
+}
+
+/* Shuts the connections (see fl_comm_close); safe while another thread is in a call on it. */
+JFN(commClose)(JNIEnv *env, jclass cls, jlong h) {
+  pthread_mutex_lock(&live_lock); /* held so that no free runs meanwhile */
+  int i = find_live(h, KIND_COMM), rc = i < 0 ? stale(h, KIND_COMM) : FL_OK;
+  if (!rc) fl_comm_close(live[i].p);
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+/* 0 is a no-op; a handle that is not live, or in a call, is FL_ESTATE. */
+JFN(commFree)(JNIEnv *env, jclass cls, jlong h) {
+  void *c;
+  int rc = take_live(h, KIND_COMM, &c);
+  fl_comm_free(c);
+  return rc;
+}
+
+/* The connections refused while the ring was made, or NULL (and lastError) for a bad handle. */
+JNIEXPORT jstring JNICALL Java_flashlm_jni_Native_commNotes0(JNIEnv *env, jclass cls, jlong h) {
+  void *c;
+  if (acquire_obj(h, KIND_COMM, &c)) return NULL;
+  jstring s = (*env)->NewStringUTF(env, fl_comm_notes(c));
+  release_obj(c, KIND_COMM);
+  return s;
+}
+
+JFN(commAllreduceSum0)(JNIEnv *env, jclass cls, jlong h, jobject x, jlong offset, jlong count) {
+  float *xp = floats(env, x, offset, count, "buffer");
+  if (!xp) return FL_EINVAL;
+  void *c;
+  int rc = acquire_obj(h, KIND_COMM, &c);
+  if (rc) return rc;
+  rc = fl_comm_allreduce_sum(c, xp, (size_t)count);
+  release_obj(c, KIND_COMM);
+  return rc;
+}
+
+/* The elements of a double[] or long[] (8 bytes each) reduced with op over ranks, in place. */
+static int allreduce8(JNIEnv *env, jlong h, jarray x, int dtype, jint op) {
+  int rc = need(env, x, 0, "values");
+  if (rc) return rc;
+  jsize n = (*env)->GetArrayLength(env, x);
+  uint64_t *buf = malloc(n ? (size_t)n * 8 : 8);
+  if (!buf) return fl_error(FL_ENOMEM, "cannot copy %d values", (int)n);
+  if (dtype == FL_DT_F64) (*env)->GetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
+  else (*env)->GetLongArrayRegion(env, x, 0, n, (jlong *)buf);
+  void *c;
+  if (!(rc = acquire_obj(h, KIND_COMM, &c))) {
+    rc = fl_comm_allreduce(c, buf, dtype, op, (size_t)n);
+    release_obj(c, KIND_COMM);
+  }
+  if (!rc && dtype == FL_DT_F64) (*env)->SetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
+  else if (!rc) (*env)->SetLongArrayRegion(env, x, 0, n, (jlong *)buf);
+  free(buf);
+  return rc;
+}
+
+JFN(commAllreduceDoubles)(JNIEnv *env, jclass cls, jlong h, jdoubleArray x, jint op) {
+  return allreduce8(env, h, x, FL_DT_F64, op);
+}
+
+JFN(commAllreduceLongs)(JNIEnv *env, jclass cls, jlong h, jlongArray x, jint op) {
+  return allreduce8(env, h, x, FL_DT_I64, op);
+}
+
+/* x (all of it) on every rank = root's x. */
+JFN(commBroadcast)(JNIEnv *env, jclass cls, jlong h, jbyteArray x, jint root) {
+  int rc = need(env, x, 0, "bytes");
+  if (rc) return rc;
+  jsize n = (*env)->GetArrayLength(env, x);
+  jbyte *buf = malloc(n ? (size_t)n : 1);
+  if (!buf) return fl_error(FL_ENOMEM, "cannot copy %d bytes", (int)n);
+  (*env)->GetByteArrayRegion(env, x, 0, n, buf);
+  void *c;
+  if (!(rc = acquire_obj(h, KIND_COMM, &c))) {
+    rc = fl_comm_broadcast(c, buf, (size_t)n, root);
+    release_obj(c, KIND_COMM);
+  }
+  if (!rc) (*env)->SetByteArrayRegion(env, x, 0, n, buf);
+  free(buf);
+  return rc;
+}
+
+JFN(commBarrier)(JNIEnv *env, jclass cls, jlong h) {
+  void *c;
+  int rc = acquire_obj(h, KIND_COMM, &c);
+  if (rc) return rc;
+  rc = fl_comm_barrier(c);
+  release_obj(c, KIND_COMM);
+  return rc;
+}
+
+/* ---- optional libraries (NCCL, HCCL): whether the dynamic loader can load one, by the same
+ * search a backend would use (dlopen: LD_LIBRARY_PATH, the loader cache, the default paths).
+ * FL_EINVAL with the loader's message when it cannot; unloaded again either way. */
+JFN(libraryProbe)(JNIEnv *env, jclass cls, jstring name) {
+  if (!name) return fl_error(FL_EINVAL, "library name is null");
+  const char *n = (*env)->GetStringUTFChars(env, name, NULL);
+  if (!n) return fl_error(FL_ENOMEM, "cannot read the library name");
+  void *h = dlopen(n, RTLD_LAZY | RTLD_LOCAL);
+  int rc = h ? FL_OK : fl_error(FL_EINVAL, "%s", dlerror());
+  if (h) dlclose(h);
+  (*env)->ReleaseStringUTFChars(env, name, n);
+  return rc;
 }
 
 /* ---- thread pinning (one rank of a data-parallel run on its NUMA node's cpus) ---- */

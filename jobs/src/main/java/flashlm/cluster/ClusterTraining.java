@@ -74,12 +74,10 @@ public final class ClusterTraining {
    * @param worldSize the ranks
    * @param placements where each rank ran, in rank order (of the last attempt)
    * @param digests every rank's gradient digest with {@value #DIGEST} set (else unused values)
-   * @param collectiveShares each rank's share of its training time spent in collective calls
-   *     (moving gradients and waiting for slower ranks), of the last attempt
    * @param attempts every attempt, the last one the one that finished
    */
   public record Result(Trainer.Result result, int worldSize, List<String> placements,
-      List<Long> digests, List<Double> collectiveShares, List<Attempt> attempts) {}
+      List<Long> digests, List<Attempt> attempts) {}
 
   /**
    * The embedded master for {@code d}'s ranks: {@code local[N]} with a task slot per rank (for
@@ -205,15 +203,6 @@ public final class ClusterTraining {
     return local != null ? local : sc.getConf().get(key, null);
   }
 
-  /**
-   * Whether the ranks' collective averages their gradients. False while every rank has a
-   * stand-in that reduces nothing (the ranks then train independently, rank 0's weights only on
-   * its own shards): the plumbing (placement, checks, attempts) works, the ranks' weights differ.
-   */
-  public static boolean ranksReduce() {
-    return CollectiveFactory.reduces();
-  }
-
   /** Runs the barrier stage: one task per rank; every rank's {@link RankResult}. */
   private static List<RankResult> stage(SparkContext sc, int world, RankTask task) {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
@@ -234,9 +223,7 @@ public final class ClusterTraining {
     Trainer.Result r = new Trainer.Result(r0.steps(), r0.trainLoss(), r0.valLoss(),
         r0.stopReason(), r0.checkpoint());
     return new Result(r, world, sorted.stream().map(RankResult::placement).toList(),
-        sorted.stream().map(RankResult::digest).toList(),
-        sorted.stream().map(x -> x.seconds() > 0 ? x.collectiveSeconds() / x.seconds() : 0.0)
-            .toList(), List.copyOf(attempts));
+        sorted.stream().map(RankResult::digest).toList(), List.copyOf(attempts));
   }
 
   /**

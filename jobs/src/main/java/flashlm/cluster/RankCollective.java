@@ -1,6 +1,6 @@
 package flashlm.cluster;
 
-import flashlm.train.Collective;
+import flashlm.dist.Collective;
 import java.nio.FloatBuffer;
 import org.apache.spark.TaskContext;
 import org.apache.spark.TaskKilledException;
@@ -8,10 +8,9 @@ import org.apache.spark.TaskKilledException;
 /**
  * A rank's {@link Collective} as the trainer sees it inside a Spark task. Before every call it
  * checks whether Spark has killed the task (a failed barrier stage kills the other ranks, which
- * would otherwise train on as zombies next to the next attempt) and stops it with {@link
- * TaskKilledException}. It measures the time spent in collective calls (moving data and waiting
- * for slower ranks), and carries two test hooks: a {@link FaultInjection}, and a digest of the
- * averaged gradients of every update, equal on every rank when the ranks train in step.
+ * would otherwise go on as zombies next to the next attempt) and stops it with {@link
+ * TaskKilledException}. It also carries two test hooks: a {@link FaultInjection}, and a digest of
+ * the averaged gradients of every update, equal on every rank when the ranks train in step.
  */
 final class RankCollective implements Collective {
   private final Collective inner;
@@ -19,7 +18,6 @@ final class RankCollective implements Collective {
   private final FaultInjection fault;
   private final boolean digesting;
   private long updates;
-  private long nanos;
   private long digest = 0xcbf29ce484222325L;
 
   /**
@@ -52,12 +50,10 @@ final class RankCollective implements Collective {
       throw new FaultInjection.InjectedFault("rank " + rank() + ": fault injected at update "
           + updates + " (" + FaultInjection.KEY + ")");
     }
-    long t0 = System.nanoTime();
     inner.allreduceMean(grads);
-    nanos += System.nanoTime() - t0;
     if (digesting) {
       long h = digest;
-      for (int i = 0, n = grads.limit(); i < n; i++) {
+      for (int i = 0, n = grads.capacity(); i < n; i++) {
         h = (h ^ Float.floatToRawIntBits(grads.get(i))) * 0x100000001b3L;
       }
       digest = h;
@@ -67,17 +63,37 @@ final class RankCollective implements Collective {
   @Override
   public double allreduceMean(double value) {
     stopIfKilled();
-    long t0 = System.nanoTime();
-    try {
-      return inner.allreduceMean(value);
-    } finally {
-      nanos += System.nanoTime() - t0;
-    }
+    return inner.allreduceMean(value);
   }
 
-  /** Seconds spent in collective calls so far. */
-  double seconds() {
-    return nanos / 1e9;
+  @Override
+  public double allreduceMax(double value) {
+    stopIfKilled();
+    return inner.allreduceMax(value);
+  }
+
+  @Override
+  public long broadcast(long value) {
+    stopIfKilled();
+    return inner.broadcast(value);
+  }
+
+  @Override
+  public double broadcast(double value) {
+    stopIfKilled();
+    return inner.broadcast(value);
+  }
+
+  @Override
+  public void barrier() {
+    stopIfKilled();
+    inner.barrier();
+  }
+
+  @Override
+  public long[] allGather(long value) {
+    stopIfKilled();
+    return inner.allGather(value);
   }
 
   /** FNV-1a over the bits of every averaged gradient so far (0xcbf29ce484222325 before any). */

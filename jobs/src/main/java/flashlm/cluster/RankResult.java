@@ -16,9 +16,6 @@ import java.io.Serializable;
  * @param checkpoint the last checkpoint written (rank 0), or null
  * @param updates optimizer updates this attempt made
  * @param digest the averaged gradients' digest ({@link RankCollective#digest})
- * @param seconds how long the rank's trainer ran
- * @param collectiveSeconds of those, the time in collective calls
  */
 record RankResult(int rank, String placement, long steps, double trainLoss, double valLoss,
-    StopReason stopReason, String checkpoint, long updates, long digest, double seconds,
-    double collectiveSeconds) implements Serializable {}
+    StopReason stopReason, String checkpoint, long updates, long digest) implements Serializable {}

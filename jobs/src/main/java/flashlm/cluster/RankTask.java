@@ -2,7 +2,8 @@ package flashlm.cluster;
 
 import flashlm.config.Configs;
 import flashlm.fs.SerializableConfiguration;
-import flashlm.train.Collective;
+import flashlm.dist.Collective;
+import flashlm.dist.Collectives;
 import flashlm.train.TrainConfig;
 import flashlm.train.Trainer;
 import java.io.Serializable;
@@ -11,6 +12,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.BarrierTaskInfo;
+import org.apache.spark.util.TaskInterruptListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
@@ -23,9 +25,7 @@ import scala.runtime.AbstractFunction1;
  * allGather}, in the collective's connect) in the same order: a rank whose preparation fails still
  * joins the rendezvous and then fails, so that the others fail at their first collective call
  * instead of waiting in theirs. The collective is closed in {@code finally} (its errors added to
- * the first one). A rank that Spark kills (another rank failed) stops at its next collective call
- * ({@link RankCollective}); one blocked in a call waits until its peer's connection closes or the
- * timeout passes.
+ * the first one) and when Spark kills the task.
  */
 final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankResult>>
     implements Serializable {
@@ -76,20 +76,21 @@ final class RankTask extends AbstractFunction1<Iterator<Integer>, Iterator<RankR
     }
     TrainConfig.Distributed d = config != null ? config.distributed()
         : TrainConfig.Distributed.single();
-    try (Collective ring = CollectiveFactory.connect(d.backend(),
+    try (Collective ring = Collectives.connect(d.backend(),
             message -> Arrays.asList(ctx.allGather(message)), rank, world, secret,
             hosts.get(rank), d.timeoutDuration());
         RankCollective c = new RankCollective(ring, ctx, fault, digest)) {
       if (failed != null) {
         throw failed;
       }
+      // A kill (the stage failed elsewhere) ends a call blocked in the ring at once: closing
+      // the ring from another thread is safe and fails that call.
+      ctx.addTaskInterruptListener((TaskInterruptListener) (task, reason) -> ring.close());
       try (ThreadPlacement pinned = ThreadPlacement.apply(place, LOG::info)) {
-        long t0 = System.nanoTime();
         Trainer.Result r = Trainer.builder(config).optCollective(c).optResume(resume)
             .optHadoopConf(hadoop.get()).optCheckpointLock(false).build().run();
         RankResult out = new RankResult(rank, place.describe(), r.steps(), r.trainLoss(),
-            r.valLoss(), r.stopReason(), r.checkpoint(), c.updates(), c.digest(),
-            (System.nanoTime() - t0) / 1e9, c.seconds());
+            r.valLoss(), r.stopReason(), r.checkpoint(), c.updates(), c.digest());
         return CollectionConverters.asScala(List.of(out).iterator());
       }
     }

@@ -64,13 +64,8 @@ public final class TrainCommand extends BaseCommand {
     } else {
       ClusterTraining.Result c = ClusterTraining.run(spark, config, args.resume(), System.out);
       r = c.result();
-      StringBuilder shares = new StringBuilder();
-      for (int rank = 0; rank < c.collectiveShares().size(); rank++) {
-        shares.append(String.format("%s rank %d %.1f%%", rank == 0 ? "" : ",", rank,
-            100 * c.collectiveShares().get(rank)));
-      }
-      System.out.printf("train: %d ranks, %d attempt%s; time in collective calls:%s%n",
-          c.worldSize(), c.attempts().size(), c.attempts().size() == 1 ? "" : "s", shares);
+      System.out.printf("train: %d ranks, %d attempt%s%n", c.worldSize(), c.attempts().size(),
+          c.attempts().size() == 1 ? "" : "s");
     }
     System.out.printf("train: %d steps (%s), train loss %.4f, %s, checkpoint %s%n",
         r.steps(), r.stopReason().id(), r.trainLoss(), Double.isNaN(r.valLoss())

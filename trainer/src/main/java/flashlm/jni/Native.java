@@ -16,10 +16,11 @@ import java.nio.FloatBuffer;
  * checks every range against the buffer's capacity in bytes without overflow before touching
  * memory.
  *
- * <p>Model handles are checked by the C side against the models it has created and not yet
- * freed: a freed or made-up handle gives {@link NativeException#ESTATE}, never a use of freed
- * memory; so does a handle that another thread is using at the same time (a model is not
- * thread-safe).
+ * <p>Handles (models, listeners, communicators) are checked by the C side against the objects of
+ * their kind it has created and not yet freed: a freed or made-up handle gives {@link
+ * NativeException#ESTATE}, never a use of freed memory; so does a handle that another thread is
+ * using at the same time (a model or a communicator takes one call at a time). The one call
+ * meant for another thread is {@link #commClose}, which ends a communicator's blocked call.
  */
 public final class Native {
   static {
@@ -149,6 +150,91 @@ public final class Native {
     checkBuffer(buf, offset, count, true, "scale", "buffer");
     return scale0(buf, offset, count, factor);
   }
+
+  // ---- communication: listeners and ring communicators (flashlm.h, "communication") ----
+
+  /** Reduction of {@link #commAllreduceDoubles} and {@link #commAllreduceLongs}: sum. */
+  public static final int OP_SUM = 0;
+  /** Reduction: maximum. */
+  public static final int OP_MAX = 1;
+  /** Reduction: minimum. */
+  public static final int OP_MIN = 2;
+
+  /**
+   * Listens on {@code host} (a name or address; null or "" for every IPv4 interface) at {@code
+   * wantPort} (0: an ephemeral port); handle[0] receives the listener, port[0] the port bound.
+   */
+  public static native int listen(long[] handle, int[] port, String host, int wantPort);
+
+  /** Stops listening and frees the listener (0 is a no-op). */
+  public static native int listenerClose(long handle);
+
+  /**
+   * Connects rank {@code rank} of {@code world} into the ring: peers holds every rank's
+   * "host:port", secret (at least 16 bytes) authenticates both sides of each connection, and
+   * timeoutMs bounds the connecting and then every call. handle[0] receives the communicator.
+   * The listener (0 when world is 1) stays open: close it after.
+   */
+  public static native int commCreate(long[] handle, long listener, String[] peers, byte[] secret,
+      int rank, int world, int timeoutMs);
+
+  /**
+   * Shuts the communicator's connections: a call blocked in another thread fails promptly, later
+   * calls fail. Safe from any thread, idempotent; does not free.
+   */
+  public static native int commClose(long handle);
+
+  /** Closes and frees (0 is a no-op; a handle in a call is {@link NativeException#ESTATE}). */
+  public static native int commFree(long handle);
+
+  /**
+   * The connections refused while the ring was made ("" if none).
+   *
+   * @throws NativeException for a freed or unknown handle
+   */
+  public static String commNotes(long handle) {
+    String notes = commNotes0(handle);
+    if (notes == null) {
+      throw new NativeException(NativeException.ESTATE, "communicator notes: " + lastError());
+    }
+    return notes;
+  }
+
+  private static native String commNotes0(long handle);
+
+  /**
+   * buf[offset, offset+count) = its elementwise sum over ranks, deterministic (the same bits on
+   * every rank and every run for a given world size). Every rank passes the same count.
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap, byte-swapped or
+   *     read-only buffer, or a range past its limit
+   */
+  public static int commAllreduceSum(long handle, FloatBuffer buf, long offset, long count) {
+    checkBuffer(buf, offset, count, true, "allreduce", "buffer");
+    return commAllreduceSum0(handle, buf, offset, count);
+  }
+
+  private static native int commAllreduceSum0(long handle, FloatBuffer buf, long offset,
+      long count);
+
+  /** values (all of them) = their reduction over ranks with {@code op} ({@link #OP_SUM} ...). */
+  public static native int commAllreduceDoubles(long handle, double[] values, int op);
+
+  /** values = their reduction over ranks with {@code op}; sums wrap around. */
+  public static native int commAllreduceLongs(long handle, long[] values, int op);
+
+  /** bytes (all of them) on every rank = rank {@code root}'s bytes. */
+  public static native int commBroadcast(long handle, byte[] bytes, int root);
+
+  /** Returns on each rank only after every rank has entered it. */
+  public static native int commBarrier(long handle);
+
+  /**
+   * Whether the dynamic loader can load the shared library {@code name} (such as {@code
+   * libnccl.so.2}), searching as {@code dlopen} does; it is unloaded again. Non-zero, with the
+   * loader's message in {@link #lastError}, when it cannot.
+   */
+  public static native int libraryProbe(String name);
 
   /**
    * Refuses, with a {@link NativeException} ({@link NativeException#EINVAL}) naming the call and

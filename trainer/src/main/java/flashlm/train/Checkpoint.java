@@ -2,6 +2,7 @@ package flashlm.train;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import flashlm.config.Configs;
+import flashlm.data.SequenceBatches;
 import flashlm.fs.AtomicFiles;
 import flashlm.model.ParamLayout;
 import java.io.DataInputStream;
@@ -36,7 +37,8 @@ import org.apache.hadoop.fs.Path;
  * parameter count   u64      P
  * optimizer count   u64      S  (2P for AdamW [m | v], P for SGD [momentum])
  * header            H bytes  UTF-8 JSON: {@link Header} (resolved config, step, time used, seed,
- *                            data table/version/position, budget decay window, tensor layout)
+ *                            data table/version, world size and every rank's data position,
+ *                            budget decay window, tensor layout)
  * parameters        P x f32  the flat buffer, {@link ParamLayout} order
  * optimizer state   S x f32
  * crc32             u32      of every byte before it
@@ -95,8 +97,8 @@ public final class Checkpoint {
    * @param seed initialisation and data-order seed
    * @param table the sequences table the run reads
    * @param tableVersion the Delta version it reads
-   * @param epoch data position: epoch of the next training batch
-   * @param index data position: row of the next training batch in its epoch
+   * @param epoch data position of rank 0: epoch of its next training batch
+   * @param index data position of rank 0: row of its next training batch in its epoch
    * @param decayStart the time budget's decay window (see {@link LrSchedule}), or null
    * @param decayEnd end of that window, or null
    * @param decayFromLr learning rate the window decays from, or null
@@ -104,14 +106,36 @@ public final class Checkpoint {
    * @param tensors the parameter layout
    * @param paramCount P
    * @param optimizerCount S
+   * @param worldSize the ranks of the run that wrote it (absent in checkpoints of one process: 1)
+   * @param positions every rank's data position, element r being rank r's (absent: rank 0's,
+   *     {@code epoch} and {@code index})
    */
   public record Header(TrainConfig config, long step, long elapsedMillis, long seed, String table,
       long tableVersion, long epoch, long index, Long decayStart, Long decayEnd, Double decayFromLr,
-      String optimizer, List<ParamLayout.Tensor> tensors, long paramCount, long optimizerCount) {
+      String optimizer, List<ParamLayout.Tensor> tensors, long paramCount, long optimizerCount,
+      Integer worldSize, List<SequenceBatches.Position> positions) {
     public Header {
       Objects.requireNonNull(config, "config");
       Objects.requireNonNull(optimizer, "optimizer");
       tensors = List.copyOf(Objects.requireNonNull(tensors, "tensors"));
+      worldSize = worldSize == null ? 1 : worldSize;
+      positions = positions == null ? List.of(new SequenceBatches.Position(epoch, index))
+          : List.copyOf(positions);
+      if (worldSize < 1 || positions.size() != worldSize
+          || !positions.get(0).equals(new SequenceBatches.Position(epoch, index))) {
+        throw new IllegalArgumentException("world_size " + worldSize + " with " + positions.size()
+            + " rank positions, the first " + positions.get(0) + " against epoch " + epoch
+            + " index " + index);
+      }
+    }
+
+    /** A header of a run of one process. */
+    public Header(TrainConfig config, long step, long elapsedMillis, long seed, String table,
+        long tableVersion, long epoch, long index, Long decayStart, Long decayEnd,
+        Double decayFromLr, String optimizer, List<ParamLayout.Tensor> tensors, long paramCount,
+        long optimizerCount) {
+      this(config, step, elapsedMillis, seed, table, tableVersion, epoch, index, decayStart,
+          decayEnd, decayFromLr, optimizer, tensors, paramCount, optimizerCount, 1, null);
     }
 
     /** The layout recorded in the header. */

@@ -23,6 +23,7 @@ import org.apache.hadoop.fs.Path;
  *
  * <pre>
  * DIR/config.json                  the resolved training config of the run
+ * DIR/metrics.jsonl                the run's metrics, unless log.metrics names another file
  * DIR/ckpt-0000001000.flm          checkpoint after 1000 updates ({@link Checkpoint} format)
  * DIR/_trainer.lock                the running trainer's host and pid ({@link #lock})
  * DIR/_tmp.*                       a file being written on a filesystem (never read)
@@ -35,6 +36,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class CheckpointDir {
   public static final String CONFIG = "config.json";
+  /** The metrics file's name (see {@link MetricsFile}). */
+  public static final String METRICS = "metrics.jsonl";
   private static final Pattern NAME = Pattern.compile("ckpt-(\\d{10})\\.flm");
   /** The lock file's name. */
   public static final String LOCK = "_trainer.lock";
@@ -65,6 +68,20 @@ public final class CheckpointDir {
   /** The file of the checkpoint after {@code step} updates. */
   public String path(long step) {
     return new Path(dir, String.format("ckpt-%010d.flm", step)).toString();
+  }
+
+  /** The default metrics file of the run, {@code DIR/metrics.jsonl}. */
+  public String metricsPath() {
+    return new Path(dir, METRICS).toString();
+  }
+
+  /** The step of a checkpoint file {@link #path} names. */
+  static long stepOf(String path) {
+    Matcher m = NAME.matcher(new Path(path).getName());
+    if (!m.matches()) {
+      throw new IllegalArgumentException(path + " is not named like a checkpoint (ckpt-N.flm)");
+    }
+    return Long.parseLong(m.group(1));
   }
 
   /** Files with a checkpoint's name, complete or not, oldest first. */

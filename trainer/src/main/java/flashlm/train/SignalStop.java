@@ -1,5 +1,6 @@
 package flashlm.train;
 
+import flashlm.dist.Collective;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -63,7 +64,7 @@ final class SignalStop implements AutoCloseable {
    * allreduce per step.
    */
   boolean requested(Collective collective) {
-    return this != NONE && collective.allreduceMean(requested.get() ? 1 : 0) > 0;
+    return this != NONE && collective.allreduceMax(requested.get() ? 1 : 0) > 0;
   }
 
   /** The hook, for tests that run it without shutting the JVM down. */

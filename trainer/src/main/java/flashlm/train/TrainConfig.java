@@ -3,6 +3,7 @@ package flashlm.train;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import flashlm.config.ConfigEnum;
 import flashlm.config.ConfigException;
+import flashlm.dist.CommBackend;
 import flashlm.model.ModelSpec;
 import java.time.Duration;
 import java.util.Locale;
@@ -321,7 +322,9 @@ public record TrainConfig(
   /**
    * Logging.
    *
-   * @param metrics local path of the metrics JSON-lines file; null for none
+   * @param metrics path or URI (local, s3a://, any Hadoop filesystem) of the metrics JSON-lines
+   *     file, written by rank 0 (see {@link MetricsFile}); default {@code
+   *     checkpoint.dir/metrics.jsonl}, none without a checkpoint.dir
    * @param every steps between log lines, default 10
    */
   public record Log(String metrics, Integer every) {
@@ -352,23 +355,6 @@ public record TrainConfig(
       CommBackend backend, Integer checksumEvery) {
     /** {@link #worldSize()} when it is "auto". */
     public static final int AUTO = 0;
-
-    /** How gradients travel between ranks. */
-    public enum CommBackend implements ConfigEnum {
-      CPU_RING,
-      NCCL,
-      HCCL;
-
-      @Override
-      public String id() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
-      }
-
-      @JsonCreator
-      public static CommBackend of(String id) {
-        return ConfigEnum.parse(CommBackend.class, "distributed.backend", id);
-      }
-    }
 
     public Distributed {
       worldSize = worldSize == null ? "1" : worldSize.trim();

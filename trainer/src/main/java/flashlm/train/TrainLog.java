@@ -2,49 +2,44 @@ package flashlm.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedWriter;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 
 /**
- * The trainer's console lines and metrics file (JSON lines, appended, so a resumed run continues
- * the same file). Only rank 0 writes; on other ranks every method does nothing.
+ * The trainer's console lines and metrics records ({@link MetricsFile}: JSON lines, a resumed
+ * run continuing the same file). Only rank 0 writes; on other ranks every method does nothing.
  *
  * <pre>
- * {"type":"train","step":120,"loss":5.12,"lr":0.003,"grad_norm":0.81,"tokens":491520,"tokens_per_s":12345.6,"elapsed_s":39.8}
+ * {"type":"attempt","attempt":1,"start":"2026-12-05T10:00:00Z","step":0,"resumed_from":null,"world_size":2}
+ * {"type":"train","step":120,"loss":5.12,"lr":0.003,"grad_norm":0.81,"tokens":491520,"tokens_per_s":12345.6,"elapsed_s":39.8,"comm_s":0.41}
  * {"type":"eval","step":200,"val_loss":4.98,"tokens":819200,"elapsed_s":66.1}
  * {"type":"stop","step":400,"reason":"max_steps","loss":4.71,"val_loss":4.80,"checkpoint":"..."}
+ * {"type":"failure","attempt":2,"step":130,"error":"..."}
  * </pre>
+ *
+ * <p>{@code comm_s} is the time this rank spent in the gradient allreduce since the previous
+ * train record (waiting for slower ranks included).
  */
 final class TrainLog implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final PrintStream out;
-  private final BufferedWriter metrics;
   private final boolean active;
+  private MetricsFile metrics;
 
-  TrainLog(PrintStream out, String metricsPath, boolean active) {
+  TrainLog(PrintStream out, boolean active) {
     this.out = out;
     this.active = active;
-    if (active && metricsPath != null) {
-      try {
-        Path p = Path.of(metricsPath).toAbsolutePath();
-        Files.createDirectories(p.getParent());
-        metrics = Files.newBufferedWriter(p, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-            StandardOpenOption.APPEND);
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot open the metrics file " + metricsPath + ": "
-            + e.getMessage(), e);
-      }
-    } else {
-      metrics = null;
-    }
+  }
+
+  /** Whether this log writes (rank 0). */
+  boolean active() {
+    return active;
+  }
+
+  /** Where records go from now on (rank 0; none before this). */
+  void metrics(MetricsFile file) {
+    metrics = file;
   }
 
   void info(String message) {
@@ -54,20 +49,26 @@ final class TrainLog implements AutoCloseable {
     }
   }
 
-  /** One training log line and metrics record. */
+  /**
+   * One training log line and metrics record; {@code showComm} adds the share of the {@code
+   * intervalSeconds} since the last line spent in the allreduce to the line.
+   */
   void step(long step, long lastStep, double loss, double lr, double gradNorm, long tokens,
-      double tokensPerSecond, double elapsedSeconds, double etaSeconds) {
+      double tokensPerSecond, double elapsedSeconds, double etaSeconds, double commSeconds,
+      double intervalSeconds, boolean showComm) {
     if (!active) {
       return;
     }
     out.println(String.format(Locale.ROOT,
-        "step %d/%d | loss %.4f | lr %.3e | grad norm %.3f | %,.0f tok/s | elapsed %s | eta %s",
+        "step %d/%d | loss %.4f | lr %.3e | grad norm %.3f | %,.0f tok/s | elapsed %s | eta %s%s",
         step, lastStep, loss, lr, gradNorm, tokensPerSecond, duration(elapsedSeconds),
-        duration(etaSeconds)));
+        duration(etaSeconds), showComm ? String.format(Locale.ROOT, " | allreduce %.1f%%",
+            100 * commSeconds / intervalSeconds) : ""));
     out.flush();
     ObjectNode m = JSON.createObjectNode().put("type", "train").put("step", step).put("loss", loss)
         .put("lr", lr).put("grad_norm", gradNorm).put("tokens", tokens)
-        .put("tokens_per_s", tokensPerSecond).put("elapsed_s", elapsedSeconds);
+        .put("tokens_per_s", tokensPerSecond).put("elapsed_s", elapsedSeconds)
+        .put("comm_s", commSeconds);
     write(m);
   }
 
@@ -96,16 +97,24 @@ final class TrainLog implements AutoCloseable {
     write(m.put("checkpoint", checkpoint));
   }
 
-  private void write(ObjectNode record) {
-    if (metrics == null) {
-      return;
+  /** The error that ended this attempt after {@code step} updates. */
+  void failure(long step, Throwable error) {
+    if (active && metrics != null) {
+      write(JSON.createObjectNode().put("type", "failure").put("attempt", metrics.attempt())
+          .put("step", step).put("error", String.valueOf(error)));
     }
-    try {
-      metrics.write(record.toString());
-      metrics.newLine();
+  }
+
+  /** Makes the stored metrics file hold every record so far (after a checkpoint). */
+  void flush() {
+    if (metrics != null) {
       metrics.flush();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the metrics file: " + e.getMessage(), e);
+    }
+  }
+
+  private void write(ObjectNode record) {
+    if (metrics != null) {
+      metrics.add(record);
     }
   }
 
@@ -127,11 +136,7 @@ final class TrainLog implements AutoCloseable {
   @Override
   public void close() {
     if (metrics != null) {
-      try {
-        metrics.close();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      metrics.close();
     }
   }
 }

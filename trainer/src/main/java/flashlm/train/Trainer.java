@@ -1,9 +1,9 @@
 package flashlm.train;
 
-import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequenceBatches;
 import flashlm.data.SequencesSnapshot;
+import flashlm.dist.Collective;
 import flashlm.fs.LockFile;
 import flashlm.model.Init;
 import flashlm.model.ModelSpec;
@@ -12,11 +12,8 @@ import flashlm.model.TrainableModel;
 import flashlm.optim.Kernels;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.LongSupplier;
 import org.apache.hadoop.conf.Configuration;
 
@@ -40,6 +37,14 @@ import org.apache.hadoop.conf.Configuration;
  * ({@link Builder#optStopOnSignal}). Given the same config, table version and thread count, a
  * run is reproducible bit for bit, and a resumed run continues exactly as if never stopped
  * (except where a time budget decides when to decay).
+ *
+ * <p>Several ranks (data parallel, one {@code Trainer} each, {@link Builder#optCollective}) make
+ * the same collective calls in the same order and take every decision alike: rank 0 chooses the
+ * checkpoint to resume from and decides when the time budget's window opens (by its clock), a
+ * stop signal on any rank stops all, every rank evaluates as many batches as the rank with the
+ * fewest, and the checkpoint holds every rank's data position ({@link RankPositions}). Every
+ * {@code distributed.checksum_every} updates they compare their weights ({@link
+ * WeightsChecksum}).
  */
 public final class Trainer {
   /**
@@ -63,6 +68,8 @@ public final class Trainer {
   private final boolean stopOnSignal;
   private final boolean takeLock;
   private final TrainLog log;
+  /** Updates done so far in this attempt's loop, for the failure record. */
+  private long currentStep;
 
   private Trainer(Builder b) {
     config = b.config;
@@ -73,7 +80,7 @@ public final class Trainer {
     stopAt = b.stopAt;
     stopOnSignal = b.stopOnSignal;
     takeLock = b.takeLock;
-    log = new TrainLog(b.out, config.log().metrics(), collective.rank() == 0);
+    log = new TrainLog(b.out, collective.rank() == 0);
   }
 
   public static Builder builder(TrainConfig config) {
@@ -87,7 +94,16 @@ public final class Trainer {
             ? SignalStop.install(config.checkpoint().signalWaitDuration(), log::info)
             : SignalStop.NONE;
         log) {
-      return train(signal);
+      try {
+        return train(signal);
+      } catch (RuntimeException | Error e) {
+        try {
+          log.failure(currentStep, e);
+        } catch (RuntimeException notRecorded) {
+          e.addSuppressed(notRecorded); // the training error is the one to report
+        }
+        throw e;
+      }
     }
   }
 
@@ -105,8 +121,11 @@ public final class Trainer {
   private Result train(SignalStop signal, CheckpointDir dir, LockFile lock) {
     TrainConfig c = config;
     ModelSpec spec = c.model();
-    String fromPath = resumePath(dir);
-    Checkpoint.Header from = fromPath == null ? null : resumeHeader(fromPath);
+    Resume start = new Resume(conf, c, collective, resume, log);
+    String fromPath = start.agreedPath(dir);
+    Checkpoint.Header from = fromPath == null ? null : start.header(fromPath);
+    currentStep = from == null ? 0 : from.step();
+    openMetrics(dir, from, fromPath);
     boolean sameTable = from != null && from.table().equals(c.data().table())
         && (c.data().version() == null || c.data().version() == from.tableVersion());
     // Opening the table (Delta Kernel: class loading, log replay) overlaps with building and
@@ -122,8 +141,9 @@ public final class Trainer {
       } else {
         Init.normal(model.params(), layout, spec.initStd(), c.seed());
       }
-      SequencesSnapshot table = opened(opening);
-      checkTable(table, spec);
+      SequencesSnapshot table = TableChecks.opened(opening);
+      TableChecks.check(table, spec, collective.worldSize());
+      TableChecks.checkSameVersion(table, collective);
       log.info(String.format("model %s quant %s, %,d parameters; %s, %,d train rows on rank %d"
           + " of %d", spec.arch().id(), spec.quant().id(), spec.parameterCount(),
           table.describe(), table.rows(c.data().trainSplit(), collective.rank(),
@@ -140,77 +160,13 @@ public final class Trainer {
     }
   }
 
-  /**
-   * The checkpoint to resume from, or null to start fresh; refuses to overwrite another run.
-   * Newer incomplete checkpoints are skipped with a warning and set aside (rank 0).
-   */
-  private String resumePath(CheckpointDir dir) {
-    List<String> any = dir == null ? List.of() : dir.list();
-    if (!resume) {
-      if (!any.isEmpty()) {
-        throw new ConfigException("checkpoint.dir " + dir + " already holds checkpoints"
-            + " (newest " + any.get(any.size() - 1) + "); pass --resume to continue that run, or"
-            + " set checkpoint.dir to a new directory");
-      }
-      return null;
-    }
-    if (dir == null) {
-      throw new ConfigException("--resume needs checkpoint.dir in the config");
-    }
-    Optional<String> latest = dir.latest(bad -> {
-      String moved = collective.rank() == 0 ? dir.setAside(bad) : bad.path();
-      log.info("warning: --resume skips " + bad.path() + ", not a complete checkpoint: "
-          + bad.reason() + "; set aside as " + moved);
-    });
-    if (latest.isEmpty()) {
-      log.info("--resume: no checkpoint in " + dir + " yet, starting from step 0");
-      return null;
-    }
-    return latest.get();
-  }
-
-  /** The header of the checkpoint to resume from, checked against the config. */
-  private Checkpoint.Header resumeHeader(String path) {
-    Checkpoint.Header h = Checkpoint.readHeader(conf, path);
-    if (!h.config().model().equals(config.model()) || !h.optimizer().equals(config.optimizer().type().id())) {
-      throw new IllegalArgumentException(path + " was written for model "
-          + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "
-          + h.optimizer() + ", but the config asks for model "
-          + Configs.toJson(config.model()).replaceAll("\\s+", " ") + " with optimizer "
-          + config.optimizer().type().id() + ". Resume with the config saved beside it ("
-          + CheckpointDir.CONFIG + "), or set checkpoint.dir to a new directory");
-    }
-    for (String key : ConfigDiff.changed(h.config(), config)) {
-      log.info("--resume: config key '" + key + "' differs from the checkpoint's; using the new value");
-    }
-    return h;
-  }
-
-  /** The table {@code opening} opened, or its failure as thrown by the opening itself. */
-  private static SequencesSnapshot opened(CompletableFuture<SequencesSnapshot> opening) {
-    try {
-      return opening.join();
-    } catch (CompletionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
-      }
-      if (e.getCause() instanceof Error err) {
-        throw err;
-      }
-      throw e;
-    }
-  }
-
-  private static void checkTable(SequencesSnapshot table, ModelSpec spec) {
-    if (table.seqLen() != spec.seqLen()) {
-      throw new IllegalArgumentException(table.describe() + " holds rows of seq_len " + table.seqLen()
-          + " but model.seq_len is " + spec.seqLen() + "; set model.seq_len=" + table.seqLen()
-          + " or pack a table with seq_len " + spec.seqLen());
-    }
-    if (table.vocabSize() > spec.vocabSize()) {
-      throw new IllegalArgumentException(table.describe() + " has vocab_size " + table.vocabSize()
-          + ", larger than model.vocab_size " + spec.vocabSize() + "; set model.vocab_size="
-          + table.vocabSize());
+  /** Rank 0's metrics file: log.metrics, else beside the checkpoints. */
+  private void openMetrics(CheckpointDir dir, Checkpoint.Header from, String fromPath) {
+    String path = config.log().metrics() != null ? config.log().metrics()
+        : dir != null ? dir.metricsPath() : null;
+    if (path != null && log.active()) {
+      log.metrics(MetricsFile.open(conf, path, resume, from == null ? 0 : from.step(), fromPath,
+          collective.worldSize()));
     }
   }
 
@@ -234,9 +190,10 @@ public final class Trainer {
     private String lastCheckpoint;
     /** Clock of step 0 of the whole run (time before a resume counts). */
     private long start;
-    /** Clock and step of the last progress line. */
+    /** Clock and step of the last progress line, and nanoseconds in the allreduce since. */
     private long markTime;
     private long markStep;
+    private long commNanos;
 
     Loop(TrainableModel model, OptimizerState opt, Kernels kernels, SequencesSnapshot table,
         CheckpointDir dir, LockFile lock, SignalStop signal) {
@@ -257,10 +214,11 @@ public final class Trainer {
       elapsedBefore = h.elapsedMillis();
       window = h.decayStart() == null ? null
           : new LrSchedule.BudgetDecay(h.decayStart(), h.decayEnd(), h.decayFromLr());
+      SequenceBatches.Position mine = RankPositions.of(h, collective.rank());
       if (sameTable) {
-        position = new SequenceBatches.Position(h.epoch(), h.index());
+        position = mine;
       } else {
-        position = new SequenceBatches.Position(h.epoch() + 1, 0);
+        position = new SequenceBatches.Position(mine.epoch() + 1, 0);
         log.info("--resume: the data table or version changed, so the data order restarts at epoch "
             + position.epoch());
       }
@@ -304,14 +262,22 @@ public final class Trainer {
         return StopReason.SIGNAL;
       }
       long elapsed = clock.getAsLong() - start;
-      if (window == null && budgetMillis > 0
-          && elapsed >= (1 - config.schedule().decayFraction()) * budgetMillis) {
+      if (window == null && budgetMillis > 0 && budgetUsed(elapsed)) {
         window = schedule.budgetDecay(step);
         log.info(String.format("time budget: %s of %s used at step %d; decaying to min_lr over"
             + " %d updates (to step %d)", TrainLog.duration(elapsed / 1e3),
             TrainLog.duration(budgetMillis / 1e3), step, window.end() - step, window.end()));
       }
       return window != null && step >= window.end() ? StopReason.TIME_BUDGET : null;
+    }
+
+    /**
+     * Whether the stable share of the time budget is used, by rank 0's clock: the window opens
+     * at the same step on every rank (it is a function of that step).
+     */
+    private boolean budgetUsed(long elapsed) {
+      boolean used = elapsed >= (1 - config.schedule().decayFraction()) * budgetMillis;
+      return collective.worldSize() == 1 ? used : collective.broadcast(used ? 1L : 0L) == 1;
     }
 
     /** What one optimizer update measured. */
@@ -334,7 +300,9 @@ public final class Trainer {
       if (d.gradAccum() > 1) {
         kernels.scale(grads, 0, n, 1f / d.gradAccum());
       }
+      long t0 = System.nanoTime();
       collective.allreduceMean(grads);
+      commNanos += System.nanoTime() - t0;
       double loss = collective.allreduceMean(lossSum / d.gradAccum());
       double norm = Math.sqrt(kernels.sumSquares(grads, 0, n));
       if (config.gradClip() > 0 && norm > config.gradClip()) {
@@ -343,7 +311,12 @@ public final class Trainer {
       double lr = schedule.lr(step, window);
       opt.step(model.params(), grads, lr, step + 1);
       step++;
+      currentStep = step;
       position = train.position();
+      int every = config.distributed().checksumEvery();
+      if (collective.worldSize() > 1 && every > 0 && step % every == 0) {
+        WeightsChecksum.compare(collective, model.params(), step);
+      }
       if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
         throw new IllegalStateException("training diverged at step " + step + ": loss " + loss
             + ", grad norm " + norm + "; lower optimizer.lr or raise schedule.warmup, and resume"
@@ -367,9 +340,11 @@ public final class Trainer {
         eta = Math.min(eta, (budgetMillis - (now - start)) / 1e3);
       }
       log.step(step, last, u.loss(), u.lr(), u.gradNorm(), step * tokensPerStep,
-          (step - markStep) * tokensPerStep / secs, (now - start) / 1e3, eta);
+          (step - markStep) * tokensPerStep / secs, (now - start) / 1e3, eta, commNanos / 1e9,
+          secs, collective.worldSize() > 1);
       markTime = now;
       markStep = step;
+      commNanos = 0;
     }
 
     /** The final evaluation and checkpoint (none of the first on a signal), and the summary. */
@@ -391,13 +366,13 @@ public final class Trainer {
       return new Result(step, loss, valLoss, stop, lastCheckpoint);
     }
 
-    /** Mean loss over the fixed validation batches, averaged over ranks. */
+    /** Mean loss over the fixed validation batches, averaged over ranks (as many on each). */
     private void evaluate() {
       if (config.evalBatches() == 0) {
         return;
       }
       if (evalSet == null) {
-        evalSet = validationBatches();
+        evalSet = EvalBatches.of(table, config, collective, log);
       }
       if (evalSet.isEmpty()) {
         return;
@@ -411,44 +386,27 @@ public final class Trainer {
           (clock.getAsLong() - start) / 1e3);
     }
 
-    private List<int[]> validationBatches() {
-      String split = config.data().validationSplit();
-      long rows = table.rows(split, collective.rank(), collective.worldSize());
-      if (rows < config.data().batchSize()) {
-        log.info("no evaluation: " + table.describe() + " split " + split + " holds " + rows
-            + " rows for this rank, fewer than one batch");
-        return List.of();
-      }
-      // The first batches of epoch 0, shuffled by the seed: the same set at every evaluation.
-      SequenceBatches v = SequenceBatches.builder(table).setSplit(split)
-          .setBatchSize(config.data().batchSize()).optRank(collective.rank(), collective.worldSize())
-          .optSeed(config.seed()).optWindowTokens(config.data().shuffleWindow()).build();
-      int count = (int) Math.min(config.evalBatches(), v.batchesPerEpoch());
-      List<int[]> out = new ArrayList<>(count);
-      for (int i = 0; i < count; i++) {
-        out.add(v.next());
-      }
-      return out;
-    }
-
+    /** Rank 0 writes the checkpoint, with every rank's data position; all ranks call this. */
     private void save() {
+      List<SequenceBatches.Position> positions = RankPositions.gather(collective, position);
+      String path = dir.path(step);
+      lastCheckpoint = path;
       if (collective.rank() != 0) {
         return;
       }
       long elapsed = clock.getAsLong() - start;
-      Checkpoint.Header h = new Checkpoint.Header(config, step, elapsed, config.seed(), table.table(),
-          table.version(), position.epoch(), position.index(),
+      Checkpoint.Header h = new Checkpoint.Header(config, step, elapsed, config.seed(),
+          table.table(), table.version(), position.epoch(), position.index(),
           window == null ? null : window.start(), window == null ? null : window.end(),
           window == null ? null : window.fromLr(), opt.type(), model.layout().tensors(),
-          model.layout().size(), opt.state().capacity());
-      String path = dir.path(step);
+          model.layout().size(), opt.state().capacity(), collective.worldSize(), positions);
       if (lock != null) {
         lock.check(); // another trainer that raced this one for the directory stops here
       }
       Checkpoint.write(conf, path, h, model.params(), opt.state());
       dir.prune(config.checkpoint().keep());
-      lastCheckpoint = path;
       log.info("checkpoint " + path);
+      log.flush(); // the stored metrics cover every step up to the newest checkpoint
     }
   }
 

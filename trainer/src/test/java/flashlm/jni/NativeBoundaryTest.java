@@ -33,7 +33,7 @@ class NativeBoundaryTest {
     for (Method m : Native.class.getDeclaredMethods()) {
       for (Class<?> p : m.getParameterTypes()) {
         boolean ok = p.isPrimitive() || (p.isArray() && p.getComponentType().isPrimitive())
-            || p == String[].class || BUFFERS.contains(p);
+            || p == String.class || p == String[].class || BUFFERS.contains(p);
         boolean publicBytes = Modifier.isPublic(m.getModifiers())
             && (Buffer.class.isAssignableFrom(p) && !BUFFERS.contains(p));
         if ((Modifier.isNative(m.getModifiers()) && !ok) || publicBytes) {

@@ -67,7 +67,7 @@ class TrainConfigTest {
     TrainConfig two = Configs.load(Path.of("../conf/v7-smoke.json"), TrainConfig.class,
         List.of("distributed.world_size=2", "distributed.backend=nccl"));
     assertEquals(2, two.distributed().ranks());
-    assertEquals(TrainConfig.Distributed.CommBackend.NCCL, two.distributed().backend());
+    assertEquals(flashlm.dist.CommBackend.NCCL, two.distributed().backend());
     assertTrue(Configs.toJson(two).contains("\"backend\" : \"nccl\""));
     TrainConfig auto = Configs.load(Path.of("../conf/v7-smoke.json"), TrainConfig.class,
         List.of("distributed.world_size=auto"));

@@ -10,7 +10,10 @@ import flashlm.data.SequencesFixture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,14 +41,16 @@ class TrainerSmokeTest {
         "checkpoint.dir=" + dir.resolve("ckpt"), "log.metrics=" + dir.resolve("metrics.jsonl")));
     Trainer.Result r = Trainer.builder(c).build().run();
 
-    List<JsonNode> train = new ArrayList<>();
-    List<JsonNode> eval = new ArrayList<>();
-    List<JsonNode> stop = new ArrayList<>();
+    Map<String, List<JsonNode>> records = new HashMap<>();
     for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
       JsonNode n = new ObjectMapper().readTree(line);
-      String type = n.get("type").asText();
-      (type.equals("train") ? train : type.equals("eval") ? eval : stop).add(n);
+      records.computeIfAbsent(n.get("type").asText(), t -> new ArrayList<>()).add(n);
     }
+    List<JsonNode> train = records.get("train");
+    List<JsonNode> eval = records.get("eval");
+    List<JsonNode> stop = records.get("stop");
+    assertEquals(Set.of("attempt", "train", "eval", "stop"), records.keySet());
+    assertEquals(1, records.get("attempt").size());
     assertEquals(8, train.size());
     assertEquals(2, eval.size());
     assertEquals(1, stop.size());

@@ -47,7 +47,8 @@ public final class BpeTrainer {
   /**
    * Learns a vocabulary of {@code cfg.vocabSize()} tokens from {@code docs}.
    *
-   * @param docs one document per row; special tokens inside a document are cut out, not learned
+   * @param docs one document per row; a special token's string inside a document is text and is
+   *     learned from like any other
    * @return the tokenizer.json and training figures; {@link BpeResult#write} stores it
    */
   public static BpeResult train(SparkSession spark, Dataset<String> docs, BpeConfig cfg) {
@@ -57,7 +58,7 @@ public final class BpeTrainer {
       texts = texts.filter(new SampleByHash(cfg.sampleFraction(), cfg.seed()));
     }
     JavaPairRDD<String, Long> counts = texts
-        .mapPartitionsToPair(new CountWords(cfg.specialTokens()))
+        .mapPartitionsToPair(new CountWords())
         .reduceByKey(new Sum())
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
@@ -149,11 +150,6 @@ public final class BpeTrainer {
   /** Pre-tokenizes a partition's documents and counts its words (byte-level strings). */
   static final class CountWords implements PairFlatMapFunction<Iterator<String>, String, Long> {
     private static final long serialVersionUID = 1L;
-    private final PreTokenizer preTokenizer;
-
-    CountWords(List<String> specialTokens) {
-      this.preTokenizer = new PreTokenizer(specialTokens);
-    }
 
     @Override
     public Iterator<Tuple2<String, Long>> call(Iterator<String> docs) {
@@ -161,7 +157,7 @@ public final class BpeTrainer {
       while (docs.hasNext()) {
         String doc = docs.next();
         if (doc != null) {
-          preTokenizer.words(doc, w -> counts.computeIfAbsent(w, k -> new long[1])[0]++);
+          PreTokenizer.words(doc, w -> counts.computeIfAbsent(w, k -> new long[1])[0]++);
         }
       }
       List<Tuple2<String, Long>> out = new ArrayList<>(counts.size());

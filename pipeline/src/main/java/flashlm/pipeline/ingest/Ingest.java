@@ -22,6 +22,7 @@ import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.network.util.JavaUtils;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -108,7 +109,7 @@ public final class Ingest {
       return unchanged(table, latest.get());
     }
     DatasetManifest manifest = manifest(in, config, fingerprint, hashed, stats);
-    Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, files, in.source(), config)
+    Dataset<Row> documents = text ? textDocuments(spark, jsc, conf, hashed, in.source(), config)
         : parquet.documents(in.source());
     spark.sparkContext().setJobDescription("ingest: write " + table);
     DeltaWrites.replaceTable(documents, table, "ingest", fingerprint, start, manifest.toJson(),
@@ -121,8 +122,15 @@ public final class Ingest {
   private static Dataset<Row> textDocuments(SparkSession spark, JavaSparkContext jsc,
       SerializableConfiguration conf, List<SourceFile> files, String source,
       IngestConfig config) {
-    // One partition per file: a file is one stream, split on the separator as it is read.
-    JavaRDD<Row> rows = jsc.parallelize(files, files.size())
+    // One partition per byte range: a large file is read by several tasks, each keeping the
+    // documents that start in its range (TextRange), as Spark splits its own file sources.
+    long rangeBytes = JavaUtils.byteStringAsBytes(
+        spark.conf().get("spark.sql.files.maxPartitionBytes", "128m"));
+    List<TextRange> ranges = new ArrayList<>();
+    for (SourceFile f : files) {
+      ranges.addAll(TextRange.of(f, f.getSize(), rangeBytes));
+    }
+    JavaRDD<Row> rows = jsc.parallelize(ranges, ranges.size())
         .mapPartitions(new TextDocuments(conf, config.separator()));
     return spark.createDataFrame(rows, TextDocuments.SCHEMA).select(
         DocumentsTable.docIdColumn(lit(source), col(DocumentsTable.SOURCE_FILE),

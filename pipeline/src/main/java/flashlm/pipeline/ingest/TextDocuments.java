@@ -1,9 +1,14 @@
 package flashlm.pipeline.ingest;
 
 import flashlm.fs.SerializableConfiguration;
+import java.io.Closeable;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -13,12 +18,13 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
 /**
- * The second pass over text files, in Spark tasks: streams each file through a {@link
- * TextSplitter} and yields one row per non-blank document, (source_file, source_offset,
- * source_split, text), the text stripped of surrounding whitespace. Rows are produced lazily, so a
- * task holds one document at a time whatever the file's size.
+ * The second pass over text files, in Spark tasks: streams each byte range of a file ({@link
+ * TextRange}: a large file is read by several tasks) through a {@link TextSplitter} and yields one
+ * row per non-blank document that starts in it, (source_file, source_offset, source_split, text),
+ * the text stripped of surrounding whitespace. Rows are produced lazily, so a task holds one
+ * document at a time whatever the range's size.
  */
-final class TextDocuments implements FlatMapFunction<Iterator<SourceFile>, Row> {
+final class TextDocuments implements FlatMapFunction<Iterator<TextRange>, Row> {
   private static final long serialVersionUID = 1L;
   private static final int BUFFER = 1 << 20;
 
@@ -38,37 +44,37 @@ final class TextDocuments implements FlatMapFunction<Iterator<SourceFile>, Row> 
   }
 
   @Override
-  public Iterator<Row> call(Iterator<SourceFile> files) {
-    return new Rows(files);
+  public Iterator<Row> call(Iterator<TextRange> ranges) {
+    return new Rows(ranges);
   }
 
-  /** Iterates the documents of one file after another. */
+  /** Iterates the documents of one range after another. */
   private final class Rows implements Iterator<Row> {
-    private final Iterator<SourceFile> files;
+    private final Iterator<TextRange> ranges;
     private SourceFile file;
-    private TextSplitter splitter;
+    private Iterator<TextSplitter.Segment> segments;
     private Row next;
 
-    Rows(Iterator<SourceFile> files) {
-      this.files = files;
+    Rows(Iterator<TextRange> ranges) {
+      this.ranges = ranges;
     }
 
     @Override
     public boolean hasNext() {
       while (next == null) {
-        if (splitter == null) {
-          if (!files.hasNext()) {
+        if (segments == null) {
+          if (!ranges.hasNext()) {
             return false;
           }
-          file = files.next();
-          splitter = open(file);
+          TextRange range = ranges.next();
+          file = range.file();
+          segments = open(range);
         }
-        if (!splitter.hasNext()) {
-          splitter.closeQuietly();
-          splitter = null;
+        if (!segments.hasNext()) {
+          segments = null; // the range's iterator closed its stream
           continue;
         }
-        TextSplitter.Segment s = splitter.next();
+        TextSplitter.Segment s = segments.next();
         String text = s.text().strip();
         if (!text.isEmpty()) {
           next = RowFactory.create(file.getPath(), s.offset(), file.getSplit(), text);
@@ -87,20 +93,36 @@ final class TextDocuments implements FlatMapFunction<Iterator<SourceFile>, Row> 
       return r;
     }
 
-    private TextSplitter open(SourceFile f) {
+    private Iterator<TextSplitter.Segment> open(TextRange range) {
+      SourceFile f = range.file();
       Path path = new Path(f.getLocation());
+      List<Closeable> opened = new ArrayList<>();
+      TaskContext task = TaskContext.get();
+      if (task != null) {
+        // Closes the streams when the task ends early (a failure, a limit).
+        task.addTaskCompletionListener(
+            (org.apache.spark.util.TaskCompletionListener) ctx -> closeAll(opened));
+      }
       try {
-        TextSplitter opened = new TextSplitter(f.getLocation(),
-            path.getFileSystem(conf.get()).open(path, BUFFER), separator);
-        TaskContext task = TaskContext.get();
-        if (task != null) {
-          // Closes the stream when the task ends early (a failure, a limit).
-          task.addTaskCompletionListener(
-              (org.apache.spark.util.TaskCompletionListener) ctx -> opened.closeQuietly());
-        }
-        return opened;
+        FileSystem fs = path.getFileSystem(conf.get());
+        return range.segments(offset -> {
+          FSDataInputStream in = fs.open(path, BUFFER);
+          opened.add(in);
+          in.seek(offset);
+          return in;
+        }, separator);
       } catch (IOException e) {
         throw new IngestException(f.getLocation() + ": cannot open: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static void closeAll(List<Closeable> streams) {
+    for (Closeable c : streams) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        // the task is over: a stream that fails to close holds nothing it still needs
       }
     }
   }

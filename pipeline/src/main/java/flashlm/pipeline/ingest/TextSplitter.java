@@ -42,7 +42,7 @@ final class TextSplitter implements Iterator<TextSplitter.Segment>, Closeable {
   private final byte[] buffer = new byte[READ_BUFFER];
   private int bufferPos;
   private int bufferLen;
-  private long position; // bytes consumed from the stream
+  private long position; // the file offset after the bytes consumed from the stream
   private byte[] segment = new byte[8192];
   private int segmentLen;
   private long segmentStart;
@@ -56,15 +56,62 @@ final class TextSplitter implements Iterator<TextSplitter.Segment>, Closeable {
    * @param separator a non-empty separator
    */
   TextSplitter(String file, InputStream in, String separator) {
+    this(file, in, separator, 0);
+  }
+
+  /**
+   * A splitter over a stream that starts at byte {@code start} of the file, where no separator
+   * match is under way ({@link TextRange} finds such a place): offsets are the file's.
+   */
+  TextSplitter(String file, InputStream in, String separator, long start) {
     this.file = file;
     this.in = in;
     this.separator = separator.getBytes(StandardCharsets.UTF_8);
     this.fallback = failureFunction(this.separator);
+    this.position = start;
+    this.segmentStart = start;
   }
 
-  /** Bytes read from the stream so far. */
+  /** The file's offset after the bytes read from the stream so far. */
   long position() {
     return position;
+  }
+
+  /**
+   * The offset of the segment the next {@link #hasNext} reads, or -1 when none is left; only
+   * meaningful before that call (no segment read ahead).
+   */
+  long nextOffset() {
+    return next != null ? next.offset() : eof ? -1 : segmentStart;
+  }
+
+  /** Reads past the next segment without keeping or decoding it (a partial document). */
+  void skip() {
+    if (next != null) {
+      next = null;
+      return;
+    }
+    try {
+      while (!eof) {
+        if (bufferPos == bufferLen) {
+          bufferLen = in.read(buffer);
+          bufferPos = 0;
+          if (bufferLen < 0) {
+            bufferLen = 0;
+            eof = true;
+            break;
+          }
+        }
+        if (advance(buffer[bufferPos++])) {
+          break;
+        }
+      }
+      segmentStart = position;
+      segmentLen = 0;
+    } catch (IOException e) {
+      throw new IngestException(file + ": read failed at byte offset " + position + ": "
+          + e.getMessage(), e);
+    }
   }
 
   @Override
@@ -104,16 +151,8 @@ final class TextSplitter implements Iterator<TextSplitter.Segment>, Closeable {
           }
         }
         byte b = buffer[bufferPos++];
-        position++;
         append(b);
-        while (matched > 0 && separator[matched] != b) {
-          matched = fallback[matched - 1];
-        }
-        if (separator[matched] == b) {
-          matched++;
-        }
-        if (matched == separator.length) {
-          matched = 0;
+        if (advance(b)) {
           return emit(segmentLen - separator.length);
         }
       }
@@ -121,6 +160,22 @@ final class TextSplitter implements Iterator<TextSplitter.Segment>, Closeable {
       throw new IngestException(file + ": read failed at byte offset " + position + ": "
           + e.getMessage(), e);
     }
+  }
+
+  /** Consumes one byte; true when it completes a separator match. */
+  private boolean advance(byte b) {
+    position++;
+    while (matched > 0 && separator[matched] != b) {
+      matched = fallback[matched - 1];
+    }
+    if (separator[matched] == b) {
+      matched++;
+    }
+    if (matched == separator.length) {
+      matched = 0;
+      return true;
+    }
+    return false;
   }
 
   private void append(byte b) {

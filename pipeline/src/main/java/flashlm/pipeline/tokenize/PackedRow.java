@@ -3,8 +3,9 @@ package flashlm.pipeline.tokenize;
 import java.io.Serializable;
 
 /**
- * One row of the sequences table as the pack stage emits it (see flashlm.table.SequencesTable). A
- * JavaBean, public with setters, for Spark's bean encoder; not an API.
+ * One row of the sequences table as the write reads it from the cached blocks ({@link BlockRows};
+ * see flashlm.table.SequencesTable). A JavaBean, public with setters, for Spark's bean encoder,
+ * which copies a primitive {@code int[]} into the row in one piece; not an API.
  */
 public final class PackedRow implements Serializable {
   private static final long serialVersionUID = 1L;

@@ -1,11 +1,8 @@
 package flashlm.pipeline.tokenize;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.pmod;
-import static org.apache.spark.sql.functions.size;
-import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 import static org.apache.spark.sql.functions.xxhash64;
 
@@ -25,6 +22,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
@@ -41,12 +39,26 @@ import org.slf4j.LoggerFactory;
  * one Delta commit.
  *
  * <p>Each document gets a split (its source_split when that is train or validation, else a hash
- * of doc_id against validation_ratio) and a shard (another hash of doc_id), is encoded in the
- * executors by DJL (batched; one tokenizer per JVM) with BOS/EOS added as configured, and the
- * tokenized documents are cached. Token counts per (split, shard) then give the manifest's counts
- * exactly (rows = tokens / (seq_len + 1)), and the documents are shuffled by (split, shard),
- * sorted by doc_id and packed into rows of seq_len + 1 ids. The job writes nothing when the
- * table's latest commit already came from the same documents, tokenizer and settings.
+ * of doc_id against validation_ratio) and a shard (another hash of doc_id). The job writes
+ * nothing when the table's latest commit already came from the same documents, tokenizer and
+ * settings. Otherwise it runs three stages and two short jobs:
+ *
+ * <pre>
+ * read + encode   the input partitions as they are; DJL ids only, batched, one tokenizer per JVM
+ *    | exchange    each document's ids once, to the task of its (split, shard), sorted by doc_id
+ * pack + cache    rows of seq_len + 1 ids in blocks; each group's last block has its totals
+ *    | job 1       collects the totals (2 * num_shards small arrays): the manifest's counts
+ * write           the cached blocks as rows, one Delta commit carrying the manifest (job 2)
+ * </pre>
+ *
+ * <p>Why one exchange stays: a row joins documents in doc_id order within a (split, shard) across
+ * the whole table, and documents arrive in file order, so either their text or their ids must
+ * move once to the task that packs their group (packing per input partition would change the
+ * rows). Moving ids after encoding keeps the encode stage as parallel as the input, whatever
+ * num_shards is; the exchange is of {@code int[]}s, not rows (the benchmark's {@code --stages}:
+ * reading, sorting and packing them takes 0.15-0.2 s of task CPU per 4.4M tokens, encoding 4.7
+ * s). The counts the commit needs come from the same pass: encoding happens once, and the write
+ * reads the cache.
  */
 public final class Tokenize {
   /** Table property: whether every document starts with BOS. */
@@ -89,29 +101,35 @@ public final class Tokenize {
 
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<byte[]> json = jsc.broadcast(tokenizer.bytes());
-    Dataset<Row> docs = spark.read().format("delta").option("versionAsOf", documentsVersion)
+    Groups groups = new Groups(config.numShards());
+    JavaRDD<Row> docs = spark.read().format("delta").option("versionAsOf", documentsVersion)
         .load(documents)
         .select(col(DocumentsTable.DOC_ID), col(DocumentsTable.TEXT),
-            splitColumn(config).as(SPLIT), shardColumn(config).as(SHARD));
-    Dataset<TokenizedDoc> tokenized = docs.mapPartitions(
-        new EncodeDocuments(json, tokenizer.sha256(), tokenizer.location(), config.batchSize(),
-            bosId, eosId), Encoders.bean(TokenizedDoc.class));
-    // Cached so that the counts the commit metadata needs and the packed rows come from one
+            Groups.column(splitColumn(config), shardColumn(config), config.numShards()))
+        .javaRDD();
+    JavaRDD<PackedBlock> blocks = docs
+        .mapPartitionsToPair(new EncodeDocuments(json, tokenizer.sha256(), tokenizer.location(),
+            config.batchSize(), bosId, eosId))
+        .repartitionAndSortWithinPartitions(groups, DocKey.ORDER)
+        .mapPartitions(new PackSequences(config.seqLen()));
+    // Cached so that the counts the commit metadata needs and the rows written come from one
     // encoding pass.
-    tokenized.persist(StorageLevel.MEMORY_AND_DISK());
+    blocks.persist(StorageLevel.MEMORY_AND_DISK());
     try {
-      spark.sparkContext().setJobDescription("tokenize: encode and count");
-      Map<String, SplitCounts> counts = counts(tokenized, config.seqLen());
+      spark.sparkContext().setJobDescription("tokenize: encode, pack and count");
+      Map<String, SplitCounts> counts = counts(blocks, groups, config.seqLen());
       DatasetManifest manifest = manifest(config, tokenizer, fingerprint, documents,
           documentsVersion, docsManifest, counts, bosId, eosId);
-      Dataset<Row> packed = tokenized
-          .repartition(2 * config.numShards(), col(SPLIT), col(SHARD))
-          .sortWithinPartitions(col(SPLIT), col(SHARD), col("docId"))
-          .mapPartitions(new PackSequences(config.seqLen()), Encoders.bean(PackedRow.class))
+      // No more write tasks than cores: a task writes its groups one after another (one file per
+      // group either way) instead of 2 * num_shards mostly tiny tasks each setting up a writer.
+      int writers = Math.min(blocks.getNumPartitions(), jsc.defaultParallelism());
+      Dataset<Row> packed = spark.createDataset(
+          blocks.coalesce(writers).flatMap(new BlockRows(groups, config.seqLen())).rdd(),
+          Encoders.bean(PackedRow.class))
           .select(col(SPLIT).as(SequencesTable.SPLIT), col(SHARD).as(SequencesTable.SHARD),
               col("seqIndex").as(SequencesTable.SEQ_INDEX),
               col("tokens").as(SequencesTable.TOKENS));
-      spark.sparkContext().setJobDescription("tokenize: pack and write " + output);
+      spark.sparkContext().setJobDescription("tokenize: write " + output);
       DeltaWrites.replaceTable(packed, output, "tokenize", fingerprint, start, manifest.toJson(),
           properties(config, tokenizer, manifest, bosId, eosId), SequencesTable.SPLIT,
           SequencesTable.SHARD);
@@ -120,16 +138,17 @@ public final class Tokenize {
       return new TokenizeResult(output, version, true, manifest);
     } finally {
       spark.sparkContext().setJobDescription(null);
-      tokenized.unpersist();
+      blocks.unpersist(false);
       json.destroy();
     }
   }
 
   /**
    * The split of each document: its source_split when that is train or validation, else
-   * validation iff {@code pmod(xxhash64('split', doc_id), 1e6) < validation_ratio * 1e6}.
+   * validation iff {@code pmod(xxhash64('split', doc_id), 1e6) < validation_ratio * 1e6}. The one
+   * split rule: tokenizer training selects its documents with it too.
    */
-  static Column splitColumn(TokenizeConfig config) {
+  public static Column splitColumn(TokenizeConfig config) {
     Column source = col(DocumentsTable.SOURCE_SPLIT);
     long threshold = Math.round(config.validationRatio() * SPLIT_BUCKETS);
     Column bucket = pmod(xxhash64(lit("split"), col(DocumentsTable.DOC_ID)), lit(SPLIT_BUCKETS));
@@ -144,27 +163,27 @@ public final class Tokenize {
         .cast("int");
   }
 
-  /** The rules above in words, for the manifest. */
-  static String splitRule(TokenizeConfig config) {
+  /** The rule of {@link #splitColumn} in words, for manifests. */
+  public static String splitRule(TokenizeConfig config) {
     return "source_split when it is train or validation; otherwise validation iff"
         + " pmod(xxhash64('split', doc_id), " + SPLIT_BUCKETS + ") < "
         + Math.round(config.validationRatio() * SPLIT_BUCKETS) + " (validation_ratio "
         + config.validationRatio() + "), else train";
   }
 
-  private static Map<String, SplitCounts> counts(Dataset<TokenizedDoc> tokenized, int seqLen) {
-    List<Row> groups = tokenized.groupBy(col(SPLIT), col(SHARD))
-        .agg(count(lit(1)), sum(size(col("ids"))))
-        .collectAsList(); // one row per (split, shard): at most 2 * num_shards
+  /** Counts per split from the groups' last blocks; computing them fills the cache. */
+  private static Map<String, SplitCounts> counts(JavaRDD<PackedBlock> blocks, Groups groups,
+      int seqLen) {
+    List<long[]> totals = blocks.filter(PackedBlock::last)
+        .map(b -> new long[] {b.group(), b.documents(), b.groupTokens(), b.droppedTail()})
+        .collect(); // one small array per (split, shard): at most 2 * num_shards
     Map<String, long[]> bySplit = new TreeMap<>();
-    for (Row g : groups) {
-      long docs = g.getLong(2);
-      long tokens = g.getLong(3);
-      long[] c = bySplit.computeIfAbsent(g.getString(0), k -> new long[4]);
-      c[0] += docs;
-      c[1] += tokens;
-      c[2] += tokens / (seqLen + 1);
-      c[3] += tokens % (seqLen + 1);
+    for (long[] t : totals) {
+      long[] c = bySplit.computeIfAbsent(groups.split((int) t[0]), k -> new long[4]);
+      c[0] += t[1];
+      c[1] += t[2];
+      c[2] += (t[2] - t[3]) / (seqLen + 1);
+      c[3] += t[3];
     }
     Map<String, SplitCounts> counts = new LinkedHashMap<>();
     bySplit.forEach((split, c) -> counts.put(split, new SplitCounts(c[0], null, c[1], c[2],

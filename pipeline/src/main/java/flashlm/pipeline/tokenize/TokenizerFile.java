@@ -33,7 +33,7 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
   /** Options for every tokenizer the pipeline builds: ids exactly as the text encodes them. */
   public static final Map<String, String> OPTIONS = Map.of(
       "addSpecialTokens", "false", // BOS/EOS are ours to add, per the config
-      "truncation", "false", // DJL truncates at 512 tokens by default (STACK.md pitfall 2)
+      "truncation", "false", // DJL truncates at 512 tokens by default, silently
       "padding", "false"); // DJL pads batches to the longest by default
   private static final List<String> EOS_NAMES =
       List.of("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>");
@@ -75,7 +75,8 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
       int eosId = eos == null ? -1 : idOf(json, eos, qualified, "eos_token");
       TokenizerFile file = new TokenizerFile(qualified, bytes, Sha256.hex(bytes),
           vocabSize(json, qualified), bos, bosId, eos, eosId);
-      file.newTokenizer().close(); // fails here, naming the file, if DJL cannot load it
+      // Fails here, naming the file, if DJL cannot load it; kept for the tasks of this JVM.
+      Tokenizers.shared(file.sha256(), bytes, qualified);
       return file;
     } catch (IOException e) {
       throw new ConfigException("cannot read tokenizer " + location + ": " + e.getMessage(), e);
@@ -83,8 +84,9 @@ public record TokenizerFile(String location, byte[] bytes, String sha256, int vo
   }
 
   /**
-   * A new DJL tokenizer over these bytes with {@link #OPTIONS}; the caller closes it. Executors
-   * use a per-JVM cache instead ({@link Tokenizers}).
+   * A new DJL tokenizer over these bytes with {@link #OPTIONS}, special-token strings in the text
+   * encoded as text ({@link OrdinaryText}); the caller closes it. Executors use a per-JVM cache
+   * instead ({@link Tokenizers}).
    */
   public HuggingFaceTokenizer newTokenizer() {
     return Tokenizers.load(bytes, location);

@@ -16,8 +16,8 @@ final class Tokenizers {
   private static final Map<String, HuggingFaceTokenizer> CACHE = new ConcurrentHashMap<>();
 
   static {
-    // DJL calls home on first use unless told not to (STACK.md pitfall 1); this holds in any JVM
-    // that loads a tokenizer through the pipeline, whatever the launcher set.
+    // DJL calls a metadata service and a telemetry host on first use unless told not to; this
+    // holds in any JVM that loads a tokenizer through the pipeline, whatever the launcher set.
     setIfAbsent("OPT_OUT_TRACKING", "true");
     setIfAbsent("ai.djl.offline", "true");
   }
@@ -29,10 +29,14 @@ final class Tokenizers {
     return CACHE.computeIfAbsent(sha256, k -> load(bytes, name));
   }
 
-  /** A new tokenizer with {@link TokenizerFile#OPTIONS}; the caller closes it. */
+  /**
+   * A new tokenizer with {@link TokenizerFile#OPTIONS} that encodes special-token strings in the
+   * text as ordinary text ({@link OrdinaryText}); the caller closes it.
+   */
   static HuggingFaceTokenizer load(byte[] bytes, String name) {
+    byte[] json = OrdinaryText.tokenizerJson(bytes, name);
     try {
-      return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes),
+      return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
           TokenizerFile.OPTIONS);
     } catch (IOException | RuntimeException e) {
       throw new ConfigException(name + ": DJL cannot load this tokenizer: " + e.getMessage(), e);

@@ -46,11 +46,10 @@ class PreTokenizerTest {
   }
 
   @Test
-  void specialTokensAreCutOutAndNeverLearned() {
-    PreTokenizer p = new PreTokenizer(List.of("<|endoftext|>"));
+  void specialTokenStringsInADocumentAreOrdinaryText() {
     List<String> words = new ArrayList<>();
-    p.words("The end.<|endoftext|>Once<|endoftext|><|endoftext|> upon", words::add);
-    assertEquals(List.of("The", "Ġend", ".", "Once", "Ġupon"), words);
+    PreTokenizer.words("The end.<|endoftext|>Once upon", words::add);
+    assertEquals(List.of("The", "Ġend", ".<|", "endoftext", "|>", "Once", "Ġupon"), words);
   }
 
   @Test

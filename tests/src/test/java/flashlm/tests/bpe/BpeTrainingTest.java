@@ -1,13 +1,17 @@
 package flashlm.tests.bpe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.pipeline.bpe.BpeConfig;
 import flashlm.pipeline.bpe.BpeResult;
 import flashlm.pipeline.bpe.BpeTrainer;
+import flashlm.pipeline.tokenize.TokenizerFile;
 import flashlm.tests.SparkTestSession;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
@@ -89,6 +95,47 @@ class BpeTrainingTest {
     BpeResult again = BpeTrainer.train(spark, reshuffled, BpeConfig.defaults());
     assertEquals(trained.sha256(), again.sha256());
     assertEquals(trained.tokenizerJson(), again.tokenizerJson());
+  }
+
+  @Test
+  void theSeparatorSpelledInsideADocumentIsLearnedAndEncodedAsText(@TempDir Path dir)
+      throws IOException {
+    String story = "Tom typed <|endoftext|> into the box.";
+    List<String> docs = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      docs.add(story);
+      docs.add("The cat sat on the mat number " + i + ".");
+    }
+    BpeResult small = BpeTrainer.train(spark, spark.createDataset(docs, Encoders.STRING()),
+        BpeConfig.ofVocabSize(320));
+    // Learned from the text: "endoftext" is a word of these documents like any other.
+    JsonNode vocab = new ObjectMapper().readTree(small.tokenizerJson()).path("model")
+        .path("vocab");
+    assertTrue(vocab.has("endoftext"), "no token for 'endoftext' was learned");
+    int separator = vocab.get(EOT).asInt();
+
+    Path file = dir.resolve("tokenizer.json");
+    small.write(file.toString(), spark.sparkContext().hadoopConfiguration());
+    TokenizerFile read = TokenizerFile.read(spark.sparkContext().hadoopConfiguration(),
+        file.toString(), null, null);
+    assertEquals(separator, read.eosId(), "the configured separator keeps its id");
+    // The ordinary encoding: GPT-2's regex splits the story at these points, and none of the
+    // pieces spells the separator, so encoding them one by one cannot meet it.
+    List<String> pieces = List.of("Tom typed", " <|", "endoftext", "|> into the box.");
+    List<Long> want = new ArrayList<>();
+    try (HuggingFaceTokenizer direct = HuggingFaceTokenizer.newInstance(file,
+        Map.of("addSpecialTokens", "false", "truncation", "false"))) {
+      for (String p : pieces) {
+        for (long id : direct.encode(p).getIds()) {
+          want.add(id);
+        }
+      }
+    }
+    try (HuggingFaceTokenizer pipeline = read.newTokenizer()) {
+      long[] got = pipeline.encode(story).getIds();
+      assertEquals(want, Arrays.stream(got).boxed().toList());
+      assertFalse(Arrays.stream(got).anyMatch(id -> id == separator), Arrays.toString(got));
+    }
   }
 
   private static HuggingFaceTokenizer load(Path dir) throws IOException {

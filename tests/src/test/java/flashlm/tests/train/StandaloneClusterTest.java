@@ -112,7 +112,7 @@ class StandaloneClusterTest {
     Matcher failed = Pattern.compile("train: attempt 1 of 4 failed: .*").matcher(out);
     assertTrue(failed.find(), out);
     System.out.println("standalone: " + failed.group());
-    assertTrue(out.contains("train: 2 ranks, 2 attempts; time in collective calls: rank 0 "), out);
+    assertTrue(out.contains("train: 2 ranks, 2 attempts"), out);
     Matcher m = CHECKPOINT.matcher(out);
     assertTrue(m.find(), out);
     System.out.printf("standalone: the run ended %.1f s after the cluster started%n",
