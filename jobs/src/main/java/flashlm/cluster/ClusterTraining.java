@@ -44,7 +44,8 @@ import scala.reflect.ClassTag$;
  * checkpoint. Here the next attempt starts only after every task of the last one has ended (at
  * most {@code distributed.timeout} later). Each attempt has its own secret, so that a rank of an
  * old attempt can never join a new one's ring. Errors of the config or the data (a {@link
- * ConfigException} or another {@link IllegalArgumentException}) are not retried.
+ * ConfigException} or another {@link IllegalArgumentException}) and a backend this build does not
+ * drive are not retried.
  */
 public final class ClusterTraining {
   /** Spark's own setting for a stage's attempts, used for the same purpose. */
@@ -251,8 +252,9 @@ public final class ClusterTraining {
   }
 
   /**
-   * A failure that another attempt would repeat (an error of the config or the data: an {@link
-   * IllegalArgumentException} from the driver or a rank), or null.
+   * A failure that another attempt would repeat, or null: an error of the config or the data (an
+   * {@link IllegalArgumentException} from the driver or a rank), or a backend this build does not
+   * drive ({@link UnsupportedOperationException}).
    */
   private static RuntimeException refusal(List<AttemptMonitor.Failure> failures, Exception e) {
     List<Throwable> causes = new ArrayList<>();
@@ -264,7 +266,8 @@ public final class ClusterTraining {
         causes.add(t);
       }
     }
-    return causes.stream().filter(t -> t instanceof IllegalArgumentException)
+    return causes.stream().filter(t -> t instanceof IllegalArgumentException
+            || t instanceof UnsupportedOperationException)
         .map(t -> (RuntimeException) t).findFirst().orElse(null);
   }
 

@@ -130,6 +130,15 @@ class BarrierTrainingTest {
   }
 
   @Test
+  void aBackendThisBuildDoesNotDriveFailsOnceNamingWhatWasLookedFor() {
+    SmokeSequences.table();
+    UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+        () -> train(config("nccl", "distributed.backend=nccl"), null));
+    assertTrue(e.getMessage().contains("libnccl") && e.getMessage().contains("cpu-ring"),
+        e.getMessage());
+  }
+
+  @Test
   void moreRanksThanShardsAreRefusedBeforeAnyTaskStarts() {
     SmokeSequences.table();
     int jobsBefore = SparkTestSession.get().sparkContext().statusTracker()
