@@ -1,5 +1,6 @@
 package flashlm.jobs;
 
+import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /** One job of the launcher. Implementations are stateless; {@link Commands} lists them. */
@@ -19,6 +20,31 @@ public interface Command {
   /** Whether the job needs a SparkSession ({@code run} gets null otherwise). */
   default boolean usesSpark() {
     return true;
+  }
+
+  /**
+   * Whether this invocation needs a SparkSession; default {@link #usesSpark()}. (train needs
+   * one only for a distributed run.) May load the config: a mistake in it is reported here,
+   * before Spark starts.
+   */
+  default boolean usesSpark(CommandLine args) {
+    return usesSpark();
+  }
+
+  /**
+   * The Spark master of this invocation when neither {@code --master} nor spark-submit chose
+   * one, or null for {@code local[*]}.
+   */
+  default String defaultMaster(CommandLine args) {
+    return null;
+  }
+
+  /**
+   * Spark settings the {@code spark-submit} line of this invocation adds to the ones every job
+   * gets; default none.
+   */
+  default Map<String, String> submitSettings(CommandLine args) {
+    return Map.of();
   }
 
   /**

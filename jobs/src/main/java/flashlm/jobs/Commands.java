@@ -30,7 +30,7 @@ final class Commands {
     out.println("options:");
     out.println("  --conf FILE      JSON or YAML config (default: the command's file under conf/)");
     out.println("  --set key=value  override one config key (dotted for nested keys); repeatable");
-    out.println("  --master URL     Spark master for the embedded launcher (default local[*])");
+    out.println("  --master URL     Spark master (default local[*]; train with N ranks: local[N])");
     out.println("  --print-submit   print the equivalent spark-submit line and exit");
   }
 
