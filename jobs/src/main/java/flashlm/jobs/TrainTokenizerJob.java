@@ -1,7 +1,5 @@
 package flashlm.jobs;
 
-import static org.apache.spark.sql.functions.col;
-
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
@@ -58,7 +56,7 @@ public final class TrainTokenizerJob extends DatasetJob {
         .select("version").head().getLong(0);
     Dataset<String> docs = spark.read().format("delta").option("versionAsOf", version)
         .load(paths.documents())
-        .where(col("source_split").isNull().or(col("source_split").notEqual("validation")))
+        .where(BpeTrainer.DOCUMENTS_FILTER)
         .select("text").as(Encoders.STRING());
     BpeResult result = BpeTrainer.train(spark, docs, bpe);
     String location = paths.trainedTokenizer();
@@ -77,7 +75,7 @@ public final class TrainTokenizerJob extends DatasetJob {
     ObjectNode rec = Configs.json().createObjectNode();
     rec.put("documents", cfg.paths().documents());
     rec.put("documents_version", version);
-    rec.put("documents_filter", "source_split IS NULL OR source_split != 'validation'");
+    rec.put("documents_filter", BpeTrainer.DOCUMENTS_FILTER);
     rec.set("config", Configs.redacted(Configs.json().valueToTree(cfg.tokenizerTraining())));
     rec.put("sha256", result.sha256());
     rec.put("vocab_size", result.vocabSize());

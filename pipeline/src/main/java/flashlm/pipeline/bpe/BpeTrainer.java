@@ -40,6 +40,12 @@ import scala.Tuple2;
  * }</pre>
  */
 public final class BpeTrainer {
+  /**
+   * Which documents of the documents table {@code train-tokenizer} learns from: every one its
+   * source does not mark validation (a SQL condition over the documents table).
+   */
+  public static final String DOCUMENTS_FILTER =
+      "source_split IS NULL OR source_split != 'validation'";
   private static final Logger LOG = LoggerFactory.getLogger(BpeTrainer.class);
 
   private BpeTrainer() {}
@@ -123,12 +129,13 @@ public final class BpeTrainer {
   }
 
   /** Keeps a document when its seeded hash falls below the fraction: independent of partitioning. */
-  static final class SampleByHash implements Function<String, Boolean> {
+  public static final class SampleByHash implements Function<String, Boolean> {
     private static final long serialVersionUID = 1L;
     private final double fraction;
     private final long seed;
 
-    SampleByHash(double fraction, long seed) {
+    /** Keeps about {@code fraction} of the documents, chosen by {@code seed}. */
+    public SampleByHash(double fraction, long seed) {
       this.fraction = fraction;
       this.seed = seed;
     }

@@ -129,7 +129,7 @@ public final class Tokenize {
    * The split of each document: its source_split when that is train or validation, else
    * validation iff {@code pmod(xxhash64('split', doc_id), 1e6) < validation_ratio * 1e6}.
    */
-  static Column splitColumn(TokenizeConfig config) {
+  public static Column splitColumn(TokenizeConfig config) {
     Column source = col(DocumentsTable.SOURCE_SPLIT);
     long threshold = Math.round(config.validationRatio() * SPLIT_BUCKETS);
     Column bucket = pmod(xxhash64(lit("split"), col(DocumentsTable.DOC_ID)), lit(SPLIT_BUCKETS));
@@ -139,7 +139,7 @@ public final class Tokenize {
   }
 
   /** The shard of each document: {@code pmod(xxhash64('shard', doc_id), num_shards)}. */
-  static Column shardColumn(TokenizeConfig config) {
+  public static Column shardColumn(TokenizeConfig config) {
     return pmod(xxhash64(lit("shard"), col(DocumentsTable.DOC_ID)), lit(config.numShards()))
         .cast("int");
   }
