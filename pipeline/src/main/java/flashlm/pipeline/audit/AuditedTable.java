@@ -63,15 +63,37 @@ public final class AuditedTable {
   private final String path;
   private final List<Commit> commits;
   private final Map<Long, List<String>> missing = new HashMap<>();
+  /** One DataFrame per version: resolving a version replays the log, once. */
+  private final Map<Long, Dataset<Row>> frames = new HashMap<>();
+  /** The tables one audit opens, by path, shared by the tables it reaches from this one. */
+  private final Map<String, AuditedTable> opened;
 
-  private AuditedTable(SparkSession spark, String path, List<Commit> commits) {
+  private AuditedTable(SparkSession spark, String path, List<Commit> commits,
+      Map<String, AuditedTable> opened) {
     this.spark = spark;
     this.path = path;
     this.commits = List.copyOf(commits);
+    this.opened = opened;
+    opened.put(path, this);
   }
 
   /** Opens the table at {@code location} (relative paths against the working directory). */
   public static AuditedTable open(SparkSession spark, String location) {
+    return open(spark, location, new HashMap<>());
+  }
+
+  /**
+   * Opens another table in the same audit (the documents table a sequences table was made
+   * from): once per audit, whatever the number of versions that name it.
+   */
+  public synchronized AuditedTable other(String location) {
+    String p = HadoopFiles.qualify(spark.sparkContext().hadoopConfiguration(), location);
+    AuditedTable t = opened.get(p);
+    return t != null ? t : open(spark, p, opened);
+  }
+
+  private static AuditedTable open(SparkSession spark, String location,
+      Map<String, AuditedTable> opened) {
     String path = HadoopFiles.qualify(spark.sparkContext().hadoopConfiguration(), location);
     if (!DeltaTable.isDeltaTable(spark, path)) {
       throw new AuditException("not a Delta table (no _delta_log with commits): " + path);
@@ -87,7 +109,7 @@ public final class AuditedTable {
           manifest(r.isNullAt(3) ? null : r.getString(3)), Map.copyOf(metrics)));
     }
     commits.sort(Comparator.comparingLong(Commit::version));
-    return new AuditedTable(spark, path, commits);
+    return new AuditedTable(spark, path, commits, opened);
   }
 
   /** A commit's userMetadata as a manifest, or null when it is not one. */
@@ -170,19 +192,15 @@ public final class AuditedTable {
     if (d.isPresent()) {
       return "tokenize".equals(d.get().manifest().job()) ? Kind.SEQUENCES : Kind.DOCUMENTS;
     }
-    List<String> columns = List.of(spark.read().format("delta").option("versionAsOf", version)
-        .load(path).columns());
+    List<String> columns = List.of(frame(version).columns());
     return columns.contains(SequencesTable.TOKENS) ? Kind.SEQUENCES
         : columns.contains("doc_id") && columns.contains("text") ? Kind.DOCUMENTS : Kind.OTHER;
   }
 
   /** The data files of {@code version} that are no longer in storage (empty when it is whole). */
   public synchronized List<String> missingFiles(long version) {
-    return missing.computeIfAbsent(version, v -> {
-      String[] files = spark.read().format("delta").option("versionAsOf", v).load(path)
-          .inputFiles();
-      return gone(spark.sparkContext().hadoopConfiguration(), files);
-    });
+    return missing.computeIfAbsent(version, v ->
+        gone(spark.sparkContext().hadoopConfiguration(), frame(v).inputFiles()));
   }
 
   /** Whether every data file of {@code version} is still there. */
@@ -220,7 +238,12 @@ public final class AuditedTable {
   /** The table as of {@code version}, refused when its files are gone. */
   public Dataset<Row> read(long version) {
     requireReadable(version);
-    return spark.read().format("delta").option("versionAsOf", version).load(path);
+    return frame(version);
+  }
+
+  private synchronized Dataset<Row> frame(long version) {
+    return frames.computeIfAbsent(version,
+        v -> spark.read().format("delta").option("versionAsOf", v).load(path));
   }
 
   /** "table T version V", as reports name a version. */

@@ -60,7 +60,7 @@ final class Docs {
           + " table version");
     }
     TokenizeConfig rules = rules(table, version, m);
-    AuditedTable documents = AuditedTable.open(table.spark(), m.documentsTable());
+    AuditedTable documents = table.other(m.documentsTable());
     long dv = documents.resolve(m.documentsVersion());
     Dataset<Row> rows = documents.read(dv).select(col(DocumentsTable.DOC_ID),
         col(DocumentsTable.SOURCE_FILE), col(DocumentsTable.SOURCE_OFFSET),

@@ -29,6 +29,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.storage.StorageLevel;
 
 /**
  * {@code --retokenize K}: K documents of a sequences table version, chosen by the smallest {@code
@@ -88,8 +89,15 @@ final class Retokenize {
       keys.add(RowFactory.create(c.getString(0), c.getString(2), c.getInt(3), eos ? r : r + 1));
     }
     Dataset<Row> bounds = broadcast(spark.createDataFrame(keys, keySchema));
-    Dataset<Row> marks = marks(table.read(version), bounds, sep);
-    Map<String, long[]> span = spans(marks, bounds);
+    // Three small queries read the marks: computed once (a sort per shard), kept until done.
+    Dataset<Row> marks = marks(table.read(version), bounds, sep)
+        .persist(StorageLevel.MEMORY_AND_DISK());
+    Map<String, long[]> span;
+    try {
+      span = spans(marks, bounds);
+    } finally {
+      marks.unpersist();
+    }
     Map<String, List<int[]>> stored = storedRows(table.read(version), span, chosen, spark);
 
     int same = 0;

@@ -92,10 +92,11 @@ final class SequenceRows {
       SplitCounts c = m.counts().get(s);
       long found = rowsBySplit.getOrDefault(s, 0L);
       out.add(Verify.Check.compare("rows " + s, c == null ? null : c.rows(), found, null));
-      if (c != null && c.tokens() != null && c.droppedTailTokens() != null) {
+      if (c != null && c.tokens() != null && c.rows() != null && c.droppedTailTokens() != null) {
+        // The manifest's own arithmetic: the rows it claims hold all its tokens but the tail.
         out.add(Verify.Check.compare("tokens " + s + " = rows * " + width + " + dropped tail",
-            c.tokens(), found * width + c.droppedTailTokens(), "rows " + found
-            + " found, dropped_tail_tokens " + c.droppedTailTokens() + " claimed"));
+            c.tokens(), c.rows() * width + c.droppedTailTokens(), "manifest rows " + c.rows()
+            + ", dropped_tail_tokens " + c.droppedTailTokens()));
       }
     }
     out.add(tokenizer(table.spark().sparkContext().hadoopConfiguration(), m));

@@ -76,7 +76,7 @@ final class TokenizerLeaks {
     AuditedTable documents;
     long dv;
     try {
-      documents = AuditedTable.open(table.spark(), training.path("documents").asText());
+      documents = table.other(training.path("documents").asText());
       dv = documents.resolve(training.path("documents_version").asLong());
       documents.requireReadable(dv);
     } catch (AuditException e) {
