@@ -9,6 +9,7 @@ import io.delta.kernel.Operation;
 import io.delta.kernel.Snapshot;
 import io.delta.kernel.Table;
 import io.delta.kernel.Transaction;
+import io.delta.kernel.TransactionCommitResult;
 import io.delta.kernel.data.ColumnVector;
 import io.delta.kernel.data.ColumnarBatch;
 import io.delta.kernel.data.FilteredColumnarBatch;
@@ -17,6 +18,7 @@ import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.exceptions.KernelException;
 import io.delta.kernel.exceptions.TableNotFoundException;
+import io.delta.kernel.hook.PostCommitHook;
 import io.delta.kernel.internal.util.Utils;
 import io.delta.kernel.internal.util.VectorUtils;
 import io.delta.kernel.types.ArrayType;
@@ -213,7 +215,17 @@ final class RunsRegistry {
           context.getTargetDirectory(), physical, context.getStatisticsColumns());
       CloseableIterator<Row> actions =
           Transaction.generateAppendActions(engine, state, files, context);
-      txn.commit(engine, CloseableIterable.inMemoryIterable(actions));
+      TransactionCommitResult done =
+          txn.commit(engine, CloseableIterable.inMemoryIterable(actions));
+      // Kernel leaves its housekeeping to the writer: a checkpoint every tenth commit (and the
+      // version checksum), so that readers of a registry of many runs replay few commits.
+      for (PostCommitHook hook : done.getPostCommitHooks()) {
+        try {
+          hook.threadSafeInvoke(engine);
+        } catch (IOException | RuntimeException e) {
+          // the row is committed; a missing checkpoint only makes the next read longer
+        }
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write to the runs table " + location + ": "
           + e.getMessage(), e);

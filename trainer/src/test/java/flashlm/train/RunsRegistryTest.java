@@ -128,6 +128,27 @@ class RunsRegistryTest {
   }
 
   @Test
+  void theRegistryIsCheckpointedEveryTenCommitsSoReadersReplayFew() {
+    TrainConfig c = config("runs_table=" + dir.resolve("many"));
+    RunsRegistry registry = RunsRegistry.of(new Configuration(), c);
+    Engine engine = DefaultEngine.create(new Configuration());
+    registry.ensureTable(engine);
+    for (int i = 0; i < 10; i++) {
+      Map<String, Object> row = new LinkedHashMap<>();
+      for (StructField f : RunsRegistry.SCHEMA.fields()) {
+        if (!f.isNullable()) {
+          row.put(f.getName(), f.getDataType() instanceof io.delta.kernel.types.StringType
+              ? "x" + i : f.getDataType() instanceof io.delta.kernel.types.IntegerType ? 1
+              : (Object) (long) i);
+        }
+      }
+      registry.append(engine, row);
+    }
+    assertTrue(Files.exists(dir.resolve("many/_delta_log/00000000000000000010.checkpoint.parquet")));
+    assertEquals(10, rows("file:" + dir.resolve("many")).size());
+  }
+
+  @Test
   void theDefaultRunsTableLiesBesideTheSequencesTable() {
     assertEquals("/data/x/runs", RunsTable.beside("/data/x/sequences/"));
     assertEquals("s3a://bucket/runs", RunsTable.beside("s3a://bucket/sequences"));
