@@ -61,18 +61,17 @@ public final class AuditedTable {
 
   private final SparkSession spark;
   private final String path;
-  private final List<Commit> commits;
+  /** Read on first use: the history is a Spark job, and reading a version needs none. */
+  private List<Commit> commits;
   private final Map<Long, List<String>> missing = new HashMap<>();
   /** One DataFrame per version: resolving a version replays the log, once. */
   private final Map<Long, Dataset<Row>> frames = new HashMap<>();
   /** The tables one audit opens, by path, shared by the tables it reaches from this one. */
   private final Map<String, AuditedTable> opened;
 
-  private AuditedTable(SparkSession spark, String path, List<Commit> commits,
-      Map<String, AuditedTable> opened) {
+  private AuditedTable(SparkSession spark, String path, Map<String, AuditedTable> opened) {
     this.spark = spark;
     this.path = path;
-    this.commits = List.copyOf(commits);
     this.opened = opened;
     opened.put(path, this);
   }
@@ -98,18 +97,27 @@ public final class AuditedTable {
     if (!DeltaTable.isDeltaTable(spark, path)) {
       throw new AuditException("not a Delta table (no _delta_log with commits): " + path);
     }
-    List<Commit> commits = new ArrayList<>();
+    return new AuditedTable(spark, path, opened);
+  }
+
+  /** The commits still in the log, oldest first, from the Delta history (read once). */
+  public synchronized List<Commit> commits() {
+    if (commits != null) {
+      return commits;
+    }
+    List<Commit> found = new ArrayList<>();
     // One row per version whose commit is still in the log: small.
     for (Row r : DeltaTable.forPath(spark, path).history()
         .select(col("version"), col("timestamp"), col("operation"), col("userMetadata"),
             col("operationMetrics")).collectAsList()) {
       Map<String, String> metrics = r.isNullAt(4) ? Map.of()
           : scala.jdk.javaapi.CollectionConverters.asJava(r.<String, String>getMap(4));
-      commits.add(new Commit(r.getLong(0), r.getTimestamp(1).toInstant(), r.getString(2),
+      found.add(new Commit(r.getLong(0), r.getTimestamp(1).toInstant(), r.getString(2),
           manifest(r.isNullAt(3) ? null : r.getString(3)), Map.copyOf(metrics)));
     }
-    commits.sort(Comparator.comparingLong(Commit::version));
-    return new AuditedTable(spark, path, commits, opened);
+    found.sort(Comparator.comparingLong(Commit::version));
+    commits = List.copyOf(found);
+    return commits;
   }
 
   /** A commit's userMetadata as a manifest, or null when it is not one. */
@@ -135,14 +143,10 @@ public final class AuditedTable {
     return spark;
   }
 
-  /** The commits still in the log, oldest first. */
-  public List<Commit> commits() {
-    return commits;
-  }
-
   /** The latest version. */
   public long latest() {
-    return commits.get(commits.size() - 1).version();
+    List<Commit> all = commits();
+    return all.get(all.size() - 1).version();
   }
 
   /** {@code version}, or the latest when null; refuses one the log does not have. */
@@ -156,19 +160,19 @@ public final class AuditedTable {
 
   /** The commit of {@code version}. */
   public Commit commit(long version) {
-    for (Commit c : commits) {
+    for (Commit c : commits()) {
       if (c.version() == version) {
         return c;
       }
     }
     throw new AuditException("Delta table " + path + " has no version " + version
-        + " in its log (versions " + commits.get(0).version() + " to " + latest() + ")");
+        + " in its log (versions " + commits().get(0).version() + " to " + latest() + ")");
   }
 
   /** The manifest describing {@code version}, if any commit up to it has one. */
   public Optional<Described> described(long version) {
     Described found = null;
-    for (Commit c : commits) {
+    for (Commit c : commits()) {
       if (c.version() > version) {
         break;
       }
@@ -199,8 +203,20 @@ public final class AuditedTable {
 
   /** The data files of {@code version} that are no longer in storage (empty when it is whole). */
   public synchronized List<String> missingFiles(long version) {
-    return missing.computeIfAbsent(version, v ->
-        gone(spark.sparkContext().hadoopConfiguration(), frame(v).inputFiles()));
+    List<String> known = missing.get(version);
+    if (known != null) {
+      return known;
+    }
+    String[] files;
+    try {
+      files = frame(version).inputFiles();
+    } catch (RuntimeException e) {
+      commit(version); // names the versions there are, when this one is not among them
+      throw e;
+    }
+    List<String> gone = gone(spark.sparkContext().hadoopConfiguration(), files);
+    missing.put(version, gone);
+    return gone;
   }
 
   /** Whether every data file of {@code version} is still there. */
@@ -210,7 +226,7 @@ public final class AuditedTable {
 
   /** The oldest version whose files are all there, or -1. */
   public long oldestReadable() {
-    for (Commit c : commits) {
+    for (Commit c : commits()) {
       if (readable(c.version())) {
         return c.version();
       }

@@ -61,7 +61,7 @@ final class Docs {
     }
     TokenizeConfig rules = rules(table, version, m);
     AuditedTable documents = table.other(m.documentsTable());
-    long dv = documents.resolve(m.documentsVersion());
+    long dv = m.documentsVersion();
     Dataset<Row> rows = documents.read(dv).select(col(DocumentsTable.DOC_ID),
         col(DocumentsTable.SOURCE_FILE), col(DocumentsTable.SOURCE_OFFSET),
         col(DocumentsTable.TEXT), Tokenize.splitColumn(rules).as(SPLIT),

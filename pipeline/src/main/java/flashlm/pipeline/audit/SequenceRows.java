@@ -2,7 +2,10 @@ package flashlm.pipeline.audit;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
-import static org.apache.spark.sql.functions.exists;
+import static org.apache.spark.sql.functions.array;
+import static org.apache.spark.sql.functions.array_max;
+import static org.apache.spark.sql.functions.array_min;
+import static org.apache.spark.sql.functions.arrays_overlap;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.min;
@@ -31,7 +34,7 @@ import org.apache.spark.sql.Row;
  * The checks of a sequences table version's rows, in one pass over the table: per (split, shard)
  * the row count, the seq_index range and sum (dense from 0 means min 0, max n - 1, sum n(n-1)/2),
  * rows whose tokens are not exactly seq_len + 1 non-null ids, and rows with an id outside the
- * vocabulary. Only when some row is bad does a second pass name the first ones (file, split,
+ * vocabulary: one read of the table plus a small shuffle of one row per (split, shard). Only when some row is bad does a second pass name the first ones (file, split,
  * shard, seq_index). Then rows and tokens per split against the manifest, and the tokenizer
  * file's sha256.
  */
@@ -44,10 +47,13 @@ final class SequenceRows {
     int width = m.seqLen() + 1;
     int vocab = m.tokenizer().vocabSize();
     Dataset<Row> rows = table.read(version);
-    Column badWidth = col(SequencesTable.TOKENS).isNull()
-        .or(size(col(SequencesTable.TOKENS)).notEqual(width))
-        .or(exists(col(SequencesTable.TOKENS), x -> x.isNull()));
-    Column badId = exists(col(SequencesTable.TOKENS), x -> x.lt(0).or(x.geq(vocab)));
+    Column tokens = col(SequencesTable.TOKENS);
+    // Built-in array functions only (Spark compiles them; a lambda such as exists() is
+    // interpreted per element, which doubled the pass). arrays_overlap(tokens, [-1]) is null
+    // exactly when tokens holds a null and no -1 (a -1 is out of the vocabulary anyway).
+    Column badWidth = tokens.isNull().or(size(tokens).notEqual(width))
+        .or(arrays_overlap(tokens, array(lit(-1))).isNull());
+    Column badId = array_min(tokens).lt(0).or(array_max(tokens).geq(vocab));
     List<Row> groups = rows.groupBy(col(SequencesTable.SPLIT), col(SequencesTable.SHARD))
         .agg(count(lit(1)), min(col(SequencesTable.SEQ_INDEX)),
             max(col(SequencesTable.SEQ_INDEX)), sum(col(SequencesTable.SEQ_INDEX)),

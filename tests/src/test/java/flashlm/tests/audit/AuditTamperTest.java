@@ -49,12 +49,14 @@ class AuditTamperTest {
     Map<String, Verify.Check> failed = r.checks().stream()
         .filter(c -> c.status().equals("mismatch"))
         .collect(Collectors.toMap(Verify.Check::check, c -> c));
-    assertEquals(List.of("ids inside the vocabulary [0, 300)", "rows train",
-        "tokens train = rows * 33 + dropped tail"), failed.keySet().stream().sorted().toList(),
-        r.checks().toString());
+    assertEquals(List.of("ids inside the vocabulary [0, 300)", "rows of seq_len + 1 = 33 ids",
+        "rows train", "tokens train = rows * 33 + dropped tail"),
+        failed.keySet().stream().sorted().toList(), r.checks().toString());
     String name = train.substring(train.lastIndexOf('/') + 1);
     assertTrue(failed.get("ids inside the vocabulary [0, 300)").where().contains(name)
         && failed.get("ids inside the vocabulary [0, 300)").where().contains("seq_index 0"),
+        failed.toString());
+    assertTrue(failed.get("rows of seq_len + 1 = 33 ids").where().contains("seq_index 1"),
         failed.toString());
     Verify.Check rows = failed.get("rows train");
     assertEquals(Long.parseLong(rows.actual().replace(",", "")) + 1,
@@ -63,8 +65,8 @@ class AuditTamperTest {
     Launch l = Launch.audit("verify", copy.toString(), "--version", "3", "--json");
     assertEquals(1, l.status(), l.err());
     JsonNode json = Configs.json().readTree(l.out());
-    assertEquals(3, count(json, "mismatch"));
-    assertTrue(l.err().contains("audit verify found 3 problems"), l.err());
+    assertEquals(4, count(json, "mismatch"));
+    assertTrue(l.err().contains("audit verify found 4 problems"), l.err());
 
     Path deleted = copy("deleted");
     String gone = versionFiles(deleted)[0];
@@ -117,13 +119,17 @@ class AuditTamperTest {
     return files;
   }
 
-  /** Rewrites one data file with the first id of its seq_index 0 row out of the vocabulary. */
+  /**
+   * Rewrites one data file: the first id of its seq_index 0 row out of the vocabulary, the
+   * second id of its seq_index 1 row null.
+   */
   private void rewriteFirstRow(String file) throws IOException {
     Path out = dir.resolve("rewrite");
     spark.read().parquet(file)
         .selectExpr("seq_index",
-            "IF(seq_index = 0, concat(array(100000), slice(tokens, 2, size(tokens))), tokens)"
-                + " AS tokens")
+            "CASE seq_index WHEN 0 THEN concat(array(100000), slice(tokens, 2, size(tokens)))"
+                + " WHEN 1 THEN concat(array(tokens[0], NULL), slice(tokens, 3, size(tokens)))"
+                + " ELSE tokens END AS tokens")
         .coalesce(1).write().parquet(out.toString());
     try (Stream<Path> parts = Files.list(out)) {
       Path part = parts.filter(p -> p.getFileName().toString().endsWith(".parquet"))
