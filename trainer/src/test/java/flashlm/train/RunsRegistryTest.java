@@ -144,7 +144,8 @@ class RunsRegistryTest {
       }
       registry.append(engine, row);
     }
-    assertTrue(Files.exists(dir.resolve("many/_delta_log/00000000000000000010.checkpoint.parquet")));
+    assertTrue(Files.exists(
+        dir.resolve("many/_delta_log/00000000000000000010.checkpoint.parquet")));
     assertEquals(10, rows("file:" + dir.resolve("many")).size());
   }
 

@@ -25,7 +25,7 @@ package flashlm.table;
  * val_loss          DOUBLE     last validation loss, or null when no evaluation ran
  * checkpoint_dir    STRING     qualified checkpoint.dir, or null
  * checkpoint        STRING     the last checkpoint written, or null
- * checkpoints       ARRAY&lt;STRING&gt;  checkpoints of this run's steps still in the directory at its end
+ * checkpoints       ARRAY&lt;STRING&gt;  this run's checkpoints still in the directory at its end
  * error             STRING     the failure, for status failed
  * </pre>
  *

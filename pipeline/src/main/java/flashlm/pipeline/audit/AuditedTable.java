@@ -64,6 +64,7 @@ public final class AuditedTable {
   /** Read on first use: the history is a Spark job, and reading a version needs none. */
   private List<Commit> commits;
   private final Map<Long, List<String>> missing = new HashMap<>();
+  private final Map<Long, Integer> fileCounts = new HashMap<>();
   /** One DataFrame per version: resolving a version replays the log, once. */
   private final Map<Long, Dataset<Row>> frames = new HashMap<>();
   /** The tables one audit opens, by path, shared by the tables it reaches from this one. */
@@ -216,6 +217,7 @@ public final class AuditedTable {
     }
     List<String> gone = gone(spark.sparkContext().hadoopConfiguration(), files);
     missing.put(version, gone);
+    fileCounts.put(version, files.length);
     return gone;
   }
 
@@ -246,7 +248,8 @@ public final class AuditedTable {
   String vacuumed(long version, List<String> gone) {
     long oldest = oldestReadable();
     return "Delta table " + path + " version " + version + " cannot be read: " + gone.size()
-        + " of its data files are gone (removed by VACUUM, or by hand), such as " + gone.get(0)
+        + " of its " + fileCounts.get(version) + " data files are gone (removed by VACUUM, or by"
+        + " hand), such as " + gone.get(0)
         + "; " + (oldest < 0 ? "no version of the table has all its files"
         : "the oldest version still readable is " + oldest) + " (the latest is " + latest() + ")";
   }

@@ -72,7 +72,15 @@ public final class Diff {
     public void print(PrintStream out) {
       out.println("diff of " + table + " version " + from + " -> " + to + " (" + kind + ")");
       for (String c : callouts) {
-        out.println("  * " + c);
+        int arrow = c.indexOf(" -> ");
+        int colon = c.indexOf(": ");
+        if (c.length() <= 100 || arrow < 0 || colon < 0 || colon > arrow) {
+          out.println("  * " + c);
+        } else { // a long rule in words: old and new one under the other
+          out.println("  * " + c.substring(0, colon + 1));
+          out.println("      was: " + c.substring(colon + 2, arrow));
+          out.println("      now: " + c.substring(arrow + 4));
+        }
       }
       if (callouts.isEmpty()) {
         out.println("  (same tokenizer, rules, source and config)");

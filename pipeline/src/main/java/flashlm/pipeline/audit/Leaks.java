@@ -84,12 +84,19 @@ public final class Leaks {
         }
         out.println();
         out.println(f.kind() + ": " + f.count() + " documents, for example:");
-        TextTable s = new TextTable("doc_id", "split", "file", "offset", "matches doc_id",
-            "its split", "its file", "its offset");
+        boolean matches = f.samples().stream().anyMatch(x -> x.matchDocId() != null);
+        TextTable s = matches ? new TextTable("doc_id", "split", "file", "offset",
+            "same text as doc_id", "its split", "its file", "its offset")
+            : new TextTable("doc_id", "file", "offset", "splits");
         for (Sample x : f.samples()) {
-          s.row(History.shortHash(x.docId()) + "..", x.split(), x.sourceFile(), x.sourceOffset(),
-              x.matchDocId() == null ? x.detail() : History.shortHash(x.matchDocId()) + "..",
-              x.matchSplit(), x.matchSourceFile(), x.matchSourceOffset());
+          String id = History.shortHash(x.docId()) + "..";
+          if (matches) {
+            s.row(id, x.split(), x.sourceFile(), x.sourceOffset(),
+                History.shortHash(x.matchDocId()) + "..", x.matchSplit(), x.matchSourceFile(),
+                x.matchSourceOffset());
+          } else {
+            s.row(id, x.sourceFile(), x.sourceOffset(), x.detail());
+          }
         }
         s.print(out);
       }
@@ -116,8 +123,29 @@ public final class Leaks {
       Long againstVersion, int sample) {
     AuditedTable table = AuditedTable.open(spark, location);
     long v = table.resolve(version);
+    AuditedTable other = against == null ? null : table.other(against);
+    Long otherVersion = other == null ? null : other.resolve(againstVersion);
+    List<String> textNotes = new ArrayList<>();
+    List<String> versionNotes = new ArrayList<>();
+    // The text checks and the comparison of versions read different data: concurrent jobs.
+    List<List<Finding>> parts = Concurrently.run(List.of(
+        () -> textLeaks(table, v, other, otherVersion, sample, textNotes),
+        () -> List.of(splitChanges(table, sample, versionNotes))));
     List<Finding> findings = new ArrayList<>();
-    List<String> notes = new ArrayList<>();
+    parts.forEach(findings::addAll);
+    List<String> notes = new ArrayList<>(textNotes);
+    notes.addAll(versionNotes);
+    return new Report(table.path(), v, other == null ? null : other.path(), otherVersion,
+        findings, notes);
+  }
+
+  /**
+   * The leaks by text: within the version, against the other table's version (when given), and
+   * into the tokenizer's training documents.
+   */
+  private static List<Finding> textLeaks(AuditedTable table, long v, AuditedTable other,
+      Long otherVersion, int sample, List<String> notes) {
+    List<Finding> findings = new ArrayList<>();
     Docs.DocSet docs = Docs.of(table, v);
     Dataset<Row> keyed = keyed(docs.rows()).persist(StorageLevel.MEMORY_AND_DISK());
     Dataset<Row> keyed2 = null;
@@ -127,12 +155,7 @@ public final class Leaks {
       findings.add(finding(SAME_TEXT, "validation documents whose text is also a training"
           + " document's (or an unassigned one's), in " + docs.origin(), validation, train, null,
           sample));
-      String otherPath = null;
-      Long otherVersion = null;
-      if (against != null) {
-        AuditedTable other = table.other(against);
-        otherPath = other.path();
-        otherVersion = other.resolve(againstVersion);
+      if (other != null) {
         Docs.DocSet docs2 = Docs.of(other, otherVersion);
         keyed2 = keyed(docs2.rows()).persist(StorageLevel.MEMORY_AND_DISK());
         findings.add(finding(AGAINST_VALIDATION_IN_TRAIN, "validation documents of "
@@ -143,8 +166,7 @@ public final class Leaks {
             validation, split(keyed2, SequencesTable.TRAIN), docs2.origin(), sample));
       }
       TokenizerLeaks.check(table, v, validation, sample, notes).ifPresent(findings::add);
-      findings.add(splitChanges(table, sample, notes));
-      return new Report(table.path(), v, otherPath, otherVersion, findings, notes);
+      return findings;
     } finally {
       keyed.unpersist();
       if (keyed2 != null) {

@@ -34,9 +34,9 @@ import org.apache.spark.sql.Row;
  * The checks of a sequences table version's rows, in one pass over the table: per (split, shard)
  * the row count, the seq_index range and sum (dense from 0 means min 0, max n - 1, sum n(n-1)/2),
  * rows whose tokens are not exactly seq_len + 1 non-null ids, and rows with an id outside the
- * vocabulary: one read of the table plus a small shuffle of one row per (split, shard). Only when some row is bad does a second pass name the first ones (file, split,
- * shard, seq_index). Then rows and tokens per split against the manifest, and the tokenizer
- * file's sha256.
+ * vocabulary: one read of the table plus a small shuffle of one row per (split, shard). Only
+ * when some row is bad does a second pass name the first ones (file, split, shard, seq_index).
+ * Then rows and tokens per split against the manifest, and the tokenizer file's sha256.
  */
 final class SequenceRows {
   private SequenceRows() {}
@@ -82,10 +82,8 @@ final class SequenceRows {
         strayShards.add(split + "/" + shard);
       }
     }
-    out.add(bad("rows of seq_len + 1 = " + width + " ids", widthBad,
-        rows.where(badWidth), sample));
-    out.add(bad("ids inside the vocabulary [0, " + vocab + ")", idBad, rows.where(badId),
-        sample));
+    out.add(bad("rows of seq_len + 1 = " + width + " ids", widthBad, rows, badWidth, sample));
+    out.add(bad("ids inside the vocabulary [0, " + vocab + ")", idBad, rows, badId, sample));
     out.add(new Verify.Check("seq_index dense from 0 per shard", gaps.isEmpty() ? Verify.OK
         : Verify.MISMATCH, "0..rows-1", gaps.isEmpty() ? "every shard" : gaps.size()
         + " shards differ", gaps.isEmpty() ? null : String.join("; ", gaps)));
@@ -109,12 +107,14 @@ final class SequenceRows {
     return out;
   }
 
-  private static Verify.Check bad(String check, long count, Dataset<Row> bad, int sample) {
+  /** The check, naming the first rows of {@code rows} where {@code bad} holds, if any does. */
+  private static Verify.Check bad(String check, long count, Dataset<Row> rows, Column bad,
+      int sample) {
     if (count == 0) {
       return new Verify.Check(check, Verify.OK, "every row", "every row", null);
     }
     List<String> where = new ArrayList<>();
-    for (Row r : bad.select(col("_metadata.file_path"), col(SequencesTable.SPLIT),
+    for (Row r : rows.where(bad).select(col("_metadata.file_path"), col(SequencesTable.SPLIT),
         col(SequencesTable.SHARD), col(SequencesTable.SEQ_INDEX))
         .orderBy(col(SequencesTable.SPLIT), col(SequencesTable.SHARD),
             col(SequencesTable.SEQ_INDEX)).limit(sample).collectAsList()) {

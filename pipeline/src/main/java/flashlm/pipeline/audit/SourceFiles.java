@@ -52,14 +52,15 @@ final class SourceFiles {
       } else {
         boolean same = now.size() == f.size() && now.sha256().equals(f.sha256());
         out.add(new Verify.Check(name, same ? Verify.OK : Verify.MISMATCH, expected(f),
-            now.size() + " bytes, sha256 " + History.shortHash(now.sha256()), now.location()));
+            TextTable.cell(now.size()) + " bytes, sha256 " + History.shortHash(now.sha256()),
+            now.location()));
       }
     }
     return out;
   }
 
   private static String expected(FileEntry f) {
-    return f.size() + " bytes, sha256 " + History.shortHash(f.sha256());
+    return TextTable.cell(f.size()) + " bytes, sha256 " + History.shortHash(f.sha256());
   }
 
   /** Stats and hashes one file in a task. */

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -115,16 +116,19 @@ public final class Verify {
           "version " + v + " is a " + table.commit(v).operation() + " without a manifest; the"
           + " claims below are version " + described.version() + "'s"));
     }
-    checks.addAll(SourceFiles.check(spark, m));
-    if (gone.isEmpty()) {
-      if (kind == AuditedTable.Kind.SEQUENCES) {
-        checks.addAll(SequenceRows.check(table, v, m, sample));
-        checks.addAll(sequenceDocuments(table, v, m));
-        checks.addAll(Retokenize.check(table, v, m, retokenize, seed, sample));
-      } else {
-        checks.addAll(documents(table.read(v), m, sample));
-      }
+    // The groups of checks read different data (source files, the table, the documents table)
+    // and are independent: run as concurrent Spark jobs, one group's planning and listing
+    // overlaps another's reading. Reported in this order.
+    List<Supplier<List<Check>>> groups = new ArrayList<>();
+    groups.add(() -> SourceFiles.check(spark, m));
+    if (gone.isEmpty() && kind == AuditedTable.Kind.SEQUENCES) {
+      groups.add(() -> SequenceRows.check(table, v, m, sample));
+      groups.add(() -> sequenceDocuments(table, v, m));
+      groups.add(() -> Retokenize.check(table, v, m, retokenize, seed, sample));
+    } else if (gone.isEmpty()) {
+      groups.add(() -> documents(table.read(v), m, sample));
     }
+    Concurrently.run(groups).forEach(checks::addAll);
     return new Report(table.path(), v, kind.name().toLowerCase(java.util.Locale.ROOT),
         described.version(), checks);
   }
