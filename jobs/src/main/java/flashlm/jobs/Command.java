@@ -17,6 +17,21 @@ public interface Command {
   /** The config file used when {@code --conf} is not given (relative to the working directory). */
   String defaultConf();
 
+  /**
+   * An option this command takes after its name, beyond the launcher's own; the launcher keeps
+   * it, and its value when it takes one ({@code --version 3} or {@code --version=3}), in {@link
+   * CommandLine#rest()} for the command to read.
+   *
+   * @param name with its dashes, such as {@code --json}
+   * @param takesValue whether a value follows it
+   */
+  record Option(String name, boolean takesValue) {}
+
+  /** The options this command takes beyond the launcher's; default none. */
+  default java.util.List<Option> options() {
+    return java.util.List.of();
+  }
+
   /** Whether the job needs a SparkSession ({@code run} gets null otherwise). */
   default boolean usesSpark() {
     return true;

@@ -8,7 +8,8 @@ import java.util.stream.Collectors;
 /** The launcher's commands, in the order the usage lists them. */
 final class Commands {
   static final List<Command> ALL = List.of(new PrepareJob(), new DownloadJob(), new IngestJob(),
-      new TrainTokenizerJob(), new TokenizeJob(), new TrainCommand(), new ExportCommand());
+      new TrainTokenizerJob(), new TokenizeJob(), new TrainCommand(), new ExportCommand(),
+      new AuditCommand());
 
   private Commands() {}
 

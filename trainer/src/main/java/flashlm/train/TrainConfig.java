@@ -34,6 +34,9 @@ import java.util.regex.Pattern;
  *     model, for tests), default "native"
  * @param distributed data-parallel training over several ranks (a Spark barrier stage); absent
  *     or {@code world_size: 1} for one process
+ * @param runsTable the runs registry (runs_table): a Delta table to which every run appends one
+ *     row saying what it trained on and how it ended (see {@link flashlm.table.RunsTable});
+ *     local path or URI, default {@code runs} beside {@code data.table}
  */
 public record TrainConfig(
     ModelSpec model,
@@ -49,7 +52,8 @@ public record TrainConfig(
     Checkpointing checkpoint,
     Log log,
     Backend backend,
-    Distributed distributed) {
+    Distributed distributed,
+    String runsTable) {
 
   /** Which model and update kernels run: the C ones or the double-precision Java reference. */
   public enum Backend implements ConfigEnum {
@@ -99,6 +103,14 @@ public record TrainConfig(
     log = log == null ? new Log(null, null) : log;
     backend = backend == null ? Backend.NATIVE : backend;
     distributed = distributed == null ? Distributed.single() : distributed;
+    if (runsTable != null && runsTable.isBlank()) {
+      throw ConfigException.badValue("runs_table", "''", "a path or URI, or leave it unset");
+    }
+  }
+
+  /** Where this run's row goes: {@code runs_table}, else {@code runs} beside the table. */
+  public String runsTableOrDefault() {
+    return runsTable != null ? runsTable : flashlm.table.RunsTable.beside(data.table());
   }
 
   /** The time budget, or null when the run is limited by {@code max_steps} only. */

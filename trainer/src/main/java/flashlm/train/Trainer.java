@@ -156,7 +156,7 @@ public final class Trainer {
       if (dir != null && collective.rank() == 0) {
         dir.writeConfig(Configs.toJson(c));
       }
-      return loop.run();
+      return RunsRegistry.of(conf, c).record(collective, table, from, fromPath, dir, loop::run);
     }
   }
 

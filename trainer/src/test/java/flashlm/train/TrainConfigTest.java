@@ -76,4 +76,12 @@ class TrainConfigTest {
         Path.of("../conf/v7-smoke.json"), TrainConfig.class, List.of("distributed.world_size=0")));
     assertTrue(bad.getMessage().contains("distributed.world_size"), bad.getMessage());
   }
+
+  @Test
+  void aSetToNullClearsAnOptionalSection() {
+    TrainConfig c = Configs.load(Path.of("../conf/v7-ts.json"), TrainConfig.class,
+        List.of("time_budget=null", "checkpoint=null"));
+    assertEquals(null, c.timeBudget());
+    assertEquals(null, c.checkpoint());
+  }
 }

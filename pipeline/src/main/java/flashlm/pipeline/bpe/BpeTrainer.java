@@ -124,12 +124,13 @@ public final class BpeTrainer {
   }
 
   /** Keeps a document when its seeded hash falls below the fraction: independent of partitioning. */
-  static final class SampleByHash implements Function<String, Boolean> {
+  public static final class SampleByHash implements Function<String, Boolean> {
     private static final long serialVersionUID = 1L;
     private final double fraction;
     private final long seed;
 
-    SampleByHash(double fraction, long seed) {
+    /** Keeps about {@code fraction} of the documents, chosen by {@code seed}. */
+    public SampleByHash(double fraction, long seed) {
       this.fraction = fraction;
       this.seed = seed;
     }

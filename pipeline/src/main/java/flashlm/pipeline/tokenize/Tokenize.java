@@ -167,7 +167,7 @@ public final class Tokenize {
   }
 
   /** The shard of each document: {@code pmod(xxhash64('shard', doc_id), num_shards)}. */
-  static Column shardColumn(TokenizeConfig config) {
+  public static Column shardColumn(TokenizeConfig config) {
     return pmod(xxhash64(lit("shard"), col(DocumentsTable.DOC_ID)), lit(config.numShards()))
         .cast("int");
   }
