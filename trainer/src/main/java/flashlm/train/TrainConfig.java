@@ -6,7 +6,6 @@ import flashlm.config.ConfigException;
 import flashlm.dist.CommBackend;
 import flashlm.model.ModelSpec;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -168,7 +167,8 @@ public record TrainConfig(
         throw ConfigException.missing("data.table");
       }
       if (version != null && version < 0) {
-        throw ConfigException.badValue("data.version", version, "a Delta version >= 0, or absent for latest");
+        throw ConfigException.badValue(
+            "data.version", version, "a Delta version >= 0, or absent for latest");
       }
       if (batchSize == null) {
         throw ConfigException.missing("data.batch_size");
@@ -181,10 +181,12 @@ public record TrainConfig(
         throw ConfigException.badValue("data.grad_accum", gradAccum, "a positive integer");
       }
       trainSplit = trainSplit == null ? flashlm.table.SequencesTable.TRAIN : trainSplit;
-      validationSplit = validationSplit == null ? flashlm.table.SequencesTable.VALIDATION : validationSplit;
+      validationSplit =
+          validationSplit == null ? flashlm.table.SequencesTable.VALIDATION : validationSplit;
       shuffleWindow = shuffleWindow == null ? 1L << 24 : shuffleWindow;
       if (shuffleWindow <= 0) {
-        throw ConfigException.badValue("data.shuffle_window", shuffleWindow, "a positive number of tokens");
+        throw ConfigException.badValue(
+            "data.shuffle_window", shuffleWindow, "a positive number of tokens");
       }
     }
   }
@@ -229,7 +231,8 @@ public record TrainConfig(
         throw ConfigException.badValue("optimizer.lr", lr, "a positive number");
       }
       if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-        throw ConfigException.badValue("optimizer.beta1/beta2", beta1 + "/" + beta2, "numbers in [0, 1)");
+        throw ConfigException.badValue(
+            "optimizer.beta1/beta2", beta1 + "/" + beta2, "numbers in [0, 1)");
       }
       if (!(eps > 0)) {
         throw ConfigException.badValue("optimizer.eps", eps, "a positive number");
@@ -288,7 +291,8 @@ public record TrainConfig(
       }
       decayFraction = decayFraction == null ? 0.2 : decayFraction;
       if (!(decayFraction >= 0 && decayFraction <= 1)) {
-        throw ConfigException.badValue("schedule.decay_fraction", decayFraction, "a number in [0, 1]");
+        throw ConfigException.badValue(
+            "schedule.decay_fraction", decayFraction, "a number in [0, 1]");
       }
       minLr = minLr == null ? 0.0 : minLr;
       if (!(minLr >= 0)) {

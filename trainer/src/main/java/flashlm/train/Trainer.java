@@ -350,7 +350,8 @@ public final class Trainer {
     /** The final evaluation and checkpoint (none of the first on a signal), and the summary. */
     private Result finish(StopReason stop, double loss) {
       // On a signal the time left is the cluster manager's grace period: no final evaluation.
-      if (stop != StopReason.SIGNAL && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
+      if (stop != StopReason.SIGNAL
+          && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
         evaluate();
       }
       if (dir != null && !dir.path(step).equals(lastCheckpoint)) {

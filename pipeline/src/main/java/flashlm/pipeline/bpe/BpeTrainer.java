@@ -73,7 +73,8 @@ public final class BpeTrainer {
         keptRdd = counts.filter(new NotAfter(kept.get(kept.size() - 1)));
       }
       Map<Long, Long> sparkPairs =
-          new HashMap<>(keptRdd.flatMapToPair(new WordPairs()).reduceByKey(new Sum()).collectAsMap());
+          new HashMap<>(
+              keptRdd.flatMapToPair(new WordPairs()).reduceByKey(new Sum()).collectAsMap());
       LOG.info("bpe: {} distinct words, {} kept for the driver, {} distinct byte pairs, {} s",
           distinct, kept.size(), sparkPairs.size(), String.format("%.2f", seconds(start)));
 
@@ -123,7 +124,9 @@ public final class BpeTrainer {
     return (System.nanoTime() - startNanos) / 1e9;
   }
 
-  /** Keeps a document when its seeded hash falls below the fraction: independent of partitioning. */
+  /**
+   * Keeps a document when its seeded hash falls below the fraction: independent of partitioning.
+   */
   public static final class SampleByHash implements Function<String, Boolean> {
     private static final long serialVersionUID = 1L;
     private final double fraction;

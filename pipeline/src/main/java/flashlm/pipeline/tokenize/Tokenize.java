@@ -86,7 +86,8 @@ public final class Tokenize {
   }
 
   /** Tokenizes {@code paths.documents()} into the sequences table {@code config} names. */
-  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
+  public static DeltaWrites.Result run(
+      SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String documents = paths.documents();
     String output = resolve(paths, config.output(), paths.sequences());
