@@ -1,10 +1,12 @@
 package flashlm.pipeline.hub;
 
 import flashlm.config.ConfigException;
+import flashlm.config.Configs;
 import java.io.Serializable;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -117,19 +119,21 @@ public record DownloadConfig(
     }
   }
 
-  /** A config without {@code file_deadline_seconds} (the default deadline). */
-  public DownloadConfig(String repo, String repoType, String revision, List<String> patterns,
-      String endpoint, String dest, Integer parallelism, Integer maxRetries,
-      Integer timeoutSeconds, Long retryBackoffMs, String tokenFile, Boolean verifyExisting) {
-    this(repo, repoType, revision, patterns, endpoint, dest, parallelism, maxRetries,
-        timeoutSeconds, retryBackoffMs, tokenFile, verifyExisting, null);
+  /**
+   * A config from its snake_case keys, as a config file would give them ({@code repo},
+   * {@code patterns}, {@code max_retries}...); the others take their defaults.
+   *
+   * @throws ConfigException naming the key for unknown keys and bad values
+   */
+  public static DownloadConfig of(Map<String, ?> keys) {
+    return Configs.bind(Configs.json().valueToTree(keys), DownloadConfig.class, "(keys)");
   }
 
   /** A config with every optional key defaulted. */
   public static DownloadConfig of(String repo, String revision, List<String> patterns,
       String dest) {
     return new DownloadConfig(repo, null, revision, patterns, null, dest, null, null, null, null,
-        null, null);
+        null, null, null);
   }
 
   /**

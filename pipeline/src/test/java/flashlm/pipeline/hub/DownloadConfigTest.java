@@ -42,12 +42,23 @@ class DownloadConfigTest {
     ConfigException e = assertThrows(ConfigException.class,
         () -> Configs.load(null, DownloadConfig.class, set));
     assertTrue(e.getMessage().contains("file_deadline_seconds"), e.getMessage());
-    DownloadConfig twelve = new DownloadConfig("a/b", null, null, List.of("x"), null, null, null,
-        null, null, null, null, null);
-    assertEquals(21_600, twelve.fileDeadlineSeconds());
-    DownloadConfig thirty = new DownloadConfig("a/b", null, null, List.of("x"), null, null, null,
-        null, null, null, null, null, 30);
+    DownloadConfig unset = DownloadConfig.of(Map.of("repo", "a/b", "patterns", List.of("x")));
+    assertEquals(21_600, unset.fileDeadlineSeconds());
+    DownloadConfig thirty = DownloadConfig.of(Map.of("repo", "a/b", "patterns", List.of("x"),
+        "file_deadline_seconds", 30));
     assertEquals(30, thirty.withDest("d").fileDeadlineSeconds(), "kept by withDest");
+  }
+
+  @Test
+  void aConfigFromKeysBindsLikeAFileAndNamesAnUnknownKey() {
+    DownloadConfig c = DownloadConfig.of(Map.of("repo", "a/b", "patterns", List.of("x"),
+        "max_retries", 2));
+    assertEquals(2, c.maxRetries());
+    assertEquals(c, Configs.load(null, DownloadConfig.class,
+        List.of("repo=a/b", "patterns=[x]", "max_retries=2")));
+    ConfigException e = assertThrows(ConfigException.class, () -> DownloadConfig.of(
+        Map.of("repo", "a/b", "patterns", List.of("x"), "max_retry", 2)));
+    assertTrue(e.getMessage().contains("max_retry"), e.getMessage());
   }
 
   @Test
@@ -76,8 +87,8 @@ class DownloadConfigTest {
   @Test
   void tokenFileWinsOverTheEnvironmentAndIsNeverShown() throws Exception {
     Path file = Files.writeString(dir.resolve("token"), "hf_fromFile123\n");
-    DownloadConfig c = new DownloadConfig("a/b", null, null, List.of("x"), null, null, null, null,
-        null, null, file.toString(), null);
+    DownloadConfig c = DownloadConfig.of(Map.of("repo", "a/b", "patterns", List.of("x"),
+        "token_file", file.toString()));
     HubToken token = HubToken.resolve(c, Map.of("HF_TOKEN", "hf_fromEnv456"));
     assertEquals("Bearer hf_fromFile123", token.bearer());
     assertEquals("HubToken(***)", token.toString());

@@ -44,7 +44,6 @@ class HubClientTest {
   }
 
   private static DownloadConfig config(String endpoint) {
-    return new DownloadConfig("a/b", null, null, List.of("x"), endpoint, null, null, null, null,
-        null, null, null);
+    return DownloadConfig.of(Map.of("repo", "a/b", "patterns", List.of("x"), "endpoint", endpoint));
   }
 }

@@ -52,8 +52,8 @@ class ConcurrentDownloadsTest {
     // 32 writes 60 ms apart: about 2 s, long enough for the second download to arrive
     Repo repo = server.repo("race/one-file").addLfsFile("race.bin", bytes)
         .slow("race.bin", 8 * 1024, 60);
-    DownloadConfig cfg = new DownloadConfig(repo.id(), null, "main", List.of("race.bin"),
-        server.endpoint(), dir.toString(), null, 3, 10, 10L, null, null);
+    DownloadConfig cfg = HubFixtures.download(server, repo.id(), List.of("race.bin"),
+        dir.toString());
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try {
       Future<DownloadManifest> first = pool.submit(() -> Downloader.run(spark, cfg));

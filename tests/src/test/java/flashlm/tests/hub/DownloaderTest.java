@@ -113,9 +113,8 @@ class DownloaderTest {
     }
     repo.addFile("sample/10BT/_empty.parquet", new byte[0]);
     // parallelism 1: one task fetches the files one after another
-    DownloadConfig cfg = new DownloadConfig(repo.id(), null, "main",
-        List.of("sample/10BT/*.parquet"), server.endpoint(), dir.toString(), 1, 3, 10, 10L, null,
-        null);
+    DownloadConfig cfg = HubFixtures.download(server, repo.id(),
+        List.of("sample/10BT/*.parquet"), dir.toString(), "parallelism", 1);
     DownloadManifest m = Downloader.run(spark, cfg);
 
     assertEquals(List.of("sample/10BT/000_00000.parquet", "sample/10BT/001_00000.parquet",
@@ -246,8 +245,8 @@ class DownloaderTest {
     byte[] damaged = valid.clone();
     damaged[10] ^= 1;
     Files.write(dir.resolve(VALID), damaged);
-    DownloadConfig verify = new DownloadConfig(cfg.repo(), null, "main", cfg.patterns(),
-        cfg.endpoint(), cfg.dest(), null, 3, 10, 10L, null, true);
+    DownloadConfig verify = HubFixtures.download(server, cfg.repo(), cfg.patterns(), cfg.dest(),
+        "verify_existing", true);
     Downloader.run(spark, verify);
     assertArrayEquals(valid, Files.readAllBytes(dir.resolve(VALID)));
     assertEquals(List.of(302), statuses("TinyStories-rerun/resolve/", VALID));
@@ -309,14 +308,12 @@ class DownloaderTest {
 
   /** Fast retries, short timeouts, the loopback hub, no token file. */
   private static DownloadConfig config(Repo repo, List<String> patterns, Path dest) {
-    return new DownloadConfig(repo.id(), null, "main", patterns, server.endpoint(),
-        dest.toString(), null, 3, 10, 10L, null, null);
+    return HubFixtures.download(server, repo.id(), patterns, dest.toString());
   }
 
   private static DownloadConfig withToken(DownloadConfig c, Path tokenFile) {
-    return new DownloadConfig(c.repo(), c.repoType(), c.revision(), c.patterns(), c.endpoint(),
-        c.dest(), c.parallelism(), c.maxRetries(), c.timeoutSeconds(), c.retryBackoffMs(),
-        tokenFile.toString(), c.verifyExisting());
+    return HubFixtures.download(server, c.repo(), c.patterns(), c.dest(), "token_file",
+        tokenFile.toString());
   }
 
   /** Statuses of the hub requests whose path contains {@code part} and ends with {@code end}. */

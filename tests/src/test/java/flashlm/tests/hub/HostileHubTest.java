@@ -149,8 +149,8 @@ class HostileHubTest {
     Repo repo = server.repo("evil/trickle").addLfsFile("slow.bin", bytes)
         .slow("slow.bin", 4 * 1024, 100); // 2.5 s in all, never silent for a read timeout
     DownloadConfig c = config(repo, List.of("slow.bin"), dir);
-    DownloadConfig oneSecond = new DownloadConfig(c.repo(), null, "main", c.patterns(),
-        c.endpoint(), c.dest(), null, 3, 10, 10L, null, null, 1);
+    DownloadConfig oneSecond = HubFixtures.download(server, c.repo(), c.patterns(), c.dest(),
+        "file_deadline_seconds", 1);
     long start = System.nanoTime();
     HubException e = assertThrows(HubException.class, () -> Downloader.run(spark, oneSecond));
     long ms = (System.nanoTime() - start) / 1_000_000;
@@ -167,8 +167,8 @@ class HostileHubTest {
     for (String secret : List.of("hf_wrongButSecret42", "plainSecretNotShapedLikeHf-77")) {
       Path tokenFile = Files.writeString(dir.resolve("token"), secret + "\n");
       DownloadConfig c = config(repo, List.of(TRAIN), dir);
-      DownloadConfig withToken = new DownloadConfig(c.repo(), null, "main", c.patterns(),
-          c.endpoint(), c.dest(), null, 3, 10, 10L, tokenFile.toString(), null);
+      DownloadConfig withToken = HubFixtures.download(server, c.repo(), c.patterns(), c.dest(),
+          "token_file", tokenFile.toString());
       HubException e = assertThrows(HubException.class,
           () -> Downloader.run(spark, withToken));
       assertEquals(401, e.status());
@@ -194,7 +194,6 @@ class HostileHubTest {
 
   /** Fast retries (3), short timeouts, the loopback hub, no token file. */
   static DownloadConfig config(Repo repo, List<String> patterns, Path dest) {
-    return new DownloadConfig(repo.id(), null, "main", patterns, server.endpoint(),
-        dest.toString(), null, 3, 10, 10L, null, null);
+    return HubFixtures.download(server, repo.id(), patterns, dest.toString());
   }
 }

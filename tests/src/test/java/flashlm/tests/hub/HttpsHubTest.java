@@ -14,6 +14,7 @@ import flashlm.tests.hub.HubServer.Request;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -65,9 +66,10 @@ class HttpsHubTest {
   @Test
   void theTokenIsRefusedOverPlainHttpToAHostThatIsNotLoopback() throws Exception {
     Path tokenFile = Files.writeString(dir.resolve("token"), "hf_neverInClear99\n");
-    DownloadConfig cfg = new DownloadConfig("someone/data", null, "main", List.of("*.txt"),
-        "http://hub.example.invalid", dir.toString(), null, 1, 2, 10L, tokenFile.toString(),
-        null);
+    DownloadConfig cfg = DownloadConfig.of(Map.of("repo", "someone/data", "revision", "main",
+        "patterns", List.of("*.txt"), "endpoint", "http://hub.example.invalid", "dest",
+        dir.toString(), "max_retries", 1, "timeout_seconds", 2, "retry_backoff_ms", 10,
+        "token_file", tokenFile.toString()));
     HubException e = assertThrows(HubException.class, () -> Downloader.run(spark, cfg));
     assertTrue(e.getMessage().contains("refusing to send the hub token")
         && e.getMessage().contains("plain http to http://hub.example.invalid"), e.getMessage());
@@ -76,7 +78,7 @@ class HttpsHubTest {
 
   private static DownloadConfig config(HubServer hub, List<String> patterns, Path dest,
       Path tokenFile) {
-    return new DownloadConfig(REPO, null, "main", patterns, hub.endpoint(), dest.toString(),
-        null, 3, 10, 10L, tokenFile.toString(), null);
+    return HubFixtures.download(hub, REPO, patterns, dest.toString(), "token_file",
+        tokenFile.toString());
   }
 }

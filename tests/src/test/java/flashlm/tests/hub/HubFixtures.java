@@ -1,9 +1,13 @@
 package flashlm.tests.hub;
 
+import flashlm.pipeline.hub.DownloadConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Repos on a {@link HubServer} built from the test fixtures, under the real datasets' names, for
@@ -34,6 +38,22 @@ public final class HubFixtures {
             .getBytes(StandardCharsets.UTF_8))
         .addLfsFile("TinyStories-train.txt", new byte[] {'o', 'l', 'd'})
         .addFile("data/notes.json", "{}".getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * A download of {@code patterns} of {@code repo} at {@code main} from the loopback hub into
+   * {@code dest}: 3 fast retries, 10 s timeouts, no token file. {@code more} adds or replaces
+   * config keys as (snake_case key, value) pairs.
+   */
+  public static DownloadConfig download(HubServer server, String repo, List<String> patterns,
+      String dest, Object... more) {
+    Map<String, Object> keys = new LinkedHashMap<>(Map.of("repo", repo, "revision", "main",
+        "patterns", patterns, "endpoint", server.endpoint(), "dest", dest, "max_retries", 3,
+        "timeout_seconds", 10, "retry_backoff_ms", 10));
+    for (int i = 0; i < more.length; i += 2) {
+      keys.put((String) more[i], more[i + 1]);
+    }
+    return DownloadConfig.of(keys);
   }
 
   /** The bytes of {@code fixtures/NAME} on the test classpath. */

@@ -58,8 +58,8 @@ class StagedPartsTest {
     Repo repo = server.repo("staged/fails").addLfsFile("cut.bin", random(200_000, 1))
         .cutOnce("cut.bin", 50_000);
     String dest = s3.uri("staged-fails/raw");
-    DownloadConfig noRetry = new DownloadConfig(repo.id(), null, "main", List.of("cut.bin"),
-        server.endpoint(), dest, null, 0, 10, 10L, null, null);
+    DownloadConfig noRetry = HubFixtures.download(server, repo.id(), List.of("cut.bin"), dest,
+        "max_retries", 0);
     HubException e = assertThrows(HubException.class, () -> Downloader.run(spark, noRetry));
     assertTrue(e.getMessage().contains("gave up after 1 attempts"), e.getMessage());
     String suffix = "-cut.bin." + repo.commit().substring(0, 12) + ".part";
@@ -105,8 +105,7 @@ class StagedPartsTest {
   }
 
   private static DownloadConfig config(Repo repo, String pattern, String dest) {
-    return new DownloadConfig(repo.id(), null, "main", List.of(pattern), server.endpoint(), dest,
-        null, 3, 10, 10L, null, null);
+    return HubFixtures.download(server, repo.id(), List.of(pattern), dest);
   }
 
   /** The staged part's name: a hash of the target and commit, the file name, the commit. */
