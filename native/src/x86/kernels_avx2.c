@@ -16,13 +16,14 @@
  * weights are first unpacked into vectors of 16 outputs: for output vector v and input pair p,
  * 32 bytes hold the weights w in {-1,0,1} of outputs 16v..16v+15 for inputs 2p and 2p+1 (bytes
  * 2j and 2j+1 for output j). The token's inputs are offset to unsigned, x+128 in [1, 255], and
- * two of them broadcast; maddubs of that with a weight vector (straight from memory) gives, per
+ * two of them broadcast; maddubs of that with a weight vector gives, per
  * output, (x0+128) w0 + (x1+128) w1 in an int16 lane, so the sum is sum(w x) + 128 sum(w), and
  * 128 sum(w) of each output is subtracted at the end. A lane adds at most 2*255 = 510 per pair,
- * so int16 lanes hold 64 pairs (128 inputs) before they are widened into int32. Tiles of 4
- * tokens x 3 output vectors: 12 accumulators, the broadcast and maddubs' result fit in the 16
- * registers. The integer sums are exact, so the result is the reference's bit for bit. */
-enum { TPAIRS = 64, TTOK = 4, TVEC = 3, TBLK = 16 };
+ * so int16 lanes hold 64 pairs (128 inputs) before they are widened into int32. Tiles of 3
+ * tokens x 3 output vectors (9 accumulators; tiles of 4 x 3 with the weights as memory operands
+ * and of 6 x 2 measured 10-30% slower here). The integer sums are exact, so the result is the
+ * reference's bit for bit. */
+enum { TPAIRS = 64, TTOK = 3, TVEC = 3, TBLK = 18 };
 
 /* Scratch of the calling thread, kept between calls like the GEMM's packing space (grows,
  * never shrinks): the unpacked weights, their corrections, each thread's offset inputs. */
@@ -83,40 +84,39 @@ static void unpack_vector(uint8_t *u, int32_t *corr, const uint8_t *w, int rb, i
 }
 
 /* The full tile's inner loop over n pairs: a[t][v] += maddubs(the pair of offset inputs of
- * token t broadcast, weight vector v). In assembly because the compiler keeps the weight vectors
- * in registers for reuse across tokens and then spills accumulators: here the weights are
- * memory operands and 12 accumulators, the broadcast and maddubs' result take 14 registers. */
-static inline __attribute__((always_inline)) void pairs_4x3(__m256i a[TTOK][TVEC],
+ * token t broadcast, weight vector v). In assembly because the compiler keeps the accumulators
+ * in memory across the loop (register pressure): here 9 accumulators, the 3 weight vectors
+ * (each loaded once per pair for the 3 tokens), the broadcast and maddubs' result take 14
+ * registers, and a pair takes 6 loads for 9 multiplies. */
+static inline __attribute__((always_inline)) void pairs_3x3(__m256i a[TTOK][TVEC],
                                                             const uint8_t *wp, size_t vs,
                                                             const uint8_t *xp, int Kp, int n) {
   const uint8_t *wend = wp + (size_t)n * 32;
-  size_t ld = (size_t)Kp, ld3 = 3 * (size_t)Kp;
-#define MAC(acc, off) "vpmaddubsw " off ", %%ymm12, %%ymm13\n vpaddw %%ymm13, " acc ", " acc "\n"
-#define MAC3(a0, a1, a2) MAC(a0, "(%[w])") MAC(a1, "(%[w],%[vs])") MAC(a2, "(%[w],%[vs],2)")
+  size_t ld = (size_t)Kp;
+#define MAC(acc, w) "vpmaddubsw " w ", %%ymm12, %%ymm13\n vpaddw %%ymm13, " acc ", " acc "\n"
+#define MAC3(a0, a1, a2) MAC(a0, "%%ymm9") MAC(a1, "%%ymm10") MAC(a2, "%%ymm11")
   __asm__ volatile(
       "vmovdqu 0(%[a]), %%ymm0\n vmovdqu 32(%[a]), %%ymm1\n vmovdqu 64(%[a]), %%ymm2\n"
       "vmovdqu 96(%[a]), %%ymm3\n vmovdqu 128(%[a]), %%ymm4\n vmovdqu 160(%[a]), %%ymm5\n"
       "vmovdqu 192(%[a]), %%ymm6\n vmovdqu 224(%[a]), %%ymm7\n vmovdqu 256(%[a]), %%ymm8\n"
-      "vmovdqu 288(%[a]), %%ymm9\n vmovdqu 320(%[a]), %%ymm10\n vmovdqu 352(%[a]), %%ymm11\n"
       "1:\n"
+      "vmovdqa (%[w]), %%ymm9\n vmovdqa (%[w],%[vs]), %%ymm10\n vmovdqa (%[w],%[vs],2), %%ymm11\n"
       "vpbroadcastw (%[x]), %%ymm12\n" MAC3("%%ymm0", "%%ymm1", "%%ymm2")
       "vpbroadcastw (%[x],%[ld]), %%ymm12\n" MAC3("%%ymm3", "%%ymm4", "%%ymm5")
       "vpbroadcastw (%[x],%[ld],2), %%ymm12\n" MAC3("%%ymm6", "%%ymm7", "%%ymm8")
-      "vpbroadcastw (%[x],%[ld3]), %%ymm12\n" MAC3("%%ymm9", "%%ymm10", "%%ymm11")
       "add $32, %[w]\n add $2, %[x]\n cmp %[w], %[wend]\n jne 1b\n"
       "vmovdqu %%ymm0, 0(%[a])\n vmovdqu %%ymm1, 32(%[a])\n vmovdqu %%ymm2, 64(%[a])\n"
       "vmovdqu %%ymm3, 96(%[a])\n vmovdqu %%ymm4, 128(%[a])\n vmovdqu %%ymm5, 160(%[a])\n"
       "vmovdqu %%ymm6, 192(%[a])\n vmovdqu %%ymm7, 224(%[a])\n vmovdqu %%ymm8, 256(%[a])\n"
-      "vmovdqu %%ymm9, 288(%[a])\n vmovdqu %%ymm10, 320(%[a])\n vmovdqu %%ymm11, 352(%[a])\n"
       : [w] "+r"(wp), [x] "+r"(xp)
-      : [a] "r"(&a[0][0]), [vs] "r"(vs), [ld] "r"(ld), [ld3] "r"(ld3), [wend] "r"(wend)
+      : [a] "r"(&a[0][0]), [vs] "r"(vs), [ld] "r"(ld), [wend] "r"(wend)
       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
         "xmm10", "xmm11", "xmm12", "xmm13", "cc", "memory");
 #undef MAC3
 #undef MAC
 }
 
-/* TT (<= 4) tokens x NV (<= 3) output vectors over all Kp inputs: xu holds the tokens' offset
+/* TT (<= 3) tokens x NV (<= 3) output vectors over all Kp inputs: xu holds the tokens' offset
  * inputs (stride Kp), u the first vector's pairs (the others follow every vs bytes), corr its
  * corrections. Output vector v of token t goes to y + t*ldy + 16v, its first nlast outputs only
  * if v is the last. */
@@ -133,7 +133,7 @@ static inline __attribute__((always_inline)) void ternary_tile(
     for (int t = 0; t < TT; t++)
       for (int v = 0; v < NV; v++) a[t][v] = _mm256_setzero_si256();
     if (TT == TTOK && NV == TVEC) {
-      pairs_4x3(a, u + (size_t)p0 * 32, vs, xu + 2 * (size_t)p0, Kp, p1 - p0);
+      pairs_3x3(a, u + (size_t)p0 * 32, vs, xu + 2 * (size_t)p0, Kp, p1 - p0);
       goto widen;
     }
     for (int p = p0; p < p1; p++) {
@@ -181,9 +181,6 @@ static void ternary_tile_any(float *y, int ldy, const uint8_t *xu, int Kp, const
                              int nlast) {
 #define TILE(tt, nv) ternary_tile(y, ldy, xu, Kp, u, vs, corr, sc, tt, nv, nlast)
   switch (TT * 4 + NV) {
-  case 4 * 4 + 3: TILE(4, 3); break;
-  case 4 * 4 + 2: TILE(4, 2); break;
-  case 4 * 4 + 1: TILE(4, 1); break;
   case 3 * 4 + 3: TILE(3, 3); break;
   case 3 * 4 + 2: TILE(3, 2); break;
   case 3 * 4 + 1: TILE(3, 1); break;
@@ -198,9 +195,9 @@ static void ternary_tile_any(float *y, int ldy, const uint8_t *xu, int Kp, const
 }
 
 /* The weights are unpacked once per call (O(N K), against O(T N K) for the products), then
- * token blocks of 16 run in parallel: per block, its inputs offset into the thread's buffer,
+ * token blocks of 18 run in parallel: per block, its inputs offset into the thread's buffer,
  * then for each group of 3 output vectors (48 outputs, Kp*48 bytes of weights: 18 KB at
- * K = 384, kept in L1 while the block's 4-token tiles pass over it). */
+ * K = 384, kept in L1 while the block's 3-token tiles pass over it). */
 static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
                                 const uint8_t *w, float wscale, int T, int N, int K) {
   const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), nv = (N + 15) / 16;
