@@ -335,55 +335,102 @@ static void rmsnorm_forward_avx2(float *y, float *rstd, const float *x, const fl
   }
 }
 
+/* dx of token t (overwritten or accumulated) and, if part, part += dy*x*rstd (its share of dw). */
+static inline __attribute__((always_inline)) void rmsnorm_backward_row(
+    float *dxt, float *part, const float *dyt, const float *xt, const float *w, float r, int C,
+    int accumulate) {
+  __m256 acc = _mm256_setzero_ps();
+  int c = 0;
+  for (; c + 8 <= C; c += 8)
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
+                          _mm256_loadu_ps(xt + c), acc);
+  float s = fl_hsum256(acc);
+  for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
+  float kk = r * r * r * s / (float)C;
+  __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
+  for (c = 0; c + 8 <= C; c += 8) {
+    __m256 dy8 = _mm256_loadu_ps(dyt + c), x8 = _mm256_loadu_ps(xt + c);
+    __m256 v = _mm256_fmadd_ps(vk, x8, _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)), dy8));
+    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
+    _mm256_storeu_ps(dxt + c, v);
+    if (part) _mm256_storeu_ps(part + c, _mm256_fmadd_ps(_mm256_mul_ps(dy8, x8), vr, _mm256_loadu_ps(part + c)));
+  }
+  for (; c < C; c++) {
+    float v = r * w[c] * dyt[c] - kk * xt[c];
+    dxt[c] = accumulate ? dxt[c] + v : v;
+    if (part) part[c] += dyt[c] * xt[c] * r;
+  }
+}
+
+/* Thread-private shares of dw, kept between calls (grows, never shrinks). */
+static _Thread_local float *rms_space;
+static _Thread_local size_t rms_floats;
+
+/* Tokens [*t0, *t1) of thread u of team (contiguous shares, the first T % team one longer). */
+static inline void share(int *t0, int *t1, int T, int u, int team) {
+  int base = T / team, extra = T % team;
+  *t0 = u * base + (u < extra ? u : extra);
+  *t1 = *t0 + base + (u < extra);
+}
+
+/* One pass over dy and x: each thread's contiguous share of the tokens adds into its own copy
+ * of dw (the tokens in order), and the copies are added to dw in thread order (deterministic for
+ * a thread count; with one thread the sums are those of a single pass over the tokens). Without
+ * memory for the copies, a second pass over dy and x forms the same sums column block by column
+ * block (the same bits, slower). */
 static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const float *x,
                                   const float *w, const float *rstd, int T, int C,
                                   int accumulate) {
   enum { CB = 64 };
-#pragma omp parallel
+  int nt = omp_get_max_threads();
+  size_t per = ((size_t)C + 15) / 16 * 16, need = (size_t)nt * per;
+  if (need > rms_floats) {
+    free(rms_space);
+    rms_space = aligned_alloc(64, need * sizeof(float));
+    rms_floats = rms_space ? need : 0;
+  }
+  float *parts = rms_space;
+#pragma omp parallel num_threads(nt)
   {
+    int team = omp_get_num_threads(), u = omp_get_thread_num(), t0, t1;
+    share(&t0, &t1, T, u, team);
+    float *part = parts ? parts + (size_t)u * per : NULL;
+    if (part) memset(part, 0, sizeof(float) * C);
+    for (int t = t0; t < t1; t++)
+      rmsnorm_backward_row(dx + (size_t)t * C, part, dy + (size_t)t * C, x + (size_t)t * C, w,
+                           rstd[t], C, accumulate);
+#pragma omp barrier
+    if (parts) {
 #pragma omp for schedule(static)
-    for (int t = 0; t < T; t++) {
-      const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
-      float *dxt = dx + (size_t)t * C;
-      float r = rstd[t];
-      __m256 acc = _mm256_setzero_ps();
-      int c = 0;
-      for (; c + 8 <= C; c += 8)
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
-                              _mm256_loadu_ps(xt + c), acc);
-      float s = fl_hsum256(acc);
-      for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
-      float kk = r * r * r * s / (float)C;
-      __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
-      for (c = 0; c + 8 <= C; c += 8) {
-        __m256 v = _mm256_fmadd_ps(vk, _mm256_loadu_ps(xt + c),
-                                   _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)),
-                                                 _mm256_loadu_ps(dyt + c)));
-        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
-        _mm256_storeu_ps(dxt + c, v);
+      for (int c = 0; c < C; c++) {
+        float s = parts[c];
+        for (int v = 1; v < team; v++) s += parts[(size_t)v * per + c];
+        dw[c] += s;
       }
-      for (; c < C; c++) {
-        float v = r * w[c] * dyt[c] - kk * xt[c];
-        dxt[c] = accumulate ? dxt[c] + v : v;
-      }
-    }
-    /* dw: column blocks, tokens in order within each (deterministic) */
+    } else {
 #pragma omp for schedule(static)
-    for (int c0 = 0; c0 < C; c0 += CB) {
-      int c1 = c0 + CB < C ? c0 + CB : C;
-      float acc[CB] __attribute__((aligned(32))) = {0};
-      for (int t = 0; t < T; t++) {
-        const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
-        __m256 vr = _mm256_set1_ps(rstd[t]);
-        int c = c0;
-        for (; c + 8 <= c1; c += 8) {
-          __m256 a = _mm256_load_ps(acc + c - c0);
-          a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
-          _mm256_store_ps(acc + c - c0, a);
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        int c1 = c0 + CB < C ? c0 + CB : C;
+        float sum[CB], acc[CB] __attribute__((aligned(32)));
+        for (int v = 0; v < team; v++) {
+          int s0, s1;
+          share(&s0, &s1, T, v, team);
+          memset(acc, 0, sizeof acc);
+          for (int t = s0; t < s1; t++) {
+            const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+            __m256 vr = _mm256_set1_ps(rstd[t]);
+            int c = c0;
+            for (; c + 8 <= c1; c += 8) {
+              __m256 a = _mm256_load_ps(acc + c - c0);
+              a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
+              _mm256_store_ps(acc + c - c0, a);
+            }
+            for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+          }
+          for (int c = c0; c < c1; c++) sum[c - c0] = v == 0 ? acc[c - c0] : sum[c - c0] + acc[c - c0];
         }
-        for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+        for (int c = c0; c < c1; c++) dw[c] += sum[c - c0];
       }
-      for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
     }
   }
 }
