@@ -199,14 +199,21 @@ float fl_ternary_scale(const float *W, size_t n) {
  * on the baseline ISA) and without branches, so that the loops vectorise: rint rounds half to
  * even, so x in [-0.5, 0.5] gives 0, above it 1 (2 and more clamp to 1), below it -1; NaN gives
  * -1 (fmaxf(NaN, -1) = -1). r * s for W_eff keeps the sign of rint's zero. */
-static inline __attribute__((always_inline)) void ternary_run(uint8_t *byte, float *weff,
-                                                              const float *W, float s, int len,
+static inline __attribute__((always_inline)) void ternary_run(uint8_t *restrict byte, float *restrict weff,
+                                                              const float *restrict W, float s, int len,
                                                               int shift) {
   for (int j = 0; j < len; j++) {
     float x = W[j] / s;
     int c = (x > 0.5f) + (x >= -0.5f);
     byte[j] |= (uint8_t)(c << shift);
-    if (weff) weff[j] = (c == 1 ? copysignf(0.0f, x) : (float)(c - 1)) * s;
+    if (weff) { /* r = c - 1, its zero with x's sign bit (bit operations, so that it vectorises) */
+      float r = (float)(c - 1);
+      uint32_t rb, xb;
+      memcpy(&rb, &r, 4), memcpy(&xb, &x, 4);
+      rb |= xb & 0x80000000u & (uint32_t)-(c == 1);
+      memcpy(&r, &rb, 4);
+      weff[j] = r * s;
+    }
   }
   for (int j = len; j < 32; j++) byte[j] |= (uint8_t)(1 << shift); /* zero weights past K */
 }
