@@ -171,6 +171,7 @@ void test_ternary_matmul(void) {
     ternary_case(9, 11, 2081, -1, qx, 0);
   }
   ternary_case(64, 96, 512, 0, 0, 0);
+  ternary_case(40, 600, 1500, 0, 0, 3); /* weights past 256 KB unpacked: outputs in chunks */
 }
 
 /* ---------------------------------------------------------------- activation quantisation */

@@ -24,6 +24,8 @@
  * and of 6 x 2 measured 10-30% slower here). The integer sums are exact, so the result is the
  * reference's bit for bit. */
 enum { TPAIRS = 64, TTOK = 3, TVEC = 3, TBLK = 18 };
+/* bytes of unpacked weights per chunk of outputs (see ternary_matmul_avx2) */
+#define TCHUNK ((size_t)256 << 10)
 
 /* Scratch of the calling thread, kept between calls like the GEMM's packing space (grows,
  * never shrinks): the unpacked weights, their corrections, each thread's offset inputs. */
@@ -216,12 +218,17 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
   /* on the calling thread (8 us for 384 x 192 here): one barrier less for the team, which
    * matters when the cores are shared and a waiting thread may lose its time slice */
   for (int v = 0; v < nv; v++) unpack_vector(u + v * vs, corr + 16 * v, w, rb, N, Kp, v);
+  /* outputs in chunks whose unpacked weights (at most TCHUNK bytes) stay in L2 while every token
+   * block passes over them; tasks run chunk by chunk (one chunk at the v6.1 and v7-ts shapes) */
+  const int cv = vs * TVEC >= TCHUNK ? TVEC : (int)(TCHUNK / vs) / TVEC * TVEC;
+  const int nchunks = (nv + cv - 1) / cv, nblocks = (T + TBLK - 1) / TBLK;
 #pragma omp parallel num_threads(nt)
   {
     uint8_t *xu = space + wbytes + cbytes + (size_t)omp_get_thread_num() * xbytes;
 #pragma omp for schedule(static)
-    for (int t0 = 0; t0 < T; t0 += TBLK) {
-      int tn = T - t0 < TBLK ? T - t0 : TBLK;
+    for (long task = 0; task < (long)nchunks * nblocks; task++) {
+      int c0 = (int)(task / nblocks) * cv, c1 = c0 + cv < nv ? c0 + cv : nv;
+      int t0 = (int)(task % nblocks) * TBLK, tn = T - t0 < TBLK ? T - t0 : TBLK;
       float sc[TBLK];
       for (int t = 0; t < tn; t++) {
         const int8_t *qt = q + (size_t)(t0 + t) * Kp;
@@ -230,8 +237,8 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
                              _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(qt + k)), off));
         sc[t] = wscale * xscale[t0 + t];
       }
-      for (int v0 = 0; v0 < nv; v0 += TVEC) {
-        int vn = nv - v0 < TVEC ? nv - v0 : TVEC, nlast = N - 16 * (v0 + vn - 1);
+      for (int v0 = c0; v0 < c1; v0 += TVEC) {
+        int vn = c1 - v0 < TVEC ? c1 - v0 : TVEC, nlast = N - 16 * (v0 + vn - 1);
         nlast = nlast > 16 ? 16 : nlast;
         for (int t = 0; t < tn; t += TTOK)
           ternary_tile_any(y + (size_t)(t0 + t) * ldy + 16 * v0, ldy, xu + (size_t)t * Kp, Kp,
