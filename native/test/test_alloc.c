@@ -104,3 +104,47 @@ void test_attention_alloc_failure(void) {
     for (int j = 0; j < 3; j++) t_free(grads[i][j]);
   }
 }
+
+/* Kernels whose scratch memory (kept per thread, grown on demand) cannot be allocated: the SIMD
+ * ternary product and RMSNorm backward give the same bits as with memory, for 1 to 3 threads.
+ * Each size is larger than any earlier call's, so the scratch must grow and fails. */
+void test_kernel_scratch_alloc_failure(void) {
+  const fl_kernels *K = t_simd();
+  if (!K) return;
+  int saved = omp_get_max_threads();
+  for (int nt = 1; nt <= 3; nt++) {
+    omp_set_num_threads(nt);
+    int T = 45, N = 700 + 40 * nt, Kin = 2000 + 100 * nt, Kp = fl_ternary_kpad(Kin);
+    int8_t *q = t_bytes((size_t)T * Kp);
+    uint8_t *w = t_bytes(fl_ternary_packed_bytes(N, Kin));
+    float *W = t_floats((size_t)N * Kin), *xs = t_floats(T);
+    float *y[2] = {t_floats((size_t)T * N), t_floats((size_t)T * N)};
+    t_fill(W, (size_t)N * Kin, -1, 1), t_fill(xs, T, 0.01f, 1);
+    for (size_t i = 0; i < (size_t)T * Kp; i++) q[i] = (int8_t)((int)(t_next() % 255) - 127);
+    fl_ternary_pack(w, NULL, W, fl_ternary_scale(W, (size_t)N * Kin), N, Kin);
+    for (int fail = 1; fail >= 0; fail--) {
+      t_fail_allocs = fail;
+      K->ternary_matmul(y[fail], N, q, xs, w, 0.5f, T, N, Kin);
+      t_fail_allocs = 0;
+    }
+    t_same("ternary product without scratch memory", y[1], y[0], sizeof(float) * T * N, 4);
+
+    int C = 3000 + 500 * nt;
+    size_t n = (size_t)T * C;
+    float *x = t_floats(n), *dy = t_floats(n), *g = t_floats(C), *r = t_floats(T);
+    float *dx[2] = {t_floats(n), t_floats(n)}, *dw[2] = {t_floats(C), t_floats(C)};
+    t_fill(x, n, -2, 2), t_fill(dy, n, -1, 1), t_fill(g, C, 0.5f, 1.5f), t_fill(r, T, 0.5f, 2);
+    for (int fail = 1; fail >= 0; fail--) {
+      for (int c = 0; c < C; c++) dw[fail][c] = 0.25f;
+      t_fail_allocs = fail;
+      K->rmsnorm_backward(dx[fail], dw[fail], dy, x, g, r, T, C, 0);
+      t_fail_allocs = 0;
+    }
+    t_same("rmsnorm backward dx without scratch memory", dx[1], dx[0], sizeof(float) * n, 4);
+    t_same("rmsnorm backward dw without scratch memory", dw[1], dw[0], sizeof(float) * C, 4);
+    t_free(q), t_free(w), t_free(W), t_free(xs), t_free(y[0]), t_free(y[1]);
+    t_free(x), t_free(dy), t_free(g), t_free(r), t_free(dx[0]), t_free(dx[1]), t_free(dw[0]),
+        t_free(dw[1]);
+  }
+  omp_set_num_threads(saved);
+}

@@ -97,12 +97,16 @@ void test_ternary_pack(void) {
     T_CHECK(Kp % 32 == 0 && Kp >= K && Kp < K + 32, "kpad(%d) = %d", K, Kp);
     T_CHECK(rb % 32 == 0 && rb * 4 >= K && rb * 4 < K + 128, "row_bytes(%d) = %d", K, rb);
     T_CHECK(fabs(sc - fmax(mean, 1e-5)) <= 1e-6 * mean, "scale %g, mean|W| %g", sc, mean);
+    if (n > 8) { /* ties of rint, signed zeros and NaN: W_eff must match bit for bit */
+      float special[8] = {-0.0f, 0.5f, -0.5f, 1.5f, -1.5f, NAN, -1e-9f, 2.5f};
+      for (int i = 0; i < 8; i++) W[1 + i] = i == 0 || i == 5 ? special[i] : special[i] * sc;
+    }
     fl_ternary_pack(w, weff, W, sc, N, K);
     fl_ternary_unpack(wq, w, N, K);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-      float r = fminf(fmaxf(rintf(W[i] / sc), -1.0f), 1.0f);
-      if (wq[i] != (int8_t)r || weff[i] != r * sc) bad++;
+      float r = fminf(fmaxf(rintf(W[i] / sc), -1.0f), 1.0f), e = r * sc;
+      if (wq[i] != (int8_t)r || memcmp(&weff[i], &e, sizeof e) != 0) bad++;
     }
     T_CHECK(bad == 0, "pack N%d K%d: %zu weights differ from clamp(rint(W/s))", N, K, bad);
     for (int r = 0; r < N; r++)
@@ -114,7 +118,9 @@ void test_ternary_pack(void) {
   T_CHECK(fl_ternary_scale(zeros, 5) == FL_QUANT_EPS, "scale of zeros is not eps");
 }
 
-static void ternary_case(int T, int N, int K, int extreme, int pad) {
+/* extreme: all weights +1 (> 0) or -1 (< 0) and every input qx (else random weights and
+ * inputs): the sums at their largest magnitude. */
+static void ternary_case(int T, int N, int K, int extreme, int qx, int pad) {
   int Kp = fl_ternary_kpad(K), ldy = N + pad;
   int8_t *q = t_bytes((size_t)T * Kp), *wq = t_bytes((size_t)N * K);
   uint8_t *w = t_bytes(fl_ternary_packed_bytes(N, K));
@@ -127,7 +133,7 @@ static void ternary_case(int T, int N, int K, int extreme, int pad) {
   fl_ternary_unpack(wq, w, N, K);
   for (int t = 0; t < T; t++) {
     for (int k = 0; k < K; k++)
-      q[(size_t)t * Kp + k] = extreme ? -127 : (int8_t)((int)(t_next() % 255) - 127);
+      q[(size_t)t * Kp + k] = extreme ? (int8_t)qx : (int8_t)((int)(t_next() % 255) - 127);
     xs[t] = t_uniform(1e-3f, 1.0f);
   }
   for (int t = 0; t < T; t++)
@@ -139,8 +145,8 @@ static void ternary_case(int T, int N, int K, int extreme, int pad) {
   const fl_kernels *tables[2] = {fl_kernels_ref(), t_simd()};
   for (int i = 0; i < 2 && tables[i]; i++) {
     char what[96];
-    snprintf(what, sizeof what, "ternary %s T%d N%d K%d%s", tables[i]->name, T, N, K,
-             extreme ? " extreme" : "");
+    snprintf(what, sizeof what, "ternary %s T%d N%d K%d%s %d", tables[i]->name, T, N, K,
+             extreme ? " extreme" : "", extreme ? qx : 0);
     memcpy(y, want, sizeof(float) * T * ldy); /* padding columns keep their values */
     for (int t = 0; t < T; t++)
       for (int n = 0; n < N; n++) y[(size_t)t * ldy + n] = NAN;
@@ -152,15 +158,20 @@ static void ternary_case(int T, int N, int K, int extreme, int pad) {
 
 void test_ternary_matmul(void) {
   for (int s = 0; s < N_SIZES; s++) {
-    ternary_case(33, 31, SIZES[s], 0, 0);                   /* every K */
-    ternary_case(SIZES[s] % 300, 7, 255, 0, 1);              /* every T */
-    ternary_case(5, SIZES[s], 33, 0, 0);                     /* every N */
+    ternary_case(33, 31, SIZES[s], 0, 0, 0);                   /* every K */
+    ternary_case(SIZES[s] % 300, 7, 255, 0, 0, 1);              /* every T */
+    ternary_case(5, SIZES[s], 33, 0, 0, 0);                     /* every N */
   }
-  ternary_case(19, 17, 1023, 1, 0); /* |sum| at its largest: int16 partial sums must not wrap */
-  ternary_case(19, 17, 1023, -1, 0);
-  ternary_case(9, 5, 4100, 1, 0);   /* past 64 runs: int16 sums are widened every 16 blocks */
-  ternary_case(9, 11, 2081, -1, 0);
-  ternary_case(64, 96, 512, 0, 0);
+  /* |sum| at its largest, for inputs -127 and +127 (a kernel may offset them to unsigned):
+   * int16 partial sums must not wrap, past 128 inputs (64 pairs) too, where they are widened */
+  for (int qx = -127; qx <= 127; qx += 254) {
+    ternary_case(19, 17, 1023, 1, qx, 0);
+    ternary_case(19, 17, 1023, -1, qx, 0);
+    ternary_case(9, 5, 4100, 1, qx, 0);
+    ternary_case(9, 11, 2081, -1, qx, 0);
+  }
+  ternary_case(64, 96, 512, 0, 0, 0);
+  ternary_case(40, 600, 1500, 0, 0, 3); /* weights past 256 KB unpacked: outputs in chunks */
 }
 
 /* ---------------------------------------------------------------- activation quantisation */

@@ -177,11 +177,16 @@ int fl_ternary_row_bytes(int K) { return (K + 127) / 128 * 32; }
 
 size_t fl_ternary_packed_bytes(int N, int K) { return (size_t)N * fl_ternary_row_bytes(K); }
 
+/* Four partial sums in a fixed order, so that the additions do not wait on each other (one
+ * running sum was bound by the add's latency). */
 static double abs_range(const void *ctx, size_t i0, size_t i1) {
   const float *W = ctx;
-  double s = 0.0;
-  for (size_t i = i0; i < i1; i++) s += fabs((double)W[i]);
-  return s;
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  size_t i = i0;
+  for (; i + 4 <= i1; i += 4)
+    for (int j = 0; j < 4; j++) s[j] += fabs((double)W[i + j]);
+  for (; i < i1; i++) s[0] += fabs((double)W[i]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 float fl_ternary_scale(const float *W, size_t n) {
@@ -190,18 +195,43 @@ float fl_ternary_scale(const float *W, size_t n) {
   return fmaxf(mean, FL_QUANT_EPS);
 }
 
+/* r = clamp(rint(x), -1, 1) as a code c = r + 1, without rint and fmin/fmax (library calls
+ * on the baseline ISA) and without branches, so that the loops vectorise: rint rounds half to
+ * even, so x in [-0.5, 0.5] gives 0, above it 1 (2 and more clamp to 1), below it -1; NaN gives
+ * -1 (fmaxf(NaN, -1) = -1). r * s for W_eff keeps the sign of rint's zero. */
+static inline __attribute__((always_inline)) void ternary_run(uint8_t *restrict byte, float *restrict weff,
+                                                              const float *restrict W, float s, int len,
+                                                              int shift) {
+  for (int j = 0; j < len; j++) {
+    float x = W[j] / s;
+    int c = (x > 0.5f) + (x >= -0.5f);
+    byte[j] |= (uint8_t)(c << shift);
+    if (weff) { /* r = c - 1, its zero with x's sign bit (bit operations, so that it vectorises) */
+      float r = (float)(c - 1);
+      uint32_t rb, xb;
+      memcpy(&rb, &r, 4), memcpy(&xb, &x, 4);
+      rb |= xb & 0x80000000u & (uint32_t)-(c == 1);
+      memcpy(&r, &rb, 4);
+      weff[j] = r * s;
+    }
+  }
+  for (int j = len; j < 32; j++) byte[j] |= (uint8_t)(1 << shift); /* zero weights past K */
+}
+
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K) {
   size_t rb = (size_t)fl_ternary_row_bytes(K);
 #pragma omp parallel for schedule(static)
   for (int n = 0; n < N; n++) {
+    const float *Wr = W + (size_t)n * K;
+    float *er = weff ? weff + (size_t)n * K : NULL;
     uint8_t *wr = w + (size_t)n * rb;
-    memset(wr, 0x55, rb); /* code 1 (zero weight) in all four 2-bit slots */
-    for (int k = 0; k < K; k++) {
-      float r = fminf(fmaxf(rintf(W[(size_t)n * K + k] / s), -1.0f), 1.0f);
-      int code = (int)r + 1, shift = 2 * ((k % 128) / 32);
-      uint8_t *b = &wr[(k / 128) * 32 + (k % 32)];
-      *b = (uint8_t)((*b & ~(3 << shift)) | (code << shift));
-      if (weff) weff[(size_t)n * K + k] = r * s;
+    memset(wr, 0, rb);
+    for (int k0 = 0; k0 < (int)rb * 4; k0 += 32) {
+      uint8_t *byte = wr + k0 / 128 * 32;
+      int len = K - k0 < 32 ? (K - k0 > 0 ? K - k0 : 0) : 32, shift = 2 * (k0 % 128 / 32);
+      if (len == 32 && er) ternary_run(byte, er + k0, Wr + k0, s, 32, shift);
+      else if (len == 32) ternary_run(byte, NULL, Wr + k0, s, 32, shift);
+      else ternary_run(byte, er ? er + k0 : NULL, Wr + k0, s, len, shift);
     }
   }
 }

@@ -11,29 +11,34 @@
 #include "internal.h"
 
 /* ================= ternary x int8 =========================================================
- * Codes c = w+1 in {0,1,2} are unsigned, so maddubs(c, q) sums c*q without sign tricks and
- * sum(w*q) = sum(c*q) - sum(q). Four maddubs (each |.| <= 2*2*127) add safely in int16 before
- * one madd widens to int32. A weight block (32 bytes = 128 weights) is unpacked once and used
- * for 4 token rows; of the last block only the runs below Kp are used. */
-static inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
-  __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
-  __m256i s = _mm256_hadd_epi32(ab, cd); /* per 128-bit lane: a b c d partial sums */
-  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
+ * An outer product over pairs of inputs, so no dot product needs a horizontal sum (at K = 192 a
+ * dot product is only six 32-byte runs, and finishing it cost as much as computing it). The
+ * weights are first unpacked into vectors of 16 outputs: for output vector v and input pair p,
+ * 32 bytes hold the weights w in {-1,0,1} of outputs 16v..16v+15 for inputs 2p and 2p+1 (bytes
+ * 2j and 2j+1 for output j). The token's inputs are offset to unsigned, x+128 in [1, 255], and
+ * two of them broadcast; maddubs of that with a weight vector gives, per
+ * output, (x0+128) w0 + (x1+128) w1 in an int16 lane, so the sum is sum(w x) + 128 sum(w), and
+ * 128 sum(w) of each output is subtracted at the end. A lane adds at most 2*255 = 510 per pair,
+ * so int16 lanes hold 64 pairs (128 inputs) before they are widened into int32. Tiles of 3
+ * tokens x 3 output vectors (9 accumulators; tiles of 4 x 3 with the weights as memory operands
+ * and of 6 x 2 measured 10-30% slower here). The integer sums are exact, so the result is the
+ * reference's bit for bit. */
+enum { TPAIRS = 64, TTOK = 3, TVEC = 3, TBLK = 18 };
+/* bytes of unpacked weights per chunk of outputs (see ternary_matmul_avx2) */
+#define TCHUNK ((size_t)256 << 10)
 
-static inline int32_t hsum1(__m256i a) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-  s = _mm_hadd_epi32(s, s);
-  s = _mm_hadd_epi32(s, s);
-  return _mm_cvtsi128_si32(s);
-}
+/* Scratch of the calling thread, kept between calls like the GEMM's packing space (grows,
+ * never shrinks): the unpacked weights, their corrections, each thread's offset inputs. */
+static _Thread_local uint8_t *tern_space;
+static _Thread_local size_t tern_bytes;
 
-/* p += sum over `runs` runs of 32 of codes w[r] times x (int8), in int16 lanes. */
-static inline __attribute__((always_inline)) __m256i tdot(__m256i p, const __m256i w[4],
-                                                          const int8_t *x, int runs) {
-  for (int r = 0; r < runs; r++)
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[r], _mm256_loadu_si256((const __m256i *)(x + 32 * r))));
-  return p;
+static uint8_t *tern_scratch(size_t bytes) {
+  if (bytes > tern_bytes) {
+    free(tern_space);
+    tern_space = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    tern_bytes = tern_space ? bytes : 0;
+  }
+  return tern_space;
 }
 
 /* The 4 runs of 32 codes of one 32-byte block. */
@@ -46,123 +51,200 @@ static inline __attribute__((always_inline)) void unpack(__m256i w[4], const uin
   w[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
 }
 
-/* R (4 or 1) token rows from q0 (row stride Kp) against the weight row wr: the full blocks,
- * then the tail block's runs below Kp. A maddubs lane is at most 2*2*127 = 508 in magnitude, so
- * int16 lanes hold the sum of 64 runs (16 blocks) before they are widened into acc. */
-static inline __attribute__((always_inline)) void trows(__m256i acc[4], const int8_t *q0, int Kp,
-                                                        const uint8_t *wr, int nfull, int tail,
-                                                        int R) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i w[4], p[4];
-  for (int r = 0; r < R; r++) acc[r] = p[r] = _mm256_setzero_si256();
-  for (int b = 0; b < nfull; b++) {
-    unpack(w, wr + b * 32);
-    for (int r = 0; r < R; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
-    if ((b & 15) == 15)
-      for (int r = 0; r < R; r++)
-        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones)), p[r] = _mm256_setzero_si256();
-  }
-  if (tail) {
-    unpack(w, wr + nfull * 32);
-    for (int r = 0; r < R; r++) {
-      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
-      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
+/* Output vector v (outputs 16v.. < N) of the packed rows w into u (Kp/2 pairs of 32 bytes) and
+ * corr[j] = 128 * sum(w) of its output j. Outputs past N get weight 0; they are never stored. */
+static void unpack_vector(uint8_t *u, int32_t *corr, const uint8_t *w, int rb, int N, int Kp,
+                          int v) {
+  int8_t rows[16][1024] __attribute__((aligned(32))); /* 16 KB of stack */
+  const __m256i one = _mm256_set1_epi8(1);
+  int np = Kp / 2;
+  for (int j = 0; j < 16; j++) corr[j] = 0;
+  for (int p0 = 0; p0 < np; p0 += 512) { /* 1024 inputs of every row at a time */
+    int pn = np - p0 < 512 ? np - p0 : 512;
+    for (int j = 0; j < 16; j++) {
+      int n = 16 * v + j;
+      int8_t *dst = rows[j];
+      if (n >= N) {
+        memset(dst, 0, 2 * (size_t)pn);
+        continue;
+      }
+      const uint8_t *wr = w + (size_t)n * rb + (size_t)p0 / 2;
+      for (int k = 0; k < 2 * pn; k += 128, wr += 32) {
+        __m256i c[4];
+        unpack(c, wr);
+        for (int r = 0; r < 4 && k + 32 * r < 2 * pn; r++)
+          _mm256_store_si256((__m256i *)(dst + k + 32 * r), _mm256_sub_epi8(c[r], one));
+      }
+      int32_t s = 0;
+      for (int k = 0; k < 2 * pn; k++) s += dst[k];
+      corr[j] += 128 * s;
     }
-  }
-  for (int r = 0; r < R; r++) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones));
-}
-
-/* 8 token rows, for Kp <= 2048 (64 runs: the int16 lanes never need widening before the end):
- * one unpacked weight block serves 8 rows. acc[r] gets the int32 lanes of row r. */
-static inline __attribute__((always_inline)) void trows8(__m256i acc[8], const int8_t *q0, int Kp,
-                                                         const uint8_t *wr, int nfull, int tail) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i w[4], p[8];
-  for (int r = 0; r < 8; r++) p[r] = _mm256_setzero_si256();
-  for (int b = 0; b < nfull; b++) {
-    unpack(w, wr + b * 32);
-    for (int r = 0; r < 8; r++) p[r] = tdot(p[r], w, q0 + (size_t)r * Kp + b * 128, 4);
-  }
-  if (tail) {
-    unpack(w, wr + nfull * 32);
-    for (int r = 0; r < 8; r++) {
-      const int8_t *x = q0 + (size_t)r * Kp + nfull * 128;
-      p[r] = tail == 1 ? tdot(p[r], w, x, 1) : tail == 2 ? tdot(p[r], w, x, 2) : tdot(p[r], w, x, 3);
-    }
-  }
-  for (int r = 0; r < 8; r++) acc[r] = _mm256_madd_epi16(p[r], ones);
-}
-
-/* f[j] holds 4 token rows of output j (< nn): rows of y (stride ldy) get them transposed. */
-static inline __attribute__((always_inline)) void store_tile(float *y, int ldy, __m128 f[8], int nn) {
-  if (nn == 8) {
-    _MM_TRANSPOSE4_PS(f[0], f[1], f[2], f[3]);
-    _MM_TRANSPOSE4_PS(f[4], f[5], f[6], f[7]);
-    for (int u = 0; u < 4; u++) {
-      _mm_storeu_ps(y + (size_t)u * ldy, f[u]);
-      _mm_storeu_ps(y + (size_t)u * ldy + 4, f[4 + u]);
-    }
-    return;
-  }
-  for (int j = 0; j < nn; j++) {
-    float v[4];
-    _mm_storeu_ps(v, f[j]);
-    for (int u = 0; u < 4; u++) y[(size_t)u * ldy + j] = v[u];
+    int8_t *out = (int8_t *)u + (size_t)p0 * 32;
+    for (int p = 0; p < pn; p++)
+      for (int j = 0; j < 16; j++) memcpy(out + (size_t)p * 32 + 2 * j, rows[j] + 2 * p, 2);
   }
 }
 
-/* Token blocks of 16 in parallel; per block, outputs in groups of 8 and tokens in groups of 8
- * (Kp <= 2048) or 4: the token sums of 8 outputs are finished as vectors (minus sum(q), times
- * the scales) and transposed so that each token row gets 8 contiguous outputs. */
+/* The full tile's inner loop over n pairs: a[t][v] += maddubs(the pair of offset inputs of
+ * token t broadcast, weight vector v). In assembly because the compiler keeps the accumulators
+ * in memory across the loop (register pressure): here 9 accumulators, the 3 weight vectors
+ * (each loaded once per pair for the 3 tokens), the broadcast and maddubs' result take 14
+ * registers, and a pair takes 6 loads for 9 multiplies. */
+static inline __attribute__((always_inline)) void pairs_3x3(__m256i a[TTOK][TVEC],
+                                                            const uint8_t *wp, size_t vs,
+                                                            const uint8_t *xp, int Kp, int n) {
+  const uint8_t *wend = wp + (size_t)n * 32;
+  size_t ld = (size_t)Kp;
+#define MAC(acc, w) "vpmaddubsw " w ", %%ymm12, %%ymm13\n vpaddw %%ymm13, " acc ", " acc "\n"
+#define MAC3(a0, a1, a2) MAC(a0, "%%ymm9") MAC(a1, "%%ymm10") MAC(a2, "%%ymm11")
+  __asm__ volatile(
+      "vmovdqu 0(%[a]), %%ymm0\n vmovdqu 32(%[a]), %%ymm1\n vmovdqu 64(%[a]), %%ymm2\n"
+      "vmovdqu 96(%[a]), %%ymm3\n vmovdqu 128(%[a]), %%ymm4\n vmovdqu 160(%[a]), %%ymm5\n"
+      "vmovdqu 192(%[a]), %%ymm6\n vmovdqu 224(%[a]), %%ymm7\n vmovdqu 256(%[a]), %%ymm8\n"
+      "1:\n"
+      "vmovdqa (%[w]), %%ymm9\n vmovdqa (%[w],%[vs]), %%ymm10\n vmovdqa (%[w],%[vs],2), %%ymm11\n"
+      "vpbroadcastw (%[x]), %%ymm12\n" MAC3("%%ymm0", "%%ymm1", "%%ymm2")
+      "vpbroadcastw (%[x],%[ld]), %%ymm12\n" MAC3("%%ymm3", "%%ymm4", "%%ymm5")
+      "vpbroadcastw (%[x],%[ld],2), %%ymm12\n" MAC3("%%ymm6", "%%ymm7", "%%ymm8")
+      "add $32, %[w]\n add $2, %[x]\n cmp %[w], %[wend]\n jne 1b\n"
+      "vmovdqu %%ymm0, 0(%[a])\n vmovdqu %%ymm1, 32(%[a])\n vmovdqu %%ymm2, 64(%[a])\n"
+      "vmovdqu %%ymm3, 96(%[a])\n vmovdqu %%ymm4, 128(%[a])\n vmovdqu %%ymm5, 160(%[a])\n"
+      "vmovdqu %%ymm6, 192(%[a])\n vmovdqu %%ymm7, 224(%[a])\n vmovdqu %%ymm8, 256(%[a])\n"
+      : [w] "+r"(wp), [x] "+r"(xp)
+      : [a] "r"(&a[0][0]), [vs] "r"(vs), [ld] "r"(ld), [wend] "r"(wend)
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "cc", "memory");
+#undef MAC3
+#undef MAC
+}
+
+/* TT (<= 3) tokens x NV (<= 3) output vectors over all Kp inputs: xu holds the tokens' offset
+ * inputs (stride Kp), u the first vector's pairs (the others follow every vs bytes), corr its
+ * corrections. Output vector v of token t goes to y + t*ldy + 16v, its first nlast outputs only
+ * if v is the last. */
+static inline __attribute__((always_inline)) void ternary_tile(
+    float *y, int ldy, const uint8_t *xu, int Kp, const uint8_t *u, size_t vs, const int32_t *corr,
+    const float *sc, int TT, int NV, int nlast) {
+  int np = Kp / 2;
+  __m256i lo[TTOK][TVEC], hi[TTOK][TVEC];
+  for (int t = 0; t < TT; t++)
+    for (int v = 0; v < NV; v++) lo[t][v] = hi[t][v] = _mm256_setzero_si256();
+  for (int p0 = 0; p0 < np; p0 += TPAIRS) {
+    int p1 = np - p0 < TPAIRS ? np : p0 + TPAIRS;
+    __m256i a[TTOK][TVEC];
+    for (int t = 0; t < TT; t++)
+      for (int v = 0; v < NV; v++) a[t][v] = _mm256_setzero_si256();
+    if (TT == TTOK && NV == TVEC) {
+      pairs_3x3(a, u + (size_t)p0 * 32, vs, xu + 2 * (size_t)p0, Kp, p1 - p0);
+      goto widen;
+    }
+    for (int p = p0; p < p1; p++) {
+      const uint8_t *wp = u + (size_t)p * 32;
+      for (int t = 0; t < TT; t++) {
+        int16_t pair;
+        memcpy(&pair, xu + (size_t)t * Kp + 2 * p, 2);
+        __m256i b = _mm256_set1_epi16(pair);
+        for (int v = 0; v < NV; v++)
+          a[t][v] = _mm256_add_epi16(a[t][v], _mm256_maddubs_epi16(b, _mm256_load_si256((const __m256i *)(wp + v * vs))));
+      }
+    }
+  widen:
+    for (int t = 0; t < TT; t++)
+      for (int v = 0; v < NV; v++) {
+        lo[t][v] = _mm256_add_epi32(lo[t][v], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[t][v])));
+        hi[t][v] = _mm256_add_epi32(hi[t][v], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(a[t][v], 1)));
+      }
+  }
+  for (int t = 0; t < TT; t++) {
+    __m256 s = _mm256_set1_ps(sc[t]);
+    float *yt = y + (size_t)t * ldy;
+    for (int v = 0; v < NV; v++) {
+      const int32_t *cv = corr + 16 * v;
+      __m256i c0 = _mm256_loadu_si256((const __m256i *)cv), c1 = _mm256_loadu_si256((const __m256i *)(cv + 8));
+      __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(lo[t][v], c0)), s);
+      __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(hi[t][v], c1)), s);
+      int n = v == NV - 1 ? nlast : 16;
+      if (n == 16) {
+        _mm256_storeu_ps(yt + 16 * v, f0);
+        _mm256_storeu_ps(yt + 16 * v + 8, f1);
+      } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, f0);
+        _mm256_storeu_ps(tmp + 8, f1);
+        memcpy(yt + 16 * v, tmp, sizeof(float) * n);
+      }
+    }
+  }
+}
+
+/* The tile with TT and NV as constants (so its arrays live in registers). */
+static void ternary_tile_any(float *y, int ldy, const uint8_t *xu, int Kp, const uint8_t *u,
+                             size_t vs, const int32_t *corr, const float *sc, int TT, int NV,
+                             int nlast) {
+#define TILE(tt, nv) ternary_tile(y, ldy, xu, Kp, u, vs, corr, sc, tt, nv, nlast)
+  switch (TT * 4 + NV) {
+  case 3 * 4 + 3: TILE(3, 3); break;
+  case 3 * 4 + 2: TILE(3, 2); break;
+  case 3 * 4 + 1: TILE(3, 1); break;
+  case 2 * 4 + 3: TILE(2, 3); break;
+  case 2 * 4 + 2: TILE(2, 2); break;
+  case 2 * 4 + 1: TILE(2, 1); break;
+  case 1 * 4 + 3: TILE(1, 3); break;
+  case 1 * 4 + 2: TILE(1, 2); break;
+  default: TILE(1, 1); break;
+  }
+#undef TILE
+}
+
+/* The weights are unpacked once per call (O(N K), against O(T N K) for the products), then
+ * token blocks of 18 run in parallel: per block, its inputs offset into the thread's buffer,
+ * then for each group of 3 output vectors (48 outputs, Kp*48 bytes of weights: 18 KB at
+ * K = 384, kept in L1 while the block's 3-token tiles pass over it). */
 static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float *xscale,
                                 const uint8_t *w, float wscale, int T, int N, int K) {
-  const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), TB = 16;
-  const int nfull = Kp / 128, tail = (Kp % 128) / 32;
-  const __m256i ones = _mm256_set1_epi16(1);
-#pragma omp parallel for schedule(static)
-  for (int t0 = 0; t0 < T; t0 += TB) {
-    int tn = T - t0 < TB ? T - t0 : TB;
-    int32_t xsum[16];
-    float sc[16];
-    for (int t = 0; t < tn; t++) { /* sum(q) of each row, for the -1 offset of the codes */
-      const int8_t *qt = q + (size_t)(t0 + t) * Kp;
-      __m256i s = _mm256_setzero_si256();
-      for (int k = 0; k < Kp; k += 32)
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
-                                _mm256_loadu_si256((const __m256i *)(qt + k))), ones));
-      xsum[t] = hsum1(s);
-      sc[t] = wscale * xscale[t0 + t];
-    }
-    for (int n0 = 0; n0 < N; n0 += 8) {
-      int nn = N - n0 < 8 ? N - n0 : 8, t = 0;
-      __m256i acc[4];
-      for (; Kp <= 2048 && t + 8 <= tn; t += 8) {
-        __m128i xs0 = _mm_loadu_si128((const __m128i *)(xsum + t));
-        __m128i xs1 = _mm_loadu_si128((const __m128i *)(xsum + t + 4));
-        __m128 sv0 = _mm_loadu_ps(sc + t), sv1 = _mm_loadu_ps(sc + t + 4), f[8], g[8];
-        __m256i a8[8];
-        for (int j = 0; j < nn; j++) {
-          trows8(a8, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail);
-          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[0], a8[1], a8[2], a8[3]), xs0)), sv0);
-          g[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(a8[4], a8[5], a8[6], a8[7]), xs1)), sv1);
-        }
-        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
-        store_tile(y + (size_t)(t0 + t + 4) * ldy + n0, ldy, g, nn);
+  const int Kp = fl_ternary_kpad(K), rb = fl_ternary_row_bytes(K), nv = (N + 15) / 16;
+  const int nt = omp_get_max_threads();
+  const size_t vs = (size_t)Kp * 16; /* bytes of one output vector's pairs */
+  const size_t wbytes = vs * nv, cbytes = (size_t)nv * 16 * sizeof(int32_t);
+  const size_t xbytes = ((size_t)TBLK * Kp + 63) / 64 * 64;
+  uint8_t *space = tern_scratch(wbytes + cbytes + (size_t)nt * xbytes);
+  if (!space) { /* a kernel cannot fail: the reference needs no memory and gives the same bits */
+    fl_kernels_ref()->ternary_matmul(y, ldy, q, xscale, w, wscale, T, N, K);
+    return;
+  }
+  uint8_t *u = space;
+  int32_t *corr = (int32_t *)(space + wbytes);
+  const __m256i off = _mm256_set1_epi8((char)0x80);
+  /* on the calling thread (8 us for 384 x 192 here): one barrier less for the team, which
+   * matters when the cores are shared and a waiting thread may lose its time slice */
+  for (int v = 0; v < nv; v++) unpack_vector(u + v * vs, corr + 16 * v, w, rb, N, Kp, v);
+  /* outputs in chunks whose unpacked weights (at most TCHUNK bytes) stay in L2 while every token
+   * block passes over them; tasks run chunk by chunk (one chunk at the v6.1 and v7-ts shapes) */
+  const int cv = vs * TVEC >= TCHUNK ? TVEC : (int)(TCHUNK / vs) / TVEC * TVEC;
+  const int nchunks = (nv + cv - 1) / cv, nblocks = (T + TBLK - 1) / TBLK;
+#pragma omp parallel num_threads(nt)
+  {
+    uint8_t *xu = space + wbytes + cbytes + (size_t)omp_get_thread_num() * xbytes;
+#pragma omp for schedule(static)
+    for (long task = 0; task < (long)nchunks * nblocks; task++) {
+      int c0 = (int)(task / nblocks) * cv, c1 = c0 + cv < nv ? c0 + cv : nv;
+      int t0 = (int)(task % nblocks) * TBLK, tn = T - t0 < TBLK ? T - t0 : TBLK;
+      float sc[TBLK];
+      for (int t = 0; t < tn; t++) {
+        const int8_t *qt = q + (size_t)(t0 + t) * Kp;
+        for (int k = 0; k < Kp; k += 32)
+          _mm256_store_si256((__m256i *)(xu + (size_t)t * Kp + k),
+                             _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(qt + k)), off));
+        sc[t] = wscale * xscale[t0 + t];
       }
-      for (; t + 4 <= tn; t += 4) {
-        __m128i xs = _mm_loadu_si128((const __m128i *)(xsum + t));
-        __m128 sv = _mm_loadu_ps(sc + t), f[8];
-        for (int j = 0; j < nn; j++) {
-          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 4);
-          f[j] = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(hsum4(acc[0], acc[1], acc[2], acc[3]), xs)), sv);
-        }
-        store_tile(y + (size_t)(t0 + t) * ldy + n0, ldy, f, nn);
+      for (int v0 = c0; v0 < c1; v0 += TVEC) {
+        int vn = c1 - v0 < TVEC ? c1 - v0 : TVEC, nlast = N - 16 * (v0 + vn - 1);
+        nlast = nlast > 16 ? 16 : nlast;
+        for (int t = 0; t < tn; t += TTOK)
+          ternary_tile_any(y + (size_t)(t0 + t) * ldy + 16 * v0, ldy, xu + (size_t)t * Kp, Kp,
+                           u + v0 * vs, vs, corr + 16 * v0, sc + t,
+                           tn - t < TTOK ? tn - t : TTOK, vn, nlast);
       }
-      for (; t < tn; t++)
-        for (int j = 0; j < nn; j++) {
-          trows(acc, q + (size_t)(t0 + t) * Kp, Kp, w + (size_t)(n0 + j) * rb, nfull, tail, 1);
-          y[(size_t)(t0 + t) * ldy + n0 + j] = (float)(hsum1(acc[0]) - xsum[t]) * sc[t];
-        }
     }
   }
 }
@@ -261,56 +343,104 @@ static void rmsnorm_forward_avx2(float *y, float *rstd, const float *x, const fl
   }
 }
 
+/* dx of token t (overwritten or accumulated) and, if part, part += dy*x*rstd (its share of dw). */
+static inline __attribute__((always_inline)) void rmsnorm_backward_row(
+    float *dxt, float *part, const float *dyt, const float *xt, const float *w, float r, int C,
+    int accumulate) {
+  __m256 acc = _mm256_setzero_ps();
+  int c = 0;
+  for (; c + 8 <= C; c += 8)
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
+                          _mm256_loadu_ps(xt + c), acc);
+  float s = fl_hsum256(acc);
+  for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
+  float kk = r * r * r * s / (float)C;
+  __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
+  for (c = 0; c + 8 <= C; c += 8) {
+    __m256 dy8 = _mm256_loadu_ps(dyt + c), x8 = _mm256_loadu_ps(xt + c);
+    __m256 v = _mm256_fmadd_ps(vk, x8, _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)), dy8));
+    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
+    _mm256_storeu_ps(dxt + c, v);
+    if (part) _mm256_storeu_ps(part + c, _mm256_fmadd_ps(_mm256_mul_ps(dy8, x8), vr, _mm256_loadu_ps(part + c)));
+  }
+  for (; c < C; c++) {
+    float v = r * w[c] * dyt[c] - kk * xt[c];
+    dxt[c] = accumulate ? dxt[c] + v : v;
+    if (part) part[c] += dyt[c] * xt[c] * r;
+  }
+}
+
+/* Thread-private shares of dw, kept between calls (grows, never shrinks). */
+static _Thread_local float *rms_space;
+static _Thread_local size_t rms_floats;
+
+/* Tokens [*t0, *t1) of thread u of team (contiguous shares, the first T % team one longer). */
+static inline void share(int *t0, int *t1, int T, int u, int team) {
+  int base = T / team, extra = T % team;
+  *t0 = u * base + (u < extra ? u : extra);
+  *t1 = *t0 + base + (u < extra);
+}
+
+/* One pass over dy and x: each thread's contiguous share of the tokens adds into its own copy
+ * of dw (the tokens in order), and the copies are added to dw in thread order (deterministic for
+ * a thread count; with one thread the sums are those of a single pass over the tokens). Without
+ * memory for the copies, a second pass over dy and x forms the same sums column block by column
+ * block (the same bits, slower). */
 static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const float *x,
                                   const float *w, const float *rstd, int T, int C,
                                   int accumulate) {
   enum { CB = 64 };
-#pragma omp parallel
+  int nt = omp_get_max_threads();
+  size_t per = ((size_t)C + 15) / 16 * 16, need = (size_t)nt * per;
+  if (need > rms_floats) {
+    free(rms_space);
+    rms_space = aligned_alloc(64, need * sizeof(float));
+    rms_floats = rms_space ? need : 0;
+  }
+  float *parts = rms_space;
+  int team_size = 1;
+#pragma omp parallel num_threads(nt)
   {
+    int team = omp_get_num_threads(), u = omp_get_thread_num(), t0, t1;
+    share(&t0, &t1, T, u, team);
+    float *part = parts ? parts + (size_t)u * per : NULL;
+    if (part) memset(part, 0, sizeof(float) * C);
+    for (int t = t0; t < t1; t++)
+      rmsnorm_backward_row(dx + (size_t)t * C, part, dy + (size_t)t * C, x + (size_t)t * C, w,
+                           rstd[t], C, accumulate);
+    if (parts && u == 0) team_size = team;
+    if (!parts) {
+#pragma omp barrier
 #pragma omp for schedule(static)
-    for (int t = 0; t < T; t++) {
-      const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
-      float *dxt = dx + (size_t)t * C;
-      float r = rstd[t];
-      __m256 acc = _mm256_setzero_ps();
-      int c = 0;
-      for (; c + 8 <= C; c += 8)
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(w + c)),
-                              _mm256_loadu_ps(xt + c), acc);
-      float s = fl_hsum256(acc);
-      for (; c < C; c++) s += dyt[c] * w[c] * xt[c];
-      float kk = r * r * r * s / (float)C;
-      __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
-      for (c = 0; c + 8 <= C; c += 8) {
-        __m256 v = _mm256_fmadd_ps(vk, _mm256_loadu_ps(xt + c),
-                                   _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)),
-                                                 _mm256_loadu_ps(dyt + c)));
-        if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
-        _mm256_storeu_ps(dxt + c, v);
-      }
-      for (; c < C; c++) {
-        float v = r * w[c] * dyt[c] - kk * xt[c];
-        dxt[c] = accumulate ? dxt[c] + v : v;
-      }
-    }
-    /* dw: column blocks, tokens in order within each (deterministic) */
-#pragma omp for schedule(static)
-    for (int c0 = 0; c0 < C; c0 += CB) {
-      int c1 = c0 + CB < C ? c0 + CB : C;
-      float acc[CB] __attribute__((aligned(32))) = {0};
-      for (int t = 0; t < T; t++) {
-        const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
-        __m256 vr = _mm256_set1_ps(rstd[t]);
-        int c = c0;
-        for (; c + 8 <= c1; c += 8) {
-          __m256 a = _mm256_load_ps(acc + c - c0);
-          a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
-          _mm256_store_ps(acc + c - c0, a);
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        int c1 = c0 + CB < C ? c0 + CB : C;
+        float sum[CB], acc[CB] __attribute__((aligned(32)));
+        for (int v = 0; v < team; v++) {
+          int s0, s1;
+          share(&s0, &s1, T, v, team);
+          memset(acc, 0, sizeof acc);
+          for (int t = s0; t < s1; t++) {
+            const float *dyt = dy + (size_t)t * C, *xt = x + (size_t)t * C;
+            __m256 vr = _mm256_set1_ps(rstd[t]);
+            int c = c0;
+            for (; c + 8 <= c1; c += 8) {
+              __m256 a = _mm256_load_ps(acc + c - c0);
+              a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
+              _mm256_store_ps(acc + c - c0, a);
+            }
+            for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+          }
+          for (int c = c0; c < c1; c++) sum[c - c0] = v == 0 ? acc[c - c0] : sum[c - c0] + acc[c - c0];
         }
-        for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
+        for (int c = c0; c < c1; c++) dw[c] += sum[c - c0];
       }
-      for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
     }
+  }
+  /* the copies, added in thread order on the calling thread (C adds per thread: no barrier) */
+  for (int c = 0; parts && c < C; c++) {
+    float s = parts[c];
+    for (int v = 1; v < team_size; v++) s += parts[(size_t)v * per + c];
+    dw[c] += s;
   }
 }
 
