@@ -62,4 +62,22 @@ void fl_model_use_kernels(fl_model *m, const fl_kernels *k);
 void *fl_alloc(size_t bytes);
 void fl_free(void *p);
 
+/* One query row of causal attention against n cached keys (the KV cache of src/model/decode.c):
+ * out (hd) = sum_j softmax_j(q . k_j / sqrt(hd)) v_j over j < n, with kt (hd, ldk) the keys
+ * transposed (key j is column j) and v (n, ldv) the values. Each is the twin of a table's
+ * attention_forward: the same arithmetic in the same order as that kernel uses for the last row
+ * of a causal block of n positions, so the result is the same bit for bit. */
+typedef void (*fl_attention_row_fn)(float *out, const float *q, const float *kt, int ldk,
+                                    const float *v, int ldv, int n, int hd);
+void fl_attention_row_ref(float *out, const float *q, const float *kt, int ldk, const float *v,
+                          int ldv, int n, int hd);
+#if defined(FLASHLM_HAVE_AVX2)
+void fl_attention_row_avx2(float *out, const float *q, const float *kt, int ldk, const float *v,
+                           int ldv, int n, int hd);
+#endif
+/* The one-row attention twin of k's attention_forward. */
+fl_attention_row_fn fl_attention_row_for(const fl_kernels *k);
+/* Makes an inference model run on the given table (tests compare tables). */
+void fl_infer_use_kernels(fl_infer *m, const fl_kernels *k);
+
 #endif
