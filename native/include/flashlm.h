@@ -262,10 +262,11 @@ enum { FL_EMB_F32 = 0, FL_EMB_BF16 = 1 };
 /* Bytes of the packed weights of spec with the embedding stored as emb (FL_EMB_*); 0 for a bad
  * emb. */
 size_t fl_packed_bytes(const fl_spec *spec, int emb);
-/* out (bytes == fl_packed_bytes(spec, emb)) = the packed weights of params (the fp32 master
- * weights in the model layout, alphas included when spec->learnable_alpha). */
+/* out (bytes == fl_packed_bytes(spec, emb)) = the packed weights of params (n_params fp32
+ * master weights in the model layout, alphas included when spec->learnable_alpha; n_params must
+ * be the layout's size). */
 int fl_packed_from_params(void *out, size_t bytes, const fl_spec *spec, int emb,
-                          const float *params);
+                          const float *params, size_t n_params);
 typedef struct fl_infer fl_infer;
 /* Loads packed weights (bytes must be fl_packed_bytes(spec, emb); they are copied, and a
  * ternary code of 3 inside a row is refused as corrupt). The cache holds spec->seq_len

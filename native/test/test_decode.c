@@ -56,7 +56,8 @@ static fl_infer *load(const fl_model *model, int emb) {
   size_t bytes = fl_packed_bytes(s, emb);
   void *packed = t_bytes(bytes);
   fl_infer *m = NULL;
-  int rc = fl_packed_from_params(packed, bytes, s, emb, fl_model_params((fl_model *)model));
+  int rc = fl_packed_from_params(packed, bytes, s, emb, fl_model_params((fl_model *)model),
+                                 fl_model_num_params(model));
   T_CHECK(rc == FL_OK, "fl_packed_from_params: %s", fl_last_error());
   if (!rc) {
     rc = fl_infer_create(&m, s, emb, packed, bytes);
@@ -214,7 +215,10 @@ void test_infer_refuses_bad_input(void) {
   size_t bytes = fl_packed_bytes(&s, FL_EMB_F32);
   uint8_t *packed = t_bytes(bytes);
   fl_infer *m = NULL;
-  T_CHECK(fl_packed_from_params(packed, bytes, &s, FL_EMB_F32, fl_model_params(model)) == FL_OK,
+  size_t np = fl_model_num_params(model);
+  T_CHECK(fl_packed_from_params(packed, bytes, &s, FL_EMB_F32, fl_model_params(model), np - 1) ==
+              FL_EINVAL, "a short parameter count accepted");
+  T_CHECK(fl_packed_from_params(packed, bytes, &s, FL_EMB_F32, fl_model_params(model), np) == FL_OK,
           "%s", fl_last_error());
   T_CHECK(fl_infer_create(&m, &s, FL_EMB_F32, packed, bytes - 1) == FL_EINVAL && !m &&
           strstr(fl_last_error(), "needs"), "short weights accepted: %s", fl_last_error());

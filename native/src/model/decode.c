@@ -118,7 +118,7 @@ static float from_bf16(uint16_t h) {
 }
 
 int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb,
-                          const float *params) {
+                          const float *params, size_t n_params) {
   int rc = check_spec(s, emb);
   if (rc) return rc;
   size_t need = fl_packed_bytes(s, emb);
@@ -128,6 +128,13 @@ int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb,
   pentry *e = malloc(sizeof *e * n);
   if (!e) return fl_error(FL_ENOMEM, "cannot allocate the packed layout");
   plan(s, emb, e);
+  size_t layers = e[n - 1].off + s->d; /* model.norm.weight ends the tensors before the alphas */
+  size_t total = layers + (s->learnable_alpha ? (size_t)s->n_layers *
+                                                    (s->arch == FL_ARCH_TRANSFORMER ? 7 : 2) : 0);
+  if (n_params != total) {
+    free(e);
+    return fl_error(FL_EINVAL, "the model layout holds %zu parameters, not %zu", total, n_params);
+  }
   uint8_t *o = out;
   for (int i = 0; i < n; i++) {
     const pentry *p = &e[i];
