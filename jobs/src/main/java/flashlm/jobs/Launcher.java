@@ -132,6 +132,7 @@ public final class Launcher {
     // test harness owns.
     boolean embedded = !SparkSessions.masterChosen() && SparkSession.getDefaultSession().isEmpty();
     SparkSession spark = SparkSessions.getOrCreate("flashlm-" + c.name(), cl.master());
+    StageProgress.attach(spark, System.err);
     try {
       c.run(cl, spark);
     } finally {
