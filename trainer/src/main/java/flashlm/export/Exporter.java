@@ -2,7 +2,6 @@ package flashlm.export;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import flashlm.config.Configs;
 import flashlm.fs.AtomicFiles;
 import flashlm.infer.PackedFile;
 import flashlm.infer.PackedModel;
@@ -176,7 +175,7 @@ public final class Exporter {
     Integer bos = tok == null ? null : tok.info().bosId();
     Integer eos = tok == null ? null : tok.info().eosId();
     Map<String, AtomicFiles.Body> companions = new LinkedHashMap<>();
-    companions.put(CONFIG, bytes(Configs.redacted(HfConfig.of(spec, provenance, bos, eos))));
+    companions.put(CONFIG, bytes(HfConfig.of(spec, provenance, bos, eos)));
     if (tok != null) {
       companions.put(TOKENIZER, o -> o.write(tok.bytes()));
       companions.put(TOKENIZER_CONFIG, bytes(HfConfig.tokenizerConfig(spec, tok.info())));

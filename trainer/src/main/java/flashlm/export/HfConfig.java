@@ -2,6 +2,7 @@ package flashlm.export;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import flashlm.config.Configs;
 import flashlm.infer.PackedFile;
 import flashlm.model.ModelSpec;
 
@@ -81,7 +82,9 @@ public final class HfConfig {
       f.put("note", "not a Llama model: each layer is x + down_proj(SiLU(up_proj(RMSNorm(x)))),"
           + " no attention, no gate; then a final RMSNorm and the tied embedding as head");
     }
-    f.setAll(provenance);
+    // Only the provenance holds values from the run (paths); the keys above are Llama's, and
+    // redacting them would mask num_key_value_heads, whose name has the word "key" in it.
+    f.setAll((ObjectNode) Configs.redacted(provenance));
     return c;
   }
 
