@@ -127,6 +127,14 @@ typedef struct fl_kernels {
  * setting belongs to the calling thread, e.g. one Spark task's JVM thread). n must be >= 1. */
 int fl_set_num_threads(int n);
 int fl_num_threads(void);
+/* Pins the calling thread and the fl_num_threads() OpenMP threads of its parallel regions (the
+ * team later kernels called from this thread run on; nested teams inherit it) to the cpus
+ * cpus[0..n) (each thread may run on any of them): one rank of a data-parallel run stays on its
+ * NUMA node. Linux only. FL_EINVAL for n < 1 or an id outside [0, 1024); FL_ESTATE with the OS's
+ * reason when it refuses (no cpu of the list in this process's cpuset, a seccomp policy) or
+ * cannot pin threads. On an error the calling thread's own affinity is unchanged unless the
+ * error text says otherwise. */
+int fl_pin_threads(const int *cpus, int n);
 
 /* The kernels chosen once for this CPU (thread-safe; first call detects). */
 const fl_kernels *fl_kernels_get(void);

@@ -16,7 +16,7 @@ int t_verbose;
 static int failures;
 
 /* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c,
- * test_comm.c, test_decode.c. */
+ * test_comm.c, test_affinity.c, test_decode.c. */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
@@ -33,7 +33,7 @@ static int failures;
   X(test_comm_mismatched_calls_fail_naming_both)                                                   \
   X(test_comm_close_from_another_thread_ends_a_blocked_call)                                       \
   X(test_comm_peer_killed_mid_transfer_fails_the_others)                                           \
-  X(test_comm_peer_that_stops_answering_fails_the_others)
+  X(test_comm_peer_that_stops_answering_fails_the_others) X(test_pin_threads)
 #define DECLARE(f) void f(void);
 TESTS(DECLARE)
 #define ENTRY(f) {#f, f},

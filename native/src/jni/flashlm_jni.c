@@ -671,3 +671,15 @@ JFN(libraryProbe)(JNIEnv *env, jclass cls, jstring name) {
   (*env)->ReleaseStringUTFChars(env, name, n);
   return rc;
 }
+
+/* ---- thread pinning (one rank of a data-parallel run on its NUMA node's cpus) ---- */
+JFN(pinThreads)(JNIEnv *env, jclass cls, jintArray cpus) {
+  if (!cpus) return fl_error(FL_EINVAL, "pin threads: the cpu array is null");
+  jsize n = (*env)->GetArrayLength(env, cpus);
+  int *c = NULL;
+  int rc = copy_ints(env, cpus, n, &c);
+  if (rc) return rc;
+  rc = fl_pin_threads(c, (int)n);
+  free(c);
+  return rc;
+}

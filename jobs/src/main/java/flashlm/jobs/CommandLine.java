@@ -66,7 +66,11 @@ public record CommandLine(
           } else if (a.startsWith("--master=")) {
             master = a.substring("--master=".length());
           } else if (a.startsWith("-")) {
-            throw new UsageException("unknown option '" + a + "'");
+            Command.Option o = option(cmd, a);
+            rest.add(a);
+            if (o.takesValue() && !a.contains("=")) {
+              rest.add(value(args, ++i, a));
+            }
           } else if (cmd == null) {
             cmd = a;
           } else {
@@ -81,6 +85,14 @@ public record CommandLine(
       }
     }
     return new CommandLine(cmd, conf, overrides, master, printSubmit, resume, help, rest);
+  }
+
+  /** The option {@code arg} of command {@code cmd} (see {@link Command#options}). */
+  private static Command.Option option(String cmd, String arg) {
+    String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+    return Commands.ALL.stream().filter(c -> c.name().equals(cmd))
+        .flatMap(c -> c.options().stream()).filter(o -> o.name().equals(name)).findFirst()
+        .orElseThrow(() -> new UsageException("unknown option '" + arg + "'"));
   }
 
   /** The config file: {@code --conf}, else the command's default. */

@@ -10,7 +10,7 @@ final class Commands {
   static final List<Command> ALL = List.of(new QuickstartCommand(), new PrepareJob(),
       new DownloadJob(), new IngestJob(), new TrainTokenizerJob(), new TokenizeJob(),
       new TrainCommand(), new ExportCommand(), new EvalCommand(), new GenerateCommand(),
-      new ReportCommand());
+      new ReportCommand(), new AuditCommand());
 
   private Commands() {}
 
@@ -32,7 +32,7 @@ final class Commands {
     out.println("options:");
     out.println("  --conf FILE      JSON or YAML config (default: the command's file under conf/)");
     out.println("  --set key=value  override one config key (dotted for nested keys); repeatable");
-    out.println("  --master URL     Spark master for the embedded launcher (default local[*])");
+    out.println("  --master URL     Spark master (default local[*]; train with N ranks: local[N])");
     out.println("  --print-submit   print the equivalent spark-submit line and exit");
     out.println("  --max-documents N  eval: score the first N validation documents per table");
   }

@@ -124,14 +124,16 @@ public final class Launcher {
 
   private static void execute(Command c, CommandLine cl) throws Exception {
     c.check(cl);
-    if (!c.usesSpark()) {
+    if (!c.usesSpark(cl)) {
       c.run(cl, null);
       return;
     }
     // Stop only a session this call created on embedded Spark; never one that spark-submit or a
     // test harness owns.
     boolean embedded = !SparkSessions.masterChosen() && SparkSession.getDefaultSession().isEmpty();
-    SparkSession spark = SparkSessions.getOrCreate("flashlm-" + c.name(), cl.master());
+    String master = cl.master() != null || SparkSessions.masterChosen() ? cl.master()
+        : c.defaultMaster(cl);
+    SparkSession spark = SparkSessions.getOrCreate("flashlm-" + c.name(), master);
     StageProgress.attach(spark, System.err);
     try {
       c.run(cl, spark);

@@ -7,6 +7,7 @@ import flashlm.fs.HadoopFiles;
 import flashlm.infer.Embedding;
 import flashlm.jobs.CommandLine.UsageException;
 import flashlm.pipeline.DatasetPaths;
+import flashlm.pipeline.audit.History;
 import flashlm.report.Report;
 import flashlm.train.CheckpointDir;
 import flashlm.train.TrainConfig;
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 
@@ -25,8 +25,8 @@ import org.apache.spark.sql.SparkSession;
  * {@code flashlm quickstart}: the whole path in one command, on embedded Spark and local disk
  * (offline by default): {@code prepare} (ingest, train the 1024-token BPE, tokenize and pack),
  * {@code train} v6.1 under a time budget, {@code export} the packed model, {@code eval} it,
- * {@code generate} a story, draw the {@code report} (and {@code audit history} when this build
- * has that command), then print where everything is. Each step is the command of the same name
+ * {@code generate} a story, draw the {@code report}, {@code audit history} of the sequences
+ * table, then print where everything is. Each step is the command of the same name
  * (conf/quickstart.yaml says how); run again, it continues the same run: the tables are up to
  * date, and training resumes its finished run, which stops at once.
  */
@@ -95,7 +95,7 @@ public final class QuickstartCommand extends BaseCommand {
 
     step(err, 6, "report");
     Report.Result report = Report.write(hadoop, runDir);
-    audit(spark, err);
+    audit(spark, paths.sequences(), out, err);
 
     double secs = (System.nanoTime() - t0) / 1e9;
     out.printf(Locale.ROOT, "%nquickstart: done in %s: %d steps (%s), train loss %.3f%n",
@@ -108,6 +108,7 @@ public final class QuickstartCommand extends BaseCommand {
         {"checkpoints", runDir + " (ckpt-*.flm, config.json, metrics.jsonl)"},
         {"packed model", exported.primary() + size(hadoop, exported.primary())},
         {"evals table", evals},
+        {"runs registry", tc.runsTableOrDefault()},
         {"sample", sample},
         {"report", report.html() + "   <- open this first"}};
     for (String[] r : rows) {
@@ -118,17 +119,16 @@ public final class QuickstartCommand extends BaseCommand {
     return runDir;
   }
 
-  /** {@code audit history} when this build has an audit command; its failure is only noted. */
-  private static void audit(SparkSession spark, PrintStream err) {
-    Optional<Command> audit = Commands.ALL.stream().filter(c -> c.name().equals("audit"))
-        .findFirst();
-    if (audit.isEmpty()) {
-      return;
-    }
-    step(err, 7, "audit history");
+  /**
+   * {@code audit history} of the sequences table: every version, the job that wrote it, its
+   * source, tokenizer and counts. Its failure is only noted: the run's artefacts are all there.
+   */
+  private static void audit(SparkSession spark, String table, PrintStream out, PrintStream err) {
+    step(err, 7, "audit history " + table);
     try {
-      audit.get().run(CommandLine.parse("audit", new String[] {"history"}), spark);
-    } catch (Exception e) {
+      History.run(spark, table).print(out);
+      out.flush();
+    } catch (RuntimeException e) {
       err.println("quickstart: audit history failed: " + Launcher.describe(e));
     }
   }

@@ -22,7 +22,8 @@ import org.apache.spark.sql.SparkSession;
  * time and an ETA from the tasks still to run at the pace of those done.
  *
  * <pre>
- * spark: tokenize: encode, pack and count (stage 7): 6/8 tasks, 412,310 rows 25.3 MB in, 2,019 rows 4.1 MB out, 12s, eta 4s
+ * spark: tokenize: encode, pack and count (stage 7): 6/8 tasks, 412,310 rows 25.3 MB in,
+ *     2,019 rows 4.1 MB out, 12s, eta 4s
  * </pre>
  */
 final class StageProgress extends SparkListener {

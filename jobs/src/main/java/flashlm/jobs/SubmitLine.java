@@ -18,8 +18,9 @@ final class SubmitLine {
     // Configs may say ${FLASHLM_HOME}/...; in client mode the driver sees this environment.
     parts.add("FLASHLM_HOME=" + quote(home().toString()) + " spark-submit");
     parts.add("--class " + command.mainClass());
-    if (cl.master() != null) {
-      parts.add("--master " + quote(cl.master()));
+    String master = cl.master() != null ? cl.master() : command.defaultMaster(cl);
+    if (master != null) {
+      parts.add("--master " + quote(master));
     }
     parts.add("--deploy-mode client");
     parts.add("--packages io.delta:delta-spark_" + JvmFlags.build("scala.binary") + ":"
@@ -29,6 +30,9 @@ final class SubmitLine {
       if (!e.getKey().equals("spark.master") && !e.getKey().equals("spark.app.name")) {
         parts.add("--conf " + quote(e.getKey() + "=" + e.getValue()));
       }
+    }
+    for (Map.Entry<String, String> e : command.submitSettings(cl).entrySet()) {
+      parts.add("--conf " + quote(e.getKey() + "=" + e.getValue()));
     }
     parts.add("--conf " + quote("spark.driver.extraJavaOptions=" + JvmFlags.offline()));
     parts.add(quote(jarPath()));

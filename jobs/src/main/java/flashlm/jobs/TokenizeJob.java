@@ -30,8 +30,13 @@ public final class TokenizeJob extends DatasetJob {
 
   static DeltaWrites.Result run(SparkSession spark, DatasetConfig cfg) {
     DeltaWrites.Result r = Tokenize.run(spark, cfg.paths(), cfg.tokenize(), cfg.download());
-    System.err.printf("tokenize: %s version %d %s%n", r.table(), r.version(),
-        r.committed() ? "written" : "unchanged (these documents and settings are its latest version)");
+    System.err.printf(
+        "tokenize: %s version %d %s%n",
+        r.table(),
+        r.version(),
+        r.committed()
+            ? "written"
+            : "unchanged (these documents and settings are its latest version)");
     for (Map.Entry<String, DatasetManifest.SplitCounts> e : r.manifest().counts().entrySet()) {
       DatasetManifest.SplitCounts c = e.getValue();
       System.err.printf("tokenize:   %-10s %,d documents, %,d tokens, %,d rows of %d%n", e.getKey(),

@@ -50,4 +50,33 @@ class TrainCommandsTest {
         "checkpoint=" + dir.resolve("none"), "--set", "out=" + dir.resolve("hf")));
     assertTrue(err().contains("checkpoint not found"), err());
   }
+
+  @Test
+  void aDistributedRunUsesSparkOnALocalMasterWithASlotPerRank() {
+    Command train = Commands.find("train");
+    CommandLine two = CommandLine.parse("train", new String[] {"--conf", "../conf/v7-ts.json",
+        "--set", "distributed.world_size=2"});
+    assertTrue(train.usesSpark(two));
+    assertEquals("local[2]", train.defaultMaster(two));
+    CommandLine one = CommandLine.parse("train", new String[] {"--conf", "../conf/v7-ts.json"});
+    assertTrue(!train.usesSpark(one));
+    assertEquals(null, train.defaultMaster(one));
+  }
+
+  @Test
+  void printSubmitOfADistributedRunIsTheSameBarrierJob() {
+    assertEquals(0, run("train", "--conf", "../conf/v7-ts.json", "--set",
+        "distributed.world_size=2", "--print-submit"));
+    String line = out.toString(StandardCharsets.UTF_8);
+    assertTrue(line.contains("--class flashlm.jobs.TrainCommand"), line);
+    assertTrue(line.contains("--master 'local[2]'"), line);
+    assertTrue(line.contains("--conf spark.dynamicAllocation.enabled=false"), line);
+    assertTrue(line.contains("--set distributed.world_size=2"), line);
+    out.reset();
+    assertEquals(0, run("train", "--conf", "../conf/v7-ts.json", "--set",
+        "distributed.world_size=4", "--set", "distributed.threads_per_rank=8", "--master",
+        "yarn", "--print-submit"));
+    line = out.toString(StandardCharsets.UTF_8);
+    assertTrue(line.contains("--master yarn") && line.contains("--conf spark.task.cpus=8"), line);
+  }
 }

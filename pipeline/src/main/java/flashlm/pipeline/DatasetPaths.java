@@ -1,16 +1,17 @@
 package flashlm.pipeline;
 
 /**
- * Where a dataset's files and tables live, under one root (a local path, {@code s3a://bucket/prefix}
- * or any Hadoop filesystem URI). Every path the pipeline reads or writes comes from here.
+ * Where a dataset's files and tables live, under one root (a local path, {@code
+ * s3a://bucket/prefix} or any Hadoop filesystem URI). Every path the pipeline reads or writes comes
+ * from here.
  *
  * <pre>
  * ROOT/raw/                 downloaded source files, laid out as in the source repo
- * ROOT/raw/_flashlm_download.json   the download manifest (see flashlm.pipeline.hub.DownloadManifest)
+ * ROOT/raw/_flashlm_download.json   the download manifest (flashlm.pipeline.hub.DownloadManifest)
  * ROOT/documents/           Delta table of documents
  * ROOT/sequences/           Delta table of packed token sequences (flashlm.table.SequencesTable)
  * ROOT/tokenizer/tokenizer.json     a tokenizer trained by train-tokenizer
- * ROOT/tokenizers/OWNER/NAME/       a tokenizer downloaded from the hub (tokenizer: hf://OWNER/NAME)
+ * ROOT/tokenizers/OWNER/NAME/       a tokenizer downloaded from the hub (hf://OWNER/NAME)
  * </pre>
  */
 public record DatasetPaths(String root) {

@@ -20,15 +20,19 @@ import io.delta.kernel.types.StructField;
 import io.delta.kernel.types.StructType;
 import io.delta.kernel.utils.CloseableIterator;
 import io.delta.kernel.utils.FileStatus;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -96,13 +100,96 @@ public record DeltaSnapshot(String table, long version, StructType schema,
           + "': the trainer reads the data files' columns by name; rewrite the table without"
           + " column mapping");
     }
+    List<DataFile> files;
     try {
-      return new DeltaSnapshot(table, snapshot.getVersion(), snapshot.getSchema(),
-          snapshot.getPartitionColumnNames(), properties, files(engine, snapshot, where));
+      files = files(engine, snapshot, where);
     } catch (KernelException | IllegalStateException | UnsupportedOperationException e) {
       throw new IllegalArgumentException(where + ": cannot list the data files: "
           + e.getMessage(), e);
     }
+    List<Path> gone = missing(conf, files, where);
+    if (!gone.isEmpty()) {
+      throw new IllegalArgumentException(where + " cannot be read: " + gone.size() + " of its "
+          + files.size() + " data files are gone (removed by VACUUM, or by hand), such as "
+          + gone.get(0) + "; " + oldestReadable(conf, engine, table, snapshot.getVersion()));
+    }
+    return new DeltaSnapshot(table, snapshot.getVersion(), snapshot.getSchema(),
+        snapshot.getPartitionColumnNames(), properties, files);
+  }
+
+  /**
+   * The files of {@code files} that are no longer in storage. VACUUM deletes the data files of
+   * old versions and leaves their log, so a version can list files that are gone; each directory
+   * the files lie in is listed once (a few listings per table, not one request per file).
+   */
+  static List<Path> missing(Configuration conf, List<DataFile> files, String where) {
+    Map<Path, Set<String>> present = new HashMap<>();
+    List<Path> gone = new ArrayList<>();
+    for (DataFile f : files) {
+      Set<String> names = present.computeIfAbsent(f.path().getParent(), d -> list(conf, d, where));
+      if (!names.contains(f.path().getName())) {
+        gone.add(f.path());
+      }
+    }
+    return gone;
+  }
+
+  private static Set<String> list(Configuration conf, Path dir, String where) {
+    try {
+      Set<String> names = new HashSet<>();
+      for (org.apache.hadoop.fs.FileStatus st : dir.getFileSystem(conf).listStatus(dir)) {
+        names.add(st.getPath().getName());
+      }
+      return names;
+    } catch (FileNotFoundException e) {
+      return Set.of();
+    } catch (IOException e) {
+      throw new UncheckedIOException(where + ": cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Names the oldest version of {@code table} whose files are all present, trying the versions
+   * whose commits are still in the log from the oldest up (on a table written by whole-table
+   * replaces, as the pipeline's are, the readable versions are the newest ones).
+   */
+  private static String oldestReadable(Configuration conf, Engine engine, String table,
+      long refused) {
+    Table t = Table.forPath(engine, table);
+    long latest = latestVersion(engine, table);
+    for (long v : logVersions(conf, table)) {
+      if (v == refused || v > latest) {
+        continue;
+      }
+      try {
+        Snapshot s = t.getSnapshotAsOfVersion(engine, v);
+        String at = "Delta table " + table + " version " + v;
+        if (missing(conf, files(engine, s, at), at).isEmpty()) {
+          return "the oldest version still readable is " + v + " (the latest is " + latest + ")";
+        }
+      } catch (RuntimeException e) {
+        // not reconstructable from the log that is left: try the next one
+      }
+    }
+    return "no version of the table has all its files (the latest is " + latest + ")";
+  }
+
+  /** The versions that have a commit file in the log, ascending. */
+  private static List<Long> logVersions(Configuration conf, String table) {
+    Path log = new Path(table, "_delta_log");
+    List<Long> versions = new ArrayList<>();
+    try {
+      for (org.apache.hadoop.fs.FileStatus st : log.getFileSystem(conf).listStatus(log)) {
+        String name = st.getPath().getName();
+        if (name.matches("\\d{20}\\.json")) {
+          versions.add(Long.parseLong(name.substring(0, 20)));
+        }
+      }
+    } catch (IOException e) {
+      return List.of();
+    }
+    Collections.sort(versions);
+    return versions;
   }
 
   /** The partition value of {@code column} of each file, as an int; names the file if not one. */

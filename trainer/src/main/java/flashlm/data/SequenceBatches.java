@@ -63,8 +63,15 @@ public final class SequenceBatches {
     shuffle = b.shuffle;
     totalRows = blocks.stream().mapToLong(TokenBlock::rows).sum();
     if (totalRows == 0) {
-      throw new IllegalArgumentException(context + " holds no rows (the rank owns shards s with s % "
-          + b.worldSize + " == " + b.rank + " of " + snapshot.numShards() + ")");
+      throw new IllegalArgumentException(
+          context
+              + " holds no rows (the rank owns shards s with s % "
+              + b.worldSize
+              + " == "
+              + b.rank
+              + " of "
+              + snapshot.numShards()
+              + ")");
     }
     if (totalRows < batch) {
       throw new IllegalArgumentException(context + " holds " + totalRows + " rows, fewer than one"

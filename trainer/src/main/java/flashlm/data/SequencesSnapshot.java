@@ -24,8 +24,10 @@ public final class SequencesSnapshot {
   private final int seqLen;
   private final int vocabSize;
   private final int numShards;
+
   /** Row groups by "split/rank/worldSize": footers are read once per snapshot. */
-  private final Map<String, List<TokenBlock>> blocks = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, List<TokenBlock>> blocks =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private SequencesSnapshot(Configuration conf, DeltaSnapshot delta) {
     this.conf = conf;

@@ -88,7 +88,8 @@ record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long r
     try (ParquetFileReader reader = TokenBlock.open(conf, file)) {
       MessageType schema = reader.getFooter().getFileMetaData().getSchema();
       ColumnDescriptor column = tokensColumn(schema, where);
-      MessageType projection = new MessageType(schema.getName(), schema.getType(SequencesTable.TOKENS));
+      MessageType projection =
+          new MessageType(schema.getName(), schema.getType(SequencesTable.TOKENS));
       reader.setRequestedSchema(projection);
       PageReadStore pages = reader.readRowGroup(rowGroup);
       if (pages == null || pages.getRowCount() != groupRows) {

@@ -155,7 +155,8 @@ public final class Exporter {
             layout.get(ParamLayout.alphaName(t.name())).offset())));
       }
       if ((spec.arch() == ModelSpec.Arch.TRANSFORMER)
-          && (t.name().endsWith("self_attn.q_proj.weight") || t.name().endsWith("self_attn.k_proj.weight"))) {
+          && (t.name().endsWith("self_attn.q_proj.weight")
+              || t.name().endsWith("self_attn.k_proj.weight"))) {
         data = interleavedToHalves(data, spec.nHeads(), spec.headDim(), t.shape()[1]);
       }
       tensors.add(new Safetensors.Tensor(t.name(), t.shape(), data));

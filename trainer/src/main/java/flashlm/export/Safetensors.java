@@ -76,7 +76,8 @@ public final class Safetensors {
       head.put((byte) ' ');
     }
     out.write(head.array());
-    ByteBuffer chunk = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer chunk =
+        ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
     FloatBuffer view = chunk.asFloatBuffer();
     for (Tensor t : tensors) {
       FloatBuffer src = t.data().duplicate();

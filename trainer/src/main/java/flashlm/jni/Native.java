@@ -268,7 +268,10 @@ public final class Native {
     return inferCreate0(handle, spec, specReals, emb, packed);
   }
 
-  /** Frees an inference model (0 is a no-op; one already freed is {@link NativeException#ESTATE}). */
+  /**
+   * Frees an inference model (0 is a no-op; one already freed is {@link
+   * NativeException#ESTATE}).
+   */
   public static native int inferFree(long handle);
 
   /** out[0] = the tokens in the model's cache. */
@@ -354,4 +357,13 @@ public final class Native {
   private static native int sumSquares0(FloatBuffer buf, long offset, long count, double[] out);
 
   private static native int scale0(FloatBuffer buf, long offset, long count, float factor);
+
+  /**
+   * Pins the calling thread and the OpenMP threads of its parallel regions (the team of {@link
+   * #numThreads()} threads that native calls from this thread run on) to the given cpu ids, any
+   * of which each thread may use: a rank of a data-parallel run stays on its NUMA node. Set the
+   * thread count first. Linux only; {@link NativeException#EINVAL} for an empty list or an id
+   * outside [0, 1024), {@link NativeException#ESTATE} with the OS's reason when it refuses.
+   */
+  public static native int pinThreads(int[] cpus);
 }

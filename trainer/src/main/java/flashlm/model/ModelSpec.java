@@ -5,8 +5,8 @@ import flashlm.config.ConfigEnum;
 import flashlm.config.ConfigException;
 
 /**
- * The architecture of a model: what the native model, the Java reference model, checkpoints and
- * the safetensors export agree on. Read from the {@code model} section of a training config.
+ * The architecture of a model: what the native model, the Java reference model, checkpoints and the
+ * safetensors export agree on. Read from the {@code model} section of a training config.
  *
  * <p>{@code arch = "transformer"}: v7 "ECLIPSE" (and the float baseline with {@code quant =
  * "none"}): tied float embedding, {@code n_layers} x [RMSNorm, Q/K/V, RoPE, causal attention, O,
@@ -21,18 +21,19 @@ import flashlm.config.ConfigException;
  * @param nHeads attention heads, transformer only (n_heads); head dim = d_model / n_heads
  * @param ffnDim hidden size of the feed-forward (ffn_dim)
  * @param seqLen context length the model is trained at (seq_len)
- * @param quant "ternary" (BitNet b1.58 BitLinear: absmean ternary weights, per-token int8
- *     absmax activations, straight-through estimator) or "none" (plain fp32 linears)
+ * @param quant "ternary" (BitNet b1.58 BitLinear: absmean ternary weights, per-token int8 absmax
+ *     activations, straight-through estimator) or "none" (plain fp32 linears)
  * @param learnableAlpha FlashLM's learnable per-layer output scale (learnable_alpha), default
- *     false, the BitNet b1.58 reference recipe: when true every linear gets one fp32 scalar,
- *     {@code y = alpha * linear(x)}, initialised to 1, without weight decay. It applies to plain
- *     fp32 linears too ({@code quant = "none"}), where it only reparametrises W (though not under
- *     AdamW and weight decay), so that a float baseline can train with exactly the parameters of
- *     its ternary twin. The export folds it into the weights ({@code W' = alpha W}), exactly:
- *     see {@link flashlm.export.Exporter}
+ *     false, the BitNet b1.58 reference recipe: when true every linear gets one fp32 scalar, {@code
+ *     y = alpha * linear(x)}, initialised to 1, without weight decay. It applies to plain fp32
+ *     linears too ({@code quant = "none"}), where it only reparametrises W (though not under AdamW
+ *     and weight decay), so that a float baseline can train with exactly the parameters of its
+ *     ternary twin. The export folds it into the weights ({@code W' = alpha W}), exactly: see
+ *     {@link flashlm.export.Exporter}
  * @param ropeTheta RoPE base (rope_theta), default 10000
  * @param normEps RMSNorm epsilon (norm_eps), default 1e-5
- * @param initStd std of the normal initialisation of matrices and embedding (init_std), default 0.02
+ * @param initStd std of the normal initialisation of matrices and embedding (init_std), default
+ *     0.02
  */
 public record ModelSpec(
     Arch arch,

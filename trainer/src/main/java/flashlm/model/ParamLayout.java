@@ -1,6 +1,5 @@
 package flashlm.model;
 
-import flashlm.model.ModelSpec;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;

@@ -1,6 +1,5 @@
 package flashlm.model;
 
-import flashlm.model.ModelSpec;
 import java.nio.FloatBuffer;
 
 /**

@@ -5,8 +5,19 @@ import java.nio.FloatBuffer;
 /** The portable fp32 update kernels; see {@link Kernels}. */
 final class JavaKernels implements Kernels {
   @Override
-  public void adamw(FloatBuffer params, FloatBuffer grads, FloatBuffer m, FloatBuffer v, long offset,
-      long count, float lr, float beta1, float beta2, float eps, float weightDecay, long step) {
+  public void adamw(
+      FloatBuffer params,
+      FloatBuffer grads,
+      FloatBuffer m,
+      FloatBuffer v,
+      long offset,
+      long count,
+      float lr,
+      float beta1,
+      float beta2,
+      float eps,
+      float weightDecay,
+      long step) {
     float bc1 = (float) (1 - Math.pow(beta1, step));
     float bc2 = (float) (1 - Math.pow(beta2, step));
     int end = Math.toIntExact(offset + count);

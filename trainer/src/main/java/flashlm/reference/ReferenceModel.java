@@ -10,14 +10,15 @@ import flashlm.model.ParamLayout;
  * gradient, and to run the trainer's tests without native code.
  *
  * <p>BitLinear (quant "ternary"): the weight is dequantized to {@code s*clamp(round(W/s),-1,1)},
- * {@code s = max(mean|W|, 1e-5)}, the input per token to {@code clamp(round(x*127/g),-128,127)*g/127},
- * {@code g = max(max|x|, 1e-5)}; the output is their product, equal to the integer product
- * rescaled by {@code s*g/127}. The backward is the straight-through estimator: {@code dX = dY W_deq},
- * {@code dW = dY^T X_deq}. Rounding is half-to-even ({@link Math#rint}, as PyTorch's round).
+ * {@code s = max(mean|W|, 1e-5)}, the input per token to {@code
+ * clamp(round(x*127/g),-128,127)*g/127}, {@code g = max(max|x|, 1e-5)}; the output is their
+ * product, equal to the integer product rescaled by {@code s*g/127}. The backward is the
+ * straight-through estimator: {@code dX = dY W_deq}, {@code dW = dY^T X_deq}. Rounding is
+ * half-to-even ({@link Math#rint}, as PyTorch's round).
  *
- * <p>With learnable alpha every linear's output is scaled by its alpha: {@code y = alpha z},
- * {@code z = X W^T} (dequantized operands if ternary); its backward is {@code dalpha = sum(dY z)}
- * and the linear's backward above with {@code alpha dY}.
+ * <p>With learnable alpha every linear's output is scaled by its alpha: {@code y = alpha z}, {@code
+ * z = X W^T} (dequantized operands if ternary); its backward is {@code dalpha = sum(dY z)} and the
+ * linear's backward above with {@code alpha dY}.
  */
 public final class ReferenceModel {
   private final ModelSpec spec;
@@ -54,7 +55,9 @@ public final class ReferenceModel {
     return grads;
   }
 
-  /** Mean cross-entropy over tokens (batch, seq_len+1); fills {@code logits} (B*T, V) if not null. */
+  /**
+   * Mean cross-entropy over tokens (batch, seq_len+1); fills {@code logits} (B*T, V) if not null.
+   */
   public double forward(int[] tokens, int batch, double[] logits) {
     return run(tokens, batch, false, logits);
   }
@@ -74,8 +77,8 @@ public final class ReferenceModel {
     int v = spec.vocabSize();
     int n = batch * t;
     if (tokens.length < batch * (t + 1)) {
-      throw new IllegalArgumentException("tokens holds " + tokens.length + " ids, need batch*(seq_len+1) = "
-          + batch * (t + 1));
+      throw new IllegalArgumentException(
+          "tokens holds " + tokens.length + " ids, need batch*(seq_len+1) = " + batch * (t + 1));
     }
     int[] inputs = new int[n];
     int[] targets = new int[n];
@@ -89,7 +92,8 @@ public final class ReferenceModel {
     double[] x = new double[n * c];
     for (int i = 0; i < n; i++) {
       if (inputs[i] < 0 || inputs[i] >= v) {
-        throw new IllegalArgumentException("token id " + inputs[i] + " outside the vocabulary of " + v);
+        throw new IllegalArgumentException(
+            "token id " + inputs[i] + " outside the vocabulary of " + v);
       }
       System.arraycopy(params, emb + inputs[i] * c, x, i * c, c);
     }

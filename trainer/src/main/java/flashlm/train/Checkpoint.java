@@ -183,13 +183,14 @@ public final class Checkpoint {
   }
 
   /**
-   * Reads {@code path} into {@code params} (P values from index 0) and, unless null, {@code
-   * state} (S values), checking the checksum.
+   * Reads {@code path} into {@code params} (P values from index 0) and, unless null, {@code state}
+   * (S values), checking the checksum.
    *
    * @throws IllegalArgumentException naming the file and what to do when it is not a checkpoint,
    *     has another format version, is truncated or corrupt, or does not fit the buffers
    */
-  public static Header read(Configuration conf, String path, FloatBuffer params, FloatBuffer state) {
+  public static Header read(
+      Configuration conf, String path, FloatBuffer params, FloatBuffer state) {
     return read(conf, path, params, state, true);
   }
 
@@ -291,7 +292,8 @@ public final class Checkpoint {
         throw new IllegalArgumentException(path + " is incomplete: " + ZERO_TAIL + "; use an"
             + " earlier checkpoint (--resume skips it)");
       }
-      if (tail.getInt() != expected || !Arrays.equals(Arrays.copyOfRange(tail.array(), 4, 8), END)) {
+      if (tail.getInt() != expected
+          || !Arrays.equals(Arrays.copyOfRange(tail.array(), 4, 8), END)) {
         throw new IllegalArgumentException(path + " is corrupt (checksum mismatch): it is"
             + " complete, but its bytes changed after it was written. Check the storage; to go on,"
             + " move it out of the directory and --resume continues from the previous checkpoint");

@@ -60,8 +60,8 @@ public final class CheckpointDir {
     try {
       this.dir = p.getFileSystem(conf).makeQualified(p); // listings return qualified paths
     } catch (IOException e) {
-      throw new UncheckedIOException("no filesystem for checkpoint.dir " + dir + ": " + e.getMessage(),
-          e);
+      throw new UncheckedIOException(
+          "no filesystem for checkpoint.dir " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -147,7 +147,8 @@ public final class CheckpointDir {
    */
   public String setAside(Incomplete c) {
     Path from = new Path(c.path());
-    Path to = new Path(from.getParent(), from.getName() + ".incomplete." + System.currentTimeMillis());
+    Path to =
+        new Path(from.getParent(), from.getName() + ".incomplete." + System.currentTimeMillis());
     try {
       if (!from.getFileSystem(conf).rename(from, to)) {
         throw new IOException("rename to " + to + " failed");
@@ -175,8 +176,8 @@ public final class CheckpointDir {
         }
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete old checkpoints in " + dir + ": " + e.getMessage(),
-          e);
+      throw new UncheckedIOException(
+          "cannot delete old checkpoints in " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -204,7 +205,8 @@ public final class CheckpointDir {
     } catch (FileNotFoundException e) {
       return List.of();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot list checkpoints in " + dir + ": " + e.getMessage(), e);
+      throw new UncheckedIOException(
+          "cannot list checkpoints in " + dir + ": " + e.getMessage(), e);
     }
   }
 

@@ -57,7 +57,11 @@ final class LrSchedule {
       lr = step < decayStart ? peak
           : peak + (minLr - peak) * (double) (step - decayStart) / (maxSteps - decayStart);
     } else {
-      lr = minLr + (peak - minLr) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, (double) step / maxSteps)));
+      lr =
+          minLr
+              + (peak - minLr)
+                  * 0.5
+                  * (1 + Math.cos(Math.PI * Math.min(1.0, (double) step / maxSteps)));
     }
     if (step < config.warmup()) {
       lr = Math.min(lr, peak * (step + 1) / config.warmup());

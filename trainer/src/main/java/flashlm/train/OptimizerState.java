@@ -25,8 +25,10 @@ public final class OptimizerState {
     this.kernels = kernels;
     int p = Math.toIntExact(layout.size());
     int slots = config.adamw() ? 2 : 1;
-    state = ByteBuffer.allocateDirect(Math.multiplyExact(p * slots, 4)).order(ByteOrder.nativeOrder())
-        .asFloatBuffer();
+    state =
+        ByteBuffer.allocateDirect(Math.multiplyExact(p * slots, 4))
+            .order(ByteOrder.nativeOrder())
+            .asFloatBuffer();
     first = state.slice(0, p);
     second = config.adamw() ? state.slice(p, p) : null;
   }
@@ -45,8 +47,19 @@ public final class OptimizerState {
     for (ParamLayout.Tensor t : layout.tensors()) {
       float wd = t.decay() ? config.weightDecay().floatValue() : 0f;
       if (config.adamw()) {
-        kernels.adamw(params, grads, first, second, t.offset(), t.size(), (float) lr,
-            config.beta1().floatValue(), config.beta2().floatValue(), config.eps().floatValue(), wd, step);
+        kernels.adamw(
+            params,
+            grads,
+            first,
+            second,
+            t.offset(),
+            t.size(),
+            (float) lr,
+            config.beta1().floatValue(),
+            config.beta2().floatValue(),
+            config.eps().floatValue(),
+            wd,
+            step);
       } else {
         kernels.sgdMomentum(params, grads, first, t.offset(), t.size(), (float) lr,
             config.momentum().floatValue(), wd);

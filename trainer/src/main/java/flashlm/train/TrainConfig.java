@@ -6,7 +6,6 @@ import flashlm.config.ConfigException;
 import flashlm.dist.CommBackend;
 import flashlm.model.ModelSpec;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -34,6 +33,9 @@ import java.util.regex.Pattern;
  *     model, for tests), default "native"
  * @param distributed data-parallel training over several ranks (a Spark barrier stage); absent
  *     or {@code world_size: 1} for one process
+ * @param runsTable the runs registry (runs_table): a Delta table to which every run appends one
+ *     row saying what it trained on and how it ended (see {@link flashlm.table.RunsTable});
+ *     local path or URI, default {@code runs} beside {@code data.table}
  */
 public record TrainConfig(
     ModelSpec model,
@@ -49,7 +51,8 @@ public record TrainConfig(
     Checkpointing checkpoint,
     Log log,
     Backend backend,
-    Distributed distributed) {
+    Distributed distributed,
+    String runsTable) {
 
   /** Which model and update kernels run: the C ones or the double-precision Java reference. */
   public enum Backend implements ConfigEnum {
@@ -99,6 +102,14 @@ public record TrainConfig(
     log = log == null ? new Log(null, null) : log;
     backend = backend == null ? Backend.NATIVE : backend;
     distributed = distributed == null ? Distributed.single() : distributed;
+    if (runsTable != null && runsTable.isBlank()) {
+      throw ConfigException.badValue("runs_table", "''", "a path or URI, or leave it unset");
+    }
+  }
+
+  /** Where this run's row goes: {@code runs_table}, else {@code runs} beside the table. */
+  public String runsTableOrDefault() {
+    return runsTable != null ? runsTable : flashlm.table.RunsTable.beside(data.table());
   }
 
   /** The time budget, or null when the run is limited by {@code max_steps} only. */
@@ -156,7 +167,8 @@ public record TrainConfig(
         throw ConfigException.missing("data.table");
       }
       if (version != null && version < 0) {
-        throw ConfigException.badValue("data.version", version, "a Delta version >= 0, or absent for latest");
+        throw ConfigException.badValue(
+            "data.version", version, "a Delta version >= 0, or absent for latest");
       }
       if (batchSize == null) {
         throw ConfigException.missing("data.batch_size");
@@ -169,10 +181,12 @@ public record TrainConfig(
         throw ConfigException.badValue("data.grad_accum", gradAccum, "a positive integer");
       }
       trainSplit = trainSplit == null ? flashlm.table.SequencesTable.TRAIN : trainSplit;
-      validationSplit = validationSplit == null ? flashlm.table.SequencesTable.VALIDATION : validationSplit;
+      validationSplit =
+          validationSplit == null ? flashlm.table.SequencesTable.VALIDATION : validationSplit;
       shuffleWindow = shuffleWindow == null ? 1L << 24 : shuffleWindow;
       if (shuffleWindow <= 0) {
-        throw ConfigException.badValue("data.shuffle_window", shuffleWindow, "a positive number of tokens");
+        throw ConfigException.badValue(
+            "data.shuffle_window", shuffleWindow, "a positive number of tokens");
       }
     }
   }
@@ -217,7 +231,8 @@ public record TrainConfig(
         throw ConfigException.badValue("optimizer.lr", lr, "a positive number");
       }
       if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-        throw ConfigException.badValue("optimizer.beta1/beta2", beta1 + "/" + beta2, "numbers in [0, 1)");
+        throw ConfigException.badValue(
+            "optimizer.beta1/beta2", beta1 + "/" + beta2, "numbers in [0, 1)");
       }
       if (!(eps > 0)) {
         throw ConfigException.badValue("optimizer.eps", eps, "a positive number");
@@ -276,7 +291,8 @@ public record TrainConfig(
       }
       decayFraction = decayFraction == null ? 0.2 : decayFraction;
       if (!(decayFraction >= 0 && decayFraction <= 1)) {
-        throw ConfigException.badValue("schedule.decay_fraction", decayFraction, "a number in [0, 1]");
+        throw ConfigException.badValue(
+            "schedule.decay_fraction", decayFraction, "a number in [0, 1]");
       }
       minLr = minLr == null ? 0.0 : minLr;
       if (!(minLr >= 0)) {

@@ -6,19 +6,22 @@ import java.io.PrintStream;
 import java.util.Locale;
 
 /**
- * The trainer's console lines and metrics records ({@link MetricsFile}: JSON lines, a resumed
- * run continuing the same file). Only rank 0 writes; on other ranks every method does nothing.
+ * The trainer's console lines and metrics records ({@link MetricsFile}: JSON lines, a resumed run
+ * continuing the same file). Only rank 0 writes; on other ranks every method does nothing.
  *
  * <pre>
- * {"type":"attempt","attempt":1,"start":"2026-12-05T10:00:00Z","step":0,"resumed_from":null,"world_size":2}
- * {"type":"train","step":120,"loss":5.12,"lr":0.003,"grad_norm":0.81,"tokens":491520,"tokens_per_s":12345.6,"elapsed_s":39.8,"comm_s":0.41}
+ * (one record per line; wrapped here)
+ * {"type":"attempt","attempt":1,"start":"2026-12-05T10:00:00Z","step":0,"resumed_from":null,
+ *  "world_size":2}
+ * {"type":"train","step":120,"loss":5.12,"lr":0.003,"grad_norm":0.81,"tokens":491520,
+ *  "tokens_per_s":12345.6,"elapsed_s":39.8,"comm_s":0.41}
  * {"type":"eval","step":200,"val_loss":4.98,"tokens":819200,"elapsed_s":66.1}
  * {"type":"stop","step":400,"reason":"max_steps","loss":4.71,"val_loss":4.80,"checkpoint":"..."}
  * {"type":"failure","attempt":2,"step":130,"error":"..."}
  * </pre>
  *
- * <p>{@code comm_s} is the time this rank spent in the gradient allreduce since the previous
- * train record (waiting for slower ranks included).
+ * <p>{@code comm_s} is the time this rank spent in the gradient allreduce since the previous train
+ * record (waiting for slower ranks included).
  */
 final class TrainLog implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();

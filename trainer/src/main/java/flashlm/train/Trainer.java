@@ -67,6 +67,7 @@ public final class Trainer {
   private final LongSupplier clock;
   private final long stopAt;
   private final boolean stopOnSignal;
+  private final boolean takeLock;
   private final TrainLog log;
   /** Updates done so far in this attempt's loop, for the failure record. */
   private long currentStep;
@@ -79,6 +80,7 @@ public final class Trainer {
     clock = b.clock;
     stopAt = b.stopAt;
     stopOnSignal = b.stopOnSignal;
+    takeLock = b.takeLock;
     log = new TrainLog(b.out, collective.rank() == 0);
   }
 
@@ -129,7 +131,8 @@ public final class Trainer {
         : new CheckpointDir(conf, config.checkpoint().dir());
     // Rank 0 writes the directory, so it holds the lock, from before it reads the directory
     // until its last checkpoint is written.
-    try (LockFile lock = dir == null || collective.rank() != 0 ? null : dir.lock(log::info)) {
+    try (LockFile lock = dir == null || collective.rank() != 0 || !takeLock ? null
+        : dir.lock(log::info)) {
       return train(signal, dir, lock);
     }
   }
@@ -172,7 +175,7 @@ public final class Trainer {
       if (dir != null && collective.rank() == 0) {
         dir.writeConfig(Configs.toJson(c));
       }
-      return loop.run();
+      return RunsRegistry.of(conf, c).record(collective, table, from, fromPath, dir, loop::run);
     }
   }
 
@@ -366,7 +369,8 @@ public final class Trainer {
     /** The final evaluation and checkpoint (none of the first on a signal), and the summary. */
     private Result finish(StopReason stop, double loss) {
       // On a signal the time left is the cluster manager's grace period: no final evaluation.
-      if (stop != StopReason.SIGNAL && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
+      if (stop != StopReason.SIGNAL
+          && (config.evalEvery() == 0 || step % config.evalEvery() != 0)) {
         evaluate();
       }
       if (dir != null && !dir.path(step).equals(lastCheckpoint)) {
@@ -416,7 +420,9 @@ public final class Trainer {
           window == null ? null : window.start(), window == null ? null : window.end(),
           window == null ? null : window.fromLr(), opt.type(), model.layout().tensors(),
           model.layout().size(), opt.state().capacity(), collective.worldSize(), positions);
-      lock.check(); // another trainer that raced this one for the directory stops here
+      if (lock != null) {
+        lock.check(); // another trainer that raced this one for the directory stops here
+      }
       Checkpoint.write(conf, path, h, model.params(), opt.state());
       dir.prune(config.checkpoint().keep());
       log.info("checkpoint " + path);
@@ -434,6 +440,7 @@ public final class Trainer {
     private LongSupplier clock = System::currentTimeMillis;
     private long stopAt = -1;
     private boolean stopOnSignal;
+    private boolean takeLock = true;
 
     private Builder(TrainConfig config) {
       this.config = config;
@@ -488,6 +495,16 @@ public final class Trainer {
      */
     public Builder optStopOnSignal(boolean stopOnSignal) {
       this.stopOnSignal = stopOnSignal;
+      return this;
+    }
+
+    /**
+     * Whether rank 0 holds {@code checkpoint.dir}'s lock for the run (default true). False when
+     * the caller holds it across several trainers of one run, as the Spark driver does over the
+     * attempts of a barrier stage (an executor that dies keeps no lock the next attempt needs).
+     */
+    public Builder optCheckpointLock(boolean takeLock) {
+      this.takeLock = takeLock;
       return this;
     }
 

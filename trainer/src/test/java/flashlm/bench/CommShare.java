@@ -61,13 +61,9 @@ public final class CommShare {
         base.model().vocabSize(), world, batch * 4, batch, 1);
     List<String> o = new ArrayList<>(overrides);
     o.addAll(List.of("data.table=" + tmp.resolve("table"), "max_steps=" + (steps + 1),
-        "time_budget=1000h", "eval_every=0", "eval_batches=0", "log.every=1000000",
-        "distributed.checksum_every=0"));
-    TrainConfig c = Configs.load(conf, TrainConfig.class, o);
-    c = new TrainConfig(c.model(), c.data(), c.optimizer(), c.schedule(), c.gradClip(),
-        c.maxSteps(), null, c.seed(), c.evalEvery(), c.evalBatches(), null, c.log(), c.backend(),
-        c.distributed());
-    TrainConfig run = c;
+        "time_budget=null", "checkpoint=null", "eval_every=0", "eval_batches=0",
+        "log.every=1000000", "distributed.checksum_every=0"));
+    TrainConfig run = Configs.load(conf, TrainConfig.class, o);
     int nThreads = threads;
     LocalRendezvous rv = new LocalRendezvous(world);
     Duration timeout = Duration.ofMinutes(10);

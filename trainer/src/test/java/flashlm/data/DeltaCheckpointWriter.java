@@ -23,51 +23,60 @@ import org.apache.parquet.schema.MessageTypeParser;
  * reader needs (Delta Kernel requires the non-null fields of each action), without statistics.
  */
 final class DeltaCheckpointWriter {
-  private static final MessageType SCHEMA = MessageTypeParser.parseMessageType("""
-      message spark_schema {
-        optional group txn { optional binary appId (STRING); optional int64 version; }
-        optional group add {
-          optional binary path (STRING);
-          optional group partitionValues (MAP) {
-            repeated group key_value { required binary key (STRING); optional binary value (STRING); }
-          }
-          optional int64 size;
-          optional int64 modificationTime;
-          optional boolean dataChange;
-          optional group deletionVector {
-            optional binary storageType (STRING);
-            optional binary pathOrInlineDv (STRING);
-            optional int32 offset;
-            optional int32 sizeInBytes;
-            optional int64 cardinality;
-          }
-        }
-        optional group remove { optional binary path (STRING); optional int64 deletionTimestamp; }
-        optional group metaData {
-          optional binary id (STRING);
-          optional group format {
-            optional binary provider (STRING);
-            optional group options (MAP) {
-              repeated group key_value {
-                required binary key (STRING);
-                optional binary value (STRING);
+  private static final MessageType SCHEMA =
+      MessageTypeParser.parseMessageType(
+          """
+          message spark_schema {
+            optional group txn { optional binary appId (STRING); optional int64 version; }
+            optional group add {
+              optional binary path (STRING);
+              optional group partitionValues (MAP) {
+                repeated group key_value {
+                  required binary key (STRING); optional binary value (STRING);
+                }
+              }
+              optional int64 size;
+              optional int64 modificationTime;
+              optional boolean dataChange;
+              optional group deletionVector {
+                optional binary storageType (STRING);
+                optional binary pathOrInlineDv (STRING);
+                optional int32 offset;
+                optional int32 sizeInBytes;
+                optional int64 cardinality;
               }
             }
-          }
-          optional binary schemaString (STRING);
-          optional group partitionColumns (LIST) {
-            repeated group list { optional binary element (STRING); }
-          }
-          optional group configuration (MAP) {
-            repeated group key_value {
-              required binary key (STRING);
-              optional binary value (STRING);
+            optional group remove {
+              optional binary path (STRING); optional int64 deletionTimestamp;
             }
-          }
-          optional int64 createdTime;
-        }
-        optional group protocol { optional int32 minReaderVersion; optional int32 minWriterVersion; }
-      }""");
+            optional group metaData {
+              optional binary id (STRING);
+              optional group format {
+                optional binary provider (STRING);
+                optional group options (MAP) {
+                  repeated group key_value {
+                    required binary key (STRING);
+                    optional binary value (STRING);
+                  }
+                }
+              }
+              optional binary schemaString (STRING);
+              optional group partitionColumns (LIST) {
+                repeated group list { optional binary element (STRING); }
+              }
+              optional group configuration (MAP) {
+                repeated group key_value {
+                  required binary key (STRING);
+                  optional binary value (STRING);
+                }
+              }
+              optional int64 createdTime;
+            }
+            optional group protocol {
+              optional int32 minReaderVersion; optional int32 minWriterVersion;
+            }
+          }\
+          """);
 
   private DeltaCheckpointWriter() {}
 
@@ -87,7 +96,9 @@ final class DeltaCheckpointWriter {
       m.addGroup("format").append("provider", "parquet").addGroup("options");
       m.append("schemaString", metaData.get("schemaString").asText());
       Group cols = m.addGroup("partitionColumns");
-      metaData.get("partitionColumns").forEach(c -> cols.addGroup("list").append("element", c.asText()));
+      metaData
+          .get("partitionColumns")
+          .forEach(c -> cols.addGroup("list").append("element", c.asText()));
       putMap(m.addGroup("configuration"), metaData.get("configuration"));
       m.append("createdTime", 0L);
       w.write(meta);

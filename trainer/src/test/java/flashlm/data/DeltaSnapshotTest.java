@@ -91,6 +91,28 @@ class DeltaSnapshotTest {
   }
 
   @Test
+  void aVersionWhoseFilesWereVacuumedIsRefusedNamingTheOldestReadableVersion() throws Exception {
+    SequencesFixture f = new SequencesFixture(dir.resolve("t"), SEQ);
+    String a0 = f.add("train", 0, SequencesFixture.randomRows(3, SEQ, 50, 1), 0);
+    f.commit(List.of(SequencesFixture.protocol(), f.metaData(50, 1), a0));
+    String a1 = f.add("train", 0, SequencesFixture.randomRows(2, SEQ, 50, 2), 0);
+    f.commit(List.of(a1, f.remove(a0)));
+    f.commit(List.of(f.add("validation", 0, SequencesFixture.randomRows(2, SEQ, 50, 3), 0)));
+    // what VACUUM does: the files only version 0 reads are deleted, the log stays
+    Files.delete(dir.resolve("t/train/shard=0/part-00000-c000.snappy.parquet".replace("train/",
+        "split=train/")));
+
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> DeltaSnapshot.load(f.conf(), f.table(), 0L));
+    assertTrue(e.getMessage().contains("Delta table " + f.table() + " version 0 cannot be read")
+        && e.getMessage().contains("1 of its 1 data files are gone")
+        && e.getMessage().contains("part-00000-c000.snappy.parquet")
+        && e.getMessage().contains("the oldest version still readable is 1 (the latest is 2)"),
+        e.getMessage());
+    assertEquals(2, DeltaSnapshot.load(f.conf(), f.table(), null).files().size());
+  }
+
+  @Test
   void clearErrorsForAMissingTableAndAMissingVersion() {
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
         () -> DeltaSnapshot.load(new Configuration(), dir.resolve("nope").toString(), null));

@@ -21,10 +21,14 @@ class SequenceBatchesTest {
   @TempDir
   Path dir;
 
-  /** Row {@code id} (shard * 1000 + row) holds {@code id * 100 + col}: each id says where it came from. */
+  /**
+   * Row {@code id} (shard * 1000 + row) holds {@code id * 100 + col}: each id says where it came
+   * from.
+   */
   private SequencesFixture table(int shards, int rows, int rowsPerGroup) {
     SequencesFixture f = new SequencesFixture(dir.resolve("t"), SEQ);
-    List<String> actions = new ArrayList<>(List.of(SequencesFixture.protocol(), f.metaData(1 << 20, shards)));
+    List<String> actions =
+        new ArrayList<>(List.of(SequencesFixture.protocol(), f.metaData(1 << 20, shards)));
     for (int s = 0; s < shards; s++) {
       actions.add(f.add("train", s, SequencesFixture.rows(s, rows, SEQ, (id, c) -> id * 100 + c),
           rowsPerGroup));
@@ -97,8 +101,10 @@ class SequenceBatchesTest {
     int perEpoch = 30 / 5;
     for (long window : new long[] {8 * W, 1L << 20}) { // several windows, and one
       List<Integer> a = take(loader(f, 5).optSeed(7).optWindowTokens(window).build(), 2 * perEpoch);
-      List<Integer> again = take(loader(f, 5).optSeed(7).optWindowTokens(window).build(), 2 * perEpoch);
-      List<Integer> other = take(loader(f, 5).optSeed(8).optWindowTokens(window).build(), 2 * perEpoch);
+      List<Integer> again =
+          take(loader(f, 5).optSeed(7).optWindowTokens(window).build(), 2 * perEpoch);
+      List<Integer> other =
+          take(loader(f, 5).optSeed(8).optWindowTokens(window).build(), 2 * perEpoch);
       assertEquals(a, again);
       assertFalse(a.equals(other), "seeds 7 and 8 gave the same order");
       List<Integer> epoch0 = a.subList(0, 30);
@@ -119,7 +125,8 @@ class SequenceBatchesTest {
       take(whole, stop);
       SequenceBatches.Position at = whole.position();
       List<Integer> rest = take(whole, 4);
-      SequenceBatches resumed = loader(f, 7).optSeed(3).optWindowTokens(8 * W).optPosition(at).build();
+      SequenceBatches resumed =
+          loader(f, 7).optSeed(3).optWindowTokens(8 * W).optPosition(at).build();
       assertEquals(rest, take(resumed, 4), "resumed at " + at);
     }
   }

@@ -30,15 +30,18 @@ import org.apache.parquet.schema.MessageTypeParser;
  * classic checkpoints. For tests of the Spark-free reader and of the trainer.
  */
 public final class SequencesFixture {
-  static final MessageType DATA = MessageTypeParser.parseMessageType("""
-      message spark_schema {
-        optional int64 seq_index;
-        optional group tokens (LIST) {
-          repeated group list {
-            optional int32 element;
-          }
-        }
-      }""");
+  static final MessageType DATA =
+      MessageTypeParser.parseMessageType(
+          """
+          message spark_schema {
+            optional int64 seq_index;
+            optional group tokens (LIST) {
+              repeated group list {
+                optional int32 element;
+              }
+            }
+          }\
+          """);
   static final String SCHEMA_STRING = "{\"type\":\"struct\",\"fields\":["
       + "{\"name\":\"split\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}},"
       + "{\"name\":\"shard\",\"type\":\"integer\",\"nullable\":true,\"metadata\":{}},"
@@ -132,7 +135,10 @@ public final class SequencesFixture {
     return JSON.createObjectNode().set("metaData", m).toString();
   }
 
-  /** Writes a data file of {@code rows} (row groups of {@code rowsPerGroup}, 0 = one) and returns its add action. */
+  /**
+   * Writes a data file of {@code rows} (row groups of {@code rowsPerGroup}, 0 = one) and returns
+   * its add action.
+   */
   public String add(String split, int shard, int[][] rows, int rowsPerGroup) {
     String rel = SequencesTable.SPLIT + "=" + split + "/" + SequencesTable.SHARD + "=" + shard
         + "/part-" + String.format("%05d", files++) + "-c000.snappy.parquet";
@@ -193,7 +199,9 @@ public final class SequencesFixture {
     return version;
   }
 
-  /** Writes a classic single-part checkpoint of the current version and {@code _last_checkpoint}. */
+  /**
+   * Writes a classic single-part checkpoint of the current version and {@code _last_checkpoint}.
+   */
   public void checkpoint() {
     DeltaCheckpointWriter.write(conf, root.resolve("_delta_log"), version, metaData, live.values());
   }

@@ -101,7 +101,8 @@ class ExporterTest {
         entries.put(e.getKey(), e.getValue());
       }
     }
-    return new Parsed(entries, header.get("__metadata__"), all.slice(8 + (int) n, all.capacity() - 8 - (int) n));
+    return new Parsed(
+        entries, header.get("__metadata__"), all.slice(8 + (int) n, all.capacity() - 8 - (int) n));
   }
 
   @Test
@@ -126,7 +127,8 @@ class ExporterTest {
       JsonNode e = p.entries().get(t.name());
       assertEquals("F32", e.get("dtype").asText());
       int[] shape = new ObjectMapper().convertValue(e.get("shape"), int[].class);
-      assertEquals(java.util.Arrays.toString(t.shape()), java.util.Arrays.toString(shape), t.name());
+      assertEquals(
+          java.util.Arrays.toString(t.shape()), java.util.Arrays.toString(shape), t.name());
       assertEquals(offset, e.get("data_offsets").get(0).asLong(), t.name());
       offset += t.size() * 4;
       assertEquals(offset, e.get("data_offsets").get(1).asLong(), t.name());
@@ -190,7 +192,8 @@ class ExporterTest {
   }
 
   /** q.k per head at positions (5, 2): trainer RoPE on the originals = Llama RoPE on the export. */
-  private static void assertSameScores(ModelSpec spec, float[] q, float[] k, float[] qx, float[] kx) {
+  private static void assertSameScores(
+      ModelSpec spec, float[] q, float[] k, float[] qx, float[] kx) {
     int d = spec.dModel();
     int hd = spec.headDim();
     double[] x = new SplittableRandom(9).doubles(d).toArray();
@@ -260,8 +263,12 @@ class ExporterTest {
     assertTrue(cfg.get("flashlm").get("note").asText().contains("not a Llama model"));
     assertEquals(w.length, r.parameters());
 
-    IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> Exporter.export(conf, dir.resolve("missing").toString(), dir.resolve("x").toString()));
+    IllegalArgumentException none =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Exporter.export(
+                    conf, dir.resolve("missing").toString(), dir.resolve("x").toString()));
     assertTrue(none.getMessage().contains("checkpoint not found"), none.getMessage());
   }
 

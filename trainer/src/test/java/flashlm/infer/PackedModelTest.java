@@ -177,7 +177,8 @@ class PackedModelTest {
 
       Path other = dir.resolve("other.flmpack");
       Files.writeString(other, "not a model at all, but long enough to have a prefix......");
-      e = assertThrows(IllegalArgumentException.class, () -> PackedFile.read(conf, other.toString()));
+      e = assertThrows(IllegalArgumentException.class,
+          () -> PackedFile.read(conf, other.toString()));
       assertTrue(e.getMessage().contains("not a FlashLM packed model"), e.getMessage());
     }
   }

@@ -63,7 +63,8 @@ final class Tiny {
   }
 
   /** A tokenizer file's bytes (any bytes do for what the trainer checks: the sha256). */
-  static final byte[] TOKENIZER = "{\"model\":{\"vocab\":{\"a\":0}}}".getBytes(StandardCharsets.UTF_8);
+  static final byte[] TOKENIZER =
+      "{\"model\":{\"vocab\":{\"a\":0}}}".getBytes(StandardCharsets.UTF_8);
 
   /**
    * A sequences table at {@code root} whose manifest names {@code tokenizer} (written at {@code

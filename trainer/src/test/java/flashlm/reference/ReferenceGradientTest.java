@@ -94,11 +94,19 @@ class ReferenceGradientTest {
         maxAbs = Math.max(maxAbs, diff);
         maxRel = Math.max(maxRel, diff / Math.max(scale, 1e-30));
         if (diff > FD_ABS_TOL + FD_REL_TOL * scale && failures.size() < 10) {
-          failures.add(t.name() + "[" + (i - t.offset()) + "]: analytic " + analytic + " numeric " + numeric);
+          failures.add(
+              t.name()
+                  + "["
+                  + (i - t.offset())
+                  + "]: analytic "
+                  + analytic
+                  + " numeric "
+                  + numeric);
         }
       }
       System.out.printf("%-45s max abs %.3e max rel %.3e%n", t.name(), maxAbs, maxRel);
     }
-    assertTrue(failures.isEmpty(), "gradient mismatches (first 10):\n" + String.join("\n", failures));
+    assertTrue(
+        failures.isEmpty(), "gradient mismatches (first 10):\n" + String.join("\n", failures));
   }
 }

@@ -31,7 +31,8 @@ class CheckpointTest {
   }
 
   private static FloatBuffer random(int n, long seed) {
-    FloatBuffer b = ByteBuffer.allocateDirect(n * 4).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+    FloatBuffer b =
+        ByteBuffer.allocateDirect(n * 4).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
     SplittableRandom r = new SplittableRandom(seed);
     for (int i = 0; i < n; i++) {
       b.put(i, (float) r.nextGaussian());
@@ -41,7 +42,8 @@ class CheckpointTest {
     return b;
   }
 
-  private static Checkpoint.Header header(TrainConfig c, long step, ParamLayout layout, long state) {
+  private static Checkpoint.Header header(
+      TrainConfig c, long step, ParamLayout layout, long state) {
     return new Checkpoint.Header(c, step, 1234, 7, "t", 3, 1, 5, 40L, 50L, 0.5, "adamw",
         layout.tensors(), layout.size(), state);
   }
@@ -63,10 +65,12 @@ class CheckpointTest {
     assertEquals(c, h.config());
     assertEquals(layout.tensors(), h.layout().tensors());
     for (int i = 0; i < p; i++) {
-      assertEquals(Float.floatToRawIntBits(params.get(i)), Float.floatToRawIntBits(p2.get(i)), "param " + i);
+      assertEquals(
+          Float.floatToRawIntBits(params.get(i)), Float.floatToRawIntBits(p2.get(i)), "param " + i);
     }
     for (int i = 0; i < 2 * p; i++) {
-      assertEquals(Float.floatToRawIntBits(state.get(i)), Float.floatToRawIntBits(s2.get(i)), "state " + i);
+      assertEquals(
+          Float.floatToRawIntBits(state.get(i)), Float.floatToRawIntBits(s2.get(i)), "state " + i);
     }
     assertEquals(h, Checkpoint.readHeader(conf, path));
   }
@@ -106,8 +110,12 @@ class CheckpointTest {
   }
 
   private void assertMessage(Path file, int p, int s, String expected) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Checkpoint.read(conf, file.toString(), FloatBuffer.allocate(p), FloatBuffer.allocate(s)));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Checkpoint.read(
+                    conf, file.toString(), FloatBuffer.allocate(p), FloatBuffer.allocate(s)));
     assertTrue(e.getMessage().contains(expected) && e.getMessage().contains(file.toString()),
         e.getMessage());
   }
@@ -131,7 +139,8 @@ class CheckpointTest {
     Checkpoint.write(conf, d.path(4), header(c, 4, layout, p), random(p, 4), random(p, 0));
     byte[] whole = Files.readAllBytes(Path.of(java.net.URI.create(d.path(4))));
     // as an interrupted copy leaves them, without Hadoop's .crc side files
-    Files.write(Path.of(java.net.URI.create(d.path(6))), java.util.Arrays.copyOf(whole, whole.length - 9));
+    Files.write(
+        Path.of(java.net.URI.create(d.path(6))), java.util.Arrays.copyOf(whole, whole.length - 9));
     Files.write(Path.of(java.net.URI.create(d.path(8))), java.util.Arrays.copyOf(whole, 40));
     Files.write(Path.of(java.net.URI.create(d.path(9))), new byte[0]);
 
@@ -139,8 +148,10 @@ class CheckpointTest {
     assertEquals(d.path(4), d.latest(skipped::add).orElseThrow());
     assertEquals(List.of(d.path(9), d.path(8), d.path(6)),
         skipped.stream().map(CheckpointDir.Incomplete::path).toList());
-    assertTrue(skipped.get(0).reason().contains("ends inside its header (0 bytes)"), skipped.toString());
-    assertTrue(skipped.get(1).reason().contains("ends inside its header (40 bytes)"), skipped.toString());
+    assertTrue(
+        skipped.get(0).reason().contains("ends inside its header (0 bytes)"), skipped.toString());
+    assertTrue(
+        skipped.get(1).reason().contains("ends inside its header (40 bytes)"), skipped.toString());
     assertTrue(skipped.get(2).reason().contains("is " + (whole.length - 9) + " bytes but its header"
         + " implies " + whole.length), skipped.toString());
 
@@ -165,7 +176,8 @@ class CheckpointTest {
     CheckpointDir d = new CheckpointDir(conf, dir.resolve("run").toString());
     assertTrue(d.latest(NO_SKIPS).isEmpty());
     for (long step : new long[] {10, 2, 30, 4}) {
-      Checkpoint.write(conf, d.path(step), header(c, step, layout, p), random(p, step), random(p, 0));
+      Checkpoint.write(
+          conf, d.path(step), header(c, step, layout, p), random(p, step), random(p, 0));
     }
     Path tmp = dir.resolve("run/_tmp.ckpt-0000000099.flm.1");
     Files.writeString(tmp, "partial");

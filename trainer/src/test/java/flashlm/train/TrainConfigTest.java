@@ -28,7 +28,8 @@ class TrainConfigTest {
         main.model().nLayers(), main.model().nHeads(), main.model().ffnDim(),
         main.model().vocabSize(), main.model().seqLen()));
     assertEquals(109_529_856L, main.model().parameterCount());
-    assertEquals(35, Math.round(load("v7-ts.json").model().parameterCount() / 1e6), "v7-ts ~33-35M");
+    assertEquals(
+        35, Math.round(load("v7-ts.json").model().parameterCount() / 1e6), "v7-ts ~33-35M");
     TrainConfig f = load("v7-float.json");
     assertEquals(ModelSpec.Quant.NONE, f.model().quant());
     assertEquals(load("v7-ts.json").model().parameterCount(), f.model().parameterCount());
@@ -39,7 +40,8 @@ class TrainConfigTest {
     assertEquals(256, v61.model().seqLen());
     TrainConfig smoke = load("v7-smoke.json");
     assertEquals(ParamLayout.of(smoke.model()).size(), smoke.model().parameterCount());
-    for (String name : List.of("v6.1.json", "v7-main.json", "v7-ts.json", "v7-float.json", "v7-smoke.json")) {
+    for (String name :
+        List.of("v6.1.json", "v7-main.json", "v7-ts.json", "v7-float.json", "v7-smoke.json")) {
       assertEquals(TrainConfig.Backend.NATIVE, load(name).backend(), name);
     }
     ExportConfig e = Configs.load(Path.of("../conf/export.json"), ExportConfig.class, List.of());
@@ -75,5 +77,13 @@ class TrainConfigTest {
     ConfigException bad = assertThrows(ConfigException.class, () -> Configs.load(
         Path.of("../conf/v7-smoke.json"), TrainConfig.class, List.of("distributed.world_size=0")));
     assertTrue(bad.getMessage().contains("distributed.world_size"), bad.getMessage());
+  }
+
+  @Test
+  void aSetToNullClearsAnOptionalSection() {
+    TrainConfig c = Configs.load(Path.of("../conf/v7-ts.json"), TrainConfig.class,
+        List.of("time_budget=null", "checkpoint=null"));
+    assertEquals(null, c.timeBudget());
+    assertEquals(null, c.checkpoint());
   }
 }

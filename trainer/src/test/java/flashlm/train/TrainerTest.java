@@ -93,8 +93,21 @@ class TrainerTest {
         count++;
       }
     }
-    assertEquals(0, count, what + ": " + count + " values differ, first at " + first
-        + (first < 0 ? "" : " (" + Float.intBitsToFloat(a[first]) + " vs " + Float.intBitsToFloat(b[first]) + ")"));
+    assertEquals(
+        0,
+        count,
+        what
+            + ": "
+            + count
+            + " values differ, first at "
+            + first
+            + (first < 0
+                ? ""
+                : " ("
+                    + Float.intBitsToFloat(a[first])
+                    + " vs "
+                    + Float.intBitsToFloat(b[first])
+                    + ")"));
   }
 
   @ParameterizedTest
@@ -117,7 +130,8 @@ class TrainerTest {
     assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()), "uninterrupted vs resumed at 3");
     assertEquals(a.trainLoss(), rest.trainLoss());
     assertEquals(a.valLoss(), rest.valLoss());
-    assertEquals(2, new CheckpointDir(new Configuration(), dir.resolve("b").toString()).list().size());
+    assertEquals(
+        2, new CheckpointDir(new Configuration(), dir.resolve("b").toString()).list().size());
     if (alpha) { // the alphas (initialised to 1) are trained and checkpointed
       int[] p = bits(rest.checkpoint());
       int moved = 0;
@@ -214,7 +228,9 @@ class TrainerTest {
         + " longer running on this host; taking the lock over"), console.toString());
   }
 
-  /** Float kernels against the double reference, quantization off: the same run, the same losses. */
+  /**
+   * Float kernels against the double reference, quantization off: the same run, the same losses.
+   */
   @ParameterizedTest
   @ValueSource(strings = {"adamw", "sgd"})
   void nativeBackendTrainsLikeTheReference(String optimizer) {

@@ -14,7 +14,8 @@ public final class ConfigException extends IllegalArgumentException {
 
   /** Thrown by record constructors: {@code key} is the snake_case name used in the files. */
   public static ConfigException badValue(String key, Object value, String expected) {
-    return new ConfigException("bad value for '" + key + "': " + value + " (expected " + expected + ")");
+    return new ConfigException(
+        "bad value for '" + key + "': " + value + " (expected " + expected + ")");
   }
 
   /** Thrown by record constructors when a key without a default is absent. */

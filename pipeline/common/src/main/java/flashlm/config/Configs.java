@@ -15,7 +15,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import flashlm.hash.Sha256;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -80,19 +79,6 @@ public final class Configs {
     }
     interpolate(tree, "", file == null ? "(defaults)" : file.toString());
     return bind(tree, type, file == null ? "(defaults)" : file.toString());
-  }
-
-  /** Loads a config from a classpath resource, for configs that ship inside the jar. */
-  public static <T> T loadResource(String resource, Class<T> type) {
-    try (InputStream in = Configs.class.getClassLoader().getResourceAsStream(resource)) {
-      if (in == null) {
-        throw new ConfigException("config resource not found on the classpath: " + resource);
-      }
-      ObjectMapper mapper = resource.endsWith(".json") ? JSON : YAML;
-      return bind(mapper.readTree(in), type, resource);
-    } catch (IOException e) {
-      throw new ConfigException("cannot read config resource " + resource + ": " + e.getMessage(), e);
-    }
   }
 
   /** Binds an already-parsed tree; {@code origin} names where it came from in errors. */

@@ -73,7 +73,8 @@ public final class BpeTrainer {
         keptRdd = counts.filter(new NotAfter(kept.get(kept.size() - 1)));
       }
       Map<Long, Long> sparkPairs =
-          new HashMap<>(keptRdd.flatMapToPair(new WordPairs()).reduceByKey(new Sum()).collectAsMap());
+          new HashMap<>(
+              keptRdd.flatMapToPair(new WordPairs()).reduceByKey(new Sum()).collectAsMap());
       LOG.info("bpe: {} distinct words, {} kept for the driver, {} distinct byte pairs, {} s",
           distinct, kept.size(), sparkPairs.size(), String.format("%.2f", seconds(start)));
 
@@ -123,13 +124,16 @@ public final class BpeTrainer {
     return (System.nanoTime() - startNanos) / 1e9;
   }
 
-  /** Keeps a document when its seeded hash falls below the fraction: independent of partitioning. */
-  static final class SampleByHash implements Function<String, Boolean> {
+  /**
+   * Keeps a document when its seeded hash falls below the fraction: independent of partitioning.
+   */
+  public static final class SampleByHash implements Function<String, Boolean> {
     private static final long serialVersionUID = 1L;
     private final double fraction;
     private final long seed;
 
-    SampleByHash(double fraction, long seed) {
+    /** Keeps about {@code fraction} of the documents, chosen by {@code seed}. */
+    public SampleByHash(double fraction, long seed) {
       this.fraction = fraction;
       this.seed = seed;
     }

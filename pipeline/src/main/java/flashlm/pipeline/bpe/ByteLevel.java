@@ -18,7 +18,8 @@ final class ByteLevel {
     java.util.Arrays.fill(CHAR_TO_BYTE, -1);
     int next = 0;
     for (int b = 0; b < 256; b++) {
-      boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      boolean printable =
+          (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       char c = printable ? (char) b : (char) (256 + next++);
       BYTE_TO_CHAR[b] = c;
       CHAR_TO_BYTE[c] = b;

@@ -25,7 +25,10 @@ final class MergeLoop {
   /** How often progress is reported, in merges. */
   static final int REPORT_EVERY = 100;
 
-  /** One learned merge: {@code left + right -> id}, chosen when the pair occurred {@code count} times. */
+  /**
+   * One learned merge: {@code left + right -> id}, chosen when the pair occurred {@code count}
+   * times.
+   */
   record Merge(int left, int right, int id, long count) {}
 
   /** Tokens (byte-level strings, index = id, bytes first) and merges in the order learned. */
@@ -89,11 +92,17 @@ final class MergeLoop {
    * Learns up to {@code learnedTokens} new tokens from {@code words} (byte-level strings) occurring
    * {@code counts[i]} times.
    *
-   * @param initialPairs pair counts computed elsewhere (on Spark), checked against the words; or null
+   * @param initialPairs pair counts computed elsewhere (on Spark), checked against the words; or
+   *     null
    * @param log receives a progress line every {@link #REPORT_EVERY} merges
    */
-  static Result run(List<String> words, long[] counts, int learnedTokens, long minFrequency,
-      Map<Long, Long> initialPairs, Consumer<String> log) {
+  static Result run(
+      List<String> words,
+      long[] counts,
+      int learnedTokens,
+      long minFrequency,
+      Map<Long, Long> initialPairs,
+      Consumer<String> log) {
     if (words.size() != counts.length) {
       throw new IllegalArgumentException(words.size() + " words but " + counts.length + " counts");
     }
@@ -181,7 +190,9 @@ final class MergeLoop {
     pairCounts.remove(merged);
   }
 
-  /** {@code word} with each non-overlapping (left, right), scanned left to right, replaced by id. */
+  /**
+   * {@code word} with each non-overlapping (left, right), scanned left to right, replaced by id.
+   */
   static int[] replace(int[] word, int left, int right, int id) {
     int[] out = null;
     int n = 0;

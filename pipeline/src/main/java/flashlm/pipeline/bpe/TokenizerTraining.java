@@ -32,6 +32,12 @@ import org.apache.spark.sql.SparkSession;
 public final class TokenizerTraining {
   /** The provenance file written beside the tokenizer. */
   public static final String RECORD = "training.json";
+  /**
+   * How {@value #RECORD}'s {@code documents_filter} starts: the documents were those {@code
+   * tokenize} puts in the train split, by the rule that follows and the record's {@code
+   * validation_ratio}.
+   */
+  public static final String TRAIN_SPLIT_FILTER = "the train split of tokenize: ";
 
   /**
    * What {@link #run} wrote.
@@ -80,7 +86,8 @@ public final class TokenizerTraining {
     ObjectNode rec = Configs.json().createObjectNode();
     rec.put("documents", paths.documents());
     rec.put("documents_version", version);
-    rec.put("documents_filter", "the train split of tokenize: " + Tokenize.splitRule(split));
+    rec.put("documents_filter", TRAIN_SPLIT_FILTER + Tokenize.splitRule(split));
+    rec.put("validation_ratio", split.validationRatio());
     rec.set("config", Configs.redacted(Configs.json().valueToTree(bpe)));
     rec.put("sha256", result.sha256());
     rec.put("vocab_size", result.vocabSize());

@@ -54,7 +54,7 @@ public final class DocumentsTable {
   }
 
   /** {@link #docId} as a Spark expression over the three columns (Spark's sha2 is the same). */
-  static Column docIdColumn(Column source, Column file, Column offset) {
+  public static Column docIdColumn(Column source, Column file, Column offset) {
     return sha2(concat_ws("\n", source, file, offset.cast("string")), 256);
   }
 }

@@ -52,7 +52,8 @@ public final class Ingest {
    *
    * @throws IngestException naming the file (and byte offset) when an input cannot be ingested
    */
-  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths, IngestConfig config) {
+  public static DeltaWrites.Result run(
+      SparkSession spark, DatasetPaths paths, IngestConfig config) {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     InputFiles.Resolved in = InputFiles.resolve(hadoop, paths, config);
     String table = paths.documents();

@@ -86,7 +86,8 @@ public final class Tokenize {
   }
 
   /** Tokenizes {@code paths.documents()} into the sequences table {@code config} names. */
-  public static DeltaWrites.Result run(SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
+  public static DeltaWrites.Result run(
+      SparkSession spark, DatasetPaths paths, TokenizeConfig config) {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String documents = paths.documents();
     String output = resolve(paths, config.output(), paths.sequences());
@@ -167,7 +168,7 @@ public final class Tokenize {
   }
 
   /** The shard of each document: {@code pmod(xxhash64('shard', doc_id), num_shards)}. */
-  static Column shardColumn(TokenizeConfig config) {
+  public static Column shardColumn(TokenizeConfig config) {
     return pmod(xxhash64(lit("shard"), col(DocumentsTable.DOC_ID)), lit(config.numShards()))
         .cast("int");
   }

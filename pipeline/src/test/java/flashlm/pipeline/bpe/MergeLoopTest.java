@@ -79,7 +79,8 @@ class MergeLoopTest {
   void replaceIsLeftToRightAndNonOverlapping() {
     assertArrayEquals(new int[] {9, 1}, MergeLoop.replace(new int[] {1, 1, 1}, 1, 1, 9));
     assertArrayEquals(new int[] {9, 9}, MergeLoop.replace(new int[] {1, 1, 1, 1}, 1, 1, 9));
-    assertArrayEquals(new int[] {0, 9, 3, 9}, MergeLoop.replace(new int[] {0, 1, 2, 3, 1, 2}, 1, 2, 9));
+    assertArrayEquals(
+        new int[] {0, 9, 3, 9}, MergeLoop.replace(new int[] {0, 1, 2, 3, 1, 2}, 1, 2, 9));
   }
 
   @Test
@@ -92,7 +93,15 @@ class MergeLoopTest {
 
   @Test
   void rejectsPairCountsThatDisagreeWithTheWords() {
-    assertThrows(IllegalStateException.class, () -> MergeLoop.run(List.of("ab"), new long[] {2}, 5, 1,
-        Map.of(MergeLoop.pair('a', 'b'), 3L), NO_LOG::add));
+    assertThrows(
+        IllegalStateException.class,
+        () ->
+            MergeLoop.run(
+                List.of("ab"),
+                new long[] {2},
+                5,
+                1,
+                Map.of(MergeLoop.pair('a', 'b'), 3L),
+                NO_LOG::add));
   }
 }

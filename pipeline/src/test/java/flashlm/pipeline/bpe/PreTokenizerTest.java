@@ -35,12 +35,14 @@ class PreTokenizerTest {
 
   @Test
   void numbersAndPunctuation() {
-    assertEquals(List.of("pi", " 3", ".", "14", "!?", " $", "5"), PreTokenizer.split("pi 3.14!? $5"));
+    assertEquals(
+        List.of("pi", " 3", ".", "14", "!?", " $", "5"), PreTokenizer.split("pi 3.14!? $5"));
   }
 
   @Test
   void unicodeLettersEmojiAndUnicodeSpaces() {
-    assertEquals(List.of("héllo", " wörld", " 日本語", " 👋!"), PreTokenizer.split("héllo wörld 日本語 👋!"));
+    assertEquals(
+        List.of("héllo", " wörld", " 日本語", " 👋!"), PreTokenizer.split("héllo wörld 日本語 👋!"));
     // U+00A0 (no-break space) is whitespace to Unicode, as to Oniguruma in the Rust library
     assertEquals(List.of("a", "\u00a0", " b"), PreTokenizer.split("a\u00a0 b"));
   }

@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BpeTrainingTest {
   private static final Path TINYSTORIES = Paths.get("target/test-classes/fixtures/tinystories");
-  private static final Path VALIDATION = TINYSTORIES.resolve("tinystories_validation_head_794KB.txt");
+  private static final Path VALIDATION =
+      TINYSTORIES.resolve("tinystories_validation_head_794KB.txt");
   private static final String EOT = "<|endoftext|>";
 
   private static SparkSession spark;

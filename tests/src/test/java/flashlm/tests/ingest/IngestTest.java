@@ -92,7 +92,8 @@ class IngestTest {
     Files.writeString(in.resolve("a.txt"), "one<|endoftext|>  \n\t<|endoftext|><|endoftext|> two \n"
         + "<|endoftext|>\n");
     DatasetPaths paths = new DatasetPaths(dir.toString());
-    DeltaWrites.Result r = Ingest.run(spark, paths, IngestConfig.defaults().withFiles(List.of("*.txt")));
+    DeltaWrites.Result r =
+        Ingest.run(spark, paths, IngestConfig.defaults().withFiles(List.of("*.txt")));
     List<String> texts = spark.read().format("delta").load(paths.documents())
         .orderBy(DocumentsTable.SOURCE_OFFSET).select(DocumentsTable.TEXT).as(
             org.apache.spark.sql.Encoders.STRING()).collectAsList();

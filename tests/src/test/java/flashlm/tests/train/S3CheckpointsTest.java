@@ -106,8 +106,15 @@ class S3CheckpointsTest {
         "uninterrupted vs resumed on s3a past an incomplete checkpoint");
     assertEquals(a.trainLoss(), rest.trainLoss());
     String log = console.toString(StandardCharsets.UTF_8);
-    assertTrue(log.contains("warning: --resume skips " + four + ", not a complete checkpoint: it is "
-        + (whole.length - 1000) + " bytes but its header implies " + whole.length), log);
+    assertTrue(
+        log.contains(
+            "warning: --resume skips "
+                + four
+                + ", not a complete checkpoint: it is "
+                + (whole.length - 1000)
+                + " bytes but its header implies "
+                + whole.length),
+        log);
     assertTrue(log.contains("resumed from " + bDir.path(2) + " at step 2"), log);
     assertEquals(List.of(bDir.path(2), bDir.path(4), bDir.path(6)), bDir.list());
     List<String> names = names(fs, root);
@@ -154,7 +161,8 @@ class S3CheckpointsTest {
           out.write(new byte[12 << 20]); // two parts uploaded
           throw new IOException("disk gone");
         }));
-    assertTrue(e.getMessage().contains(path) && e.getMessage().contains("disk gone"), e.getMessage());
+    assertTrue(
+        e.getMessage().contains(path) && e.getMessage().contains("disk gone"), e.getMessage());
     FileSystem fs = new org.apache.hadoop.fs.Path(path).getFileSystem(conf);
     assertArrayEquals(old, read(fs, path));
     assertEquals(List.of("ckpt-0000000001.flm"), names(fs, "s3a://" + BUCKET + "/abort"));

@@ -37,8 +37,17 @@ class SequencesReaderTest {
       for (int c = 0; c <= SEQ; c++) {
         tokens.append(c == 0 ? "" : ", ").append(id * 10 + c);
       }
-      values.append(values.length() == 0 ? "" : ", ").append("('").append(split).append("', ")
-          .append(shard).append(", ").append(id - first).append("L, array(").append(tokens).append("))");
+      values
+          .append(values.length() == 0 ? "" : ", ")
+          .append("('")
+          .append(split)
+          .append("', ")
+          .append(shard)
+          .append(", ")
+          .append(id - first)
+          .append("L, array(")
+          .append(tokens)
+          .append("))");
       expected.computeIfAbsent(split + "/" + shard, k -> new ArrayList<>()).add(id * 10);
     }
     return values.toString();
@@ -103,7 +112,8 @@ class SequencesReaderTest {
     rows.remove("train/1");
     rows.values().forEach(l -> l.sort(null));
 
-    assertTrue(Files.exists(dir.resolve("sequences/_delta_log/00000000000000000002.checkpoint.parquet")),
+    assertTrue(
+        Files.exists(dir.resolve("sequences/_delta_log/00000000000000000002.checkpoint.parquet")),
         "Delta wrote no checkpoint at version 2");
     assertEquals(v1, ourRows(table, 1, 2), "version 1 (JSON commits only)");
     assertEquals(rows, ourRows(table, 3, 2), "version 3 (checkpoint, then a remove)");

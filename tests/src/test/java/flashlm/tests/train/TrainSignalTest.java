@@ -143,7 +143,8 @@ class TrainSignalTest {
     CheckpointDir cutDir = new CheckpointDir(conf, dir.resolve("cut").toString());
     assertEquals(cutDir.path(step), m.group(2));
     assertEquals(List.of(cutDir.path(step)), cutDir.list());
-    assertTrue(out.contains("step " + step + "/" + STEPS + " |"), "the last step is logged:\n" + out);
+    assertTrue(
+        out.contains("step " + step + "/" + STEPS + " |"), "the last step is logged:\n" + out);
     assertTrue(!out.contains("step " + (step + 1) + "/" + STEPS + " |"), "a step after the stop:\n"
         + out);
     System.out.printf("signal: SIGTERM after step %d logged, exit %d %.2f s later: %s%n",
@@ -153,7 +154,8 @@ class TrainSignalTest {
     Trainer.Result rest = Trainer.builder(SmokeSequences.config(dir.resolve("cut").toString(),
             dir.resolve("cut.jsonl"), "max_steps=" + STEPS, "checkpoint.every=1000"))
         .optResume(true).optOut(new PrintStream(console, true)).build().run();
-    assertTrue(console.toString().contains("resumed from " + cutDir.path(step) + " at step " + step),
+    assertTrue(
+        console.toString().contains("resumed from " + cutDir.path(step) + " at step " + step),
         console.toString());
     assertEquals(STEPS, rest.steps());
     String wholeCheckpoint = new CheckpointDir(conf, dir.resolve("whole").toString()).path(STEPS);
