@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import flashlm.config.Configs;
 import flashlm.export.ExportConfig;
 import flashlm.export.Exporter;
 import flashlm.hash.Sha256;
 import flashlm.jni.NativeException;
+import flashlm.model.Init;
+import flashlm.model.ModelSpec;
 import flashlm.model.NativeModel;
 import flashlm.train.TrainConfig;
 import java.io.RandomAccessFile;
@@ -19,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.SplittableRandom;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -72,6 +76,32 @@ class PackedModelTest {
         for (int len = 1; len <= 70; len++) {
           float[] got = p.forward(new int[] {ctx[len - 1]}, 1);
           assertArrayEquals(m.lastLogits(ctx, 1, len), got, "logits at length " + len);
+        }
+      }
+    }
+  }
+
+  /**
+   * The shipped configs at their real sizes (v6.1, v7-ts and the float baseline): packed weights
+   * decode, token by token from the KV cache, with the training forward's logits.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"v6.1", "v7-ts", "v7-float"})
+  void theShippedModelsDecodeWithTheirTrainingForwardsLogits(String name) {
+    TrainConfig c = Configs.load(Path.of("../conf", name + ".json"), TrainConfig.class,
+        List.of());
+    ModelSpec spec = c.model();
+    SplittableRandom r = new SplittableRandom(11);
+    int[] ctx = new int[10];
+    for (int i = 0; i < ctx.length; i++) {
+      ctx[i] = r.nextInt(spec.vocabSize());
+    }
+    try (NativeModel m = NativeModel.create(spec, 1)) {
+      Init.normal(m.params(), m.layout(), spec.initStd(), c.seed());
+      try (PackedModel p = PackedModel.fromParams(spec, m.params(), Embedding.F32)) {
+        for (int len = 1; len <= ctx.length; len++) {
+          assertArrayEquals(m.lastLogits(ctx, 1, len), p.forward(new int[] {ctx[len - 1]}, 1),
+              name + ": logits at length " + len);
         }
       }
     }

@@ -49,6 +49,7 @@ class QuickstartEndToEndTest {
         "--set", "max_new_tokens=30");
     assertEquals(0, r.status(), r.err());
     assertTrue(r.out().contains("<- open this first"), r.out());
+    assertTrue(r.out().contains("history of ") && r.err().contains("audit history"), r.out());
 
     // the run's metrics: 6 train records (every 2 of 12 steps), evaluations at 6 and 12
     long trainRecords = 0;
