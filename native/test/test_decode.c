@@ -74,6 +74,39 @@ static int argmax(const float *x, int n) {
   return best;
 }
 
+/* The head's gemv against one row of the same table's gemm, bit for bit: odd row counts (the
+ * scalar tail), K across the gemm's FL_GEMM_KC slices, and a vocabulary large enough for the
+ * gemm's wide path (the one a 32K head takes). */
+void test_gemv_rows_matches_gemm(void) {
+  const fl_kernels *k = t_simd();
+  fl_gemv_rows_fn gemv = k ? fl_gemv_rows_for(k) : NULL;
+  if (!gemv) return; /* no twin: the decoder calls the gemm itself */
+  static const int N[] = {1, 3, 7, 8, 31, 33, 255, 1023, 20000};
+  static const int K[] = {1, 7, 16, 255, 256, 257, 512, 600};
+  static const float ALPHA[] = {1.0f, 0.7f};
+  for (size_t ni = 0; ni < sizeof N / sizeof *N; ni++)
+    for (size_t ki = 0; ki < sizeof K / sizeof *K; ki++) {
+      int n = N[ni], kk = K[ki];
+      if (n == 20000 && kk != 512) continue; /* the wide path once, at a head's d */
+      float *x = t_floats(kk), *rows = t_floats((size_t)n * kk), *want = t_floats(n);
+      float *got = t_floats(n);
+      t_fill(x, kk, -2, 2);
+      t_fill(rows, (size_t)n * kk, -0.1f, 0.1f);
+      for (int ai = 0; ai < 2; ai++) {
+        k->gemm(0, 1, 1, n, kk, ALPHA[ai], x, kk, rows, kk, 0.0f, want, n);
+        gemv(got, x, rows, n, kk, ALPHA[ai]);
+        char what[96];
+        snprintf(what, sizeof what, "%s gemv = gemm row, n %d K %d alpha %g", k->name, n, kk,
+                 ALPHA[ai]);
+        t_same(what, got, want, sizeof(float) * n, sizeof(float));
+      }
+      t_free(x);
+      t_free(rows);
+      t_free(want);
+      t_free(got);
+    }
+}
+
 void test_attention_row(void) {
   static const int HD[] = {8, 64};
   const fl_kernels *tables[2] = {fl_kernels_ref(), t_simd()};

@@ -182,6 +182,7 @@ struct fl_infer {
   int transformer, hd, ctx, pos, head_rows;
   const fl_kernels *k;
   fl_attention_row_fn att_row;
+  fl_gemv_rows_fn gemv;
   float *emb, *normf, *cs;
   ilayer *layers;
   /* scratch for up to ctx rows */
@@ -321,6 +322,15 @@ int fl_infer_create(fl_infer **out, const fl_spec *s, int emb, const void *packe
 void fl_infer_use_kernels(fl_infer *m, const fl_kernels *k) {
   m->k = k;
   m->att_row = fl_attention_row_for(k);
+  m->gemv = fl_gemv_rows_for(k);
+}
+
+fl_gemv_rows_fn fl_gemv_rows_for(const fl_kernels *k) {
+#if defined(FLASHLM_HAVE_AVX2)
+  if (k == fl_kernels_avx2()) return fl_gemv_rows_avx2;
+#endif
+  (void)k;
+  return NULL;
 }
 
 fl_attention_row_fn fl_attention_row_for(const fl_kernels *k) {
@@ -445,14 +455,32 @@ static int run(fl_infer *m, const int *tokens, int n) {
   return FL_OK;
 }
 
+/* logits (vocab) = the tied head on one row x (d): the table's gemv twin of its gemm, its rows
+ * (the vocabulary) split over the threads in blocks of 8, else the gemm itself. */
+static void head_row(fl_infer *m, const float *x, float *logits) {
+  int V = m->spec.vocab, d = m->spec.d, nt = omp_get_max_threads();
+  /* the gemm splits K over threads only when K >= 1024 and K >= 2 * vocab: then it is the twin */
+  if (!m->gemv || (d >= 1024 && d >= 2 * V)) {
+    m->k->gemm(0, 1, 1, V, d, 1.0f, x, d, m->emb, d, 0.0f, logits, V);
+    return;
+  }
+  fl_gemv_rows_fn gemv = m->gemv;
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), team = omp_get_num_threads();
+    int per = (V + 8 * team - 1) / (8 * team) * 8, v0 = t * per;
+    int v1 = v0 + per < V ? v0 + per : V;
+    if (v0 < v1) gemv(logits + v0, x, m->emb + (size_t)v0 * d, v1 - v0, d, 1.0f);
+  }
+}
+
 int fl_infer_forward(fl_infer *m, const int *tokens, int n, float *logits) {
   if (n < 1 || n > m->ctx - m->pos)
     return fl_error(FL_EINVAL, "%d new tokens at position %d do not fit the context of %d "
                     "(seq_len): slide or shorten it", n, m->pos, m->ctx);
   int rc = run(m, tokens, n), d = m->spec.d;
   if (rc || !logits) return rc;
-  m->k->gemm(0, 1, 1, m->spec.vocab, d, 1.0f, m->xn + (size_t)(n - 1) * d, d, m->emb, d, 0.0f,
-             logits, m->spec.vocab);
+  head_row(m, m->xn + (size_t)(n - 1) * d, logits);
   return FL_OK;
 }
 

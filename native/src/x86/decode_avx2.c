@@ -64,3 +64,50 @@ void fl_attention_row_avx2(float *out, const float *q, const float *kt, int ldk,
   float inv = 1.0f / l;
   for (int d = 0; d < hd; d++) out[d] *= inv;
 }
+
+/* The head for one token without packing: fl_gemm_avx2 packs op(B) = rows^T into panels per
+ * call, which for one row of A costs more than the product (the whole embedding copied every
+ * token). Here 8 rows are read in place, 8 columns at a time, and transposed in registers so
+ * that lane i holds row i; each output is then formed as the gemm's 6x16 tile forms it: per
+ * FL_GEMM_KC slice an FMA chain over k from 0, the first slice's sum times alpha, each later
+ * one added with fma(alpha, sum, out). Rows past the last multiple of 8 take the same chain in
+ * scalar fmaf. */
+void fl_gemv_rows_avx2(float *out, const float *x, const float *rows, int n, int K, float alpha) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  int v0 = 0;
+  for (; v0 + 8 <= n; v0 += 8) {
+    const float *r0 = rows + (size_t)v0 * K;
+    __m256 c = _mm256_setzero_ps();
+    for (int pc = 0; pc < K; pc += FL_GEMM_KC) {
+      int kc = K - pc < FL_GEMM_KC ? K - pc : FL_GEMM_KC, k = 0;
+      __m256 acc = _mm256_setzero_ps();
+      for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(r0 + (size_t)i * K + pc + k);
+        fl_transpose8(r); /* r[j] lane i = rows[v0 + i][pc + k + j] */
+        for (int j = 0; j < 8; j++)
+          acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + pc + k + j), r[j], acc);
+      }
+      for (; k < kc; k++) {
+        const float *p = r0 + pc + k;
+        __m256 col = _mm256_setr_ps(p[0], p[(size_t)K], p[2 * (size_t)K], p[3 * (size_t)K],
+                                    p[4 * (size_t)K], p[5 * (size_t)K], p[6 * (size_t)K],
+                                    p[7 * (size_t)K]);
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + pc + k), col, acc);
+      }
+      c = pc == 0 ? _mm256_mul_ps(va, acc) : _mm256_fmadd_ps(va, acc, c);
+    }
+    _mm256_storeu_ps(out + v0, c);
+  }
+  for (; v0 < n; v0++) {
+    const float *r = rows + (size_t)v0 * K;
+    float c = 0.0f;
+    for (int pc = 0; pc < K; pc += FL_GEMM_KC) {
+      int kc = K - pc < FL_GEMM_KC ? K - pc : FL_GEMM_KC;
+      float acc = 0.0f;
+      for (int k = 0; k < kc; k++) acc = fmaf(x[pc + k], r[pc + k], acc);
+      c = pc == 0 ? alpha * acc : fmaf(alpha, acc, c);
+    }
+    out[v0] = c;
+  }
+}
