@@ -73,15 +73,22 @@ class EvalEndToEndTest {
   }
 
   private static TrainConfig config() {
+    return config(SEQ_LEN);
+  }
+
+  private static TrainConfig config(int seqLen) {
     return Configs.load(null, TrainConfig.class, List.of("model.arch=transformer",
         "model.vocab_size=32000", "model.d_model=16", "model.n_layers=1", "model.n_heads=2",
-        "model.ffn_dim=24", "model.seq_len=" + SEQ_LEN, "data.table=" + table,
+        "model.ffn_dim=24", "model.seq_len=" + seqLen, "data.table=" + table,
         "data.batch_size=1", "max_steps=1"));
   }
 
   /** A checkpoint of {@code params} in a fresh directory that records the table, version 0. */
   private static String checkpoint(String name, FloatBuffer params) {
-    TrainConfig c = config();
+    return checkpoint(name, params, config());
+  }
+
+  private static String checkpoint(String name, FloatBuffer params, TrainConfig c) {
     ParamLayout layout = ParamLayout.of(c.model());
     int n = (int) layout.size();
     float[] w = new float[n];
@@ -176,6 +183,31 @@ class EvalEndToEndTest {
     assertEquals(0, again.status(), again.err());
     assertTrue(again.err().contains("unchanged"), again.err());
     assertEquals(1, evals(evalsPath).size());
+  }
+
+  @Test
+  void aModelOfAnotherContextIsEvaluatedInWindowsScoringEveryTokenOnce() throws Exception {
+    // seq_len 8 on a table of 64-token rows: the parameter layout does not depend on seq_len,
+    // and documents longer than 8 tokens are read in windows; a zero model costs ln V a token
+    TrainConfig c = config(8);
+    String ckpt = checkpoint("short", FloatBuffer.allocate((int) ParamLayout.of(c.model())
+        .size()), c);
+    String evalsPath = dir.resolve("evals-short").toString();
+    Run r = launch("eval", "--conf", "../conf/eval.yaml", "--set", "model=" + ckpt, "--set",
+        "evals=" + evalsPath, "--set", "stride=3");
+    assertEquals(0, r.status(), r.err());
+    Row row = evals(evalsPath).get(0);
+    long tokens = 0;
+    try (HuggingFaceTokenizer tok = Llama2Fixture.direct()) {
+      for (String d : DOCS) {
+        tokens += tok.encode(d).getIds().length + 1;
+        assertTrue(tok.encode(d).getIds().length > 8, "the fixture needs long documents: " + d);
+      }
+    }
+    assertEquals(tokens, row.<Long>getAs("tokens"));
+    assertEquals(8, row.<Integer>getAs("context"));
+    assertEquals(3, row.<Integer>getAs("stride"));
+    assertEquals(Math.log(32000), row.<Double>getAs("loss"), TOLERANCE * Math.log(32000));
   }
 
   @Test
