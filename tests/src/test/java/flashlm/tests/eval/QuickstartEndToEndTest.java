@@ -1,12 +1,16 @@
 package flashlm.tests.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.tests.SparkTestSession;
+import flashlm.tests.fixtures.TinyStoriesFixture;
+import flashlm.tests.hub.HubServer;
 import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -22,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code flashlm quickstart} as the README runs it, shortened to 12 training steps: the report
  * it leaves has real plots of the run's metrics (the right number of points), the evals table
- * has the validation stories' row, and the sample and the packed model are there.
+ * has the validation stories' row, and the sample and the packed model are there; with {@code
+ * source=hub} it fetches TinyStories' validation file from a loopback hub.
  */
 class QuickstartEndToEndTest {
   @TempDir
@@ -88,4 +93,38 @@ class QuickstartEndToEndTest {
     assertTrue(Files.readString(run.resolve("sample.txt")).startsWith("Once upon a time"));
     assertTrue(Files.size(run.resolve("packed/model.flmpack")) > 500_000);
   }
+
+  @Test
+  void withSourceHubTheQuickstartDownloadsTinyStoriesValidationFileOnly() throws Exception {
+    try (HubServer hub = HubServer.start()) {
+      // both files in the real layout (stories separated by <|endoftext|>)
+      hub.repo("roneneldan/TinyStories")
+          .addLfsFile(TinyStoriesFixture.VALID,
+              TinyStoriesFixture.valid(300_000).getBytes(StandardCharsets.UTF_8))
+          .addLfsFile(TinyStoriesFixture.TRAIN,
+              TinyStoriesFixture.train(300_000).getBytes(StandardCharsets.UTF_8));
+      // the shipped hub data set, pointed at the loopback hub instead of huggingface.co
+      String shipped = Files.readString(Path.of("../conf/datasets/quickstart-hub.yaml"));
+      assertTrue(shipped.contains("\ndownload:\n"), "the download section moved");
+      Path conf = dir.resolve("quickstart-hub.yaml");
+      Files.writeString(conf, shipped.replace("\ndownload:\n", "\ndownload:\n  endpoint: "
+          + hub.endpoint() + "\n"));
+      Path data = dir.resolve("hub-data");
+      Path run = dir.resolve("hub-run");
+      EvalEndToEndTest.Run r = EvalEndToEndTest.launch("quickstart", "--conf",
+          "../conf/quickstart.yaml", "--set", "source=hub", "--set", "datasets.hub=" + conf,
+          "--set", "data_dir=" + data, "--set", "run_dir=" + run, "--set", "train.max_steps=4",
+          "--set", "train.time_budget=10m", "--set", "train.eval_every=4", "--set",
+          "max_new_tokens=10", "--set", "max_documents=20");
+      assertEquals(0, r.status(), r.err());
+      assertTrue(Files.exists(data.resolve("raw/" + TinyStoriesFixture.VALID)));
+      assertFalse(Files.exists(data.resolve("raw/" + TinyStoriesFixture.TRAIN)),
+          "the validation file only");
+      assertTrue(Files.exists(run.resolve("report.html")));
+      assertEquals(20L, SparkTestSession.get().read().format("delta")
+          .load(run.resolve("evals").toString()).first().<Long>getAs("documents"),
+          r.out() + r.err());
+    }
+  }
 }
+
