@@ -546,15 +546,22 @@ static int spec_from(JNIEnv *env, jintArray ints, jdoubleArray doubles, fl_spec 
 }
 
 /* The bytes of a direct ByteBuffer and its capacity, or NULL with the error set. */
-static void *bytes_of(JNIEnv *env, jobject buf, size_t *len, const char *what) {
-  void *p = buf ? (*env)->GetDirectBufferAddress(env, buf) : NULL;
-  jlong cap = buf ? (*env)->GetDirectBufferCapacity(env, buf) : -1;
-  if (!p || cap < 0) {
-    fl_error(FL_EINVAL, "%s is null or not a direct buffer", what);
+/* The elements of a byte[], pinned (GetPrimitiveArrayCritical: no JNI call until
+ * unpin_bytes); NULL with the error set for a null array. */
+static void *pin_bytes(JNIEnv *env, jbyteArray a, size_t *len, const char *what) {
+  if (!a) {
+    fl_error(FL_EINVAL, "%s is null", what);
     return NULL;
   }
-  *len = (size_t)cap;
+  *len = (size_t)(*env)->GetArrayLength(env, a);
+  void *p = (*env)->GetPrimitiveArrayCritical(env, a, NULL);
+  if (!p) fl_error(FL_ENOMEM, "%s: cannot pin the array", what);
   return p;
+}
+
+/* Unpins; written: copy back the changes (a JVM may have handed out a copy). */
+static void unpin_bytes(JNIEnv *env, jbyteArray a, void *p, int written) {
+  (*env)->ReleasePrimitiveArrayCritical(env, a, p, written ? 0 : JNI_ABORT);
 }
 
 JFN(packedBytes)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
@@ -569,27 +576,32 @@ JFN(packedBytes)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, 
 }
 
 JFN(packFromParams0)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
-                     jobject params, jlong count, jobject out) {
+                     jobject params, jlong count, jbyteArray out) {
   fl_spec s;
   size_t len;
   int rc = spec_from(env, ints, doubles, &s);
   if (rc) return rc;
   float *p = floats(env, params, 0, count, "params");
-  void *o = p ? bytes_of(env, out, &len, "packed weights") : NULL;
-  if (!o) return FL_EINVAL;
-  return fl_packed_from_params(o, len, &s, emb, p, (size_t)count);
+  if (!p) return FL_EINVAL;
+  void *o = pin_bytes(env, out, &len, "packed weights");
+  if (!o) return out ? FL_ENOMEM : FL_EINVAL;
+  rc = fl_packed_from_params(o, len, &s, emb, p, (size_t)count);
+  unpin_bytes(env, out, o, 1);
+  return rc;
 }
 
-JFN(inferCreate0)(JNIEnv *env, jclass cls, jlongArray out, jintArray ints, jdoubleArray doubles,
-                  jint emb, jobject packed) {
+JFN(inferCreate)(JNIEnv *env, jclass cls, jlongArray out, jintArray ints, jdoubleArray doubles,
+                 jint emb, jbyteArray packed) {
   fl_spec s;
   size_t len;
   fl_infer *m = NULL;
   int rc = need(env, out, 1, "handle");
   if (rc || (rc = spec_from(env, ints, doubles, &s))) return rc;
-  void *p = bytes_of(env, packed, &len, "packed weights");
-  if (!p) return FL_EINVAL;
-  if ((rc = fl_infer_create(&m, &s, emb, p, len))) return rc;
+  void *p = pin_bytes(env, packed, &len, "packed weights");
+  if (!p) return packed ? FL_ENOMEM : FL_EINVAL;
+  rc = fl_infer_create(&m, &s, emb, p, len); /* copies the weights */
+  unpin_bytes(env, packed, p, 0);
+  if (rc) return rc;
   if ((rc = add_live(m, KIND_INFER))) {
     fl_infer_free(m);
     return rc;

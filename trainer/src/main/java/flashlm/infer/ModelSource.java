@@ -21,7 +21,7 @@ import org.apache.hadoop.conf.Configuration;
  * @param packedFile whether it is a packed model file (else a checkpoint)
  * @param spec the architecture
  * @param embedding how the weights store the embedding
- * @param weights the packed weights (a direct buffer)
+ * @param weights the packed weights (position 0, limit = capacity)
  * @param step the training step of the weights
  * @param table the sequences table they were trained on (null if unknown)
  * @param tableVersion its version (null if unknown)

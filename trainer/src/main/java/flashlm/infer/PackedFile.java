@@ -121,7 +121,7 @@ public final class PackedFile {
    *
    * @param path where it was read
    * @param header its header
-   * @param weights the packed weights (a direct buffer, position 0, limit = capacity)
+   * @param weights the packed weights (position 0, limit = capacity)
    * @param tokenizer the tokenizer.json bytes, or null
    */
   public record Contents(String path, Header header, ByteBuffer weights, byte[] tokenizer) {
@@ -234,7 +234,7 @@ public final class PackedFile {
           throw new IllegalArgumentException(path + " holds " + w + " bytes of weights; its"
               + " model needs " + expected + ": the file is damaged");
         }
-        ByteBuffer weights = ByteBuffer.allocateDirect((int) w);
+        ByteBuffer weights = ByteBuffer.allocate((int) w); // loading passes its array as is
         readBuffer(in, weights, path, length);
         byte[] tokenizer = k == 0 ? null : readN(in, (int) k, path, length);
         long crc = checked.getChecksum().getValue();

@@ -30,17 +30,27 @@ public final class PackedModel implements AutoCloseable {
   }
 
   /**
-   * Loads packed weights ({@link #pack} made them, or a {@link PackedFile} held them): a direct
-   * buffer whose whole capacity is the weights; it is copied and may be dropped afterwards.
+   * Loads packed weights ({@link #pack} made them, or a {@link PackedFile} held them): a buffer
+   * whose whole capacity is the weights; it is copied and may be dropped afterwards.
    *
    * @throws NativeException naming the problem when the size does not match the spec or a
    *     ternary code is corrupt
    */
   public static PackedModel load(ModelSpec spec, Embedding embedding, ByteBuffer packed) {
     long[] h = new long[1];
-    Native.check(Native.inferCreate(h, specInts(spec), specReals(spec), embedding.code(), packed),
-        "loading the packed " + spec.arch().id() + " model");
+    Native.check(Native.inferCreate(h, specInts(spec), specReals(spec), embedding.code(),
+        bytes(packed)), "loading the packed " + spec.arch().id() + " model");
     return new PackedModel(spec, embedding, h[0]);
+  }
+
+  /** All of {@code b}'s capacity: its own array when it wraps one whole, else a copy. */
+  private static byte[] bytes(ByteBuffer b) {
+    if (b.hasArray() && b.arrayOffset() == 0 && b.array().length == b.capacity()) {
+      return b.array();
+    }
+    byte[] out = new byte[b.capacity()];
+    b.duplicate().clear().get(out);
+    return out;
   }
 
   /** Packs the fp32 master weights (the {@link ParamLayout} of spec) and loads them. */
@@ -51,7 +61,7 @@ public final class PackedModel implements AutoCloseable {
   /**
    * The packed weights of {@code params} (fp32 master weights in {@link ParamLayout} order, from
    * index 0): ternary linears quantised as the training forward quantises them, their scales,
-   * the alphas folded in; a direct buffer in native order.
+   * the alphas folded in (a heap buffer).
    */
   public static ByteBuffer pack(ModelSpec spec, FloatBuffer params, Embedding embedding) {
     long count = ParamLayout.of(spec).size();
@@ -61,10 +71,10 @@ public final class PackedModel implements AutoCloseable {
           .order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
       direct.put(params.duplicate().position(0).limit(Math.toIntExact(count))).flip();
     }
-    ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(bytes(spec, embedding)));
+    byte[] out = new byte[Math.toIntExact(bytes(spec, embedding))];
     Native.check(Native.packFromParams(specInts(spec), specReals(spec), embedding.code(),
         direct, count, out), "packing the weights");
-    return out;
+    return ByteBuffer.wrap(out);
   }
 
   /** Bytes of the packed weights of {@code spec}. */

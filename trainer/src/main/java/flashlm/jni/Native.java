@@ -243,30 +243,26 @@ public final class Native {
   public static native int packedBytes(int[] spec, double[] specReals, int emb, long[] out);
 
   /**
-   * out (a direct buffer of exactly {@link #packedBytes} bytes) = the packed weights of the
-   * first {@code count} floats of params (the master weights in the model layout).
+   * out (exactly {@link #packedBytes} bytes) = the packed weights of the first {@code count}
+   * floats of params (the master weights in the model layout). Packed weights are bytes (2-bit
+   * codes, scales, the embedding), so they cross as a {@code byte[]}, never as a buffer that
+   * could be a float buffer's bytes.
    *
    * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap, byte-swapped or
-   *     short params buffer, or an out buffer that is not direct and writable
+   *     short params buffer
    */
   public static int packFromParams(int[] spec, double[] specReals, int emb, FloatBuffer params,
-      long count, ByteBuffer out) {
+      long count, byte[] out) {
     checkBuffer(params, 0, count, false, "pack weights", "params");
-    checkBytes(out, true, "pack weights", "packed weights");
     return packFromParams0(spec, specReals, emb, params, count, out);
   }
 
   /**
-   * Loads packed weights (a direct buffer, all of its capacity; copied, so it may be dropped
-   * after); handle[0] receives the inference model.
-   *
-   * @throws NativeException ({@link NativeException#EINVAL}) for a null or heap buffer
+   * Loads packed weights (all of {@code packed}; copied, so it may be dropped after);
+   * handle[0] receives the inference model.
    */
-  public static int inferCreate(long[] handle, int[] spec, double[] specReals, int emb,
-      ByteBuffer packed) {
-    checkBytes(packed, false, "load packed weights", "packed weights");
-    return inferCreate0(handle, spec, specReals, emb, packed);
-  }
+  public static native int inferCreate(long[] handle, int[] spec, double[] specReals, int emb,
+      byte[] packed);
 
   /**
    * Frees an inference model (0 is a no-op; one already freed is {@link
@@ -293,19 +289,7 @@ public final class Native {
   public static native int inferScore(long handle, int[] tokens, int n, int from, double[] out);
 
   private static native int packFromParams0(int[] spec, double[] specReals, int emb,
-      FloatBuffer params, long count, ByteBuffer out);
-
-  private static native int inferCreate0(long[] handle, int[] spec, double[] specReals, int emb,
-      ByteBuffer packed);
-
-  /** Refuses a null, heap or (when written) read-only byte buffer, naming the call. */
-  private static void checkBytes(ByteBuffer b, boolean written, String call, String what) {
-    String problem = b == null ? " is null" : !b.isDirect() ? " is not a direct buffer"
-        : written && b.isReadOnly() ? " is read-only" : null;
-    if (problem != null) {
-      throw new NativeException(NativeException.EINVAL, call + ": " + what + problem);
-    }
-  }
+      FloatBuffer params, long count, byte[] out);
 
   /**
    * Whether the dynamic loader can load the shared library {@code name} (such as {@code
