@@ -245,6 +245,58 @@ int fl_model_loss(fl_model *m, const int *tokens, int B, float *loss);
 /* tokens (B, len), 1 <= len <= seq_len; out (B, vocab) = logits at position len-1. */
 int fl_model_last_logits(fl_model *m, const int *tokens, int B, int len, float *out);
 
+/* ---- inference: a model loaded once from packed weights (src/model/decode.c) ---------------
+ * Packed weights: the tensors of the model layout above, in that order, back to back, with no
+ * alpha tensors (each alpha is folded into its linear's scale), all little-endian:
+ *   model.embed_tokens.weight  [vocab, d] fp32, or bf16 (round to nearest even) with FL_EMB_BF16
+ *   a norm weight              [d] fp32
+ *   a linear [out, in]         f32 scale, then the weights: ternary: out rows of
+ *                              fl_ternary_row_bytes(in) bytes of 2-bit codes (format above), the
+ *                              scale s * alpha (s the absmean scale of the master weight, alpha
+ *                              its learnable alpha or 1); quant none: out*in fp32, the scale alpha
+ * So a linear computes exactly what the training model's forward does with the same weights:
+ * y = (int32 q . Wq) * (scale * xscale[t]) or y = scale * (x W^T). fl_packed_from_params makes
+ * them from the fp32 master weights (quantised once, as the forward does every step).
+ *
+ * fl_infer: the loaded model, for generation and scoring. Weights stay packed (2 bits each) and
+ * activations are quantised to int8 per token; a KV cache of seq_len positions (keys after RoPE,
+ * values; per layer) makes each new token cost one pass over the weights plus its attention over
+ * the cached keys. The kernels are those of the chosen table (plus a one-row attention, the twin
+ * of the table's attention_forward), so logits equal, bit for bit, those of the training model's
+ * fl_model_last_logits on the same tokens (with ffn a multiple of 8, as in every shipped config:
+ * the SIMD SwiGLU finishes a buffer's last n % 8 values in scalar code). Not thread-safe: one
+ * caller at a time. */
+enum { FL_EMB_F32 = 0, FL_EMB_BF16 = 1 };
+/* Bytes of the packed weights of spec with the embedding stored as emb (FL_EMB_*); 0 for a bad
+ * emb. */
+size_t fl_packed_bytes(const fl_spec *spec, int emb);
+/* out (bytes == fl_packed_bytes(spec, emb)) = the packed weights of params (n_params fp32
+ * master weights in the model layout, alphas included when spec->learnable_alpha; n_params must
+ * be the layout's size). */
+int fl_packed_from_params(void *out, size_t bytes, const fl_spec *spec, int emb,
+                          const float *params, size_t n_params);
+typedef struct fl_infer fl_infer;
+/* Loads packed weights (bytes must be fl_packed_bytes(spec, emb); they are copied, and a
+ * ternary code of 3 inside a row is refused as corrupt). The cache holds spec->seq_len
+ * positions. */
+int fl_infer_create(fl_infer **out, const fl_spec *spec, int emb, const void *packed,
+                    size_t bytes);
+/* NULL is a no-op. */
+void fl_infer_free(fl_infer *m);
+const fl_spec *fl_infer_spec(const fl_infer *m);
+/* Tokens in the cache: the position the next token gets. */
+int fl_infer_position(const fl_infer *m);
+/* Empties the cache. */
+void fl_infer_reset(fl_infer *m);
+/* Appends tokens (n >= 1) at positions position .. position+n-1 and, if logits != NULL, writes
+ * logits (vocab) of the last one. FL_EINVAL, with nothing appended, for a token outside the
+ * vocabulary or when position + n > seq_len (the caller slides or refuses the context). */
+int fl_infer_forward(fl_infer *m, const int *tokens, int n, float *logits);
+/* Scores a window: empties the cache, runs tokens[0 .. n-1] (1 <= n <= seq_len) and sets *nll =
+ * sum over positions t in [from, n) of -ln p(tokens[t+1] | tokens[0..t]) (tokens holds n+1
+ * ids; 0 <= from < n). The cache holds tokens[0 .. n-1] afterwards. */
+int fl_infer_score(fl_infer *m, const int *tokens, int n, int from, double *nll);
+
 /* ---- communication: an authenticated TCP ring for data-parallel training ------------------
  * Each rank opens a listener (fl_listen) on its host's address with an ephemeral port, the
  * ranks exchange "host:port" texts (the trainer: Spark's BarrierTaskContext.allGather), and

@@ -28,7 +28,7 @@
 #include "internal.h"
 
 /* The tile (MR x NR) is the includer's kernel_6x16; KC, MC, JG block for L1/L2. */
-enum { MR = 6, NR = 16, KC = 256, MC = 96, JG = 256 };
+enum { MR = 6, NR = 16, KC = FL_GEMM_KC, MC = 96, JG = 256 };
 /* floats of one packed B slice above which the wide path runs (8 MB: beyond a core's cache) */
 enum { WIDE_B = 1 << 21 };
 /* the wide path's column group (its packed slice, KC x WJG, 128 KB), run against row blocks of

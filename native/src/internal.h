@@ -62,4 +62,36 @@ void fl_model_use_kernels(fl_model *m, const fl_kernels *k);
 void *fl_alloc(size_t bytes);
 void fl_free(void *p);
 
+/* One query row of causal attention against n cached keys (the KV cache of src/model/decode.c):
+ * out (hd) = sum_j softmax_j(q . k_j / sqrt(hd)) v_j over j < n, with kt (hd, ldk) the keys
+ * transposed (key j is column j) and v (n, ldv) the values. Each is the twin of a table's
+ * attention_forward: the same arithmetic in the same order as that kernel uses for the last row
+ * of a causal block of n positions, so the result is the same bit for bit. */
+typedef void (*fl_attention_row_fn)(float *out, const float *q, const float *kt, int ldk,
+                                    const float *v, int ldv, int n, int hd);
+void fl_attention_row_ref(float *out, const float *q, const float *kt, int ldk, const float *v,
+                          int ldv, int n, int hd);
+#if defined(FLASHLM_HAVE_AVX2)
+void fl_attention_row_avx2(float *out, const float *q, const float *kt, int ldk, const float *v,
+                           int ldv, int n, int hd);
+#endif
+/* The K slice of the SIMD GEMMs (src/gemm_driver.h): each product sums its first FL_GEMM_KC
+ * terms, then the next FL_GEMM_KC, ..., and adds the slices' sums in order. */
+#define FL_GEMM_KC 256
+/* out (n) = alpha * rows (n, K) . x (K), rows read in place: the decoder's head (the
+ * embedding's rows) for one token. The twin of one row of a table's gemm(0, 1, 1, n, K, alpha,
+ * x, K, rows, K, 0, out, n) bit for bit where that gemm does not split K over threads (K below
+ * 1024 or below 2n: every head), without packing the rows as the gemm does. */
+typedef void (*fl_gemv_rows_fn)(float *out, const float *x, const float *rows, int n, int K,
+                                float alpha);
+#if defined(FLASHLM_HAVE_AVX2)
+void fl_gemv_rows_avx2(float *out, const float *x, const float *rows, int n, int K, float alpha);
+#endif
+/* The gemv twin of k's gemm, or NULL (use k->gemm). */
+fl_gemv_rows_fn fl_gemv_rows_for(const fl_kernels *k);
+/* The one-row attention twin of k's attention_forward. */
+fl_attention_row_fn fl_attention_row_for(const fl_kernels *k);
+/* Makes an inference model run on the given table (tests compare tables). */
+void fl_infer_use_kernels(fl_infer *m, const fl_kernels *k);
+
 #endif

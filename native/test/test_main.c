@@ -16,7 +16,7 @@ int t_verbose;
 static int failures;
 
 /* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c,
- * test_comm.c, test_affinity.c. */
+ * test_comm.c, test_affinity.c, test_decode.c. */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
@@ -24,7 +24,9 @@ static int failures;
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
   X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                   \
   X(test_model_alloc_failure) X(test_attention_alloc_failure)                                      \
-  X(test_kernel_scratch_alloc_failure)                                      \
+  X(test_kernel_scratch_alloc_failure)                                                             \
+  X(test_attention_row) X(test_gemv_rows_matches_gemm) X(test_infer_matches_model)                \
+  X(test_infer_score_matches_loss) X(test_infer_refuses_bad_input) X(test_infer_bf16_embedding)    \
   X(test_comm_sha256) X(test_comm_hmac) X(test_comm_world_one) X(test_comm_rejects_bad_arguments)  \
   X(test_comm_allreduce_threads) X(test_comm_allreduce_processes) X(test_comm_collectives)         \
   X(test_comm_refuses_a_wrong_secret) X(test_comm_refuses_strangers_and_still_connects)            \

@@ -46,8 +46,8 @@ static int need(JNIEnv *env, jarray a, jlong n, const char *what) {
  * communicator takes one call at a time) or a free during a call is FL_ESTATE too. The list is
  * short (a model and a communicator per trainer), so a linear search under one lock costs
  * nothing next to a call. ---- */
-enum { KIND_MODEL, KIND_LISTENER, KIND_COMM };
-static const char *KIND_NAME[] = {"model", "listener", "communicator"};
+enum { KIND_MODEL, KIND_LISTENER, KIND_COMM, KIND_INFER };
+static const char *KIND_NAME[] = {"model", "listener", "communicator", "inference model"};
 
 typedef struct live_obj {
   void *p;
@@ -526,6 +526,147 @@ JFN(commBarrier)(JNIEnv *env, jclass cls, jlong h) {
   if (rc) return rc;
   rc = fl_comm_barrier(c);
   release_obj(c, KIND_COMM);
+  return rc;
+}
+
+/* ---- inference (flashlm.h, "inference"): packed weights and the KV-cache decoder ----------
+ * A model spec crosses as ints {arch, vocab, d, n_layers, n_heads, ffn, seq_len, ternary,
+ * learnable_alpha} and doubles {rope_theta, norm_eps}. */
+static int spec_from(JNIEnv *env, jintArray ints, jdoubleArray doubles, fl_spec *s) {
+  int rc = need(env, ints, 9, "spec");
+  if (rc || (rc = need(env, doubles, 2, "spec"))) return rc;
+  jint i[9];
+  jdouble d[2];
+  (*env)->GetIntArrayRegion(env, ints, 0, 9, i);
+  (*env)->GetDoubleArrayRegion(env, doubles, 0, 2, d);
+  *s = (fl_spec){.arch = i[0], .vocab = i[1], .d = i[2], .n_layers = i[3], .n_heads = i[4],
+                 .ffn = i[5], .seq_len = i[6], .ternary = i[7] != 0, .learnable_alpha = i[8] != 0,
+                 .rope_theta = d[0], .norm_eps = d[1]};
+  return FL_OK;
+}
+
+/* The bytes of a direct ByteBuffer and its capacity, or NULL with the error set. */
+/* The elements of a byte[], pinned (GetPrimitiveArrayCritical: no JNI call until
+ * unpin_bytes); NULL with the error set for a null array. */
+static void *pin_bytes(JNIEnv *env, jbyteArray a, size_t *len, const char *what) {
+  if (!a) {
+    fl_error(FL_EINVAL, "%s is null", what);
+    return NULL;
+  }
+  *len = (size_t)(*env)->GetArrayLength(env, a);
+  void *p = (*env)->GetPrimitiveArrayCritical(env, a, NULL);
+  if (!p) fl_error(FL_ENOMEM, "%s: cannot pin the array", what);
+  return p;
+}
+
+/* Unpins; written: copy back the changes (a JVM may have handed out a copy). */
+static void unpin_bytes(JNIEnv *env, jbyteArray a, void *p, int written) {
+  (*env)->ReleasePrimitiveArrayCritical(env, a, p, written ? 0 : JNI_ABORT);
+}
+
+JFN(packedBytes)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
+                 jlongArray out) {
+  fl_spec s;
+  int rc = need(env, out, 1, "output");
+  if (rc || (rc = spec_from(env, ints, doubles, &s))) return rc;
+  jlong n = (jlong)fl_packed_bytes(&s, emb);
+  if (n == 0) return fl_last_error()[0] ? FL_EINVAL : fl_error(FL_ENOMEM, "cannot size the model");
+  (*env)->SetLongArrayRegion(env, out, 0, 1, &n);
+  return FL_OK;
+}
+
+JFN(packFromParams0)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
+                     jobject params, jlong count, jbyteArray out) {
+  fl_spec s;
+  size_t len;
+  int rc = spec_from(env, ints, doubles, &s);
+  if (rc) return rc;
+  float *p = floats(env, params, 0, count, "params");
+  if (!p) return FL_EINVAL;
+  void *o = pin_bytes(env, out, &len, "packed weights");
+  if (!o) return out ? FL_ENOMEM : FL_EINVAL;
+  rc = fl_packed_from_params(o, len, &s, emb, p, (size_t)count);
+  unpin_bytes(env, out, o, 1);
+  return rc;
+}
+
+JFN(inferCreate)(JNIEnv *env, jclass cls, jlongArray out, jintArray ints, jdoubleArray doubles,
+                 jint emb, jbyteArray packed) {
+  fl_spec s;
+  size_t len;
+  fl_infer *m = NULL;
+  int rc = need(env, out, 1, "handle");
+  if (rc || (rc = spec_from(env, ints, doubles, &s))) return rc;
+  void *p = pin_bytes(env, packed, &len, "packed weights");
+  if (!p) return packed ? FL_ENOMEM : FL_EINVAL;
+  rc = fl_infer_create(&m, &s, emb, p, len); /* copies the weights */
+  unpin_bytes(env, packed, p, 0);
+  if (rc) return rc;
+  if ((rc = add_live(m, KIND_INFER))) {
+    fl_infer_free(m);
+    return rc;
+  }
+  jlong h = (jlong)(intptr_t)m;
+  (*env)->SetLongArrayRegion(env, out, 0, 1, &h);
+  return FL_OK;
+}
+
+JFN(inferFree)(JNIEnv *env, jclass cls, jlong h) {
+  void *m;
+  int rc = take_live(h, KIND_INFER, &m);
+  fl_infer_free(m);
+  return rc;
+}
+
+JFN(inferPosition)(JNIEnv *env, jclass cls, jlong h, jintArray out) {
+  void *m;
+  int rc = need(env, out, 1, "output");
+  if (rc || (rc = acquire_obj(h, KIND_INFER, &m))) return rc;
+  jint pos = fl_infer_position(m);
+  (*env)->SetIntArrayRegion(env, out, 0, 1, &pos);
+  release_obj(m, KIND_INFER);
+  return FL_OK;
+}
+
+JFN(inferReset)(JNIEnv *env, jclass cls, jlong h) {
+  void *m;
+  int rc = acquire_obj(h, KIND_INFER, &m);
+  if (rc) return rc;
+  fl_infer_reset(m);
+  release_obj(m, KIND_INFER);
+  return FL_OK;
+}
+
+/* Appends tokens[0 .. n-1]; logits (vocab) of the last one unless logits is null. */
+JFN(inferForward)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n,
+                  jfloatArray logits) {
+  void *mv;
+  int *tok = NULL, rc = n > 0 ? FL_OK : fl_error(FL_EINVAL, "%d tokens: need at least 1", n);
+  if (rc || (rc = acquire_obj(h, KIND_INFER, &mv))) return rc;
+  fl_infer *m = mv;
+  int V = fl_infer_spec(m)->vocab;
+  float *out = NULL;
+  if (logits && !(rc = need(env, logits, V, "logits")) && !(out = malloc(sizeof(float) * V)))
+    rc = fl_error(FL_ENOMEM, "cannot allocate %d logits", V);
+  if (!rc && !(rc = copy_ints(env, tokens, n, &tok))) rc = fl_infer_forward(m, tok, n, out);
+  if (!rc && out) (*env)->SetFloatArrayRegion(env, logits, 0, V, out);
+  free(tok);
+  free(out);
+  release_obj(m, KIND_INFER);
+  return rc;
+}
+
+/* out[0] = the summed NLL of positions [from, n) of the window tokens[0 .. n] (n + 1 ids). */
+JFN(inferScore)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n, jint from,
+                jdoubleArray out) {
+  void *m;
+  int *tok = NULL, rc = n > 0 ? need(env, out, 1, "output") : fl_error(FL_EINVAL, "empty window");
+  if (rc || (rc = acquire_obj(h, KIND_INFER, &m))) return rc;
+  double nll = 0;
+  if (!(rc = copy_ints(env, tokens, (jlong)n + 1, &tok))) rc = fl_infer_score(m, tok, n, from, &nll);
+  if (!rc) (*env)->SetDoubleArrayRegion(env, out, 0, 1, &nll);
+  free(tok);
+  release_obj(m, KIND_INFER);
   return rc;
 }
 

@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Parsed launcher arguments: {@code <command> [--conf FILE] [--set key=value ...] [--master URL]
- * [--print-submit] [--resume] [--help]}.
+ * [--print-submit] [--resume] [--max-documents N] [--help]}; {@code --max-documents N} is {@code
+ * --set max_documents=N} (eval).
  *
  * @param command the job to run
  * @param conf the config file, or null for the command's default
@@ -55,6 +56,7 @@ public record CommandLine(
         case "--master" -> master = value(args, ++i, a);
         case "--print-submit" -> printSubmit = true;
         case "--resume" -> resume = true;
+        case "--max-documents" -> overrides.add("max_documents=" + value(args, ++i, a));
         case "--help", "-h" -> help = true;
         default -> {
           if (a.startsWith("--conf=")) {

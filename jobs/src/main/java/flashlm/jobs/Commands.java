@@ -7,9 +7,10 @@ import java.util.stream.Collectors;
 
 /** The launcher's commands, in the order the usage lists them. */
 final class Commands {
-  static final List<Command> ALL = List.of(new PrepareJob(), new DownloadJob(), new IngestJob(),
-      new TrainTokenizerJob(), new TokenizeJob(), new TrainCommand(), new ExportCommand(),
-      new AuditCommand());
+  static final List<Command> ALL = List.of(new QuickstartCommand(), new PrepareJob(),
+      new DownloadJob(), new IngestJob(), new TrainTokenizerJob(), new TokenizeJob(),
+      new TrainCommand(), new ExportCommand(), new EvalCommand(), new GenerateCommand(),
+      new ReportCommand(), new AuditCommand());
 
   private Commands() {}
 
@@ -33,6 +34,7 @@ final class Commands {
     out.println("  --set key=value  override one config key (dotted for nested keys); repeatable");
     out.println("  --master URL     Spark master (default local[*]; train with N ranks: local[N])");
     out.println("  --print-submit   print the equivalent spark-submit line and exit");
+    out.println("  --max-documents N  eval: score the first N validation documents per table");
   }
 
   static void usage(Command c, PrintStream out) {

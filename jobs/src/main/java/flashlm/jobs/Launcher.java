@@ -134,6 +134,7 @@ public final class Launcher {
     String master = cl.master() != null || SparkSessions.masterChosen() ? cl.master()
         : c.defaultMaster(cl);
     SparkSession spark = SparkSessions.getOrCreate("flashlm-" + c.name(), master);
+    StageProgress.attach(spark, System.err);
     try {
       c.run(cl, spark);
     } finally {

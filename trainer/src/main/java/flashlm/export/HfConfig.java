@@ -2,6 +2,8 @@ package flashlm.export;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import flashlm.config.Configs;
+import flashlm.infer.PackedFile;
 import flashlm.model.ModelSpec;
 
 /**
@@ -19,6 +21,15 @@ public final class HfConfig {
 
   /** config.json for {@code spec}; {@code provenance} is copied into the flashlm section. */
   public static ObjectNode of(ModelSpec spec, ObjectNode provenance) {
+    return of(spec, provenance, null, null);
+  }
+
+  /**
+   * config.json for {@code spec} with the tokenizer's BOS and EOS ids (either may be null: then
+   * absent).
+   */
+  public static ObjectNode of(ModelSpec spec, ObjectNode provenance, Integer bosId,
+      Integer eosId) {
     ObjectNode c = JSON.createObjectNode();
     boolean transformer = (spec.arch() == ModelSpec.Arch.TRANSFORMER);
     if (transformer) {
@@ -47,6 +58,12 @@ public final class HfConfig {
     c.put("tie_word_embeddings", true);
     c.put("initializer_range", spec.initStd());
     c.put("torch_dtype", "float32");
+    if (bosId != null) {
+      c.put("bos_token_id", bosId);
+    }
+    if (eosId != null) {
+      c.put("eos_token_id", eosId);
+    }
 
     ObjectNode f = c.putObject("flashlm");
     f.put("arch", spec.arch().id());
@@ -65,7 +82,45 @@ public final class HfConfig {
       f.put("note", "not a Llama model: each layer is x + down_proj(SiLU(up_proj(RMSNorm(x)))),"
           + " no attention, no gate; then a final RMSNorm and the tied embedding as head");
     }
-    f.setAll(provenance);
+    // Only the provenance holds values from the run (paths); the keys above are Llama's, and
+    // redacting them would mask num_key_value_heads, whose name has the word "key" in it.
+    f.setAll((ObjectNode) Configs.redacted(provenance));
+    return c;
+  }
+
+  /**
+   * tokenizer_config.json: a fast tokenizer over tokenizer.json ({@code AutoTokenizer} loads it
+   * as {@code PreTrainedTokenizerFast}) with the separators the training data used and the
+   * model's context as its maximum length.
+   */
+  public static ObjectNode tokenizerConfig(ModelSpec spec, PackedFile.TokenizerInfo t) {
+    ObjectNode c = JSON.createObjectNode();
+    c.put("tokenizer_class", "PreTrainedTokenizerFast");
+    if (t.bosToken() != null) {
+      c.put("bos_token", t.bosToken());
+    }
+    if (t.eosToken() != null) {
+      c.put("eos_token", t.eosToken());
+    }
+    c.put("model_max_length", spec.seqLen());
+    c.put("clean_up_tokenization_spaces", false);
+    ObjectNode f = c.putObject("flashlm");
+    f.put("documents_start_with_bos", t.addBos());
+    f.put("documents_end_with_eos", t.addEos());
+    f.put("tokenizer_sha256", t.sha256());
+    return c;
+  }
+
+  /** generation_config.json: the BOS and EOS ids (generation stops at EOS). */
+  public static ObjectNode generationConfig(PackedFile.TokenizerInfo t) {
+    ObjectNode c = JSON.createObjectNode();
+    if (t.bosId() != null) {
+      c.put("bos_token_id", t.bosId());
+    }
+    if (t.eosId() != null) {
+      c.put("eos_token_id", t.eosId());
+      c.put("pad_token_id", t.eosId());
+    }
     return c;
   }
 }

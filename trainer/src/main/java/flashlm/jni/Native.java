@@ -229,6 +229,68 @@ public final class Native {
   /** Returns on each rank only after every rank has entered it. */
   public static native int commBarrier(long handle);
 
+  // ---- inference: packed weights and the KV-cache decoder (flashlm.h, "inference") ----
+  // A model spec crosses as ints {arch (0 transformer, 1 ffn), vocab, d_model, n_layers,
+  // n_heads, ffn_dim, seq_len, ternary (0/1), learnable_alpha (0/1)} and doubles {rope_theta,
+  // norm_eps}.
+
+  /** Packed weights' embedding stored as fp32. */
+  public static final int EMB_F32 = 0;
+  /** Packed weights' embedding stored as bf16 (round to nearest even). */
+  public static final int EMB_BF16 = 1;
+
+  /** out[0] = the bytes of the packed weights of the spec with embedding type {@code emb}. */
+  public static native int packedBytes(int[] spec, double[] specReals, int emb, long[] out);
+
+  /**
+   * out (exactly {@link #packedBytes} bytes) = the packed weights of the first {@code count}
+   * floats of params (the master weights in the model layout). Packed weights are bytes (2-bit
+   * codes, scales, the embedding), so they cross as a {@code byte[]}, never as a buffer that
+   * could be a float buffer's bytes.
+   *
+   * @throws NativeException ({@link NativeException#EINVAL}) for a null, heap, byte-swapped or
+   *     short params buffer
+   */
+  public static int packFromParams(int[] spec, double[] specReals, int emb, FloatBuffer params,
+      long count, byte[] out) {
+    checkBuffer(params, 0, count, false, "pack weights", "params");
+    return packFromParams0(spec, specReals, emb, params, count, out);
+  }
+
+  /**
+   * Loads packed weights (all of {@code packed}; copied, so it may be dropped after);
+   * handle[0] receives the inference model.
+   */
+  public static native int inferCreate(long[] handle, int[] spec, double[] specReals, int emb,
+      byte[] packed);
+
+  /**
+   * Frees an inference model (0 is a no-op; one already freed is {@link
+   * NativeException#ESTATE}).
+   */
+  public static native int inferFree(long handle);
+
+  /** out[0] = the tokens in the model's cache. */
+  public static native int inferPosition(long handle, int[] out);
+
+  /** Empties the cache. */
+  public static native int inferReset(long handle);
+
+  /**
+   * Appends tokens[0 .. n-1] to the cache; logits (vocab), unless null, receives the logits of
+   * the last one. Refused, with nothing appended, past seq_len.
+   */
+  public static native int inferForward(long handle, int[] tokens, int n, float[] logits);
+
+  /**
+   * out[0] = the summed negative log-likelihood of the targets tokens[from+1 .. n] of the
+   * window tokens[0 .. n] (the cache is emptied first and holds the window's inputs after).
+   */
+  public static native int inferScore(long handle, int[] tokens, int n, int from, double[] out);
+
+  private static native int packFromParams0(int[] spec, double[] specReals, int emb,
+      FloatBuffer params, long count, byte[] out);
+
   /**
    * Whether the dynamic loader can load the shared library {@code name} (such as {@code
    * libnccl.so.2}), searching as {@code dlopen} does; it is unloaded again. Non-zero, with the

@@ -117,6 +117,30 @@ public final class CheckpointDir {
   }
 
   /**
+   * A checkpoint file as given, or the newest complete one of a checkpoint directory (newer
+   * incomplete files go to {@code skipped}, as {@link #latest} says).
+   *
+   * @throws IllegalArgumentException when {@code checkpoint} does not exist, or is a directory
+   *     without a complete checkpoint
+   */
+  public static String resolve(Configuration conf, String checkpoint, List<String> skipped) {
+    Path p = new Path(checkpoint);
+    try {
+      if (p.getFileSystem(conf).getFileStatus(p).isDirectory()) {
+        return new CheckpointDir(conf, checkpoint)
+            .latest(bad -> skipped.add(bad.path() + ": " + bad.reason()))
+            .orElseThrow(() -> new IllegalArgumentException("no complete checkpoint (ckpt-*.flm)"
+                + " in " + checkpoint + (skipped.isEmpty() ? "" : "; incomplete: " + skipped)));
+      }
+      return checkpoint;
+    } catch (FileNotFoundException e) {
+      throw new IllegalArgumentException("checkpoint not found: " + checkpoint, e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + checkpoint + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * Renames an incomplete checkpoint to {@code NAME.incomplete.MILLIS}, out of listings and
    * {@link #prune} (which would otherwise count it among the newest and delete complete ones),
    * kept for inspection; returns the new path.

@@ -10,6 +10,7 @@ import flashlm.model.ModelSpec;
 import flashlm.model.ParamLayout;
 import flashlm.model.TrainableModel;
 import flashlm.optim.Kernels;
+import flashlm.report.Report;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;
 import java.util.List;
@@ -89,13 +90,14 @@ public final class Trainer {
 
   /** Trains until max_steps or the time budget; returns how it ended. */
   public Result run() {
+    Result result;
     // Closed in reverse order: the hook is released after the log's last line is out.
     try (SignalStop signal = stopOnSignal && config.checkpoint() != null
             ? SignalStop.install(config.checkpoint().signalWaitDuration(), log::info)
             : SignalStop.NONE;
         log) {
       try {
-        return train(signal);
+        result = train(signal);
       } catch (RuntimeException | Error e) {
         try {
           log.failure(currentStep, e);
@@ -104,6 +106,23 @@ public final class Trainer {
         }
         throw e;
       }
+    }
+    report();
+    return result;
+  }
+
+  /** Rank 0 draws the run's report beside the checkpoints (the run succeeded: never throws). */
+  private void report() {
+    if (collective.rank() != 0 || config.checkpoint() == null) {
+      return;
+    }
+    String dir = config.checkpoint().dir();
+    String metrics = config.log().metrics() != null ? config.log().metrics()
+        : new CheckpointDir(conf, dir).metricsPath();
+    try {
+      log.info("report " + Report.write(conf, dir, metrics).html());
+    } catch (RuntimeException e) {
+      log.info("report not written: " + e);
     }
   }
 

@@ -154,6 +154,7 @@ class ExporterTest {
     assertEquals(12, cfg.get("intermediate_size").asInt());
     assertEquals(2, cfg.get("num_hidden_layers").asInt());
     assertEquals(2, cfg.get("num_attention_heads").asInt());
+    assertEquals(2, cfg.get("num_key_value_heads").asInt(), cfg.toString());
     assertEquals(40, cfg.get("vocab_size").asInt());
     assertEquals(16, cfg.get("max_position_embeddings").asInt());
     assertEquals(1e-5, cfg.get("rms_norm_eps").asDouble());
@@ -161,6 +162,29 @@ class ExporterTest {
     assertTrue(cfg.get("tie_word_embeddings").asBoolean());
     assertEquals("ternary", cfg.get("flashlm").get("quant").asText());
     assertEquals(7, cfg.get("flashlm").get("step").asInt());
+  }
+
+  @Test
+  void llamaKeysAreNotMaskedAsCredentialsButTheRunsPathsAreRedacted() throws Exception {
+    // The config names a table whose path carries something shaped like a hub token; the
+    // provenance copies that path into config.json, which leaves the machine with the model.
+    String token = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2";
+    TrainConfig c = config("transformer");
+    ParamLayout layout = ParamLayout.of(c.model());
+    int n = (int) layout.size();
+    String ckpt = dir.resolve("ck").toString();
+    Checkpoint.Header h = new Checkpoint.Header(c, 3, 0, 1, "s3a://bucket/" + token + "/seq", 4,
+        0, 0, null, null, null, "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(3), h, FloatBuffer.allocate(n),
+        FloatBuffer.allocate(2 * n));
+    Exporter.export(conf, ckpt, dir.resolve("hf").toString());
+
+    String text = Files.readString(dir.resolve("hf/config.json"));
+    JsonNode cfg = new ObjectMapper().readTree(text);
+    // num_key_value_heads has the word "key" in its name; transformers needs its value
+    assertEquals(2, cfg.get("num_key_value_heads").asInt(), text);
+    assertFalse(text.contains(token), text);
+    assertTrue(cfg.get("flashlm").get("table").asText().startsWith("s3a://bucket/"), text);
   }
 
   private static float[] slice(float[] w, ParamLayout.Tensor t) {

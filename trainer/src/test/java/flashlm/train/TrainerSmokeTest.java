@@ -64,5 +64,8 @@ class TrainerSmokeTest {
     assertTrue(eval.get(1).get("val_loss").asDouble() < eval.get(0).get("val_loss").asDouble());
     assertTrue(Files.exists(dir.resolve("ckpt/ckpt-0000000040.flm")));
     assertTrue(Files.exists(dir.resolve("ckpt/config.json")));
+    // the run's report beside its checkpoints, drawn from its metrics file
+    assertTrue(Files.readString(dir.resolve("ckpt/report.html")).contains("data:image/png"));
+    assertEquals(1 + 8 + 2, Files.readAllLines(dir.resolve("ckpt/report/loss.csv")).size());
   }
 }

@@ -115,16 +115,62 @@ public final class DeltaWrites {
     }
     Row last = DeltaTable.forPath(spark, path).history(1)
         .select(col("version"), col("userMetadata")).first();
-    String json = last.isNullAt(1) ? null : last.getString(1);
-    Optional<JsonNode> manifest = Optional.empty();
-    if (json != null && !json.isBlank()) {
-      try {
-        manifest = Optional.of(Configs.json().readTree(json));
-      } catch (IOException e) {
-        manifest = Optional.empty(); // someone else's userMetadata: not ours
-      }
+    return Optional.of(new Commit(last.getLong(0), parse(last.isNullAt(1) ? null
+        : last.getString(1))));
+  }
+
+  /**
+   * The commit of version {@code version} at {@code path} (the latest when null), or empty when
+   * there is no table or no such version.
+   */
+  public static Optional<Commit> at(SparkSession spark, String path, Long version) {
+    if (version == null) {
+      return latest(spark, path);
     }
-    return Optional.of(new Commit(last.getLong(0), manifest));
+    if (!DeltaTable.isDeltaTable(spark, path)) {
+      return Optional.empty();
+    }
+    List<Row> rows = DeltaTable.forPath(spark, path).history()
+        .where(col("version").equalTo(version)).select(col("version"), col("userMetadata"))
+        .collectAsList(); // one row of the table's history
+    if (rows.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(new Commit(version, parse(rows.get(0).isNullAt(1) ? null
+        : rows.get(0).getString(1))));
+  }
+
+  private static Optional<JsonNode> parse(String json) {
+    if (json == null || json.isBlank()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Configs.json().readTree(json));
+    } catch (IOException e) {
+      return Optional.empty(); // someone else's userMetadata: not ours
+    }
+  }
+
+  /**
+   * Appends {@code data} to the table at {@code path} (created by the first append) in one
+   * commit whose userMetadata is {@code metadataJson}, once per {@code fingerprint}: the commit
+   * carries txnAppId {@code flashlm-<job>-<fingerprint prefix>} and txnVersion 1, so an append
+   * of the same inputs again (a retried job, a re-run) is skipped by Delta. For tables that
+   * collect results (evaluations) rather than hold one version of a data set.
+   *
+   * @return true when Delta committed the rows, false when an append of this fingerprint was
+   *     already there
+   */
+  public static boolean appendOnce(Dataset<Row> data, String path, String job,
+      String fingerprint, String metadataJson) {
+    SparkSession spark = spark(data);
+    long before = currentVersion(spark, path);
+    data.write().format("delta").mode("append")
+        .option("userMetadata", metadataJson)
+        .option("txnAppId", appId(job, fingerprint))
+        .option("txnVersion", "1")
+        .save(path);
+    return currentVersion(spark, path) > before;
   }
 
   /** The Delta version of the table at {@code path}, or -1 when there is no table yet. */

@@ -138,10 +138,10 @@ class S3CheckpointsTest {
     assertEquals(bDir.path(6), exported.checkpoint());
     assertEquals(STEPS, exported.step());
     assertEquals(List.of(), exported.skipped());
-    byte[] st = read(fs, exported.safetensors());
+    byte[] st = read(fs, exported.primary());
     long headerLength = ByteBuffer.wrap(st, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
     assertEquals(8 + headerLength + 4 * exported.parameters(), st.length);
-    String hfConfig = new String(read(fs, exported.config()), StandardCharsets.UTF_8);
+    String hfConfig = new String(read(fs, exported.files().get(1)), StandardCharsets.UTF_8);
     assertTrue(hfConfig.contains("\"step\" : " + STEPS) || hfConfig.contains("\"step\":" + STEPS),
         hfConfig);
     assertEquals(Checkpoint.readHeader(conf, bDir.path(6)).paramCount(), exported.parameters());
