@@ -24,6 +24,7 @@ static int failures;
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
   X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                   \
   X(test_model_alloc_failure) X(test_attention_alloc_failure)                                      \
+  X(test_attention_scratch_is_linear_in_t)                                                         \
   X(test_comm_sha256) X(test_comm_hmac) X(test_comm_world_one) X(test_comm_rejects_bad_arguments)  \
   X(test_comm_allreduce_threads) X(test_comm_allreduce_processes) X(test_comm_collectives)         \
   X(test_comm_refuses_a_wrong_secret) X(test_comm_refuses_strangers_and_still_connects)            \
