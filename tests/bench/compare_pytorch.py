@@ -155,7 +155,9 @@ def bench_model(args, spec):
         # compiles here. The warm-up steps then size the rounds.
         first = [s.ask("steps 1") for s in servers]
         timed = [s.ask(f"steps {args.warmup}") for s in servers]
-        per_step = max(r["seconds"] / r["steps"] for r in timed)
+        # The median trainer's step sizes the chunks (a twin's slow warm-up step, e.g. a
+        # recompilation, would otherwise shrink every round to one step).
+        per_step = statistics.median(r["seconds"] / r["steps"] for r in timed)
         k = max(1, round(args.chunk_seconds / per_step))
         losses = "  ".join(f"{s.name} {f['loss']:.5f}" for s, f in zip(servers, first))
         print(f"{spec}: first loss {losses}; {args.rounds} rounds of {k} steps each", flush=True)
