@@ -26,7 +26,7 @@ descheduled waits for it, so a busy neighbour can slow a 2-thread step several t
 within-round ratio and the best round are the steadier figures then; --threads 1 is steadier
 still. Only the standard library here; the PyTorch side runs under --python.
 
-Model FLOPs per token (training: forward + backward = 3 x forward), the formula used for both:
+Model FLOPs per token (training: forward + backward = 3 x forward), the formula used for all:
   6 * (P_matmul + V*d) + 6 * L * T * d   (the last term for transformers only)
 P_matmul = the weights of all linears (transformer: L*(4 d^2 + 3 d f); ffn: L*2 d f); V*d the
 tied output head (the embedding lookup itself is not a matmul); 6*L*T*d the causal attention

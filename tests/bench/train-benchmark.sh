@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Trainer throughput vs PyTorch on the same models, interleaved in one run, with MFU and peak RSS
 # (issue 5, "Performance"). Builds the trainer's test classes (flashlm.bench.TrainServe) and the
-# native benchmark (its `peak` mode measures the FMA peak), then runs tests/bench/compare_pytorch.py.
+# native benchmark (its `peak` mode measures the FMA peak), then runs
+# tests/bench/compare_pytorch.py: ours, the eager PyTorch twin and the torch.compile'd one
+# (tests/bench/pytorch_train.py --compile) in turns, and the ratio against the faster twin.
 #
 # Usage: tests/bench/train-benchmark.sh [--models v6.1:16,v7-ts:8,...] [--rounds R]
-#            [--threads N] [--chunk-seconds S] [other compare_pytorch.py options]
-# Defaults: all six models (v6.1 B16/B64, v7-ts B8/B16, v7-float B8/B16), 3 rounds, 2 threads.
+#            [--twins eager,compiled] [--threads N] [--chunk-seconds S]
+#            [other compare_pytorch.py options]
+# Defaults: v6.1 B16/B64, v7-ts B8, v7-float B8, v7-main B4/B8 (124M, seq 1024: minutes per step
+# here, and about 16 GB of memory for the three trainers at B8), 3 rounds, 2 threads.
 #
 # PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
 # /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
