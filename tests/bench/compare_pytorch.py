@@ -154,7 +154,7 @@ def bench_model(args, spec):
         # Step 1: the same weights and tokens, so the losses must agree; the compiled twin
         # compiles here. The warm-up steps then size the rounds.
         first = [s.ask("steps 1") for s in servers]
-        timed = [s.ask(f"steps {args.warmup}") for s in servers]
+        timed = [s.ask(f"steps {args.warmup}") for s in servers] if args.warmup > 0 else first
         # The median trainer's step sizes the chunks (a twin's slow warm-up step, e.g. a
         # recompilation, would otherwise shrink every round to one step).
         per_step = statistics.median(r["seconds"] / r["steps"] for r in timed)
@@ -255,7 +255,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--chunk-seconds", type=float, default=5.0,
                     help="about how long one trainer's steps of one round take (default 5)")
-    ap.add_argument("--warmup", type=int, default=1, help="steps after the first, untimed (1)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="steps after the first, untimed (default 1; 0: the first step sizes "
+                         "the rounds)")
     ap.add_argument("--threads", type=int, default=2,
                     help="OMP_NUM_THREADS for ours and the peak, torch threads (default 2)")
     ap.add_argument("--omp-wait-policy", choices=("active", "passive"),
