@@ -8,8 +8,9 @@
 # Usage: tests/bench/train-benchmark.sh [--models v6.1:16,v7-ts:8,...] [--rounds R]
 #            [--twins eager,compiled] [--threads N] [--chunk-seconds S]
 #            [other compare_pytorch.py options]
-# Defaults: v6.1 B16/B64, v7-ts B8, v7-float B8, v7-main B4/B8 (124M, seq 1024: minutes per step
-# here, and about 16 GB of memory for the three trainers at B8), 3 rounds, 2 threads.
+# Defaults: v6.1 B16/B64, v7-ts B8, v7-float B8, v7-main B4 (109.5M, seq 1024: a minute or more
+# per step here; the three trainers peaked at 4.4 + 8.6 + 5.1 GB), 3 rounds, 2 threads.
+# v7-main B8 (--models v7-main:8) needs well over 24 GB with both twins.
 #
 # PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
 # /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
