@@ -19,7 +19,7 @@ twin for each twin (median over rounds of the ratio within a round) and against 
 of the run (the one with the higher median tokens/s, named), model FLOPs per token, each one's
 MFU (median tokens/s against the highest FMA peak seen), and peak RSS; then where the time of a
 step goes (forward+backward vs clip+optimizer). All three trainers stay resident for the whole
-model's run, so their memory adds up: v7-main B4 peaked at 4.4 (ours), 8.6 (eager) and 5.1 GB
+model's run, so their memory adds up: v7-main B4 peaked at 4.3 (ours), 8.4 (eager) and 5.0 GiB
 (compiled); at B8 ours and the compiled twin alone needed more than the 24 GB machine here had.
 
 On a machine shared with other work the figures swing: an OpenMP barrier whose partner thread was

@@ -9,7 +9,7 @@
 #            [--twins eager,compiled] [--threads N] [--chunk-seconds S]
 #            [other compare_pytorch.py options]
 # Defaults: v6.1 B16/B64, v7-ts B8, v7-float B8, v7-main B4 (109.5M, seq 1024: a minute or more
-# per step here; the three trainers peaked at 4.4 + 8.6 + 5.1 GB), 3 rounds, 2 threads.
+# per step here; the three trainers peaked at 4.3 + 8.4 + 5.0 GiB), 3 rounds, 2 threads.
 # v7-main B8 (--models v7-main:8) needs well over 24 GB with both twins.
 #
 # PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
