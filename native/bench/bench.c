@@ -1,6 +1,7 @@
 /* Kernel benchmark (not run by the tests): `make bench`, then
  *   OMP_NUM_THREADS=2 target/build/linux-x86_64/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
  *   target/build/linux-x86_64/flashlm_bench allreduce [reps]   (the ring: see allreduce_bench)
+ *   target/build/linux-x86_64/flashlm_bench attention [reps]   (against the GEMM rate)
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
@@ -118,6 +119,65 @@ static double int8_peak_once(long iters) {
   }
   double t = now() - t0;
   return (double)iters * 6 * 32 * 2 * omp_get_max_threads() / t / 1e9;
+}
+#elif defined(__aarch64__)
+/* 16 independent fmla chains on q registers (4 lanes; latency 4 x up to 4 pipes), in asm. */
+static double fma_peak_once(long iters) {
+  double t0 = now();
+#pragma omp parallel
+  {
+    long n = iters;
+    __asm__ volatile(
+        "fmov v0.4s, #1.0\n movi v1.4s, #0\n"
+        "mov v2.16b, v0.16b\n mov v3.16b, v0.16b\n mov v4.16b, v0.16b\n mov v5.16b, v0.16b\n"
+        "mov v6.16b, v0.16b\n mov v7.16b, v0.16b\n mov v16.16b, v0.16b\n mov v17.16b, v0.16b\n"
+        "mov v18.16b, v0.16b\n mov v19.16b, v0.16b\n mov v20.16b, v0.16b\n"
+        "mov v21.16b, v0.16b\n mov v22.16b, v0.16b\n mov v23.16b, v0.16b\n"
+        "mov v24.16b, v0.16b\n mov v25.16b, v0.16b\n"
+        "1:\n"
+        "fmla v2.4s, v0.4s, v1.4s\n fmla v3.4s, v0.4s, v1.4s\n fmla v4.4s, v0.4s, v1.4s\n"
+        "fmla v5.4s, v0.4s, v1.4s\n fmla v6.4s, v0.4s, v1.4s\n fmla v7.4s, v0.4s, v1.4s\n"
+        "fmla v16.4s, v0.4s, v1.4s\n fmla v17.4s, v0.4s, v1.4s\n fmla v18.4s, v0.4s, v1.4s\n"
+        "fmla v19.4s, v0.4s, v1.4s\n fmla v20.4s, v0.4s, v1.4s\n fmla v21.4s, v0.4s, v1.4s\n"
+        "fmla v22.4s, v0.4s, v1.4s\n fmla v23.4s, v0.4s, v1.4s\n fmla v24.4s, v0.4s, v1.4s\n"
+        "fmla v25.4s, v0.4s, v1.4s\n"
+        "subs %[n], %[n], #1\n b.ne 1b\n"
+        : [n] "+r"(n)
+        :
+        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20",
+          "v21", "v22", "v23", "v24", "v25", "cc");
+  }
+  double t = now() - t0;
+  return (double)iters * 16 * 4 * 2 * omp_get_max_threads() / t / 1e9;
+}
+
+/* 16 smlal/smlal2 per pass into 8 accumulators (8 int8 multiply-adds each into int16 lanes):
+ * the multiply-accumulate of the NEON ternary kernel (2 ops per multiply-add). */
+static double int8_peak_once(long iters) {
+  double t0 = now();
+#pragma omp parallel
+  {
+    long n = iters;
+    __asm__ volatile(
+        "movi v0.16b, #2\n movi v1.16b, #1\n"
+        "movi v2.8h, #0\n movi v3.8h, #0\n movi v4.8h, #0\n movi v5.8h, #0\n"
+        "movi v6.8h, #0\n movi v7.8h, #0\n movi v16.8h, #0\n movi v17.8h, #0\n"
+        "1:\n"
+        "smlal v2.8h, v0.8b, v1.8b\n smlal2 v3.8h, v0.16b, v1.16b\n"
+        "smlal v4.8h, v0.8b, v1.8b\n smlal2 v5.8h, v0.16b, v1.16b\n"
+        "smlal v6.8h, v0.8b, v1.8b\n smlal2 v7.8h, v0.16b, v1.16b\n"
+        "smlal v16.8h, v0.8b, v1.8b\n smlal2 v17.8h, v0.16b, v1.16b\n"
+        "smlal v2.8h, v0.8b, v1.8b\n smlal2 v3.8h, v0.16b, v1.16b\n"
+        "smlal v4.8h, v0.8b, v1.8b\n smlal2 v5.8h, v0.16b, v1.16b\n"
+        "smlal v6.8h, v0.8b, v1.8b\n smlal2 v7.8h, v0.16b, v1.16b\n"
+        "smlal v16.8h, v0.8b, v1.8b\n smlal2 v17.8h, v0.16b, v1.16b\n"
+        "subs %[n], %[n], #1\n b.ne 1b\n"
+        : [n] "+r"(n)
+        :
+        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "cc");
+  }
+  double t = now() - t0;
+  return (double)iters * 16 * 8 * 2 * omp_get_max_threads() / t / 1e9;
 }
 #else
 static double fma_peak_once(long iters) { (void)iters; return NAN; }
@@ -331,6 +391,49 @@ static void peak_json(void) {
   printf("], \"gflops\": %.1f}\n", b);
 }
 
+/* ---- attention against the GEMM rate ---- */
+/* `attention [reps]`: causal attention, forward and backward, at the v7-ts (B16 T256 H8) and
+ * v7-main (B4 T1024 H12) shapes, hd 64, against the fp32 GEMM of the same model's q projection
+ * (B*T x d x d, the forward x W^T) measured in the same run. FLOPs: 2 products of T(T+1)/2 x hd
+ * per head forward, 5 backward (S is recomputed), 2 per multiply-add; the model's FLOP count
+ * leaves the recomputation out, so the backward's share of a step is the figure here x 4/5. */
+static void attention_shape(int B, int T, int H, int hd) {
+  const fl_kernels *k = fl_kernels_get();
+  int C = H * hd, N = B * T;
+  float *q = randf((size_t)N * 3 * C, 1.0f), *o = randf((size_t)N * C, 1.0f);
+  float *dout = randf((size_t)N * C, 1.0f), *dq = randf((size_t)N * 3 * C, 1.0f);
+  float *lse = randf((size_t)B * H * T, 1.0f), *W = randf((size_t)C * C, 0.05f);
+  double gemm = time_gemm(0, 1, N, C, C, o, C, W, C, 0.0f, dout, C, NULL);
+  free(dout);
+  dout = randf((size_t)N * C, 1.0f);
+  double bf = INFINITY, bb = INFINITY, pairs = (double)B * H * T * (T + 1) / 2;
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    k->attention_forward(o, lse, q, q + C, q + 2 * C, 3 * C, B, T, H, hd);
+    double t1 = now();
+    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B,
+                          T, H, hd);
+    double t2 = now();
+    if (t1 - t0 < bf) bf = t1 - t0;
+    if (t2 - t1 < bb) bb = t2 - t1;
+  }
+  double fwd = 4 * pairs * hd / bf / 1e9, bwd = 10 * pairs * hd / bb / 1e9;
+  printf("B%-2d T%-5d H%-2d hd%d | %7.1f %7.1f | %7.1f | %4.2f %4.2f | %8.1f %8.1f\n", B, T, H,
+         hd, fwd, bwd, gemm, fwd / gemm, bwd / gemm, bf * 1e3, bb * 1e3);
+  free(q), free(o), free(dout), free(dq), free(lse), free(W);
+}
+
+static void attention_bench(void) {
+  double fma0 = best(fma_peak_once, 20000000);
+  printf("attention, kernels '%s', %d threads, %s, FMA peak %.1f GFLOP/s\n",
+         fl_kernels_get()->name, omp_get_max_threads(),
+         omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0);
+  printf("%-21s | %15s | %7s | %9s | %17s\n", "shape", "fwd GFLOP/s bwd", "GEMM", "/GEMM",
+         "fwd ms   bwd ms");
+  attention_shape(16, 256, 8, 64);
+  attention_shape(4, 1024, 12, 64);
+}
+
 /* ---- allreduce: the ring on loopback against a plain TCP stream ---- */
 /* `allreduce [reps]`: for each size, the median (and best) over reps of one allreduce_sum as
  * bus bandwidth (NCCL's definition: 2(w-1)/w * bytes / time, the bytes each rank sends and
@@ -537,5 +640,6 @@ int main(int argc, char **argv) {
   if (!strcmp(what, "model") || !strcmp(what, "all")) models();
   if (!strcmp(what, "peak")) peak_json();
   if (!strcmp(what, "allreduce")) allreduce_bench();
+  if (!strcmp(what, "attention")) attention_bench();
   return 0;
 }

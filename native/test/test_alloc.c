@@ -3,6 +3,7 @@
  * which fails while t_fail_allocs is set. A failure must come back as FL_ENOMEM with a message,
  * or (a kernel that can do without the memory) as the same result: never a silent wrong one. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,9 +11,11 @@
 #include "test.h"
 
 static int t_fail_allocs;
+static size_t t_alloc_bytes; /* bytes requested since the last reset (any thread) */
 
 void *__real_aligned_alloc(size_t align, size_t size);
 void *__wrap_aligned_alloc(size_t align, size_t size) {
+  __atomic_fetch_add(&t_alloc_bytes, size, __ATOMIC_RELAXED);
   return t_fail_allocs ? NULL : __real_aligned_alloc(align, size);
 }
 
@@ -147,4 +150,38 @@ void test_kernel_scratch_alloc_failure(void) {
         t_free(dw[1]);
   }
   omp_set_num_threads(saved);
+}
+
+/* Attention's memory beyond q, k, v, out and lse is linear in T: doubling T from 512 to 1024
+ * adds to the scratch each call allocates at most a few rows of T floats per thread, where a
+ * T x T block per head (what a naive backward keeps) would add megabytes. */
+void test_attention_scratch_is_linear_in_t(void) {
+  const fl_kernels *tables[2] = {fl_kernels_ref(), t_simd()};
+  int B = 1, H = 2, hd = 8, C = H * hd, threads = omp_get_max_threads();
+  for (int t = 0; t < 2 && tables[t]; t++) {
+    size_t bytes[2][2];
+    for (int i = 0; i < 2; i++) {
+      int T = 512 << i;
+      size_t n = (size_t)B * T * C;
+      float *q = t_floats(n), *k = t_floats(n), *v = t_floats(n), *dout = t_floats(n);
+      float *out = t_floats(n), *lse = t_floats((size_t)B * H * T), *dq = t_floats(n);
+      float *dk = t_floats(n), *dv = t_floats(n);
+      t_fill(q, n, -1, 1), t_fill(k, n, -1, 1), t_fill(v, n, -1, 1), t_fill(dout, n, -1, 1);
+      t_alloc_bytes = 0;
+      T_CHECK(tables[t]->attention_forward(out, lse, q, k, v, C, B, T, H, hd) == FL_OK, "%s",
+              fl_last_error());
+      bytes[i][0] = t_alloc_bytes, t_alloc_bytes = 0;
+      T_CHECK(tables[t]->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, C, B, T, H,
+                                            hd) == FL_OK, "%s", fl_last_error());
+      bytes[i][1] = t_alloc_bytes;
+      t_free(q), t_free(k), t_free(v), t_free(dout), t_free(out), t_free(lse), t_free(dq);
+      t_free(dk), t_free(dv);
+    }
+    size_t limit = (size_t)4 * 512 * sizeof(float) * threads;
+    for (int pass = 0; pass < 2; pass++)
+      T_CHECK(bytes[1][pass] <= bytes[0][pass] + limit,
+              "%s attention %s scratch not linear in T: %zu bytes at T 512, %zu at T 1024 (at "
+              "most %zu more allowed)", tables[t]->name, pass ? "backward" : "forward",
+              bytes[0][pass], bytes[1][pass], limit);
+  }
 }

@@ -27,6 +27,7 @@ static int failures;
   X(test_kernel_scratch_alloc_failure)                                                             \
   X(test_attention_row) X(test_gemv_rows_matches_gemm) X(test_infer_matches_model)                \
   X(test_infer_score_matches_loss) X(test_infer_refuses_bad_input) X(test_infer_bf16_embedding)    \
+  X(test_attention_scratch_is_linear_in_t)                                                         \
   X(test_comm_sha256) X(test_comm_hmac) X(test_comm_world_one) X(test_comm_rejects_bad_arguments)  \
   X(test_comm_allreduce_threads) X(test_comm_allreduce_processes) X(test_comm_collectives)         \
   X(test_comm_refuses_a_wrong_secret) X(test_comm_refuses_strangers_and_still_connects)            \

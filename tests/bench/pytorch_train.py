@@ -3,8 +3,12 @@
 
 Builds the model of a FlashLM config (conf/*.json: the same architecture, layout and Llama tensor
 names as the trainer's ParamLayout), written as a PyTorch user would write it: BitLinear as
-F.linear on fake-quantised weights and activations with the straight-through estimator,
-F.scaled_dot_product_attention, torch.optim.AdamW (or SGD momentum for v6.1).
+F.linear on fake-quantised weights and activations with the straight-through estimator (an input
+shared by q/k/v or gate/up quantised once), F.scaled_dot_product_attention, rotate-half RoPE,
+torch.optim.AdamW (or SGD momentum for v6.1) with fused=True (PyTorch's fastest optimizer path on
+CPU). --compile runs the model's forward and loss (and so its backward) through torch.compile
+(Inductor, C++ with OpenMP; it needs a C++ compiler, gcc here); the first step pays the
+compilation.
 
 Two modes:
   one-shot   python3 pytorch_train.py --conf conf/v6.1.json --batch 16 --steps 20
@@ -21,7 +25,7 @@ Tokens are uniform random ids from a counter-based generator (splitmix64, see ba
 the trainer's side of the benchmark (flashlm.bench.TrainServe) reproduces bit for bit; throughput
 does not depend on them. --init FILE.safetensors loads initial weights written by `flashlm export`
 or by TrainServe --write-init (Llama names, q/k rows in Llama's RoPE halves order, which this
-model's interleaved RoPE undoes on load), so both trainers start from the same point and their
+model's rotate-half RoPE uses as they are), so both trainers start from the same point and their
 losses agree.
 """
 import argparse
@@ -56,10 +60,14 @@ class BitLinear(nn.Linear):
         super().__init__(fan_in, fan_out, bias=False)
         self.ternary = ternary
 
-    def forward(self, x):
+    def quant_input(self, x):
+        return fake_quant_act(x) if self.ternary else x
+
+    def forward(self, x, quantized=False):
+        # quantized: x is already quant_input(x) (q/k/v and gate/up share their input's).
         if not self.ternary:
             return F.linear(x, self.weight)
-        return F.linear(fake_quant_act(x), fake_quant_weight(self.weight))
+        return F.linear(x if quantized else fake_quant_act(x), fake_quant_weight(self.weight))
 
 
 class RMSNorm(nn.Module):
@@ -73,15 +81,22 @@ class RMSNorm(nn.Module):
 
 
 def rope_table(T, hd, theta):
+    # (T, hd) cos and sin for rotate-half: frequency i at columns i and i + hd/2.
     inv = theta ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
+    ang = torch.cat((ang, ang), dim=-1)
     return torch.cos(ang).float(), torch.sin(ang).float()
 
 
+def rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
 def rope(x, cos, sin):
-    # x (B, H, T, hd); rotates interleaved pairs (x[2i], x[2i+1]) like the trainer.
-    a, b = x[..., 0::2], x[..., 1::2]
-    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+    # x (B, H, T, hd) with each head's dims in Llama's halves order (pair i = dims i, i + hd/2):
+    # the trainer's interleaved pairs (2i, 2i+1) permuted, which --init's tensors already are.
+    return x * cos + rotate_half(x) * sin
 
 
 class Attention(nn.Module):
@@ -97,9 +112,10 @@ class Attention(nn.Module):
     def forward(self, x, cos, sin):
         B, T, C = x.shape
         shape = (B, T, self.h, C // self.h)
-        q = rope(self.q_proj(x).view(shape).transpose(1, 2), cos, sin)
-        k = rope(self.k_proj(x).view(shape).transpose(1, 2), cos, sin)
-        v = self.v_proj(x).view(shape).transpose(1, 2)
+        xq = self.q_proj.quant_input(x)
+        q = rope(self.q_proj(xq, True).view(shape).transpose(1, 2), cos, sin)
+        k = rope(self.k_proj(xq, True).view(shape).transpose(1, 2), cos, sin)
+        v = self.v_proj(xq, True).view(shape).transpose(1, 2)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, C))
 
@@ -115,8 +131,10 @@ class Mlp(nn.Module):
         self.down_proj = BitLinear(f, d, ternary)
 
     def forward(self, x):
-        h = F.silu(self.gate_proj(x)) * self.up_proj(x) if self.gated else F.silu(self.up_proj(x))
-        return self.down_proj(h)
+        if not self.gated:
+            return self.down_proj(F.silu(self.up_proj(x)))
+        xq = self.up_proj.quant_input(x)
+        return self.down_proj(F.silu(self.gate_proj(xq, True)) * self.up_proj(xq, True))
 
 
 class Layer(nn.Module):
@@ -166,12 +184,6 @@ def llama_state_dict_names(model):
     return {"model." + k: v for k, v in model.state_dict().items()}
 
 
-def halves_to_interleaved(w, heads):
-    # Inverse of the export's row permutation: row h*hd + j*hd/2 + i -> h*hd + 2i + j.
-    rows, cols = w.shape
-    return w.view(heads, 2, rows // heads // 2, cols).transpose(1, 2).reshape(rows, cols)
-
-
 def build(conf, args):
     m = conf["model"]
     model = Model(m)
@@ -184,21 +196,19 @@ def build(conf, args):
             sys.exit(f"{args.init}: missing tensors {missing[:5]}")
         with torch.no_grad():
             for name, t in own.items():
-                w = tensors[name]
-                if m["arch"] == "transformer" and name.endswith(("q_proj.weight", "k_proj.weight")):
-                    w = halves_to_interleaved(w, m["n_heads"])
-                t.copy_(w)
+                t.copy_(tensors[name])
     o = conf.get("optimizer", {})
     decay = [p for p in model.parameters() if p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.dim() <= 1]
     wd = o.get("weight_decay", 0.1)
     groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
     if o.get("type", "adamw") == "sgd":
-        opt = torch.optim.SGD(groups, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9))
+        opt = torch.optim.SGD(groups, lr=o.get("lr", 0.1), momentum=o.get("momentum", 0.9),
+                              fused=True)
     else:
         opt = torch.optim.AdamW(groups, lr=o.get("lr", 1e-3),
                                 betas=(o.get("beta1", 0.9), o.get("beta2", 0.95)),
-                                eps=o.get("eps", 1e-8))
+                                eps=o.get("eps", 1e-8), fused=True)
     return model, opt
 
 
@@ -263,6 +273,8 @@ def main():
     ap.add_argument("--seed", type=int, help="default: the config's seed, else 1234")
     ap.add_argument("--init", help="initial weights, safetensors from `flashlm export`")
     ap.add_argument("--serve", action="store_true", help="read commands from stdin")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model's forward and loss (the first step compiles)")
     ap.add_argument("--profile", type=int, metavar="ROWS",
                     help="one-shot: also print torch.profiler's top ROWS ops by self CPU time, "
                          "grouped by input shape")
@@ -280,10 +292,11 @@ def main():
     B = args.batch or conf.get("data", {}).get("batch_size", 8)
     clip = conf.get("grad_clip", 1.0)
     model, opt = build(conf, args)
-    steps = Steps(model, opt, args.seed, B, m, clip)
+    # The compiled module shares the parameters; the backward is compiled with the forward.
+    steps = Steps(torch.compile(model) if args.compile else model, opt, args.seed, B, m, clip)
     params = sum(p.numel() for p in model.parameters())
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "params": params,
-            "batch": B, "seq_len": m["seq_len"]}
+            "batch": B, "seq_len": m["seq_len"], "compiled": args.compile}
     if args.serve:
         print(json.dumps({"ready": True, **info}), flush=True)
         for line in sys.stdin:

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Trainer throughput vs PyTorch on the same models, interleaved in one run, with MFU and peak RSS
 # (issue 5, "Performance"). Builds the trainer's test classes (flashlm.bench.TrainServe) and the
-# native benchmark (its `peak` mode measures the FMA peak), then runs tests/bench/compare_pytorch.py.
+# native benchmark (its `peak` mode measures the FMA peak), then runs
+# tests/bench/compare_pytorch.py: ours, the eager PyTorch twin and the torch.compile'd one
+# (tests/bench/pytorch_train.py --compile) in turns, and the ratio against the faster twin.
 #
 # Usage: tests/bench/train-benchmark.sh [--models v6.1:16,v7-ts:8,...] [--rounds R]
-#            [--threads N] [--chunk-seconds S] [other compare_pytorch.py options]
-# Defaults: all six models (v6.1 B16/B64, v7-ts B8/B16, v7-float B8/B16), 3 rounds, 2 threads.
+#            [--twins eager,compiled] [--threads N] [--chunk-seconds S]
+#            [other compare_pytorch.py options]
+# Defaults: v6.1 B16/B64, v7-ts B8, v7-float B8, v7-main B4 (109.5M, seq 1024: a minute or more
+# per step here; the three trainers peaked at 4.3 + 8.4 + 5.0 GiB), 3 rounds, 2 threads.
+# v7-main B8 (--models v7-main:8) needs well over 24 GB with both twins.
 #
 # PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
 # /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
