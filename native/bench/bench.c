@@ -81,8 +81,8 @@ static double fma_peak_once(long iters) {
         "dec %[n]\n jnz 1b\n vzeroupper\n"
         : [n] "+r"(n)
         : [one] "m"(one), [tiny] "m"(tiny)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "cc");
   }
   double t = now() - t0;
   return (double)iters * 12 * 8 * 2 * omp_get_max_threads() / t / 1e9;
@@ -114,8 +114,8 @@ static double int8_peak_once(long iters) {
         "dec %[n]\n jnz 1b\n vzeroupper\n"
         : [n] "+r"(n)
         : [ones] "m"(ones), [bytes] "m"(bytes)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "cc");
   }
   double t = now() - t0;
   return (double)iters * 6 * 32 * 2 * omp_get_max_threads() / t / 1e9;
@@ -144,8 +144,8 @@ static double fma_peak_once(long iters) {
         "subs %[n], %[n], #1\n b.ne 1b\n"
         : [n] "+r"(n)
         :
-        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20",
-          "v21", "v22", "v23", "v24", "v25", "cc");
+        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",
+          "v22", "v23", "v24", "v25", "cc");
   }
   double t = now() - t0;
   return (double)iters * 16 * 4 * 2 * omp_get_max_threads() / t / 1e9;
@@ -180,8 +180,14 @@ static double int8_peak_once(long iters) {
   return (double)iters * 16 * 8 * 2 * omp_get_max_threads() / t / 1e9;
 }
 #else
-static double fma_peak_once(long iters) { (void)iters; return NAN; }
-static double int8_peak_once(long iters) { (void)iters; return NAN; }
+static double fma_peak_once(long iters) {
+  (void)iters;
+  return NAN;
+}
+static double int8_peak_once(long iters) {
+  (void)iters;
+  return NAN;
+}
 #endif
 
 static double best(double (*f)(long), long iters) {
@@ -206,7 +212,8 @@ static void open_blas(void) {
   if (!name || !*name) name = "libopenblas.so.0";
   void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
-    printf("no OpenBLAS baseline: %s (set FLASHLM_BENCH_BLAS or install libopenblas0)\n", dlerror());
+    printf("no OpenBLAS baseline: %s (set FLASHLM_BENCH_BLAS or install libopenblas0)\n",
+           dlerror());
     return;
   }
   blas_sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
@@ -231,8 +238,8 @@ static double time_gemm(int ta, int tb, int M, int N, int K, const float *A, int
   k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc); /* warm-up */
   int with_blas = blas && blas_sgemm;
   if (with_blas)
-    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS, tb ? CBLAS_TRANS : CBLAS_NO_TRANS,
-               M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS,
+               tb ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
   for (int r = 0; r < reps; r++) {
     double t0 = now();
     k->gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -240,8 +247,8 @@ static double time_gemm(int ta, int tb, int M, int N, int K, const float *A, int
     if (t < b) b = t;
     if (!with_blas) continue;
     t0 = now();
-    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS, tb ? CBLAS_TRANS : CBLAS_NO_TRANS,
-               M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    blas_sgemm(CBLAS_ROW_MAJOR, ta ? CBLAS_TRANS : CBLAS_NO_TRANS,
+               tb ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
     t = now() - t0;
     if (t < bb) bb = t;
   }
@@ -277,26 +284,29 @@ static void bench_shape(const shape *s, double peak) {
     if (t2 - t1 < bq) bq = t2 - t1;
   }
   double tern = 2.0 * T * N * K / bt / 1e9;
-  printf("%-22s %5d %5d %5d | %7.1f %7.1f %7.1f | %5.0f%% | %7.1f %5.2fx | %6.2f | %4.2f %4.2f %4.2f\n",
-         s->name, T, K, N, fwd, bdx, bdw, 100.0 * fwd / peak, tern, tern / fwd, bq * 1e3,
-         fwd / ofwd, bdx / obdx, bdw / obdw);
+  printf(
+      "%-22s %5d %5d %5d | %7.1f %7.1f %7.1f | %5.0f%% | %7.1f %5.2fx | %6.2f | %4.2f %4.2f "
+      "%4.2f\n",
+      s->name, T, K, N, fwd, bdx, bdw, 100.0 * fwd / peak, tern, tern / fwd, bq * 1e3, fwd / ofwd,
+      bdx / obdx, bdw / obdw);
   free(x), free(W), free(y), free(dy), free(dx), free(dW), free(q), free(xs), free(w);
 }
 
 static void kernels(void) {
   static const shape shapes[] = {
-      {"v6.1 up", 8192, 192, 384},     {"v6.1 down", 8192, 384, 192},
-      {"v6.1 head", 8192, 192, 1024},  {"v7-ts qkv(each)", 4096, 512, 512},
-      {"v7-ts gate/up", 4096, 512, 1376}, {"v7-ts down", 4096, 1376, 512},
+      {"v6.1 up", 8192, 192, 384},           {"v6.1 down", 8192, 384, 192},
+      {"v6.1 head", 8192, 192, 1024},        {"v7-ts qkv(each)", 4096, 512, 512},
+      {"v7-ts gate/up", 4096, 512, 1376},    {"v7-ts down", 4096, 1376, 512},
       {"v7-ts head chunk", 512, 512, 32000},
   };
   double fma0 = best(fma_peak_once, 20000000), int8 = best(int8_peak_once, 20000000);
-  printf("kernels '%s', %d threads, %s; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
-         fl_kernels_get()->name, omp_get_max_threads(),
-         omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0, int8);
+  printf(
+      "kernels '%s', %d threads, %s; baselines: FMA peak %.1f GFLOP/s, int8 maddubs %.1f GOP/s\n",
+      fl_kernels_get()->name, omp_get_max_threads(),
+      omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0, int8);
   open_blas();
-  printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s | %14s\n", "shape", "T", "in", "out",
-         "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant", "GEMM / OpenBLAS");
+  printf("%-22s %5s %5s %5s | %7s %7s %7s | %6s | %7s %6s | %6s | %14s\n", "shape", "T", "in",
+         "out", "xW^T", "dyW", "dy^Tx", "%peak", "ternary", "/gemm", "quant", "GEMM / OpenBLAS");
   printf("%-22s %17s | %23s | %6s | %7s %6s | %6s | %14s\n", "", "", "fp32 GEMM GFLOP/s", "fwd",
          "GOP/s", "", "ms", blas_sgemm ? "xW^T dyW dy^Tx" : "(not found)");
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(&shapes[i], fma0);
@@ -311,16 +321,20 @@ static void kernels(void) {
     double t0 = now();
     k->attention_forward(o, lse, q, q + C, q + 2 * C, 3 * C, B, T, H, hd);
     double t1 = now();
-    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B, T, H, hd);
+    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B, T, H,
+                          hd);
     double t2 = now();
     if (t1 - t0 < bf) bf = t1 - t0;
     if (t2 - t1 < bb) bb = t2 - t1;
   }
-  printf("attention B%d T%d H%d hd%d: forward %.1f GFLOP/s (%.2f ms), backward %.1f GFLOP/s (%.2f ms)\n",
-         B, T, H, hd, 4 * pairs * hd / bf / 1e9, bf * 1e3, 10 * pairs * hd / bb / 1e9, bb * 1e3);
+  printf(
+      "attention B%d T%d H%d hd%d: forward %.1f GFLOP/s (%.2f ms), backward %.1f GFLOP/s (%.2f "
+      "ms)\n",
+      B, T, H, hd, 4 * pairs * hd / bf / 1e9, bf * 1e3, 10 * pairs * hd / bb / 1e9, bb * 1e3);
   free(q), free(o), free(dout), free(dq), free(lse);
   double fma1 = best(fma_peak_once, 20000000);
-  printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n", fma1);
+  printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n",
+         fma1);
 }
 
 /* ---- whole model: forward + backward tokens/s ---- */
@@ -350,13 +364,15 @@ static void model(const char *name, fl_spec s, int B) {
   double d = s.d, f = s.ffn, L = s.n_layers, T = s.seq_len;
   double lin = s.arch == FL_ARCH_TRANSFORMER ? L * (4 * d * d + 3 * d * f) : L * 2 * d * f;
   double att = s.arch == FL_ARCH_TRANSFORMER ? L * 2 * d * T : 0; /* QK^T and PV, causal half */
-  double flops = 6 * (lin + d * s.vocab) + 3 * 2 * att;            /* per token, fwd + bwd */
+  double flops = 6 * (lin + d * s.vocab) + 3 * 2 * att;           /* per token, fwd + bwd */
   double tps = B * s.seq_len / bt;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s, "
-         "peak RSS so far %.0f MB)\n", name, s.ternary ? "ternary" : "float", B, s.seq_len, tps,
-         tps * flops / 1e9, flops / 1e6, bt, ru.ru_maxrss / 1024.0);
+  printf(
+      "%-10s %-7s B%-3d T%-4d %10.0f tokens/s  %6.1f GFLOP/s  (%.1f MFLOP/token, step %.3f s, "
+      "peak RSS so far %.0f MB)\n",
+      name, s.ternary ? "ternary" : "float", B, s.seq_len, tps, tps * flops / 1e9, flops / 1e6, bt,
+      ru.ru_maxrss / 1024.0);
   free(tok);
   fl_model_free(m);
 }
@@ -364,10 +380,23 @@ static void model(const char *name, fl_spec s, int B) {
 static const char *only; /* third argument: run only the model of this name */
 
 static void models(void) {
-  fl_spec v61 = {.arch = FL_ARCH_FFN, .vocab = 1024, .d = 192, .n_layers = 6, .ffn = 384,
-                 .seq_len = 256, .ternary = 1, .norm_eps = 1e-5};
-  fl_spec v7ts = {.arch = FL_ARCH_TRANSFORMER, .vocab = 32000, .d = 512, .n_layers = 6,
-                  .n_heads = 8, .ffn = 1376, .seq_len = 256, .ternary = 1, .rope_theta = 10000,
+  fl_spec v61 = {.arch = FL_ARCH_FFN,
+                 .vocab = 1024,
+                 .d = 192,
+                 .n_layers = 6,
+                 .ffn = 384,
+                 .seq_len = 256,
+                 .ternary = 1,
+                 .norm_eps = 1e-5};
+  fl_spec v7ts = {.arch = FL_ARCH_TRANSFORMER,
+                  .vocab = 32000,
+                  .d = 512,
+                  .n_layers = 6,
+                  .n_heads = 8,
+                  .ffn = 1376,
+                  .seq_len = 256,
+                  .ternary = 1,
+                  .rope_theta = 10000,
                   .norm_eps = 1e-5};
   double fma0 = best(fma_peak_once, 20000000);
   printf("model forward+backward, kernels '%s', %d threads, FMA peak %.1f GFLOP/s\n",
@@ -411,23 +440,22 @@ static void attention_shape(int B, int T, int H, int hd) {
     double t0 = now();
     k->attention_forward(o, lse, q, q + C, q + 2 * C, 3 * C, B, T, H, hd);
     double t1 = now();
-    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B,
-                          T, H, hd);
+    k->attention_backward(dq, dq + C, dq + 2 * C, dout, q, q + C, q + 2 * C, o, lse, 3 * C, B, T, H,
+                          hd);
     double t2 = now();
     if (t1 - t0 < bf) bf = t1 - t0;
     if (t2 - t1 < bb) bb = t2 - t1;
   }
   double fwd = 4 * pairs * hd / bf / 1e9, bwd = 10 * pairs * hd / bb / 1e9;
-  printf("B%-2d T%-5d H%-2d hd%d | %7.1f %7.1f | %7.1f | %4.2f %4.2f | %8.1f %8.1f\n", B, T, H,
-         hd, fwd, bwd, gemm, fwd / gemm, bwd / gemm, bf * 1e3, bb * 1e3);
+  printf("B%-2d T%-5d H%-2d hd%d | %7.1f %7.1f | %7.1f | %4.2f %4.2f | %8.1f %8.1f\n", B, T, H, hd,
+         fwd, bwd, gemm, fwd / gemm, bwd / gemm, bf * 1e3, bb * 1e3);
   free(q), free(o), free(dout), free(dq), free(lse), free(W);
 }
 
 static void attention_bench(void) {
   double fma0 = best(fma_peak_once, 20000000);
-  printf("attention, kernels '%s', %d threads, %s, FMA peak %.1f GFLOP/s\n",
-         fl_kernels_get()->name, omp_get_max_threads(),
-         omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0);
+  printf("attention, kernels '%s', %d threads, %s, FMA peak %.1f GFLOP/s\n", fl_kernels_get()->name,
+         omp_get_max_threads(), omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0);
   printf("%-21s | %15s | %7s | %9s | %17s\n", "shape", "fwd GFLOP/s bwd", "GEMM", "/GEMM",
          "fwd ms   bwd ms");
   attention_shape(16, 256, 8, 64);
@@ -444,7 +472,7 @@ static void attention_bench(void) {
  * receiver's) is the figure that a machine busy with other work disturbs least. Lines "RESULT
  * impl world bytes median_s best_s median_cpu_s" are for tests/bench/allreduce-benchmark.sh. */
 static const size_t AR_MB[] = {1, 4, 16, 64, 256};
-#define AR_SIZES (sizeof AR_MB / sizeof AR_MB[0])
+#define AR_SIZES    (sizeof AR_MB / sizeof AR_MB[0])
 #define AR_MAX_REPS 64
 
 static double clock_s(clockid_t c) {
@@ -591,15 +619,17 @@ static void allreduce_bench(void) {
   size_t bytes = sizeof(double) * AR_SIZES * AR_MAX_REPS * 6;
   double *shm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shm == MAP_FAILED) return;
-  double (*times[3])[AR_MAX_REPS], (*cpus[3])[AR_MAX_REPS];
+  double(*times[3])[AR_MAX_REPS], (*cpus[3])[AR_MAX_REPS];
   for (int k = 0; k < 3; k++) {
-    times[k] = (double (*)[AR_MAX_REPS])(shm + k * AR_SIZES * AR_MAX_REPS);
-    cpus[k] = (double (*)[AR_MAX_REPS])(shm + (3 + k) * AR_SIZES * AR_MAX_REPS);
+    times[k] = (double(*)[AR_MAX_REPS])(shm + k * AR_SIZES * AR_MAX_REPS);
+    cpus[k] = (double(*)[AR_MAX_REPS])(shm + (3 + k) * AR_SIZES * AR_MAX_REPS);
   }
   stream_pair(times[0], cpus[0]);
   for (int k = 0; k < 2; k++) ring_world(worlds[k], times[1 + k], cpus[1 + k]);
-  printf("allreduce on loopback, processes, median (best) of %d; GB/s: stream = bytes/time, "
-         "ring = bus bandwidth 2(w-1)/w * bytes/time\n", reps);
+  printf(
+      "allreduce on loopback, processes, median (best) of %d; GB/s: stream = bytes/time, "
+      "ring = bus bandwidth 2(w-1)/w * bytes/time\n",
+      reps);
   printf("%8s | %17s | %17s | %17s\n", "size", "TCP stream", "ring 2 ranks", "ring 4 ranks");
   for (size_t s = 0; s < AR_SIZES; s++) {
     double bytes_s = (double)(AR_MB[s] << 20), med[3], bst[3];
@@ -614,7 +644,8 @@ static void allreduce_bench(void) {
       printf(" %6.2f (%6.2f)  |", f[k] * bytes_s / med[k] / 1e9, f[k] * bytes_s / bst[k] / 1e9);
     printf("\n");
   }
-  printf("%8s | %17s | %17s | %17s   (CPU ms per call, median, rank 0's process)\n", "", "", "", "");
+  printf("%8s | %17s | %17s | %17s   (CPU ms per call, median, rank 0's process)\n", "", "", "",
+         "");
   for (size_t s = 0; s < AR_SIZES; s++) {
     printf("%5zu MB |", AR_MB[s]);
     for (int k = 0; k < 3; k++) printf(" %13.2f ms |", 1e3 * median(cpus[k][s], reps));

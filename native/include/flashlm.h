@@ -55,8 +55,15 @@ extern "C" {
 /* FL_ECOMM: a peer failed (closed the connection, reset, or broke the protocol); FL_ETIMEOUT: a
  * peer did not answer within the communicator's timeout; FL_EAUTH: a peer failed mutual
  * authentication. The communication errors' texts name the peer's rank and address. */
-enum { FL_OK = 0, FL_EINVAL = 1, FL_ENOMEM = 2, FL_ESTATE = 3, FL_ECOMM = 4, FL_ETIMEOUT = 5,
-       FL_EAUTH = 6 };
+enum {
+  FL_OK = 0,
+  FL_EINVAL = 1,
+  FL_ENOMEM = 2,
+  FL_ESTATE = 3,
+  FL_ECOMM = 4,
+  FL_ETIMEOUT = 5,
+  FL_EAUTH = 6
+};
 /* Text of the last error on this thread ("" if none). */
 const char *fl_last_error(void);
 /* Sets the thread's error text (printf format) and returns code. */
@@ -76,8 +83,8 @@ typedef struct fl_kernels {
    * Kp = fl_ternary_kpad(K) with zeros; w packed as described above, N rows of
    * fl_ternary_row_bytes(K) bytes.
    * y has row stride ldy >= N. The integer sum is exact, so every ISA gives identical bits. */
-  void (*ternary_matmul)(float *y, int ldy, const int8_t *q, const float *xscale,
-                         const uint8_t *w, float wscale, int T, int N, int K);
+  void (*ternary_matmul)(float *y, int ldy, const int8_t *q, const float *xscale, const uint8_t *w,
+                         float wscale, int T, int N, int K);
   /* q (T,Kp), xscale (T) from x (T,K): per-token absmax int8 quantisation (see above). */
   void (*quant_act)(int8_t *q, float *xscale, const float *x, int T, int K);
   /* x_eff (T,K) = q (T,Kp) * xscale[t]: the dequantised activation. */
@@ -96,8 +103,8 @@ typedef struct fl_kernels {
    * buffer); out (B,T,H*hd) with row stride C; lse (B,H,T) the log-sum-exp of each query row.
    * Returns FL_OK, or FL_ENOMEM (message set) if per-thread scratch cannot be allocated; the
    * outputs are then undefined. */
-  int (*attention_forward)(float *out, float *lse, const float *q, const float *k,
-                           const float *v, int ld, int B, int T, int H, int hd);
+  int (*attention_forward)(float *out, float *lse, const float *q, const float *k, const float *v,
+                           int ld, int B, int T, int H, int hd);
   /* dq,dk,dv (row stride ld) overwritten; dout, out row stride C; recomputes the probabilities
    * from q, k and lse. Returns like the forward. */
   int (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q,
@@ -144,10 +151,10 @@ const fl_kernels *fl_kernels_ref(void);
 const fl_kernels *fl_kernels_simd(void);
 
 /* ---- weight quantisation & packing (scalar; O(params) once per step) --------------------- */
-int fl_ternary_kpad(int K);                         /* K rounded up to a multiple of 32 */
-int fl_ternary_row_bytes(int K);                    /* 32 * ceil(K / 128) */
-size_t fl_ternary_packed_bytes(int N, int K);       /* N * fl_ternary_row_bytes(K) */
-float fl_ternary_scale(const float *W, size_t n);   /* s = max(mean|W|, 1e-5) */
+int fl_ternary_kpad(int K);                       /* K rounded up to a multiple of 32 */
+int fl_ternary_row_bytes(int K);                  /* 32 * ceil(K / 128) */
+size_t fl_ternary_packed_bytes(int N, int K);     /* N * fl_ternary_row_bytes(K) */
+float fl_ternary_scale(const float *W, size_t n); /* s = max(mean|W|, 1e-5) */
 /* Packs W (N,K) with scale s into w (N rows of fl_ternary_row_bytes(K)); optionally writes
  * W_eff (N,K) if weff. */
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K);
@@ -171,8 +178,8 @@ void fl_rope_backward(float *dx, const float *cs, int B, int T, int H, int hd);
 int fl_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                          int B, int T, int H, int hd);
 int fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                          const float *k, const float *v, const float *out, const float *lse,
-                          int B, int T, int H, int hd);
+                          const float *k, const float *v, const float *out, const float *lse, int B,
+                          int T, int H, int hd);
 void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n);
 void fl_swiglu_backward(float *dg, float *du, const float *dh, const float *g, const float *u,
                         size_t n);
@@ -185,8 +192,8 @@ void fl_embedding_backward(float *dE, const float *dout, const int *tok, int T, 
 /* ---- optimizer kernels (dispatched) -------------------------------------------------------- */
 /* AdamW (torch.optim.AdamW): p -= lr*wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). */
-void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
-              float b2, float eps, float wd, int step);
+void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+              float eps, float wd, int step);
 /* SGD momentum (torch.optim.SGD, dampening 0, nesterov off): g' = g + wd p; buf = mu buf + g';
  * p -= lr buf. With buf zero-initialised, step 1 gives buf = g' exactly as torch does. */
 void fl_sgd_momentum(float *p, const float *g, float *buf, size_t n, float lr, float mu, float wd);
@@ -197,7 +204,7 @@ void fl_scale(float *x, size_t n, float factor);
 enum { FL_ARCH_TRANSFORMER = 0, FL_ARCH_FFN = 1 };
 typedef struct fl_spec {
   int arch, vocab, d, n_layers, n_heads, ffn, seq_len;
-  int ternary;        /* 1: BitLinear, 0: plain fp32 linears */
+  int ternary;         /* 1: BitLinear, 0: plain fp32 linears */
   int learnable_alpha; /* 1: one learnable output scale per linear (see above and below) */
   double rope_theta, norm_eps;
 } fl_spec;
@@ -279,8 +286,7 @@ typedef struct fl_infer fl_infer;
 /* Loads packed weights (bytes must be fl_packed_bytes(spec, emb); they are copied, and a
  * ternary code of 3 inside a row is refused as corrupt). The cache holds spec->seq_len
  * positions. */
-int fl_infer_create(fl_infer **out, const fl_spec *spec, int emb, const void *packed,
-                    size_t bytes);
+int fl_infer_create(fl_infer **out, const fl_spec *spec, int emb, const void *packed, size_t bytes);
 /* NULL is a no-op. */
 void fl_infer_free(fl_infer *m);
 const fl_spec *fl_infer_spec(const fl_infer *m);

@@ -38,8 +38,10 @@ int fl_pin_threads(const int *cpus, int n) {
     }
   }
   if (failed)
-    return fl_error(FL_ESTATE, "pin threads: sched_setaffinity failed on %d of %d OpenMP threads"
-                    " (%s); the calling thread is pinned", failed, team, strerror(err));
+    return fl_error(FL_ESTATE,
+                    "pin threads: sched_setaffinity failed on %d of %d OpenMP threads"
+                    " (%s); the calling thread is pinned",
+                    failed, team, strerror(err));
   return FL_OK;
 }
 #else

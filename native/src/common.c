@@ -52,7 +52,8 @@ void fl_rope_table(float *cs, int T, int hd, double theta) {
 
 void fl_embedding_forward(float *out, const int *tok, const float *E, int T, int C) {
 #pragma omp parallel for schedule(static)
-  for (int t = 0; t < T; t++) memcpy(out + (size_t)t * C, E + (size_t)tok[t] * C, sizeof(float) * C);
+  for (int t = 0; t < T; t++)
+    memcpy(out + (size_t)t * C, E + (size_t)tok[t] * C, sizeof(float) * C);
 }
 
 /* Channel blocks in parallel, tokens in order within each: no races, same sums every run. */
@@ -96,7 +97,8 @@ typedef struct {
 static double ce_range(const void *ctx, size_t t0, size_t t1) {
   const ce_rows *c = ctx;
   double s = 0.0;
-  for (size_t t = t0; t < t1; t++) s += c->ce_row(c->logits + t * c->V, c->targets[t], c->V, c->grad_scale);
+  for (size_t t = t0; t < t1; t++)
+    s += c->ce_row(c->logits + t * c->V, c->targets[t], c->V, c->grad_scale);
   return s;
 }
 

@@ -68,10 +68,10 @@ int fl_attention_forward(float *out, float *lse, const float *q, const float *k,
 }
 
 int fl_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                          const float *k, const float *v, const float *out, const float *lse,
-                          int B, int T, int H, int hd) {
-  return fl_kernels_get()->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, H * hd, B, T,
-                                              H, hd);
+                          const float *k, const float *v, const float *out, const float *lse, int B,
+                          int T, int H, int hd) {
+  return fl_kernels_get()->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, H * hd, B, T, H,
+                                              hd);
 }
 
 void fl_swiglu_forward(float *h, const float *g, const float *u, size_t n) {
@@ -87,8 +87,8 @@ double fl_crossentropy_fused(float *logits, const int *targets, int T, int V, fl
   return fl_kernels_get()->crossentropy(logits, targets, T, V, grad_scale);
 }
 
-void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1,
-              float b2, float eps, float wd, int step) {
+void fl_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+              float eps, float wd, int step) {
   fl_kernels_get()->adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
 }
 

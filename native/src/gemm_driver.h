@@ -39,8 +39,7 @@ enum { WJG = 128 };
 /* the K split runs for K >= KSPLIT_K and K >= KSPLIT_RATIO * max(M, N) */
 enum { KSPLIT_K = 1024, KSPLIT_RATIO = 2 };
 
-static void pack_b_panel(float *dst, int tb, const float *B, int ldb, int pc, int kc, int j,
-                         int w);
+static void pack_b_panel(float *dst, int tb, const float *B, int ldb, int pc, int kc, int j, int w);
 static void kernel_6x16(int kc, const float *a, size_t rs, size_t ks, const float *b, float *C,
                         int ldc, float alpha, int m, int n, int load_c);
 
@@ -50,7 +49,8 @@ static void pack_at(float *Ap, const float *A, int lda, int i0, int mc, int pc, 
     float *dst = Ap + (size_t)p * kc * MR;
     int i = i0 + p * MR, h = mc - p * MR < MR ? mc - p * MR : MR;
     if (h == MR) /* a fixed-size copy: the compiler moves the 6 floats in two or three moves */
-      for (int k = 0; k < kc; k++) memcpy(dst + k * MR, A + (size_t)(pc + k) * lda + i, sizeof(float) * MR);
+      for (int k = 0; k < kc; k++)
+        memcpy(dst + k * MR, A + (size_t)(pc + k) * lda + i, sizeof(float) * MR);
     else
       for (int k = 0; k < kc; k++) {
         const float *src = A + (size_t)(pc + k) * lda + i;
@@ -71,8 +71,10 @@ static void run_block(int ta, int kc, int pc, const float *A, int lda, float *Ap
     for (int i = 0; i < mc; i += MR) {
       int m = mc - i < MR ? mc - i : MR;
       float *c = C + (size_t)(i0 + i) * ldc + j;
-      if (ta) kernel_6x16(kc, Ap + (size_t)i * kc, 1, MR, bp, c, ldc, alpha, m, n, load_c);
-      else kernel_6x16(kc, A + (size_t)(i0 + i) * lda + pc, lda, 1, bp, c, ldc, alpha, m, n, load_c);
+      if (ta)
+        kernel_6x16(kc, Ap + (size_t)i * kc, 1, MR, bp, c, ldc, alpha, m, n, load_c);
+      else
+        kernel_6x16(kc, A + (size_t)(i0 + i) * lda + pc, lda, 1, bp, c, ldc, alpha, m, n, load_c);
     }
   }
 }
@@ -111,8 +113,10 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < M; i++) {
     float *c = C + (size_t)i * ldc;
-    if (beta == 0.0f) memset(c, 0, sizeof(float) * N);
-    else for (int j = 0; j < N; j++) c[j] *= beta;
+    if (beta == 0.0f)
+      memset(c, 0, sizeof(float) * N);
+    else
+      for (int j = 0; j < N; j++) c[j] *= beta;
   }
 }
 
@@ -129,7 +133,8 @@ static void gemm_rows(int ta, int tb, int M, int N, int K, float alpha, const fl
       int kc = K - pc < KC ? K - pc : KC;
 #pragma omp for schedule(static)
       for (int j = 0; j < N; j += NR)
-        pack_b_panel(space + (size_t)(j / NR) * kc * NR, tb, B, ldb, pc, kc, j, N - j < NR ? N - j : NR);
+        pack_b_panel(space + (size_t)(j / NR) * kc * NR, tb, B, ldb, pc, kc, j,
+                     N - j < NR ? N - j : NR);
 #pragma omp for schedule(static)
       for (int task = 0; task < nib * njg; task++) {
         int ib = task / njg, jg = task % njg, i0 = ib * MC, j0 = jg * JG;
@@ -178,9 +183,12 @@ static void gemm_ksplit(int ta, int tb, int M, int N, int K, float alpha, const 
     float *Bp = space + (size_t)t * per, *Ap = Bp + panel_floats(N);
     float *Ct = t == 0 ? C : parts + (size_t)(t - 1) * part;
     int ldt = t == 0 ? ldc : N;
-    if (k0 < k1) gemm_serial(ta, tb, M, N, k0, k1, alpha, A, lda, B, ldb, Ct, ldt, Bp, Ap, t > 0 || ow);
-    else if (t > 0) memset(Ct, 0, part * sizeof(float));
-    else if (ow) scale_c(C, ldc, M, N, 0.0f); /* more threads than slices: thread 0 had none */
+    if (k0 < k1)
+      gemm_serial(ta, tb, M, N, k0, k1, alpha, A, lda, B, ldb, Ct, ldt, Bp, Ap, t > 0 || ow);
+    else if (t > 0)
+      memset(Ct, 0, part * sizeof(float));
+    else if (ow)
+      scale_c(C, ldc, M, N, 0.0f); /* more threads than slices: thread 0 had none */
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int i = 0; i < M; i++) {
@@ -205,11 +213,12 @@ void FL_GEMM_ENTRY(int ta, int tb, int M, int N, int K, float alpha, const float
   int big = M > N ? M : N;
   size_t bp = panel_floats(N), per = bp + (size_t)MC * KC, part = (size_t)M * N;
   int wide = !ta && bp > WIDE_B;
-  int ksplit = !wide && nt > 1 && K >= KSPLIT_K && K >= KSPLIT_RATIO * big && part <= ((size_t)1 << 24);
-  size_t need = wide ? (size_t)nt * KC * WJG
+  int ksplit =
+      !wide && nt > 1 && K >= KSPLIT_K && K >= KSPLIT_RATIO * big && part <= ((size_t)1 << 24);
+  size_t need = wide      ? (size_t)nt * KC * WJG
                 : nt == 1 ? per
-                : ksplit ? nt * per + (nt - 1) * part
-                : bp + (size_t)nt * MC * KC;
+                : ksplit  ? nt * per + (nt - 1) * part
+                          : bp + (size_t)nt * MC * KC;
   float *space = packing(need);
   if (!space) { /* a kernel cannot fail: the reference needs no memory */
     fl_kernels_ref()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -217,10 +226,14 @@ void FL_GEMM_ENTRY(int ta, int tb, int M, int N, int K, float alpha, const float
   }
   int ow = beta == 0.0f; /* the first slice overwrites C */
   if (!ow) scale_c(C, ldc, M, N, beta);
-  if (wide) gemm_wide(tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
-  else if (nt == 1) gemm_serial(ta, tb, M, N, 0, K, alpha, A, lda, B, ldb, C, ldc, space, space + bp, ow);
-  else if (ksplit) gemm_ksplit(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
-  else gemm_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
+  if (wide)
+    gemm_wide(tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
+  else if (nt == 1)
+    gemm_serial(ta, tb, M, N, 0, K, alpha, A, lda, B, ldb, C, ldc, space, space + bp, ow);
+  else if (ksplit)
+    gemm_ksplit(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
+  else
+    gemm_rows(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc, space, nt, ow);
 }
 
 #endif

@@ -45,11 +45,11 @@ const fl_kernels *fl_kernels_neon(void);
 
 /* Scalar layers (layers_ref.c), entries of the reference table. */
 void fl_rope_ref(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
-int fl_attention_forward_ref(float *out, float *lse, const float *q, const float *k,
-                             const float *v, int ld, int B, int T, int H, int hd);
-int fl_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
-                              const float *q, const float *k, const float *v, const float *out,
-                              const float *lse, int ld, int B, int T, int H, int hd);
+int fl_attention_forward_ref(float *out, float *lse, const float *q, const float *k, const float *v,
+                             int ld, int B, int T, int H, int hd);
+int fl_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, const float *out, const float *lse,
+                              int ld, int B, int T, int H, int hd);
 void fl_swiglu_forward_ref(float *h, const float *g, const float *u, size_t n);
 void fl_swiglu_backward_ref(float *dg, float *du, const float *dh, const float *g, const float *u,
                             size_t n);

@@ -13,9 +13,9 @@ extern const int SIZES[N_SIZES]; /* 1, 3, 7, 31, 33, 255, 1023 */
 
 /* A failed check: counts it and prints where (the test keeps going to show all mismatches). */
 void t_fail(const char *file, int line, const char *fmt, ...);
-#define T_CHECK(cond, ...)                                                                         \
-  do {                                                                                             \
-    if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__);                                          \
+#define T_CHECK(cond, ...)                                \
+  do {                                                    \
+    if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 
 /* |got - want| <= tol * (scale + |want|) elementwise, where scale = max|want|. Prints the max
@@ -41,8 +41,8 @@ void t_free(void *p);
 
 /* Central finite differences of loss() (double) with respect to x[i] for up to max_points
  * indices spread over [0, n), step h, compared with grad[i] like t_close_d with tol. */
-int t_fd(const char *what, float *x, size_t n, const float *grad, double (*loss)(void *),
-         void *ctx, float h, double tol, int max_points);
+int t_fd(const char *what, float *x, size_t n, const float *grad, double (*loss)(void *), void *ctx,
+         float h, double tol, int max_points);
 
 /* The SIMD table under test, or NULL (the test then only checks the reference). */
 const fl_kernels *t_simd(void);

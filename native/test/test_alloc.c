@@ -31,8 +31,16 @@ static int *random_tokens(int n, int V) {
 void test_model_alloc_failure(void) {
   for (int arch = 0; arch < 2; arch++)
     for (int ternary = 0; ternary < 2; ternary++) {
-      fl_spec s = {.arch = arch, .vocab = 37, .d = 16, .n_layers = 2, .n_heads = 2, .ffn = 24,
-                   .seq_len = 70, .ternary = ternary, .rope_theta = 10000.0, .norm_eps = 1e-5};
+      fl_spec s = {.arch = arch,
+                   .vocab = 37,
+                   .d = 16,
+                   .n_layers = 2,
+                   .n_heads = 2,
+                   .ffn = 24,
+                   .seq_len = 70,
+                   .ternary = ternary,
+                   .rope_theta = 10000.0,
+                   .norm_eps = 1e-5};
       int B = 2, n = B * (s.seq_len + 1);
       fl_model *m;
       if (fl_model_create(&m, &s, B)) {
@@ -42,7 +50,8 @@ void test_model_alloc_failure(void) {
       float *p = fl_model_params(m);
       for (size_t i = 0; i < fl_model_num_params(m); i++) p[i] = 0.2f * t_normal() + 0.5f;
       int *warm = random_tokens(n, s.vocab), *tok = random_tokens(n, s.vocab);
-      float want, got = NAN, *lw = t_floats((size_t)B * s.vocab), *lg = t_floats((size_t)B * s.vocab);
+      float want, got = NAN, *lw = t_floats((size_t)B * s.vocab),
+                  *lg = t_floats((size_t)B * s.vocab);
       T_CHECK(fl_model_loss(m, tok, B, &want) == FL_OK, "%s", fl_last_error());
       T_CHECK(fl_model_last_logits(m, tok, B, s.seq_len, lw) == FL_OK, "%s", fl_last_error());
       T_CHECK(fl_model_loss(m, warm, B, &got) == FL_OK, "%s", fl_last_error());
@@ -51,9 +60,10 @@ void test_model_alloc_failure(void) {
       t_fail_allocs = 1;
       int rc = fl_model_forward_backward(m, tok, B, &got);
       t_fail_allocs = 0;
-      T_CHECK((rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")) || (rc == FL_OK && got == want),
-              "%s forward_backward without memory: rc %d loss %.9g (want %.9g) '%s'", what, rc, got,
-              want, rc ? fl_last_error() : "");
+      T_CHECK(
+          (rc == FL_ENOMEM && strstr(fl_last_error(), "allocate")) || (rc == FL_OK && got == want),
+          "%s forward_backward without memory: rc %d loss %.9g (want %.9g) '%s'", what, rc, got,
+          want, rc ? fl_last_error() : "");
       t_fail_allocs = 1;
       rc = fl_model_last_logits(m, tok, B, s.seq_len, lg);
       t_fail_allocs = 0;
@@ -171,8 +181,9 @@ void test_attention_scratch_is_linear_in_t(void) {
       T_CHECK(tables[t]->attention_forward(out, lse, q, k, v, C, B, T, H, hd) == FL_OK, "%s",
               fl_last_error());
       bytes[i][0] = t_alloc_bytes, t_alloc_bytes = 0;
-      T_CHECK(tables[t]->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, C, B, T, H,
-                                            hd) == FL_OK, "%s", fl_last_error());
+      T_CHECK(tables[t]->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, C, B, T, H, hd) ==
+                  FL_OK,
+              "%s", fl_last_error());
       bytes[i][1] = t_alloc_bytes;
       t_free(q), t_free(k), t_free(v), t_free(dout), t_free(out), t_free(lse), t_free(dq);
       t_free(dk), t_free(dv);
@@ -181,7 +192,8 @@ void test_attention_scratch_is_linear_in_t(void) {
     for (int pass = 0; pass < 2; pass++)
       T_CHECK(bytes[1][pass] <= bytes[0][pass] + limit,
               "%s attention %s scratch not linear in T: %zu bytes at T 512, %zu at T 1024 (at "
-              "most %zu more allowed)", tables[t]->name, pass ? "backward" : "forward",
-              bytes[0][pass], bytes[1][pass], limit);
+              "most %zu more allowed)",
+              tables[t]->name, pass ? "backward" : "forward", bytes[0][pass], bytes[1][pass],
+              limit);
   }
 }

@@ -27,7 +27,7 @@
  * rounds by at most 2^-24 of a partial sum, and a partial sum is at most sum |x|. */
 #define TOL_FP32_ADD 0x1p-24
 /* Generous timeout for runs that must succeed (the cores are shared), short one for faults. */
-#define OK_TIMEOUT_MS 20000
+#define OK_TIMEOUT_MS    20000
 #define FAULT_TIMEOUT_MS 1000
 /* How late after the fault a rank may fail: the timeout, plus scheduling on a busy machine. */
 #define FAULT_SLACK_MS 1500
@@ -81,7 +81,8 @@ void test_comm_hmac(void) {
     size_t dlen;
     uint8_t dbyte;
     const char *mac;
-  } V[] = { /* RFC 4231 test cases 1, 2, 3, 4, 6, 7 (5 truncates the output) */
+  } V[] = {
+      /* RFC 4231 test cases 1, 2, 3, 4, 6, 7 (5 truncates the output) */
       {20, 0x0b, NULL, "Hi There", 0, 0,
        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
       {4, 0, "Jefe", "what do ya want for nothing?", 0, 0,
@@ -92,9 +93,10 @@ void test_comm_hmac(void) {
        "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
       {131, 0xaa, NULL, "Test Using Larger Than Block-Size Key - Hash Key First", 0, 0,
        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
-      {131, 0xaa, NULL, "This is a test using a larger than block-size key and a larger than "
-       "block-size data. The key needs to be hashed before being used by the HMAC algorithm.", 0, 0,
-       "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+      {131, 0xaa, NULL,
+       "This is a test using a larger than block-size key and a larger than "
+       "block-size data. The key needs to be hashed before being used by the HMAC algorithm.",
+       0, 0, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
   };
   for (size_t v = 0; v < sizeof V / sizeof V[0]; v++) {
     uint8_t key[131], data[64], d[32];
@@ -134,7 +136,7 @@ struct rank_ctx {
   fl_comm *comm;   /* the rank's communicator while it runs (threads: the test may close it) */
   int calls_done;
   uint8_t digest[MAX_SIZES][2][32]; /* per size, two runs */
-  double max_ratio; /* rank 0: largest |got - ref| / tolerance over all sizes */
+  double max_ratio;                 /* rank 0: largest |got - ref| / tolerance over all sizes */
   long bad;
   char first_bad[160];
 };
@@ -147,8 +149,8 @@ static const char *peer_ptr[MAX_RANKS];
 /* Creates the rank's communicator; on failure records the error and returns NULL. */
 static fl_comm *join(rank_ctx *c) {
   fl_comm *comm;
-  c->create_rc = fl_comm_create(&comm, c->listener, c->peers, c->secret, 32, c->rank, c->world,
-                                c->timeout_ms);
+  c->create_rc =
+      fl_comm_create(&comm, c->listener, c->peers, c->secret, 32, c->rank, c->world, c->timeout_ms);
   snprintf(c->notes, sizeof c->notes, "%s", c->create_rc ? "" : fl_comm_notes(comm));
   if (c->create_rc) {
     c->rc = c->create_rc;
@@ -218,8 +220,14 @@ static rank_ctx *ring_run(int world, int mode, rank_fn fn, const void *arg, cons
   if (o->before) o->before(peer_ptr, o->before_arg);
   job j = {fn, arg};
   for (int r = 0; r < world; r++)
-    ctx[r] = (rank_ctx){.rank = r, .world = world, .mode = mode, .timeout_ms = timeout_ms,
-                        .listener = ls[r], .peers = peer_ptr, .secret = SECRET, .arg = &j,
+    ctx[r] = (rank_ctx){.rank = r,
+                        .world = world,
+                        .mode = mode,
+                        .timeout_ms = timeout_ms,
+                        .listener = ls[r],
+                        .peers = peer_ptr,
+                        .secret = SECRET,
+                        .arg = &j,
                         .shared = shared};
   pthread_t th[MAX_RANKS];
   pid_t pids[MAX_RANKS];
@@ -337,9 +345,10 @@ static void allreduce_case(int world, int mode, const sizes_arg *a) {
   for (int r = 0; r < world; r++)
     T_CHECK(ctx[r].rc == 0, "allreduce %d %s: rank %d failed (%d): %s", world, m, r, ctx[r].rc,
             ctx[r].err);
-  T_CHECK(ctx[0].bad == 0, "allreduce %d %s: %ld elements outside (w-1) fp32 roundings of the "
-          "float64 sum; max %.2fx tolerance; first: %s", world, m, ctx[0].bad, ctx[0].max_ratio,
-          ctx[0].first_bad);
+  T_CHECK(ctx[0].bad == 0,
+          "allreduce %d %s: %ld elements outside (w-1) fp32 roundings of the "
+          "float64 sum; max %.2fx tolerance; first: %s",
+          world, m, ctx[0].bad, ctx[0].max_ratio, ctx[0].first_bad);
   if (t_verbose)
     printf("    allreduce %d ranks (%s): max error %.3fx the fp32 rounding bound\n", world, m,
            ctx[0].max_ratio);
@@ -353,8 +362,8 @@ static void allreduce_case(int world, int mode, const sizes_arg *a) {
       t_same(what, ctx[r].digest[s][0], ctx[0].digest[s][0], 32, 1);
     }
     if (s < mode_digest_n[world]) {
-      snprintf(what, sizeof what, "allreduce %d size %zu %s vs the other mode", world,
-               a->sizes[s], m);
+      snprintf(what, sizeof what, "allreduce %d size %zu %s vs the other mode", world, a->sizes[s],
+               m);
       t_same(what, ctx[0].digest[s][0], mode_digest[world][s], 32, 1);
     }
     if (!mode_digest_n[world]) memcpy(mode_digest[world][s], ctx[0].digest[s][0], 32);
@@ -401,8 +410,7 @@ static void collectives_rank(rank_ctx *c) {
   for (int i = 0; i < 7; i++) small[i] = (uint8_t)(r * 16 + i);
   for (size_t i = 0; i < big_n; i++) big[i] = (uint8_t)(r == 0 ? i * 31 + 7 : 0xee);
   if ((rc = fl_comm_broadcast(comm, small, 7, w - 1)) ||
-      (rc = fl_comm_broadcast(comm, big, big_n, 0)) ||
-      (rc = fl_comm_broadcast(comm, NULL, 0, 1))) {
+      (rc = fl_comm_broadcast(comm, big, big_n, 0)) || (rc = fl_comm_broadcast(comm, NULL, 0, 1))) {
     failed(c, rc);
     goto out;
   }
@@ -449,8 +457,10 @@ static void collectives_rank(rank_ctx *c) {
   float f = 1.0f;
   if (fl_comm_allreduce(comm, &f, FL_DT_F32, FL_OP_MAX, 1) != FL_EINVAL)
     bad(c, "float32 max was not refused");
-  if ((rc = fl_comm_allreduce_sum(comm, &f, 1))) failed(c, rc);
-  else if (f != (float)w) bad(c, "float32 sum after the refusal: %g", f);
+  if ((rc = fl_comm_allreduce_sum(comm, &f, 1)))
+    failed(c, rc);
+  else if (f != (float)w)
+    bad(c, "float32 sum after the refusal: %g", f);
 out:
   free(big);
   fl_comm_free(comm);
@@ -495,10 +505,12 @@ void test_comm_rejects_bad_arguments(void) {
   T_CHECK(fl_comm_create(&c, l, peers, SECRET, 32, 2, 2, 1000) == FL_EINVAL && c == NULL,
           "rank 2 of 2 accepted");
   T_CHECK(fl_comm_create(&c, l, peers, SECRET, 8, 0, 2, 1000) == FL_EINVAL &&
-              strstr(fl_last_error(), "at least 16"), "short secret: %s", fl_last_error());
+              strstr(fl_last_error(), "at least 16"),
+          "short secret: %s", fl_last_error());
   T_CHECK(fl_comm_create(&c, l, peers, SECRET, 32, 0, 2, 0) == FL_EINVAL, "timeout 0 accepted");
   T_CHECK(fl_comm_create(&c, l, peers, SECRET, 32, 0, 2, 1000) == FL_EINVAL &&
-              strstr(fl_last_error(), "nohostport"), "bad address: %s", fl_last_error());
+              strstr(fl_last_error(), "nohostport"),
+          "bad address: %s", fl_last_error());
   T_CHECK(fl_listen(&l, &port, "127.0.0.1", 70000) == FL_EINVAL, "port 70000 accepted");
   fl_listener_close(l);
 }
@@ -562,7 +574,8 @@ static void small_allreduce_rank(rank_ctx *c) {
   if (!comm) return;
   float x[5] = {1, 2, 3, 4, (float)c->rank};
   int rc = fl_comm_allreduce_sum(comm, x, 5);
-  if (rc) failed(c, rc);
+  if (rc)
+    failed(c, rc);
   else if (x[0] != c->world || x[4] != c->world * (c->world - 1) / 2)
     bad(c, "sum %g %g", x[0], x[4]);
   fl_comm_free(comm);
@@ -570,9 +583,9 @@ static void small_allreduce_rank(rank_ctx *c) {
 
 void test_comm_refuses_strangers_and_still_connects(void) {
   strangers s;
-  rank_ctx *ctx = ring_run(2, THREADS, small_allreduce_rank, NULL,
-                           &(ring_opts){.timeout_ms = OK_TIMEOUT_MS, .before = strangers_connect,
-                                        .before_arg = &s});
+  rank_ctx *ctx = ring_run(
+      2, THREADS, small_allreduce_rank, NULL,
+      &(ring_opts){.timeout_ms = OK_TIMEOUT_MS, .before = strangers_connect, .before_arg = &s});
   for (int r = 0; r < 2; r++)
     T_CHECK(ctx[r].rc == 0 && ctx[r].bad == 0, "rank %d: %s %s", r, ctx[r].err, ctx[r].first_bad);
   const char *notes = ctx[0].notes;
@@ -654,16 +667,18 @@ static void fault_case(int sig) {
   int w = 3;
   fault f = {sig, 2, 0};
   const char *how = sig == SIGKILL ? "killed" : "stopped";
-  rank_ctx *ctx = ring_run(w, PROCESSES, allreduce_loop_rank, NULL,
-                           &(ring_opts){.timeout_ms = FAULT_TIMEOUT_MS, .during = inject,
-                                        .during_arg = &f});
+  rank_ctx *ctx =
+      ring_run(w, PROCESSES, allreduce_loop_rank, NULL,
+               &(ring_opts){.timeout_ms = FAULT_TIMEOUT_MS, .during = inject, .during_arg = &f});
   for (int r = 0; r < w; r++) {
     if (r == f.victim) continue;
     int64_t late = ctx[r].fail_ms - f.at;
     T_CHECK(ctx[r].rc == FL_ECOMM || ctx[r].rc == FL_ETIMEOUT, "rank %d, rank %d %s: rc %d: %s", r,
             f.victim, how, ctx[r].rc, ctx[r].err);
-    T_CHECK(late <= FAULT_TIMEOUT_MS + FAULT_SLACK_MS, "rank %d failed %lld ms after rank %d was "
-            "%s (timeout %d ms)", r, (long long)late, f.victim, how, FAULT_TIMEOUT_MS);
+    T_CHECK(late <= FAULT_TIMEOUT_MS + FAULT_SLACK_MS,
+            "rank %d failed %lld ms after rank %d was "
+            "%s (timeout %d ms)",
+            r, (long long)late, f.victim, how, FAULT_TIMEOUT_MS);
     int left = (r + w - 1) % w, right = (r + 1) % w;
     char l[64], rt[64];
     snprintf(l, sizeof l, "rank %d (%s)", left, peer_text[left]);
@@ -715,8 +730,8 @@ static void mismatch_rank(rank_ctx *c) {
   fl_comm *comm = join(c);
   if (!comm) return;
   float x[10] = {0};
-  int rc = c->rank == 1 ? fl_comm_broadcast(comm, x, sizeof x, 0)
-                        : fl_comm_allreduce_sum(comm, x, 10);
+  int rc =
+      c->rank == 1 ? fl_comm_broadcast(comm, x, sizeof x, 0) : fl_comm_allreduce_sum(comm, x, 10);
   if (rc) failed(c, rc);
   fl_comm_free(comm);
 }
@@ -775,8 +790,10 @@ void test_comm_connect_retries_until_the_neighbour_listens(void) {
   usleep(300000);
   int rc = fl_listen(&a[1].l, &p1, "127.0.0.1", p1);
   T_CHECK(rc == 0, "reopening port %d: %s", p1, fl_last_error());
-  if (rc) a[1].l = NULL;
-  else pthread_create(&th[1], NULL, late_main, &a[1]);
+  if (rc)
+    a[1].l = NULL;
+  else
+    pthread_create(&th[1], NULL, late_main, &a[1]);
   pthread_join(th[0], NULL);
   if (!rc) pthread_join(th[1], NULL);
   for (int r = 0; r < 2 && !rc; r++) T_CHECK(a[r].rc == 0, "rank %d: %s", r, a[r].err);

@@ -22,9 +22,17 @@
 
 static fl_spec spec_of(int arch, int ternary, int alpha) {
   /* seq_len 70: attention crosses a block of FL_ATT_KB = 64 keys */
-  fl_spec s = {.arch = arch, .vocab = 37, .d = 16, .n_layers = 2, .n_heads = 2, .ffn = 24,
-               .seq_len = 70, .ternary = ternary, .learnable_alpha = alpha,
-               .rope_theta = 10000.0, .norm_eps = 1e-5};
+  fl_spec s = {.arch = arch,
+               .vocab = 37,
+               .d = 16,
+               .n_layers = 2,
+               .n_heads = 2,
+               .ffn = 24,
+               .seq_len = 70,
+               .ternary = ternary,
+               .learnable_alpha = alpha,
+               .rope_theta = 10000.0,
+               .norm_eps = 1e-5};
   return s;
 }
 
@@ -130,8 +138,8 @@ void test_attention_row(void) {
                 fl_last_error());
         row(got, qn, kt, ldk, v, hd, n, hd);
         char what[96];
-        snprintf(what, sizeof what, "%s attention row = block's last row, n %d hd %d", k->name,
-                 n, hd);
+        snprintf(what, sizeof what, "%s attention row = block's last row, n %d hd %d", k->name, n,
+                 hd);
         t_same(what, got, want, sizeof(float) * hd, sizeof(float));
         double s[1023], dmax = -INFINITY, l = 0, exact[64];
         for (int j = 0; j < n; j++) {
@@ -250,11 +258,13 @@ void test_infer_refuses_bad_input(void) {
   fl_infer *m = NULL;
   size_t np = fl_model_num_params(model);
   T_CHECK(fl_packed_from_params(packed, bytes, &s, FL_EMB_F32, fl_model_params(model), np - 1) ==
-              FL_EINVAL, "a short parameter count accepted");
+              FL_EINVAL,
+          "a short parameter count accepted");
   T_CHECK(fl_packed_from_params(packed, bytes, &s, FL_EMB_F32, fl_model_params(model), np) == FL_OK,
           "%s", fl_last_error());
   T_CHECK(fl_infer_create(&m, &s, FL_EMB_F32, packed, bytes - 1) == FL_EINVAL && !m &&
-          strstr(fl_last_error(), "needs"), "short weights accepted: %s", fl_last_error());
+              strstr(fl_last_error(), "needs"),
+          "short weights accepted: %s", fl_last_error());
   T_CHECK(fl_infer_create(&m, &s, 5, packed, bytes) == FL_EINVAL, "embedding type 5 accepted");
   /* the first linear (q of layer 0) starts after the embedding and a norm: its scale, then
    * codes; code 3 in the first weight */
@@ -262,7 +272,8 @@ void test_infer_refuses_bad_input(void) {
   uint8_t keep = packed[q0];
   packed[q0] |= 3;
   T_CHECK(fl_infer_create(&m, &s, FL_EMB_F32, packed, bytes) == FL_EINVAL && !m &&
-          strstr(fl_last_error(), "corrupt"), "code 3 accepted: %s", fl_last_error());
+              strstr(fl_last_error(), "corrupt"),
+          "code 3 accepted: %s", fl_last_error());
   packed[q0] = keep;
   T_CHECK(fl_infer_create(&m, &s, FL_EMB_F32, packed, bytes) == FL_OK, "%s", fl_last_error());
   if (m) {
@@ -270,11 +281,13 @@ void test_infer_refuses_bad_input(void) {
     float *logits = t_floats(s.vocab);
     tok[2] = s.vocab;
     T_CHECK(fl_infer_forward(m, tok, 3, logits) == FL_EINVAL && fl_infer_position(m) == 0 &&
-            strstr(fl_last_error(), "position 2"), "bad token: %s", fl_last_error());
+                strstr(fl_last_error(), "position 2"),
+            "bad token: %s", fl_last_error());
     tok[2] = 0;
     T_CHECK(fl_infer_forward(m, tok, 60, logits) == FL_OK, "%s", fl_last_error());
     T_CHECK(fl_infer_forward(m, tok, 11, logits) == FL_EINVAL && fl_infer_position(m) == 60 &&
-            strstr(fl_last_error(), "slide"), "context overflow: %s", fl_last_error());
+                strstr(fl_last_error(), "slide"),
+            "context overflow: %s", fl_last_error());
     T_CHECK(fl_infer_forward(m, tok, 10, NULL) == FL_OK && fl_infer_position(m) == 70, "%s",
             fl_last_error());
     fl_infer_reset(m);
@@ -293,9 +306,11 @@ void test_infer_refuses_bad_input(void) {
 void test_infer_bf16_embedding(void) {
   fl_spec s = spec_of(FL_ARCH_FFN, 1, 0);
   T_CHECK(fl_packed_bytes(&s, FL_EMB_BF16) + (size_t)s.vocab * s.d * 2 ==
-              fl_packed_bytes(&s, FL_EMB_F32), "bf16 saves 2 bytes per embedding value");
+              fl_packed_bytes(&s, FL_EMB_F32),
+          "bf16 saves 2 bytes per embedding value");
   fl_model *model = random_model(&s, 0.3f);
-  fl_infer *a = model ? load(model, FL_EMB_F32) : NULL, *b = model ? load(model, FL_EMB_BF16) : NULL;
+  fl_infer *a = model ? load(model, FL_EMB_F32) : NULL,
+           *b = model ? load(model, FL_EMB_BF16) : NULL;
   if (a && b) {
     int tok[4] = {1, 2, 3, 4};
     float *la = t_floats(s.vocab), *lb = t_floats(s.vocab);

@@ -28,7 +28,8 @@ static void gemm_naive(int ta, int tb, int M, int N, int K, float alpha, const f
       for (int k = 0; k < K; k++)
         acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
                (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-      C[(size_t)i * N + j] = alpha * acc + (beta == 0.0f ? 0.0 : beta * (double)C0[(size_t)i * ldc + j]);
+      C[(size_t)i * N + j] =
+          alpha * acc + (beta == 0.0f ? 0.0 : beta * (double)C0[(size_t)i * ldc + j]);
     }
 }
 
@@ -62,9 +63,9 @@ static void gemm_case(int ta, int tb, int M, int N, int K, float alpha, float be
 }
 
 void test_gemm(void) {
-  static const int big[][3] = {{1023, 7, 33}, {7, 1023, 31}, {33, 31, 1023}, {255, 33, 1023},
-                               {1, 1023, 255}, {1023, 1, 3},  {97, 130, 260}, {192, 384, 256},
-                               {33, 8209, 300}, {7, 9000, 31},  /* wide B */
+  static const int big[][3] = {{1023, 7, 33},   {7, 1023, 31}, {33, 31, 1023}, {255, 33, 1023},
+                               {1, 1023, 255},  {1023, 1, 3},  {97, 130, 260}, {192, 384, 256},
+                               {33, 8209, 300}, {7, 9000, 31}, /* wide B */
                                {37, 45, 2100},  {5, 3, 1500},  /* K split */
                                {9, 11, 1024}}; /* K split, 4 slices: more threads than slices */
   for (int ta = 0; ta < 2; ta++)
@@ -158,9 +159,9 @@ static void ternary_case(int T, int N, int K, int extreme, int qx, int pad) {
 
 void test_ternary_matmul(void) {
   for (int s = 0; s < N_SIZES; s++) {
-    ternary_case(33, 31, SIZES[s], 0, 0, 0);                   /* every K */
-    ternary_case(SIZES[s] % 300, 7, 255, 0, 0, 1);              /* every T */
-    ternary_case(5, SIZES[s], 33, 0, 0, 0);                     /* every N */
+    ternary_case(33, 31, SIZES[s], 0, 0, 0);       /* every K */
+    ternary_case(SIZES[s] % 300, 7, 255, 0, 0, 1); /* every T */
+    ternary_case(5, SIZES[s], 33, 0, 0, 0);        /* every N */
   }
   /* |sum| at its largest, for inputs -127 and +127 (a kernel may offset them to unsigned):
    * int16 partial sums must not wrap, past 128 inputs (64 pairs) too, where they are widened */
@@ -246,8 +247,8 @@ void test_rmsnorm(void) {
         dwd[c] += (double)dy[(size_t)t * C + c] * xt[c] * rs;
       }
       for (int c = 0; c < C; c++)
-        dxd[(size_t)t * C + c] = rs * w[c] * dy[(size_t)t * C + c] - xt[c] * rs * rs * rs / C * dot
-                                 + 0.5; /* accumulate onto 0.5 */
+        dxd[(size_t)t * C + c] = rs * w[c] * dy[(size_t)t * C + c] -
+                                 xt[c] * rs * rs * rs / C * dot + 0.5; /* accumulate onto 0.5 */
     }
     const fl_kernels *tables[2] = {fl_kernels_ref(), t_simd()};
     for (int i = 0; i < 2 && tables[i]; i++) {
@@ -336,7 +337,8 @@ void test_optimizers(void) {
     for (size_t j = 0; j < n; j++) pd[j] = p0[j], md[j] = 0;
     for (int step = 1; step <= 3; step++) {
       t_fill(g, n, -1, 1);
-      for (int i = 0; i < 2 && tables[i]; i++) tables[i]->sgd_momentum(p[i], g, m[i], n, lr, mu, wd);
+      for (int i = 0; i < 2 && tables[i]; i++)
+        tables[i]->sgd_momentum(p[i], g, m[i], n, lr, mu, wd);
       for (size_t j = 0; j < n; j++) {
         md[j] = mu * md[j] + (g[j] + (double)wd * pd[j]);
         pd[j] -= lr * md[j];
@@ -365,7 +367,8 @@ void test_reductions(void) {
       double got = tables[i]->sum_squares(x, n);
       T_CHECK(fabs(got - want) <= TOL_DOUBLE_SUM * want, "sum_squares %s n%zu: %.17g vs %.17g",
               tables[i]->name, n, got, want);
-      T_CHECK(got == tables[i]->sum_squares(x, n), "sum_squares %s not repeatable", tables[i]->name);
+      T_CHECK(got == tables[i]->sum_squares(x, n), "sum_squares %s not repeatable",
+              tables[i]->name);
       memcpy(y[i], x, n * 4);
       tables[i]->scale(y[i], n, -0.37f);
     }

@@ -16,7 +16,7 @@
 
 /* ---------------------------------------------------------------- RoPE */
 void test_rope(void) {
-  static const int cases[][4] = {{1, 1, 1, 2}, {2, 3, 3, 8}, {1, 7, 2, 16}, {2, 31, 1, 64},
+  static const int cases[][4] = {{1, 1, 1, 2},  {2, 3, 3, 8},    {1, 7, 2, 16},  {2, 31, 1, 64},
                                  {1, 33, 3, 6}, {1, 255, 2, 10}, {1, 1023, 1, 4}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int B = cases[c][0], T = cases[c][1], H = cases[c][2], hd = cases[c][3], C = H * hd;
@@ -42,7 +42,8 @@ void test_rope(void) {
       char what[96];
       memcpy(y, x, n * 4);
       tables[i]->rope(y, ld, cs, B, T, H, hd, 0);
-      snprintf(what, sizeof what, "rope %s B%d T%d H%d hd%d ld%d", tables[i]->name, B, T, H, hd, ld);
+      snprintf(what, sizeof what, "rope %s B%d T%d H%d hd%d ld%d", tables[i]->name, B, T, H, hd,
+               ld);
       t_close_d(what, y, want, n, TOL_TRANS * (1 + T / 64.0)); /* large angles round in float */
       memcpy(z, y, n * 4);
       tables[i]->rope(z, ld, cs, B, T, H, hd, 1);
@@ -68,7 +69,8 @@ static void attention_naive(double *out, double *lse, double *dq, double *dk, do
                             const float *dout, const float *q, const float *k, const float *v,
                             int ld, int B, int T, int H, int hd) {
   int C = H * hd;
-  double scale = 1.0 / sqrt(hd), *p = t_bytes(sizeof(double) * T), *dp = t_bytes(sizeof(double) * T);
+  double scale = 1.0 / sqrt(hd), *p = t_bytes(sizeof(double) * T),
+         *dp = t_bytes(sizeof(double) * T);
   if (dout)
     for (size_t i = 0; i < (size_t)B * T * ld; i++) dq[i] = dk[i] = dv[i] = 0;
   for (int b = 0; b < B; b++)
@@ -96,7 +98,8 @@ static void attention_naive(double *out, double *lse, double *dq, double *dk, do
         double dot = 0;
         for (int j = 0; j <= i; j++) {
           dp[j] = 0;
-          for (int d = 0; d < hd; d++) dp[j] += (double)doi[d] * v[((size_t)b * T + j) * ld + h * hd + d];
+          for (int d = 0; d < hd; d++)
+            dp[j] += (double)doi[d] * v[((size_t)b * T + j) * ld + h * hd + d];
           dot += p[j] * dp[j];
         }
         for (int j = 0; j <= i; j++) {
@@ -194,8 +197,8 @@ void test_attention_fd(void) {
   float *dq = t_floats(n), *dk = t_floats(n), *dv = t_floats(n);
   t_fill(c.q, n, -1, 1), t_fill(c.k, n, -1, 1), t_fill(c.v, n, -1, 1), t_fill(c.proj, n, -1, 1);
   att_loss(&c);
-  fl_kernels_ref()->attention_backward(dq, dk, dv, c.proj, c.q, c.k, c.v, c.out, c.lse, C, c.B,
-                                       c.T, c.H, c.hd);
+  fl_kernels_ref()->attention_backward(dq, dk, dv, c.proj, c.q, c.k, c.v, c.out, c.lse, C, c.B, c.T,
+                                       c.H, c.hd);
   t_fd("attention dq vs finite differences", c.q, n, dq, att_loss, &c, 1e-2f, TOL_FD, 80);
   t_fd("attention dk vs finite differences", c.k, n, dk, att_loss, &c, 1e-2f, TOL_FD, 80);
   t_fd("attention dv vs finite differences", c.v, n, dv, att_loss, &c, 1e-2f, TOL_FD, 80);
@@ -238,10 +241,12 @@ void test_swiglu(void) {
       for (int i = 0; i < 2 && tables[i]; i++) {
         char what[96];
         tables[i]->swiglu_forward(h, g, uu, n);
-        snprintf(what, sizeof what, "swiglu fwd %s n%zu%s", tables[i]->name, n, gated ? "" : " silu");
+        snprintf(what, sizeof what, "swiglu fwd %s n%zu%s", tables[i]->name, n,
+                 gated ? "" : " silu");
         t_close_d(what, h, wh, n, TOL_TRANS);
         tables[i]->swiglu_backward(dg, gated ? du : NULL, dh, g, uu, n);
-        snprintf(what, sizeof what, "swiglu bwd dg %s n%zu%s", tables[i]->name, n, gated ? "" : " silu");
+        snprintf(what, sizeof what, "swiglu bwd dg %s n%zu%s", tables[i]->name, n,
+                 gated ? "" : " silu");
         t_close_d(what, dg, wdg, n, TOL_TRANS);
         if (gated) {
           snprintf(what, sizeof what, "swiglu bwd du %s n%zu", tables[i]->name, n);
@@ -301,8 +306,8 @@ void test_crossentropy(void) {
       double l0 = tables[i]->crossentropy(y, tg, T, V, 0.0f);
       t_same("crossentropy grad_scale 0 leaves logits", y, x, n * 4, 4);
       double l = tables[i]->crossentropy(y, tg, T, V, gs);
-      T_CHECK(fabs(l - wl) <= 1e-5 * (1 + fabs(wl)) && l == l0, "crossentropy %s V%d: loss %.9g want %.9g",
-              tables[i]->name, V, l, wl);
+      T_CHECK(fabs(l - wl) <= 1e-5 * (1 + fabs(wl)) && l == l0,
+              "crossentropy %s V%d: loss %.9g want %.9g", tables[i]->name, V, l, wl);
       snprintf(what, sizeof what, "crossentropy grad %s V%d", tables[i]->name, V);
       t_close_d(what, y, wg, n, TOL_TRANS);
     }
@@ -324,7 +329,8 @@ void test_crossentropy(void) {
 void test_embedding(void) {
   for (int s = 0; s < N_SIZES; s++) {
     int V = 13, C = SIZES[s], T = 40;
-    float *E = t_floats((size_t)V * C), *out = t_floats((size_t)T * C), *dE = t_floats((size_t)V * C);
+    float *E = t_floats((size_t)V * C), *out = t_floats((size_t)T * C),
+          *dE = t_floats((size_t)V * C);
     float *dout = t_floats((size_t)T * C);
     double *want = t_bytes(sizeof(double) * V * C);
     int *tok = t_bytes(sizeof(int) * T);
@@ -332,7 +338,8 @@ void test_embedding(void) {
     for (int t = 0; t < T; t++) tok[t] = (int)(t_next() % 5) * 2; /* repeated ids */
     fl_embedding_forward(out, tok, E, T, C);
     size_t bad = 0;
-    for (int t = 0; t < T; t++) bad += memcmp(out + (size_t)t * C, E + (size_t)tok[t] * C, C * 4) != 0;
+    for (int t = 0; t < T; t++)
+      bad += memcmp(out + (size_t)t * C, E + (size_t)tok[t] * C, C * 4) != 0;
     T_CHECK(bad == 0, "embedding forward C%d: %zu rows differ", C, bad);
     for (size_t i = 0; i < (size_t)V * C; i++) dE[i] = 0.5f, want[i] = 0.5;
     for (int t = 0; t < T; t++)

@@ -17,6 +17,8 @@ static int failures;
 
 /* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c,
  * test_comm.c, test_affinity.c, test_decode.c. */
+/* The test list is laid out by hand. */
+/* clang-format off */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
@@ -36,6 +38,7 @@ static int failures;
   X(test_comm_close_from_another_thread_ends_a_blocked_call)                                       \
   X(test_comm_peer_killed_mid_transfer_fails_the_others)                                           \
   X(test_comm_peer_that_stops_answering_fails_the_others) X(test_pin_threads)
+/* clang-format on */
 #define DECLARE(f) void f(void);
 TESTS(DECLARE)
 #define ENTRY(f) {#f, f},
@@ -119,8 +122,8 @@ int t_same(const char *what, const void *got, const void *want, size_t n, size_t
   return 1;
 }
 
-int t_fd(const char *what, float *x, size_t n, const float *grad, double (*loss)(void *),
-         void *ctx, float h, double tol, int max_points) {
+int t_fd(const char *what, float *x, size_t n, const float *grad, double (*loss)(void *), void *ctx,
+         float h, double tol, int max_points) {
   size_t m = n < (size_t)max_points ? n : (size_t)max_points;
   double *fd = t_bytes(m * sizeof(double));
   float *an = t_floats(m);
@@ -183,8 +186,10 @@ const fl_kernels *t_simd(void) { return fl_kernels_simd(); }
 int main(int argc, char **argv) {
   const char *filter = NULL;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-v") == 0) t_verbose = 1;
-    else filter = argv[i];
+    if (strcmp(argv[i], "-v") == 0)
+      t_verbose = 1;
+    else
+      filter = argv[i];
   }
   const fl_kernels *simd = t_simd();
   printf("flashlm C tests: chosen kernels '%s', SIMD table %s\n", fl_kernels_get()->name,

@@ -19,8 +19,16 @@
 #define TOL_MODEL_TERNARY 2e-2
 
 static fl_spec small_spec(int arch, int ternary) {
-  fl_spec s = {.arch = arch, .vocab = 37, .d = 16, .n_layers = 2, .n_heads = 2, .ffn = 24,
-               .seq_len = 7, .ternary = ternary, .learnable_alpha = 0, .rope_theta = 10000.0,
+  fl_spec s = {.arch = arch,
+               .vocab = 37,
+               .d = 16,
+               .n_layers = 2,
+               .n_heads = 2,
+               .ffn = 24,
+               .seq_len = 7,
+               .ternary = ternary,
+               .learnable_alpha = 0,
+               .rope_theta = 10000.0,
                .norm_eps = 1e-5};
   return s;
 }
@@ -74,8 +82,9 @@ void test_model_errors(void) {
   fl_model *m = NULL;
   fl_spec s = small_spec(FL_ARCH_TRANSFORMER, 1);
   s.n_heads = 3;
-  T_CHECK(fl_model_create(&m, &s, 2) == FL_EINVAL && m == NULL && strstr(fl_last_error(), "n_heads"),
-          "bad n_heads accepted or unclear: %s", fl_last_error());
+  T_CHECK(
+      fl_model_create(&m, &s, 2) == FL_EINVAL && m == NULL && strstr(fl_last_error(), "n_heads"),
+      "bad n_heads accepted or unclear: %s", fl_last_error());
   s = small_spec(7, 1);
   T_CHECK(fl_model_create(&m, &s, 2) == FL_EINVAL, "arch 7 accepted");
   s = small_spec(FL_ARCH_FFN, 0);
@@ -89,13 +98,15 @@ void test_model_errors(void) {
           "bad token accepted or unclear: %s", fl_last_error());
   tok[3] = 0;
   tok[s.seq_len + 1 + 2] = -1;
-  T_CHECK(fl_model_forward_backward(m, tok, 2, &loss) == FL_EINVAL && strstr(fl_last_error(), "row 1"),
-          "bad token in row 1 accepted or unclear: %s", fl_last_error());
+  T_CHECK(
+      fl_model_forward_backward(m, tok, 2, &loss) == FL_EINVAL && strstr(fl_last_error(), "row 1"),
+      "bad token in row 1 accepted or unclear: %s", fl_last_error());
   tok[s.seq_len + 1 + 2] = 0;
   T_CHECK(fl_model_loss(m, tok, 3, &loss) == FL_EINVAL && strstr(fl_last_error(), "max_batch"),
           "batch above max_batch accepted: %s", fl_last_error());
   float out[37 * 2];
-  T_CHECK(fl_model_last_logits(m, tok, 1, s.seq_len + 1, out) == FL_EINVAL, "len > seq_len accepted");
+  T_CHECK(fl_model_last_logits(m, tok, 1, s.seq_len + 1, out) == FL_EINVAL,
+          "len > seq_len accepted");
   T_CHECK(fl_model_loss(m, tok, 2, &loss) == FL_OK && isfinite(loss), "loss after errors: %s",
           fl_last_error());
   t_free(tok);
@@ -110,11 +121,11 @@ void test_model_layout(void) {
       s.learnable_alpha = alpha;
       fl_model *m = make(&s, 1, 0.1f);
       if (!m) return;
-      static const char *tf[] = {"input_layernorm", "self_attn.q_proj", "self_attn.k_proj",
+      static const char *tf[] = {"input_layernorm",  "self_attn.q_proj", "self_attn.k_proj",
                                  "self_attn.v_proj", "self_attn.o_proj", "post_attention_layernorm",
-                                 "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+                                 "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
       static const char *tf_lin[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                     "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
+                                     "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
                                      "mlp.down_proj"};
       static const char *ff[] = {"input_layernorm", "mlp.up_proj", "mlp.down_proj"};
       int per = arch == FL_ARCH_TRANSFORMER ? 9 : 3, d = s.d, f = s.ffn;
@@ -130,8 +141,10 @@ void test_model_layout(void) {
         fl_model_tensor(m, i, &name, &o, &nd, shape, &decay);
         char want[96];
         int r = d, c = 0;
-        if (i == 0) snprintf(want, sizeof want, "model.embed_tokens.weight"), r = s.vocab, c = d;
-        else if (i == base - 1) snprintf(want, sizeof want, "model.norm.weight");
+        if (i == 0)
+          snprintf(want, sizeof want, "model.embed_tokens.weight"), r = s.vocab, c = d;
+        else if (i == base - 1)
+          snprintf(want, sizeof want, "model.norm.weight");
         else if (i >= base) { /* alphas after the final norm, layer by layer */
           int j = i - base;
           const char *part = arch == FL_ARCH_TRANSFORMER ? tf_lin[j % lin] : ff[1 + j % lin];

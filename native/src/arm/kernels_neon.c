@@ -18,7 +18,9 @@ static void pack_b_panel(float *dst, int tb, const float *B, int ldb, int pc, in
       for (int q = 0; q < 4; q++) vst1q_f32(d + 4 * q, vld1q_f32(src + 4 * q));
     } else {
       for (int jj = 0; jj < NR; jj++)
-        d[jj] = jj >= w ? 0.0f : tb ? B[(size_t)(j + jj) * ldb + pc + k] : B[(size_t)(pc + k) * ldb + j + jj];
+        d[jj] = jj >= w ? 0.0f
+                : tb    ? B[(size_t)(j + jj) * ldb + pc + k]
+                        : B[(size_t)(pc + k) * ldb + j + jj];
     }
   }
 }
@@ -32,7 +34,8 @@ static void kernel_6x16(int kc, const float *a, size_t rs, size_t ks, const floa
     for (int q = 0; q < 4; q++) c[r][q] = vdupq_n_f32(0.0f);
   size_t kk = 0;
   for (int k = 0; k < kc; k++, kk += ks, b += NR) {
-    float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
+    float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8),
+                b3 = vld1q_f32(b + 12);
     for (int r = 0; r < MR; r++) {
       float32x4_t x = vld1q_dup_f32(ar[r] + kk);
       c[r][0] = vfmaq_f32(c[r][0], x, b0), c[r][1] = vfmaq_f32(c[r][1], x, b1);
@@ -89,7 +92,8 @@ static void ternary_matmul_neon(float *y, int ldy, const int8_t *q, const float 
       for (int u = 0; u < runs; u++) {
         int b = u / 4;
         uint8x16_t lo = vld1q_u8(wr + b * 32), hi = vld1q_u8(wr + b * 32 + 16);
-        for (int r = 0; r < tn; r++) p[r] = run_dot(p[r], lo, hi, 2 * (u % 4), q + (size_t)(t0 + r) * Kp + 32 * u);
+        for (int r = 0; r < tn; r++)
+          p[r] = run_dot(p[r], lo, hi, 2 * (u % 4), q + (size_t)(t0 + r) * Kp + 32 * u);
         if ((u & 63) == 63 || u == runs - 1)
           for (int r = 0; r < tn; r++) acc[r] = vpadalq_s16(acc[r], p[r]), p[r] = vdupq_n_s16(0);
       }

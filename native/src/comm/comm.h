@@ -14,8 +14,8 @@
 #define FL_SHA256_BYTES 32
 typedef struct {
   uint32_t h[8];
-  uint64_t len;  /* bytes hashed so far */
-  size_t fill;   /* bytes waiting in buf */
+  uint64_t len; /* bytes hashed so far */
+  size_t fill;  /* bytes waiting in buf */
   uint8_t buf[64];
 } fl_sha256_ctx;
 void fl_sha256_init(fl_sha256_ctx *c);
@@ -44,10 +44,10 @@ int fl_random(void *out, size_t n);
 
 /* The connections of one rank in the ring, made by fl_ring_handshake. */
 typedef struct {
-  int right, left;                 /* connected sockets (non-blocking), -1 if not made */
-  char right_addr[FL_ADDR_TEXT];   /* the right neighbour as given */
-  char left_addr[FL_ADDR_TEXT];    /* the left neighbour as seen (its ephemeral port) */
-  char notes[512];                 /* connections refused while waiting, "" if none */
+  int right, left;               /* connected sockets (non-blocking), -1 if not made */
+  char right_addr[FL_ADDR_TEXT]; /* the right neighbour as given */
+  char left_addr[FL_ADDR_TEXT];  /* the left neighbour as seen (its ephemeral port) */
+  char notes[512];               /* connections refused while waiting, "" if none */
 } fl_ring_links;
 /* Within deadline_ms (fl_now_ms clock): connects to the right neighbour rank (rank+1)%world at
  * right (retrying while it refuses), accepts from the listening socket listen_fd until the left

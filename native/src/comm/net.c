@@ -35,12 +35,12 @@
  * autotuning, which grows the buffers to the path's bandwidth-delay product. */
 #define FL_LOCAL_SOCK_BUF (256 << 10)
 /* Handshake messages. */
-#define HELLO_BYTES 52
-#define REPLY_BYTES 72
+#define HELLO_BYTES  52
+#define REPLY_BYTES  72
 #define ANSWER_BYTES 32
-#define OK_BYTES 8
-#define NONCE_BYTES 32
-static const char MAGIC[8] = "FLRING1";   /* with its terminating zero: 8 bytes */
+#define OK_BYTES     8
+#define NONCE_BYTES  32
+static const char MAGIC[8] = "FLRING1"; /* with its terminating zero: 8 bytes */
 static const char OK_MSG[8] = {'F', 'L', 'R', 'I', 'N', 'G', 'O', 'K'};
 /* At most this many accepted connections are authenticated at once (others wait in the
  * listen backlog), so a few silent strangers cannot keep the real neighbour out. */
@@ -118,8 +118,8 @@ static int same_host(int fd) {
     return ((struct sockaddr_in *)&a)->sin_addr.s_addr ==
            ((struct sockaddr_in *)&b)->sin_addr.s_addr;
   if (a.ss_family == AF_INET6)
-    return !memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr,
-                   &((struct sockaddr_in6 *)&b)->sin6_addr, 16);
+    return !memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr, &((struct sockaddr_in6 *)&b)->sin6_addr,
+                   16);
   return 0;
 }
 
@@ -380,9 +380,10 @@ int fl_ring_handshake(fl_ring_links *links, int listen_fd, const char *right, co
   while (!cl.done || left_fd < 0) {
     int64_t now = fl_now_ms();
     if (now >= deadline_ms && !cl.done) {
-      rc = fl_error(FL_ETIMEOUT, "rank %d: could not reach rank %d at %s within the timeout "
-                    "(%d attempts%s%s)", rank, right_rank, right, cl.tries,
-                    *cl.last_err ? ", last: " : "", cl.last_err);
+      rc = fl_error(FL_ETIMEOUT,
+                    "rank %d: could not reach rank %d at %s within the timeout "
+                    "(%d attempts%s%s)",
+                    rank, right_rank, right, cl.tries, *cl.last_err ? ", last: " : "", cl.last_err);
       break;
     }
     if (now >= deadline_ms) {
@@ -403,9 +404,10 @@ int fl_ring_handshake(fl_ring_links *links, int listen_fd, const char *right, co
       short ev = POLLOUT; /* connecting: writable when the connection is made or refused */
       int r = cl.h.state == ST_CONNECTING ? 0 : hs_advance(&cl.h, &x, &ev);
       if (r < 0) {
-        rc = fl_error(FL_EAUTH, "rank %d: authentication with rank %d at %s failed: %s (a "
-                      "different secret, or not a peer of this ring?)", rank, right_rank, right,
-                      cl.h.err);
+        rc = fl_error(FL_EAUTH,
+                      "rank %d: authentication with rank %d at %s failed: %s (a "
+                      "different secret, or not a peer of this ring?)",
+                      rank, right_rank, right, cl.h.err);
         break;
       }
       if (r > 0) {
@@ -447,8 +449,10 @@ int fl_ring_handshake(fl_ring_links *links, int listen_fd, const char *right, co
       int err = 0;
       socklen_t el = sizeof err;
       getsockopt(cl.h.fd, SOL_SOCKET, SO_ERROR, &err, &el);
-      if (err) client_retry_later(&cl, err, fl_now_ms());
-      else cl.h.state = ST_HELLO;
+      if (err)
+        client_retry_later(&cl, err, fl_now_ms());
+      else
+        cl.h.state = ST_HELLO;
     }
     if (li >= 0 && (p[li].revents & POLLIN)) accept_one(listen_fd, pend, &npend);
   }

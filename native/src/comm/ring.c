@@ -28,7 +28,7 @@
  * loopback (2 ranks, 16 and 64 MB): CPU time per call 5-10% lower with 1 MB than with 256 KB
  * (fewer, larger receives), 2 MB no better. */
 #define FL_RING_CHUNK (1 << 20)
-#define HEADER_BYTES 32
+#define HEADER_BYTES  32
 enum { KIND_ALLREDUCE = 1, KIND_BROADCAST = 2, KIND_BARRIER = 3 };
 
 typedef void (*reduce_fn)(void *dst, const void *src, size_t bytes);
@@ -124,8 +124,10 @@ static int mismatch(fl_comm *c, const char *what, const uint8_t *mine, const uin
   char a[120], b[120];
   describe(a, sizeof a, mine);
   describe(b, sizeof b, theirs);
-  return fail(c, FL_ECOMM, what, "this rank's call is %s but rank %d (%s) made %s: every rank must "
-              "make the same calls in the same order", a, left_rank(c), c->left_peer, b);
+  return fail(c, FL_ECOMM, what,
+              "this rank's call is %s but rank %d (%s) made %s: every rank must "
+              "make the same calls in the same order",
+              a, left_rank(c), c->left_peer, b);
 }
 
 /* Before blaming the right neighbour for closing: if the left's header has not been checked
@@ -163,8 +165,10 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
       size_t ready = s->dep < 0 || ri > s->dep ? s->n : ri == s->dep ? rdone : 0;
       if (ready > soff) {
         ssize_t k = send(right, s->p + soff, ready - soff, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k > 0) soff += (size_t)k, progress = 1;
-        else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) want_out = 1;
+        if (k > 0)
+          soff += (size_t)k, progress = 1;
+        else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+          want_out = 1;
         else if (k < 0 && errno != EINTR)
           return mismatch_first(c, what, R, ri, roff, header)
                      ?: fail(c, FL_ECOMM, what, "sending to rank %d (%s) failed: %s", right_rank(c),
@@ -179,8 +183,10 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
       ssize_t k = recv(left, dst, cap, MSG_DONTWAIT);
       if (k > 0) {
         roff += (size_t)k, progress = 1;
-        if (!r->reduce) rdone = roff;
-        else if (roff - rdone == chunk) reduce(r->p + rdone, c->stage, chunk), rdone = roff;
+        if (!r->reduce)
+          rdone = roff;
+        else if (roff - rdone == chunk)
+          reduce(r->p + rdone, c->stage, chunk), rdone = roff;
       } else if (k == 0) {
         return fail(c, FL_ECOMM, what, "rank %d (%s) closed the connection", left_rank(c),
                     c->left_peer);
@@ -200,9 +206,10 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
     if (now >= deadline) {
       double sec = c->timeout_ms / 1e3;
       if (want_in && want_out)
-        return fail(c, FL_ETIMEOUT, what, "for %.1f s no data came from rank %d (%s) and rank %d "
-                    "(%s) took none", sec, left_rank(c), c->left_peer, right_rank(c),
-                    c->right_peer);
+        return fail(c, FL_ETIMEOUT, what,
+                    "for %.1f s no data came from rank %d (%s) and rank %d "
+                    "(%s) took none",
+                    sec, left_rank(c), c->left_peer, right_rank(c), c->right_peer);
       if (want_in)
         return fail(c, FL_ETIMEOUT, what, "no data from rank %d (%s) for %.1f s", left_rank(c),
                     c->left_peer, sec);
@@ -216,8 +223,7 @@ static int transfer(fl_comm *c, const char *what, const send_step *S, int ns, co
     if (si < ns) p[np++] = (struct pollfd){right, want_out ? POLLOUT : 0, 0};
     if (ri < nr) p[np++] = (struct pollfd){left, POLLIN, 0};
     int got = poll(p, (nfds_t)np, (int)(deadline - now));
-    if (got < 0 && errno != EINTR)
-      return fail(c, FL_ESTATE, what, "poll: %s", strerror(errno));
+    if (got < 0 && errno != EINTR) return fail(c, FL_ESTATE, what, "poll: %s", strerror(errno));
     if (got > 0 && si < ns && (p[0].revents & (POLLERR | POLLHUP)) && !(p[0].revents & POLLOUT))
       return mismatch_first(c, what, R, ri, roff, header)
                  ?: fail(c, FL_ECOMM, what, "rank %d (%s) closed the connection", right_rank(c),
@@ -269,9 +275,8 @@ static int begin(fl_comm *c, const char *what) {
 
 /* ---- collectives --------------------------------------------------------------------------- */
 int fl_comm_allreduce(fl_comm *c, void *x, int dtype, int op, size_t n) {
-  static const reduce_fn FN[3][3] = {{sum_f32, NULL, NULL},
-                                     {sum_f64, max_f64, min_f64},
-                                     {sum_i64, max_i64, min_i64}};
+  static const reduce_fn FN[3][3] = {
+      {sum_f32, NULL, NULL}, {sum_f64, max_f64, min_f64}, {sum_i64, max_i64, min_i64}};
   if (dtype < 0 || dtype > 2 || op < 0 || op > 2 || !FN[dtype][op])
     return fl_error(FL_EINVAL, "allreduce: dtype %d with op %d is not supported", dtype, op);
   int go = begin(c, "allreduce");
@@ -317,9 +322,11 @@ int fl_comm_broadcast(fl_comm *c, void *x, size_t bytes, int root) {
   send_step S[2] = {{hout, HEADER_BYTES, -1}, {x, bytes, -1}};
   recv_step R[2] = {{hin, HEADER_BYTES, 0}, {x, bytes, 0}};
   int ns = 2, nr = 2;
-  if (c->rank == root) nr = 1;                   /* the root only sends */
-  else S[1].dep = 1;                             /* others forward what they receive, */
-  if (right_rank(c) == root) S[1].n = 0;         /* except the last before the root */
+  if (c->rank == root)
+    nr = 1; /* the root only sends */
+  else
+    S[1].dep = 1;                        /* others forward what they receive, */
+  if (right_rank(c) == root) S[1].n = 0; /* except the last before the root */
   return transfer(c, what, S, ns, R, nr, NULL, hout);
 }
 

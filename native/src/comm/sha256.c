@@ -83,8 +83,10 @@ void fl_sha256(uint8_t out[FL_SHA256_BYTES], const void *data, size_t n) {
 void fl_hmac_sha256(uint8_t out[FL_SHA256_BYTES], const void *key, size_t key_len,
                     const void *const *parts, const size_t *part_lens, int n_parts) {
   uint8_t k0[64] = {0}, pad[64], inner[FL_SHA256_BYTES];
-  if (key_len > 64) fl_sha256(k0, key, key_len);
-  else if (key_len) memcpy(k0, key, key_len);
+  if (key_len > 64)
+    fl_sha256(k0, key, key_len);
+  else if (key_len)
+    memcpy(k0, key, key_len);
   fl_sha256_ctx c;
   for (int i = 0; i < 64; i++) pad[i] = k0[i] ^ 0x36;
   fl_sha256_init(&c);

@@ -71,8 +71,10 @@ static int add_live(void *p, int kind) {
   if (n_live == cap_live) {
     int cap = cap_live ? 2 * cap_live : 16;
     live_obj *a = realloc(live, sizeof *a * cap);
-    if (a) live = a, cap_live = cap;
-    else rc = fl_error(FL_ENOMEM, "cannot grow the table of live objects");
+    if (a)
+      live = a, cap_live = cap;
+    else
+      rc = fl_error(FL_ENOMEM, "cannot grow the table of live objects");
   }
   if (!rc) live[n_live++] = (live_obj){p, kind, 0};
   pthread_mutex_unlock(&live_lock);
@@ -85,8 +87,10 @@ static int stale(jlong h, int kind) {
 }
 
 static int busy(jlong h, int kind) {
-  return fl_error(FL_ESTATE, "%s handle 0x%llx is in use by another call (a %s takes one call at "
-                  "a time)", KIND_NAME[kind], (unsigned long long)h, KIND_NAME[kind]);
+  return fl_error(FL_ESTATE,
+                  "%s handle 0x%llx is in use by another call (a %s takes one call at "
+                  "a time)",
+                  KIND_NAME[kind], (unsigned long long)h, KIND_NAME[kind]);
 }
 
 /* Marks the object of h busy and stores it in *out; release() ends the call. */
@@ -121,12 +125,20 @@ static int acquire(jlong h, fl_model **out) { return acquire_obj(h, KIND_MODEL, 
 static void release(fl_model *m) { release_obj(m, KIND_MODEL); }
 
 /* ---- model ---- */
-JFN(modelCreate)(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d,
-                 jint n_layers, jint n_heads, jint ffn, jint seq_len, jboolean ternary,
-                 jboolean learnable_alpha, jdouble rope_theta, jdouble norm_eps, jint max_batch) {
-  fl_spec s = {.arch = arch, .vocab = vocab, .d = d, .n_layers = n_layers, .n_heads = n_heads,
-               .ffn = ffn, .seq_len = seq_len, .ternary = ternary ? 1 : 0,
-               .learnable_alpha = learnable_alpha ? 1 : 0, .rope_theta = rope_theta,
+JFN(modelCreate)
+(JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d, jint n_layers,
+ jint n_heads, jint ffn, jint seq_len, jboolean ternary, jboolean learnable_alpha,
+ jdouble rope_theta, jdouble norm_eps, jint max_batch) {
+  fl_spec s = {.arch = arch,
+               .vocab = vocab,
+               .d = d,
+               .n_layers = n_layers,
+               .n_heads = n_heads,
+               .ffn = ffn,
+               .seq_len = seq_len,
+               .ternary = ternary ? 1 : 0,
+               .learnable_alpha = learnable_alpha ? 1 : 0,
+               .rope_theta = rope_theta,
                .norm_eps = norm_eps};
   int rc = need(env, out, 1, "handle");
   fl_model *m = NULL;
@@ -160,8 +172,8 @@ JFN(modelNumParams)(JNIEnv *env, jclass cls, jlong h, jlongArray out) {
 
 /* A direct ByteBuffer over the model's parameters (grads = 0) or gradients (grads = 1); NULL for
  * a handle that is not live (or, with an OutOfMemoryError pending, if the JVM cannot make one). */
-JNIEXPORT jobject JNICALL Java_flashlm_jni_Native_modelByteBuffer(JNIEnv *env, jclass cls,
-                                                                  jlong h, jboolean grads) {
+JNIEXPORT jobject JNICALL Java_flashlm_jni_Native_modelByteBuffer(JNIEnv *env, jclass cls, jlong h,
+                                                                  jboolean grads) {
   fl_model *m;
   if (acquire(h, &m)) return NULL;
   float *p = grads ? fl_model_grads(m) : fl_model_params(m);
@@ -235,8 +247,9 @@ static int run(JNIEnv *env, fl_model *m, jintArray tokens, jint batch, jboolean 
   return rc;
 }
 
-JFN(modelRun)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jboolean backward,
-              jfloatArray loss) {
+JFN(modelRun)
+(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jboolean backward,
+ jfloatArray loss) {
   fl_model *m;
   int rc = acquire(h, &m);
   if (rc) return rc;
@@ -264,8 +277,8 @@ static int last_logits(JNIEnv *env, fl_model *m, jintArray tokens, jint batch, j
   return rc;
 }
 
-JFN(modelLastLogits)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jint len,
-                     jfloatArray out) {
+JFN(modelLastLogits)
+(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint batch, jint len, jfloatArray out) {
   fl_model *m;
   int rc = acquire(h, &m);
   if (rc) return rc;
@@ -291,11 +304,10 @@ static float *floats(JNIEnv *env, jobject buf, jlong offset, jlong count, const 
     return NULL;
   }
   uint64_t cap_bytes, off_bytes, len_bytes;
-  if (offset < 0 || count < 0 ||
-      __builtin_mul_overflow((uint64_t)cap, sizeof(float), &cap_bytes) ||
+  if (offset < 0 || count < 0 || __builtin_mul_overflow((uint64_t)cap, sizeof(float), &cap_bytes) ||
       __builtin_mul_overflow((uint64_t)offset, sizeof(float), &off_bytes) ||
-      __builtin_mul_overflow((uint64_t)count, sizeof(float), &len_bytes) ||
-      off_bytes > cap_bytes || len_bytes > cap_bytes - off_bytes) {
+      __builtin_mul_overflow((uint64_t)count, sizeof(float), &len_bytes) || off_bytes > cap_bytes ||
+      len_bytes > cap_bytes - off_bytes) {
     fl_error(FL_EINVAL, "%s: offset %lld count %lld outside its %lld floats (%llu bytes)", what,
              (long long)offset, (long long)count, (long long)cap, (unsigned long long)cap * 4);
     return NULL;
@@ -303,8 +315,9 @@ static float *floats(JNIEnv *env, jobject buf, jlong offset, jlong count, const 
   return (float *)(p + off_bytes);
 }
 
-JFN(adamw0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset,
-           jlong count, jfloat lr, jfloat b1, jfloat b2, jfloat eps, jfloat wd, jlong step) {
+JFN(adamw0)
+(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v, jlong offset, jlong count,
+ jfloat lr, jfloat b1, jfloat b2, jfloat eps, jfloat wd, jlong step) {
   float *pp = floats(env, p, offset, count, "params");
   float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
   float *mp = gp ? floats(env, m, offset, count, "adam m") : NULL;
@@ -316,8 +329,9 @@ JFN(adamw0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject m, jobject v,
   return FL_OK;
 }
 
-JFN(sgdMomentum0)(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset,
-                 jlong count, jfloat lr, jfloat mu, jfloat wd) {
+JFN(sgdMomentum0)
+(JNIEnv *env, jclass cls, jobject p, jobject g, jobject buf, jlong offset, jlong count, jfloat lr,
+ jfloat mu, jfloat wd) {
   float *pp = floats(env, p, offset, count, "params");
   float *gp = pp ? floats(env, g, offset, count, "grads") : NULL;
   float *bp = gp ? floats(env, buf, offset, count, "momentum") : NULL;
@@ -349,8 +363,8 @@ JFN(scale0)(JNIEnv *env, jclass cls, jobject x, jlong offset, jlong count, jfloa
 
 /* handle[0] receives the listener, port[0] the port bound; host NULL or "" = every IPv4
  * interface. */
-JFN(listen)(JNIEnv *env, jclass cls, jlongArray handle, jintArray port, jstring host,
-            jint want_port) {
+JFN(listen)
+(JNIEnv *env, jclass cls, jlongArray handle, jintArray port, jstring host, jint want_port) {
   int rc = need(env, handle, 1, "handle");
   if (rc || (rc = need(env, port, 1, "port"))) return rc;
   const char *h = host ? (*env)->GetStringUTFChars(env, host, NULL) : NULL;
@@ -408,8 +422,9 @@ static void free_peers(char **p, jint world) {
 
 /* out[0] receives the communicator of rank `rank` of `world` (see fl_comm_create); listener may
  * be 0 when world is 1. */
-JFN(commCreate)(JNIEnv *env, jclass cls, jlongArray out, jlong listener, jobjectArray peers,
-                jbyteArray secret, jint rank, jint world, jint timeout_ms) {
+JFN(commCreate)
+(JNIEnv *env, jclass cls, jlongArray out, jlong listener, jobjectArray peers, jbyteArray secret,
+ jint rank, jint world, jint timeout_ms) {
   int rc = need(env, out, 1, "handle");
   if (rc) return rc;
   if (world < 1) return fl_error(FL_EINVAL, "rank %d of world %d: need world >= 1", rank, world);
@@ -481,15 +496,19 @@ static int allreduce8(JNIEnv *env, jlong h, jarray x, int dtype, jint op) {
   jsize n = (*env)->GetArrayLength(env, x);
   uint64_t *buf = malloc(n ? (size_t)n * 8 : 8);
   if (!buf) return fl_error(FL_ENOMEM, "cannot copy %d values", (int)n);
-  if (dtype == FL_DT_F64) (*env)->GetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
-  else (*env)->GetLongArrayRegion(env, x, 0, n, (jlong *)buf);
+  if (dtype == FL_DT_F64)
+    (*env)->GetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
+  else
+    (*env)->GetLongArrayRegion(env, x, 0, n, (jlong *)buf);
   void *c;
   if (!(rc = acquire_obj(h, KIND_COMM, &c))) {
     rc = fl_comm_allreduce(c, buf, dtype, op, (size_t)n);
     release_obj(c, KIND_COMM);
   }
-  if (!rc && dtype == FL_DT_F64) (*env)->SetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
-  else if (!rc) (*env)->SetLongArrayRegion(env, x, 0, n, (jlong *)buf);
+  if (!rc && dtype == FL_DT_F64)
+    (*env)->SetDoubleArrayRegion(env, x, 0, n, (jdouble *)buf);
+  else if (!rc)
+    (*env)->SetLongArrayRegion(env, x, 0, n, (jlong *)buf);
   free(buf);
   return rc;
 }
@@ -539,9 +558,17 @@ static int spec_from(JNIEnv *env, jintArray ints, jdoubleArray doubles, fl_spec 
   jdouble d[2];
   (*env)->GetIntArrayRegion(env, ints, 0, 9, i);
   (*env)->GetDoubleArrayRegion(env, doubles, 0, 2, d);
-  *s = (fl_spec){.arch = i[0], .vocab = i[1], .d = i[2], .n_layers = i[3], .n_heads = i[4],
-                 .ffn = i[5], .seq_len = i[6], .ternary = i[7] != 0, .learnable_alpha = i[8] != 0,
-                 .rope_theta = d[0], .norm_eps = d[1]};
+  *s = (fl_spec){.arch = i[0],
+                 .vocab = i[1],
+                 .d = i[2],
+                 .n_layers = i[3],
+                 .n_heads = i[4],
+                 .ffn = i[5],
+                 .seq_len = i[6],
+                 .ternary = i[7] != 0,
+                 .learnable_alpha = i[8] != 0,
+                 .rope_theta = d[0],
+                 .norm_eps = d[1]};
   return FL_OK;
 }
 
@@ -564,8 +591,8 @@ static void unpin_bytes(JNIEnv *env, jbyteArray a, void *p, int written) {
   (*env)->ReleasePrimitiveArrayCritical(env, a, p, written ? 0 : JNI_ABORT);
 }
 
-JFN(packedBytes)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
-                 jlongArray out) {
+JFN(packedBytes)
+(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb, jlongArray out) {
   fl_spec s;
   int rc = need(env, out, 1, "output");
   if (rc || (rc = spec_from(env, ints, doubles, &s))) return rc;
@@ -575,8 +602,9 @@ JFN(packedBytes)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, 
   return FL_OK;
 }
 
-JFN(packFromParams0)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb,
-                     jobject params, jlong count, jbyteArray out) {
+JFN(packFromParams0)
+(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubles, jint emb, jobject params,
+ jlong count, jbyteArray out) {
   fl_spec s;
   size_t len;
   int rc = spec_from(env, ints, doubles, &s);
@@ -590,8 +618,9 @@ JFN(packFromParams0)(JNIEnv *env, jclass cls, jintArray ints, jdoubleArray doubl
   return rc;
 }
 
-JFN(inferCreate)(JNIEnv *env, jclass cls, jlongArray out, jintArray ints, jdoubleArray doubles,
-                 jint emb, jbyteArray packed) {
+JFN(inferCreate)
+(JNIEnv *env, jclass cls, jlongArray out, jintArray ints, jdoubleArray doubles, jint emb,
+ jbyteArray packed) {
   fl_spec s;
   size_t len;
   fl_infer *m = NULL;
@@ -638,8 +667,7 @@ JFN(inferReset)(JNIEnv *env, jclass cls, jlong h) {
 }
 
 /* Appends tokens[0 .. n-1]; logits (vocab) of the last one unless logits is null. */
-JFN(inferForward)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n,
-                  jfloatArray logits) {
+JFN(inferForward)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n, jfloatArray logits) {
   void *mv;
   int *tok = NULL, rc = n > 0 ? FL_OK : fl_error(FL_EINVAL, "%d tokens: need at least 1", n);
   if (rc || (rc = acquire_obj(h, KIND_INFER, &mv))) return rc;
@@ -657,13 +685,14 @@ JFN(inferForward)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n,
 }
 
 /* out[0] = the summed NLL of positions [from, n) of the window tokens[0 .. n] (n + 1 ids). */
-JFN(inferScore)(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n, jint from,
-                jdoubleArray out) {
+JFN(inferScore)
+(JNIEnv *env, jclass cls, jlong h, jintArray tokens, jint n, jint from, jdoubleArray out) {
   void *m;
   int *tok = NULL, rc = n > 0 ? need(env, out, 1, "output") : fl_error(FL_EINVAL, "empty window");
   if (rc || (rc = acquire_obj(h, KIND_INFER, &m))) return rc;
   double nll = 0;
-  if (!(rc = copy_ints(env, tokens, (jlong)n + 1, &tok))) rc = fl_infer_score(m, tok, n, from, &nll);
+  if (!(rc = copy_ints(env, tokens, (jlong)n + 1, &tok)))
+    rc = fl_infer_score(m, tok, n, from, &nll);
   if (!rc) (*env)->SetDoubleArrayRegion(env, out, 0, 1, &nll);
   free(tok);
   release_obj(m, KIND_INFER);

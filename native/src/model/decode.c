@@ -37,13 +37,13 @@ static int plan(const fl_spec *s, int emb, pentry *e) {
   static const int TR_ORDER[9] = {-1, 0, 1, 2, 3, -2, 4, 5, 6}; /* -1 norm1, -2 norm2 */
   static const int FF_ORDER[3] = {-1, 5, 6};
   /* alphas sit after model.norm.weight: vocab*d + layers + d floats in */
-  size_t per_layer = tr ? (size_t)4 * d * d + (size_t)3 * d * f + 2 * (size_t)d
-                        : (size_t)2 * d * f + d;
+  size_t per_layer =
+      tr ? (size_t)4 * d * d + (size_t)3 * d * f + 2 * (size_t)d : (size_t)2 * d * f + d;
   size_t alphas = (size_t)s->vocab * d + s->n_layers * per_layer + d;
-#define ADD(k_, l_, w_, r_, c_, b_)                                                                \
-  do {                                                                                             \
-    if (e) e[n] = (pentry){k_, l_, w_, r_, c_, off, alpha, b_};                                    \
-    n++;                                                                                           \
+#define ADD(k_, l_, w_, r_, c_, b_)                             \
+  do {                                                          \
+    if (e) e[n] = (pentry){k_, l_, w_, r_, c_, off, alpha, b_}; \
+    n++;                                                        \
   } while (0)
   ADD(P_EMB, -1, 0, s->vocab, d, (size_t)s->vocab * d * (emb == FL_EMB_BF16 ? 2 : 4));
   off += (size_t)s->vocab * d;
@@ -73,17 +73,20 @@ static int check_spec(const fl_spec *s, int emb) {
   if (s->arch != FL_ARCH_TRANSFORMER && s->arch != FL_ARCH_FFN)
     return fl_error(FL_EINVAL, "model arch %d: expected 0 (transformer) or 1 (ffn)", s->arch);
   if (s->vocab <= 0 || s->d <= 0 || s->n_layers <= 0 || s->ffn <= 0 || s->seq_len <= 0)
-    return fl_error(FL_EINVAL, "model sizes must be positive: vocab %d d %d n_layers %d ffn %d "
-                    "seq_len %d", s->vocab, s->d, s->n_layers, s->ffn, s->seq_len);
+    return fl_error(FL_EINVAL,
+                    "model sizes must be positive: vocab %d d %d n_layers %d ffn %d "
+                    "seq_len %d",
+                    s->vocab, s->d, s->n_layers, s->ffn, s->seq_len);
   if (s->arch == FL_ARCH_TRANSFORMER &&
       (s->n_heads <= 0 || s->d % s->n_heads != 0 || (s->d / s->n_heads) % 2 != 0))
-    return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads, s->d);
+    return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads,
+                    s->d);
   if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
     return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
                     s->rope_theta);
   if ((size_t)s->vocab * s->d > (size_t)1 << 31 || s->seq_len > 1 << 20)
-    return fl_error(FL_EINVAL, "model too large: vocab*d %zu, seq_len %d",
-                    (size_t)s->vocab * s->d, s->seq_len);
+    return fl_error(FL_EINVAL, "model too large: vocab*d %zu, seq_len %d", (size_t)s->vocab * s->d,
+                    s->seq_len);
   if (emb != FL_EMB_F32 && emb != FL_EMB_BF16)
     return fl_error(FL_EINVAL, "embedding type %d: expected 0 (fp32) or 1 (bf16)", emb);
   return FL_OK;
@@ -117,8 +120,8 @@ static float from_bf16(uint16_t h) {
   return x;
 }
 
-int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb,
-                          const float *params, size_t n_params) {
+int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb, const float *params,
+                          size_t n_params) {
   int rc = check_spec(s, emb);
   if (rc) return rc;
   size_t need = fl_packed_bytes(s, emb);
@@ -129,8 +132,9 @@ int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb,
   if (!e) return fl_error(FL_ENOMEM, "cannot allocate the packed layout");
   plan(s, emb, e);
   size_t layers = e[n - 1].off + s->d; /* model.norm.weight ends the tensors before the alphas */
-  size_t total = layers + (s->learnable_alpha ? (size_t)s->n_layers *
-                                                    (s->arch == FL_ARCH_TRANSFORMER ? 7 : 2) : 0);
+  size_t total =
+      layers +
+      (s->learnable_alpha ? (size_t)s->n_layers * (s->arch == FL_ARCH_TRANSFORMER ? 7 : 2) : 0);
   if (n_params != total) {
     free(e);
     return fl_error(FL_EINVAL, "the model layout holds %zu parameters, not %zu", total, n_params);
@@ -164,9 +168,9 @@ int fl_packed_from_params(void *out, size_t bytes, const fl_spec *s, int emb,
 /* ---- the loaded model ---- */
 typedef struct ilinear {
   int in, out;
-  float scale;  /* s * alpha (ternary) or alpha */
-  uint8_t *w;   /* (out, row_bytes(in)) codes, ternary */
-  float *wf;    /* (out, in), quant none */
+  float scale; /* s * alpha (ternary) or alpha */
+  uint8_t *w;  /* (out, row_bytes(in)) codes, ternary */
+  float *wf;   /* (out, in), quant none */
 } ilinear;
 
 typedef struct ilayer {
@@ -253,8 +257,10 @@ static int load_linear(fl_infer *m, ilinear *l, const pentry *p, const uint8_t *
   for (int r = 0; r < l->out; r++)
     for (int k = 0; k < l->in; k++)
       if (fl_ternary_code(l->w + (size_t)r * rb, k) == 2)
-        return fl_error(FL_EINVAL, "packed weights are corrupt: layer %d linear %d row %d column "
-                        "%d holds ternary code 3", layer, p->which, r, k);
+        return fl_error(FL_EINVAL,
+                        "packed weights are corrupt: layer %d linear %d row %d column "
+                        "%d holds ternary code 3",
+                        layer, p->which, r, k);
   return FL_OK;
 }
 
@@ -265,8 +271,10 @@ int fl_infer_create(fl_infer **out, const fl_spec *s, int emb, const void *packe
   size_t need = fl_packed_bytes(s, emb);
   if (need == 0) return fl_error(FL_ENOMEM, "cannot size the packed weights");
   if (bytes != need)
-    return fl_error(FL_EINVAL, "packed weights hold %zu bytes; this model (vocab %d d %d layers "
-                    "%d ffn %d) needs %zu", bytes, s->vocab, s->d, s->n_layers, s->ffn, need);
+    return fl_error(FL_EINVAL,
+                    "packed weights hold %zu bytes; this model (vocab %d d %d layers "
+                    "%d ffn %d) needs %zu",
+                    bytes, s->vocab, s->d, s->n_layers, s->ffn, need);
   fl_infer *m = calloc(1, sizeof *m);
   int n = plan(s, emb, NULL);
   pentry *e = malloc(sizeof *e * n);
@@ -281,8 +289,11 @@ int fl_infer_create(fl_infer **out, const fl_spec *s, int emb, const void *packe
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->ctx = s->seq_len;
   fl_infer_use_kernels(m, fl_kernels_get());
-  rc = alloc_scratch(m) ? FL_OK : fl_error(FL_ENOMEM, "cannot allocate the cache and scratch for "
-                                           "%d positions", m->ctx);
+  rc = alloc_scratch(m) ? FL_OK
+                        : fl_error(FL_ENOMEM,
+                                   "cannot allocate the cache and scratch for "
+                                   "%d positions",
+                                   m->ctx);
   const uint8_t *src = packed;
   for (int i = 0; !rc && i < n; src += e[i].bytes, i++) {
     const pentry *p = &e[i];
@@ -305,10 +316,14 @@ int fl_infer_create(fl_infer **out, const fl_spec *s, int emb, const void *packe
     } else {
       memcpy(dst, src, cnt * sizeof(float));
     }
-    if (p->kind == P_EMB) m->emb = dst;
-    else if (p->layer < 0) m->normf = dst;
-    else if (p->which == 0) m->layers[p->layer].norm1 = dst;
-    else m->layers[p->layer].norm2 = dst;
+    if (p->kind == P_EMB)
+      m->emb = dst;
+    else if (p->layer < 0)
+      m->normf = dst;
+    else if (p->which == 0)
+      m->layers[p->layer].norm1 = dst;
+    else
+      m->layers[p->layer].norm2 = dst;
   }
   free(e);
   if (rc) {
@@ -476,8 +491,10 @@ static void head_row(fl_infer *m, const float *x, float *logits) {
 
 int fl_infer_forward(fl_infer *m, const int *tokens, int n, float *logits) {
   if (n < 1 || n > m->ctx - m->pos)
-    return fl_error(FL_EINVAL, "%d new tokens at position %d do not fit the context of %d "
-                    "(seq_len): slide or shorten it", n, m->pos, m->ctx);
+    return fl_error(FL_EINVAL,
+                    "%d new tokens at position %d do not fit the context of %d "
+                    "(seq_len): slide or shorten it",
+                    n, m->pos, m->ctx);
   int rc = run(m, tokens, n), d = m->spec.d;
   if (rc || !logits) return rc;
   head_row(m, m->xn + (size_t)(n - 1) * d, logits);
@@ -487,8 +504,10 @@ int fl_infer_forward(fl_infer *m, const int *tokens, int n, float *logits) {
 int fl_infer_score(fl_infer *m, const int *tokens, int n, int from, double *nll) {
   int V = m->spec.vocab, d = m->spec.d;
   if (n < 1 || n > m->ctx || from < 0 || from >= n)
-    return fl_error(FL_EINVAL, "score window of %d tokens from %d: need 1 <= n <= %d (seq_len) "
-                    "and 0 <= from < n", n, from, m->ctx);
+    return fl_error(FL_EINVAL,
+                    "score window of %d tokens from %d: need 1 <= n <= %d (seq_len) "
+                    "and 0 <= from < n",
+                    n, from, m->ctx);
   for (int t = from; t < n; t++)
     if (tokens[t + 1] < 0 || tokens[t + 1] >= V)
       return fl_error(FL_EINVAL, "target id %d at position %d is outside the vocabulary [0, %d)",

@@ -41,22 +41,22 @@ typedef struct linear {
 
 /* The saved input of one or more linears: int8 + per-token scale (ternary) or fp32 (none). */
 typedef struct act {
-  int8_t *q;   /* (N, Kp) */
-  float *sc;   /* (N) */
-  float *x;    /* (N, K) fp32 input (quant none) */
+  int8_t *q; /* (N, Kp) */
+  float *sc; /* (N) */
+  float *x;  /* (N, K) fp32 input (quant none) */
   int K;
 } act;
 
 typedef struct layer {
-  size_t norm1, norm2;                    /* norm weight offsets (norm2: transformer only) */
-  linear q, k, v, o, gate, up, down;      /* ffn uses up and down only */
-  float *rstd1, *rstd2;                   /* (N) */
-  act in1, in_o, in2, in_d;               /* inputs of q/k/v, o, gate/up (ffn: up), down */
-  float *qkv;                             /* (N, 3d) Q, K after RoPE, V */
-  float *att;                             /* (N, d) attention output */
-  float *lse;                             /* (B, H, T) */
-  float *res2;                            /* (N, d) residual after attention */
-  float *g, *u;                           /* (N, f) gate and up outputs (ffn: g = up output) */
+  size_t norm1, norm2;               /* norm weight offsets (norm2: transformer only) */
+  linear q, k, v, o, gate, up, down; /* ffn uses up and down only */
+  float *rstd1, *rstd2;              /* (N) */
+  act in1, in_o, in2, in_d;          /* inputs of q/k/v, o, gate/up (ffn: up), down */
+  float *qkv;                        /* (N, 3d) Q, K after RoPE, V */
+  float *att;                        /* (N, d) attention output */
+  float *lse;                        /* (B, H, T) */
+  float *res2;                       /* (N, d) residual after attention */
+  float *g, *u;                      /* (N, f) gate and up outputs (ffn: g = up output) */
 } layer;
 
 struct fl_model {
@@ -70,10 +70,10 @@ struct fl_model {
   tensor *tensors;
   size_t emb, normf;
   layer *layers;
-  float *cs;                   /* RoPE table (seq_len, hd/2, 2) */
-  float **res;                 /* L+1 residual streams (N, d) */
-  float *xf, *rstdf;           /* final norm output (N, d), its rstd (N) */
-  int *inputs, *targets;       /* (N) */
+  float *cs;             /* RoPE table (seq_len, hd/2, 2) */
+  float **res;           /* L+1 residual streams (N, d) */
+  float *xf, *rstdf;     /* final norm output (N, d), its rstd (N) */
+  int *inputs, *targets; /* (N) */
   /* scratch */
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
   float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
@@ -110,10 +110,9 @@ static linear make_linear(size_t w, int in, int out) {
 }
 
 /* The Llama module name of each linear, in the order of the layer's fields q..down. */
-static const char *const LINEAR_NAMES[7] = {"self_attn.q_proj", "self_attn.k_proj",
-                                            "self_attn.v_proj", "self_attn.o_proj",
-                                            "mlp.gate_proj",    "mlp.up_proj",
-                                            "mlp.down_proj"};
+static const char *const LINEAR_NAMES[7] = {
+    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
 /* Builds the tensor table in ParamLayout order and the layers' parameter views. */
 static void build_layout(fl_model *m) {
@@ -125,13 +124,13 @@ static void build_layout(fl_model *m) {
   add_tensor(m, &off, "model.embed_tokens.weight", 1, s->vocab, d);
   for (int i = 0; i < s->n_layers; i++) {
     layer *L = &m->layers[i];
-#define T1(field, suffix)                                                                          \
-  L->field = off;                                                                                  \
-  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix);                                    \
+#define T1(field, suffix)                                       \
+  L->field = off;                                               \
+  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix); \
   add_tensor(m, &off, name, 0, d, 0)
-#define T2(field, suffix, out, in)                                                                 \
-  L->field = make_linear(off, in, out);                                                            \
-  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix);                                    \
+#define T2(field, suffix, out, in)                              \
+  L->field = make_linear(off, in, out);                         \
+  snprintf(name, sizeof name, "model.layers.%d.%s", i, suffix); \
   add_tensor(m, &off, name, 1, out, in)
     T1(norm1, "input_layernorm.weight");
     if (m->transformer) {
@@ -230,12 +229,14 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
     return fl_error(FL_EINVAL, "model arch %d: expected 0 (transformer) or 1 (ffn)", s->arch);
   if (s->vocab <= 0 || s->d <= 0 || s->n_layers <= 0 || s->ffn <= 0 || s->seq_len <= 0 ||
       max_batch <= 0)
-    return fl_error(FL_EINVAL, "model sizes must be positive: vocab %d d %d n_layers %d ffn %d "
-                    "seq_len %d max_batch %d", s->vocab, s->d, s->n_layers, s->ffn, s->seq_len,
-                    max_batch);
+    return fl_error(FL_EINVAL,
+                    "model sizes must be positive: vocab %d d %d n_layers %d ffn %d "
+                    "seq_len %d max_batch %d",
+                    s->vocab, s->d, s->n_layers, s->ffn, s->seq_len, max_batch);
   if (s->arch == FL_ARCH_TRANSFORMER &&
       (s->n_heads <= 0 || s->d % s->n_heads != 0 || (s->d / s->n_heads) % 2 != 0))
-    return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads, s->d);
+    return fl_error(FL_EINVAL, "n_heads %d must divide d %d into an even head dim", s->n_heads,
+                    s->d);
   if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
     return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
                     s->rope_theta);
@@ -262,9 +263,10 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   build_layout(m);
   if (!alloc_all(m)) {
     fl_model_free(m);
-    return fl_error(FL_ENOMEM, "cannot allocate the model's parameters and activations for "
-                    "max_batch %d x seq_len %d (%zu parameters)", max_batch, s->seq_len,
-                    m->n_params);
+    return fl_error(FL_ENOMEM,
+                    "cannot allocate the model's parameters and activations for "
+                    "max_batch %d x seq_len %d (%zu parameters)",
+                    max_batch, s->seq_len, m->n_params);
   }
   *out = m;
   return FL_OK;
@@ -322,8 +324,10 @@ static void quantise_weights(fl_model *m) {
 
 /* Saves x (N, a->K) as the input of the linears that read a. */
 static void act_in(fl_model *m, act *a, const float *x, int N) {
-  if (m->spec.ternary) m->k->quant_act(a->q, a->sc, x, N, a->K);
-  else if (a->x != x) memcpy(a->x, x, sizeof(float) * N * a->K);
+  if (m->spec.ternary)
+    m->k->quant_act(a->q, a->sc, x, N, a->K);
+  else if (a->x != x)
+    memcpy(a->x, x, sizeof(float) * N * a->K);
 }
 
 /* The input the backward uses: dequantised (into the xeff scratch) or the fp32 input. */
@@ -396,8 +400,10 @@ static int forward(fl_model *m, const int *tok, int ld, int B, int T) {
     for (int t = 0; t < T; t++) {
       int id = tok[(size_t)b * ld + t];
       if (id < 0 || id >= V)
-        return fl_error(FL_EINVAL, "token id %d at row %d position %d is outside the vocabulary "
-                        "[0, %d)", id, b, t, V);
+        return fl_error(FL_EINVAL,
+                        "token id %d at row %d position %d is outside the vocabulary "
+                        "[0, %d)",
+                        id, b, t, V);
       m->inputs[b * T + t] = id;
     }
   quantise_weights(m);
@@ -426,7 +432,8 @@ typedef struct gemm_call {
 
 static void gemm_run(const fl_kernels *k, const gemm_call *g, int n) {
   for (int i = 0; i < n; i++, g++)
-    k->gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
+    k->gemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta, g->C,
+            g->ldc);
 }
 
 /* Runs the GEMMs of a (in order) and those of b (in order) concurrently: a on ceil(nt/2)
@@ -444,8 +451,10 @@ static void gemm_pair(fl_model *m, const gemm_call *a, int na, const gemm_call *
   {
     int t = omp_get_thread_num();
     omp_set_num_threads(t == 0 ? (nt + 1) / 2 : nt / 2);
-    if (t == 0) gemm_run(m->k, a, na);
-    else gemm_run(m->k, b, nb);
+    if (t == 0)
+      gemm_run(m->k, a, na);
+    else
+      gemm_run(m->k, b, nb);
   }
 }
 
@@ -479,8 +488,8 @@ static double head(fl_model *m, int N, int backward) {
  * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
  * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
  * so no single GEMM alpha fits). */
-static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl,
-                                      const float *dy, int ldy, const float *x, int N, int scaled) {
+static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl, const float *dy,
+                                      int ldy, const float *x, int N, int scaled) {
   int rows = 0, in = ls[0]->in;
   for (int j = 0; j < nl; j++) rows += ls[j]->out;
   float *G = m->grads + ls[0]->w, *S = m->sw;
@@ -509,8 +518,8 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
 
 /* The backward of nl linears as above: dW += dy^T x (and the alphas' gradients), dx (N, in) =
  * (beta 0) or += (beta 1) dy W_eff. Without alpha, dW and dx run as a GEMM pair. */
-static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy,
-                            int ldy, const float *x, int N, float *dx, float beta) {
+static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
+                            const float *x, int N, float *dx, float beta) {
   int rows = 0, in = ls[0]->in;
   for (int j = 0; j < nl; j++) rows += ls[j]->out;
   if (!m->spec.learnable_alpha) {
@@ -565,7 +574,8 @@ static int check_batch(const fl_model *m, int B, int T) {
   if (B <= 0 || B > m->max_batch)
     return fl_error(FL_EINVAL, "batch %d outside [1, %d] (the model's max_batch)", B, m->max_batch);
   if (T <= 0 || T > m->spec.seq_len)
-    return fl_error(FL_EINVAL, "length %d outside [1, %d] (the model's seq_len)", T, m->spec.seq_len);
+    return fl_error(FL_EINVAL, "length %d outside [1, %d] (the model's seq_len)", T,
+                    m->spec.seq_len);
   return FL_OK;
 }
 
@@ -577,8 +587,10 @@ static int run(fl_model *m, const int *tokens, int B, float *loss, int backward)
     for (int t = 0; t < T; t++) {
       int id = tokens[(size_t)b * (T + 1) + t + 1];
       if (id < 0 || id >= V)
-        return fl_error(FL_EINVAL, "target id %d at row %d position %d is outside the vocabulary "
-                        "[0, %d)", id, b, t + 1, V);
+        return fl_error(FL_EINVAL,
+                        "target id %d at row %d position %d is outside the vocabulary "
+                        "[0, %d)",
+                        id, b, t + 1, V);
       m->targets[b * T + t] = id;
     }
   if ((rc = forward(m, tokens, T + 1, B, T))) return rc;

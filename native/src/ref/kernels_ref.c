@@ -67,8 +67,8 @@ static void dequant_act_ref(float *xeff, const int8_t *q, const float *xscale, i
 }
 
 /* ---- RMSNorm ---- */
-static void rmsnorm_forward_ref(float *y, float *rstd, const float *x, const float *w, int T,
-                                int C, float eps) {
+static void rmsnorm_forward_ref(float *y, float *rstd, const float *x, const float *w, int T, int C,
+                                float eps) {
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < T; t++) {
     const float *xt = x + (size_t)t * C;
@@ -141,7 +141,9 @@ static double sumsq_range(const void *ctx, size_t i0, size_t i1) {
   return s;
 }
 
-static double sum_squares_ref(const float *x, size_t n) { return fl_parallel_sum(sumsq_range, x, n); }
+static double sum_squares_ref(const float *x, size_t n) {
+  return fl_parallel_sum(sumsq_range, x, n);
+}
 
 static void scale_ref(float *x, size_t n, float factor) {
 #pragma omp parallel for schedule(static)
@@ -199,9 +201,10 @@ float fl_ternary_scale(const float *W, size_t n) {
  * on the baseline ISA) and without branches, so that the loops vectorise: rint rounds half to
  * even, so x in [-0.5, 0.5] gives 0, above it 1 (2 and more clamp to 1), below it -1; NaN gives
  * -1 (fmaxf(NaN, -1) = -1). r * s for W_eff keeps the sign of rint's zero. */
-static inline __attribute__((always_inline)) void ternary_run(uint8_t *restrict byte, float *restrict weff,
-                                                              const float *restrict W, float s, int len,
-                                                              int shift) {
+static inline __attribute__((always_inline)) void ternary_run(uint8_t *restrict byte,
+                                                              float *restrict weff,
+                                                              const float *restrict W, float s,
+                                                              int len, int shift) {
   for (int j = 0; j < len; j++) {
     float x = W[j] / s;
     int c = (x > 0.5f) + (x >= -0.5f);
@@ -210,7 +213,7 @@ static inline __attribute__((always_inline)) void ternary_run(uint8_t *restrict 
       float r = (float)(c - 1);
       uint32_t rb, xb;
       memcpy(&rb, &r, 4), memcpy(&xb, &x, 4);
-      rb |= xb & 0x80000000u & (uint32_t)-(c == 1);
+      rb |= xb & 0x80000000u & (uint32_t) - (c == 1);
       memcpy(&r, &rb, 4);
       weff[j] = r * s;
     }
@@ -229,9 +232,12 @@ void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, in
     for (int k0 = 0; k0 < (int)rb * 4; k0 += 32) {
       uint8_t *byte = wr + k0 / 128 * 32;
       int len = K - k0 < 32 ? (K - k0 > 0 ? K - k0 : 0) : 32, shift = 2 * (k0 % 128 / 32);
-      if (len == 32 && er) ternary_run(byte, er + k0, Wr + k0, s, 32, shift);
-      else if (len == 32) ternary_run(byte, NULL, Wr + k0, s, 32, shift);
-      else ternary_run(byte, er ? er + k0 : NULL, Wr + k0, s, len, shift);
+      if (len == 32 && er)
+        ternary_run(byte, er + k0, Wr + k0, s, 32, shift);
+      else if (len == 32)
+        ternary_run(byte, NULL, Wr + k0, s, 32, shift);
+      else
+        ternary_run(byte, er ? er + k0 : NULL, Wr + k0, s, len, shift);
     }
   }
 }
@@ -239,5 +245,6 @@ void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, in
 void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K) {
   int rb = fl_ternary_row_bytes(K);
   for (int n = 0; n < N; n++)
-    for (int k = 0; k < K; k++) wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * rb, k);
+    for (int k = 0; k < K; k++)
+      wq[(size_t)n * K + k] = (int8_t)fl_ternary_code(w + (size_t)n * rb, k);
 }

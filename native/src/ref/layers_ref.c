@@ -37,8 +37,8 @@ void fl_rope_ref(float *x, int ld, const float *cs, int B, int T, int H, int hd,
 /* ---- causal attention: for each query row, keys in blocks of FL_ATT_KB; the running max m,
  * the running sum l and the output are rescaled when a block raises the max. Needs no memory
  * beyond the stack, so it cannot fail. ---- */
-int fl_attention_forward_ref(float *out, float *lse, const float *q, const float *k,
-                             const float *v, int ld, int B, int T, int H, int hd) {
+int fl_attention_forward_ref(float *out, float *lse, const float *q, const float *k, const float *v,
+                             int ld, int B, int T, int H, int hd) {
   int C = H * hd;
   float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
@@ -79,9 +79,9 @@ int fl_attention_forward_ref(float *out, float *lse, const float *q, const float
 
 /* p_ij = exp(s_ij - lse_i); dv_j += p_ij do_i; ds_ij = p_ij (do_i . v_j - do_i . o_i) scale;
  * dq_i += ds_ij k_j; dk_j += ds_ij q_i. One (b, h) per task, so dk, dv have no races. */
-int fl_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
-                              const float *q, const float *k, const float *v, const float *out,
-                              const float *lse, int ld, int B, int T, int H, int hd) {
+int fl_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, const float *out, const float *lse,
+                              int ld, int B, int T, int H, int hd) {
   int C = H * hd;
   float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)

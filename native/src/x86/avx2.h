@@ -68,12 +68,12 @@ void fl_gemm_avx2(int ta, int tb, int M, int N, int K, float alpha, const float 
 void fl_rope_avx2(float *x, int ld, const float *cs, int B, int T, int H, int hd, int inverse);
 int fl_attention_forward_avx2(float *out, float *lse, const float *q, const float *k,
                               const float *v, int ld, int B, int T, int H, int hd);
-int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout,
-                               const float *q, const float *k, const float *v, const float *out,
-                               const float *lse, int ld, int B, int T, int H, int hd);
+int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                               const float *k, const float *v, const float *out, const float *lse,
+                               int ld, int B, int T, int H, int hd);
 void fl_swiglu_forward_avx2(float *h, const float *g, const float *u, size_t n);
-void fl_swiglu_backward_avx2(float *dg, float *du, const float *dh, const float *g,
-                             const float *u, size_t n);
+void fl_swiglu_backward_avx2(float *dg, float *du, const float *dh, const float *g, const float *u,
+                             size_t n);
 double fl_crossentropy_avx2(float *logits, const int *targets, int T, int V, float grad_scale);
 
 #endif

@@ -90,9 +90,9 @@ void fl_gemv_rows_avx2(float *out, const float *x, const float *rows, int n, int
       }
       for (; k < kc; k++) {
         const float *p = r0 + pc + k;
-        __m256 col = _mm256_setr_ps(p[0], p[(size_t)K], p[2 * (size_t)K], p[3 * (size_t)K],
-                                    p[4 * (size_t)K], p[5 * (size_t)K], p[6 * (size_t)K],
-                                    p[7 * (size_t)K]);
+        __m256 col =
+            _mm256_setr_ps(p[0], p[(size_t)K], p[2 * (size_t)K], p[3 * (size_t)K], p[4 * (size_t)K],
+                           p[5 * (size_t)K], p[6 * (size_t)K], p[7 * (size_t)K]);
         acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + pc + k), col, acc);
       }
       c = pc == 0 ? _mm256_mul_ps(va, acc) : _mm256_fmadd_ps(va, acc, c);

@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) void pairs_3x3(__m256i a[TTOK][TVEC
                                                             const uint8_t *xp, int Kp, int n) {
   const uint8_t *wend = wp + (size_t)n * 32;
   size_t ld = (size_t)Kp;
-#define MAC(acc, w) "vpmaddubsw " w ", %%ymm12, %%ymm13\n vpaddw %%ymm13, " acc ", " acc "\n"
+#define MAC(acc, w)      "vpmaddubsw " w ", %%ymm12, %%ymm13\n vpaddw %%ymm13, " acc ", " acc "\n"
 #define MAC3(a0, a1, a2) MAC(a0, "%%ymm9") MAC(a1, "%%ymm10") MAC(a2, "%%ymm11")
   __asm__ volatile(
       "vmovdqu 0(%[a]), %%ymm0\n vmovdqu 32(%[a]), %%ymm1\n vmovdqu 64(%[a]), %%ymm2\n"
@@ -122,9 +122,10 @@ static inline __attribute__((always_inline)) void pairs_3x3(__m256i a[TTOK][TVEC
  * inputs (stride Kp), u the first vector's pairs (the others follow every vs bytes), corr its
  * corrections. Output vector v of token t goes to y + t*ldy + 16v, its first nlast outputs only
  * if v is the last. */
-static inline __attribute__((always_inline)) void ternary_tile(
-    float *y, int ldy, const uint8_t *xu, int Kp, const uint8_t *u, size_t vs, const int32_t *corr,
-    const float *sc, int TT, int NV, int nlast) {
+static inline __attribute__((always_inline)) void ternary_tile(float *y, int ldy, const uint8_t *xu,
+                                                               int Kp, const uint8_t *u, size_t vs,
+                                                               const int32_t *corr, const float *sc,
+                                                               int TT, int NV, int nlast) {
   int np = Kp / 2;
   __m256i lo[TTOK][TVEC], hi[TTOK][TVEC];
   for (int t = 0; t < TT; t++)
@@ -145,14 +146,17 @@ static inline __attribute__((always_inline)) void ternary_tile(
         memcpy(&pair, xu + (size_t)t * Kp + 2 * p, 2);
         __m256i b = _mm256_set1_epi16(pair);
         for (int v = 0; v < NV; v++)
-          a[t][v] = _mm256_add_epi16(a[t][v], _mm256_maddubs_epi16(b, _mm256_load_si256((const __m256i *)(wp + v * vs))));
+          a[t][v] = _mm256_add_epi16(
+              a[t][v], _mm256_maddubs_epi16(b, _mm256_load_si256((const __m256i *)(wp + v * vs))));
       }
     }
   widen:
     for (int t = 0; t < TT; t++)
       for (int v = 0; v < NV; v++) {
-        lo[t][v] = _mm256_add_epi32(lo[t][v], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[t][v])));
-        hi[t][v] = _mm256_add_epi32(hi[t][v], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(a[t][v], 1)));
+        lo[t][v] =
+            _mm256_add_epi32(lo[t][v], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(a[t][v])));
+        hi[t][v] =
+            _mm256_add_epi32(hi[t][v], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(a[t][v], 1)));
       }
   }
   for (int t = 0; t < TT; t++) {
@@ -160,7 +164,8 @@ static inline __attribute__((always_inline)) void ternary_tile(
     float *yt = y + (size_t)t * ldy;
     for (int v = 0; v < NV; v++) {
       const int32_t *cv = corr + 16 * v;
-      __m256i c0 = _mm256_loadu_si256((const __m256i *)cv), c1 = _mm256_loadu_si256((const __m256i *)(cv + 8));
+      __m256i c0 = _mm256_loadu_si256((const __m256i *)cv),
+              c1 = _mm256_loadu_si256((const __m256i *)(cv + 8));
       __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(lo[t][v], c0)), s);
       __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(hi[t][v], c1)), s);
       int n = v == NV - 1 ? nlast : 16;
@@ -242,8 +247,8 @@ static void ternary_matmul_avx2(float *y, int ldy, const int8_t *q, const float 
         nlast = nlast > 16 ? 16 : nlast;
         for (int t = 0; t < tn; t += TTOK)
           ternary_tile_any(y + (size_t)(t0 + t) * ldy + 16 * v0, ldy, xu + (size_t)t * Kp, Kp,
-                           u + v0 * vs, vs, corr + 16 * v0, sc + t,
-                           tn - t < TTOK ? tn - t : TTOK, vn, nlast);
+                           u + v0 * vs, vs, corr + 16 * v0, sc + t, tn - t < TTOK ? tn - t : TTOK,
+                           vn, nlast);
       }
     }
   }
@@ -344,9 +349,11 @@ static void rmsnorm_forward_avx2(float *y, float *rstd, const float *x, const fl
 }
 
 /* dx of token t (overwritten or accumulated) and, if part, part += dy*x*rstd (its share of dw). */
-static inline __attribute__((always_inline)) void rmsnorm_backward_row(
-    float *dxt, float *part, const float *dyt, const float *xt, const float *w, float r, int C,
-    int accumulate) {
+static inline __attribute__((always_inline)) void rmsnorm_backward_row(float *dxt, float *part,
+                                                                       const float *dyt,
+                                                                       const float *xt,
+                                                                       const float *w, float r,
+                                                                       int C, int accumulate) {
   __m256 acc = _mm256_setzero_ps();
   int c = 0;
   for (; c + 8 <= C; c += 8)
@@ -358,10 +365,13 @@ static inline __attribute__((always_inline)) void rmsnorm_backward_row(
   __m256 vr = _mm256_set1_ps(r), vk = _mm256_set1_ps(-kk);
   for (c = 0; c + 8 <= C; c += 8) {
     __m256 dy8 = _mm256_loadu_ps(dyt + c), x8 = _mm256_loadu_ps(xt + c);
-    __m256 v = _mm256_fmadd_ps(vk, x8, _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)), dy8));
+    __m256 v =
+        _mm256_fmadd_ps(vk, x8, _mm256_mul_ps(_mm256_mul_ps(vr, _mm256_loadu_ps(w + c)), dy8));
     if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(dxt + c));
     _mm256_storeu_ps(dxt + c, v);
-    if (part) _mm256_storeu_ps(part + c, _mm256_fmadd_ps(_mm256_mul_ps(dy8, x8), vr, _mm256_loadu_ps(part + c)));
+    if (part)
+      _mm256_storeu_ps(part + c,
+                       _mm256_fmadd_ps(_mm256_mul_ps(dy8, x8), vr, _mm256_loadu_ps(part + c)));
   }
   for (; c < C; c++) {
     float v = r * w[c] * dyt[c] - kk * xt[c];
@@ -387,8 +397,7 @@ static inline void share(int *t0, int *t1, int T, int u, int team) {
  * memory for the copies, a second pass over dy and x forms the same sums column block by column
  * block (the same bits, slower). */
 static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const float *x,
-                                  const float *w, const float *rstd, int T, int C,
-                                  int accumulate) {
+                                  const float *w, const float *rstd, int T, int C, int accumulate) {
   enum { CB = 64 };
   int nt = omp_get_max_threads();
   size_t per = ((size_t)C + 15) / 16 * 16, need = (size_t)nt * per;
@@ -425,12 +434,14 @@ static void rmsnorm_backward_avx2(float *dx, float *dw, const float *dy, const f
             int c = c0;
             for (; c + 8 <= c1; c += 8) {
               __m256 a = _mm256_load_ps(acc + c - c0);
-              a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)), vr, a);
+              a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(dyt + c), _mm256_loadu_ps(xt + c)),
+                                  vr, a);
               _mm256_store_ps(acc + c - c0, a);
             }
             for (; c < c1; c++) acc[c - c0] += dyt[c] * xt[c] * rstd[t];
           }
-          for (int c = c0; c < c1; c++) sum[c - c0] = v == 0 ? acc[c - c0] : sum[c - c0] + acc[c - c0];
+          for (int c = c0; c < c1; c++)
+            sum[c - c0] = v == 0 ? acc[c - c0] : sum[c - c0] + acc[c - c0];
         }
         for (int c = c0; c < c1; c++) dw[c] += sum[c - c0];
       }
@@ -466,7 +477,8 @@ static void adamw_avx2(float *p, const float *g, float *m, float *v, size_t n, f
     __m256 pi = _mm256_mul_ps(_mm256_loadu_ps(p + i), vdec);
     _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_div_ps(_mm256_mul_ps(vss, mi), denom)));
   }
-  if (n8 < n) fl_kernels_ref()->adamw(p + n8, g + n8, m + n8, v + n8, n - n8, lr, b1, b2, eps, wd, step);
+  if (n8 < n)
+    fl_kernels_ref()->adamw(p + n8, g + n8, m + n8, v + n8, n - n8, lr, b1, b2, eps, wd, step);
 }
 
 static void sgd_momentum_avx2(float *p, const float *g, float *buf, size_t n, float lr, float mu,
@@ -509,7 +521,8 @@ static void scale_avx2(float *x, size_t n, float factor) {
   const __m256 f = _mm256_set1_ps(factor);
   size_t n8 = n / 8 * 8;
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
+  for (size_t i = 0; i < n8; i += 8)
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), f));
   for (size_t i = n8; i < n; i++) x[i] *= factor;
 }
 

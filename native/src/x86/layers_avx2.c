@@ -77,22 +77,34 @@ static void mm(float *C, int ldc, const float *A, int lda, const float *B, int l
     int i = 0;
     if (w >= 16) {
       for (; i + 6 <= m; i += 6)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 1, m0, m1, acc);
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 1, m0, m1,
+             acc);
       if (i + 4 <= m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1, acc), i += 4;
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 1, m0, m1,
+             acc),
+            i += 4;
       if (i + 2 <= m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 1, m0, m1, acc), i += 2;
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 1, m0, m1,
+             acc),
+            i += 2;
       if (i < m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 1, m0, m1, acc);
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 1, m0, m1,
+             acc);
     } else {
       for (; i + 6 <= m; i += 6)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 0, m0, m1, acc);
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 6, 0, m0, m1,
+             acc);
       if (i + 4 <= m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1, acc), i += 4;
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 4, 0, m0, m1,
+             acc),
+            i += 4;
       if (i + 2 <= m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 0, m0, m1, acc), i += 2;
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 2, 0, m0, m1,
+             acc),
+            i += 2;
       if (i < m)
-        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 0, m0, m1, acc);
+        tile(C + (size_t)i * ldc + j, ldc, A + (size_t)i * lda, lda, B + j, ldb, k, 1, 0, m0, m1,
+             acc);
     }
   }
 }
@@ -125,7 +137,8 @@ static void transpose(float *dst, int ldd, const float *src, int lds, int rows, 
       _mm256_storeu_ps(d + 7 * (size_t)ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
     }
   for (int r = 0; r < rows; r++)
-    for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+    for (int c = r < r8 ? c8 : 0; c < cols; c++)
+      dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
 }
 
 /* ================= causal attention ==========================================================
@@ -137,8 +150,8 @@ static void transpose(float *dst, int ldd, const float *src, int lds, int rows, 
 enum { BQ = FL_ATT_KB, BK = FL_ATT_KB };
 
 static int scratch_error(const char *what, size_t bytes) {
-  return fl_error(FL_ENOMEM, "attention %s: cannot allocate %zu bytes of scratch per thread",
-                  what, bytes);
+  return fl_error(FL_ENOMEM, "attention %s: cannot allocate %zu bytes of scratch per thread", what,
+                  bytes);
 }
 
 int fl_attention_forward_avx2(float *out, float *lse, const float *q, const float *k,
@@ -218,9 +231,9 @@ int fl_attention_forward_avx2(float *out, float *lse, const float *q, const floa
 /* Backward, one (b, h) per task (so dk, dv, dq have no races), key blocks outer, query blocks
  * inner: S^T = K Q^T, P^T = exp(S^T scale - lse), dV += P^T dO, dP^T = V dO^T,
  * dS^T = P^T (dP^T - D) scale, dK += dS^T Q, dQ += dS K with D_i = dO_i . O_i. */
-int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout,
-                               const float *q, const float *k, const float *v, const float *out,
-                               const float *lse, int ld, int B, int T, int H, int hd) {
+int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                               const float *k, const float *v, const float *out, const float *lse,
+                               int ld, int B, int T, int H, int hd) {
   int C = H * hd, failed = 0;
   float scale = 1.0f / sqrtf((float)hd);
   size_t blk = (size_t)BQ * BK, col = (size_t)hd * BQ;
@@ -260,23 +273,26 @@ int fl_attention_backward_avx2(float *dq, float *dk, float *dv, const float *dou
             float *dQb = dq + (base + i0) * ld + h * hd;
             transpose(Qt, BQ, Qb, ld, br, hd);
             transpose(dOt, BQ, dOb, C, br, hd);
-            mm(P, BQ, Kb, ld, Qt, BQ, bc, br, hd, 0);  /* S^T (bc, br) */
+            mm(P, BQ, Kb, ld, Qt, BQ, bc, br, hd, 0);   /* S^T (bc, br) */
             mm(dP, BQ, Vb, ld, dOt, BQ, bc, br, hd, 0); /* dP^T (bc, br) */
             __m256 vs = _mm256_set1_ps(scale);
             for (int c = 0; c < bc; c++) {
               float *pr = P + (size_t)c * BQ, *dpr = dP + (size_t)c * BQ;
               int first = j0 + c - i0 > 0 ? j0 + c - i0 : 0; /* queries i >= key j */
               for (int r = 0; r < br; r += 8) {
-                __m256i in = fl_tail_mask(br - r), keep = _mm256_andnot_si256(fl_tail_mask(first - r), in);
-                __m256 li = _mm256_maskload_ps(L + i0 + r, in), di = _mm256_maskload_ps(D + i0 + r, in);
+                __m256i in = fl_tail_mask(br - r),
+                        keep = _mm256_andnot_si256(fl_tail_mask(first - r), in);
+                __m256 li = _mm256_maskload_ps(L + i0 + r, in),
+                       di = _mm256_maskload_ps(D + i0 + r, in);
                 __m256 p = fl_exp256(_mm256_fmsub_ps(_mm256_loadu_ps(pr + r), vs, li));
                 p = _mm256_and_ps(p, _mm256_castsi256_ps(keep));
-                __m256 ds = _mm256_mul_ps(_mm256_mul_ps(p, _mm256_sub_ps(_mm256_loadu_ps(dpr + r), di)), vs);
+                __m256 ds = _mm256_mul_ps(
+                    _mm256_mul_ps(p, _mm256_sub_ps(_mm256_loadu_ps(dpr + r), di)), vs);
                 _mm256_storeu_ps(pr + r, p);
                 _mm256_storeu_ps(dpr + r, ds);
               }
             }
-            mm(dVb, ld, P, BQ, dOb, C, bc, hd, br, 1); /* dV += P^T dO */
+            mm(dVb, ld, P, BQ, dOb, C, bc, hd, br, 1);  /* dV += P^T dO */
             mm(dKb, ld, dP, BQ, Qb, ld, bc, hd, br, 1); /* dK += dS^T Q */
             transpose(dS, BK, dP, BQ, bc, br);
             mm(dQb, ld, dS, BK, Kb, ld, br, hd, bc, 1); /* dQ += dS K */
@@ -321,7 +337,8 @@ void fl_swiglu_backward_avx2(float *dg, float *du, const float *dh, const float 
     }
     _mm256_storeu_ps(dg + i, _mm256_mul_ps(d, dsilu));
   }
-  if (n8 < n) fl_swiglu_backward_ref(dg + n8, u ? du + n8 : NULL, dh + n8, g + n8, u ? u + n8 : NULL, n - n8);
+  if (n8 < n)
+    fl_swiglu_backward_ref(dg + n8, u ? du + n8 : NULL, dh + n8, g + n8, u ? u + n8 : NULL, n - n8);
 }
 
 /* ================= fused softmax cross-entropy ================================================ */
@@ -332,7 +349,8 @@ static double ce_row(float *row, int target, int V, float grad_scale) {
   float mx = fl_hmax256(mx8);
   for (int v = v8; v < V; v++) mx = fmaxf(mx, row[v]);
   __m256 vm = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
-  for (int v = 0; v < v8; v += 8) s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
+  for (int v = 0; v < v8; v += 8)
+    s8 = _mm256_add_ps(s8, fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vm)));
   float sum = fl_hsum256(s8);
   for (int v = v8; v < V; v++) sum += expf(row[v] - mx);
   float lse = mx + logf(sum);
@@ -340,7 +358,8 @@ static double ce_row(float *row, int target, int V, float grad_scale) {
   if (grad_scale != 0.0f) {
     __m256 vl = _mm256_set1_ps(lse), gs = _mm256_set1_ps(grad_scale);
     for (int v = 0; v < v8; v += 8)
-      _mm256_storeu_ps(row + v, _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
+      _mm256_storeu_ps(row + v,
+                       _mm256_mul_ps(fl_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + v), vl)), gs));
     for (int v = v8; v < V; v++) row[v] = expf(row[v] - lse) * grad_scale;
     row[target] -= grad_scale;
   }
