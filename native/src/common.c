@@ -40,6 +40,24 @@ void *fl_alloc(size_t bytes) {
 
 void fl_free(void *p) { free(p); }
 
+void *fl_arena_take(fl_arena *a, size_t bytes) {
+  if (a->n == a->cap) {
+    int cap = a->cap ? 2 * a->cap : 64;
+    void **grown = realloc(a->allocs, sizeof(void *) * cap);
+    if (!grown) return NULL;
+    a->allocs = grown, a->cap = cap;
+  }
+  void *p = fl_alloc(bytes);
+  if (p) a->allocs[a->n++] = p;
+  return p;
+}
+
+void fl_arena_free(fl_arena *a) {
+  for (int i = 0; i < a->n; i++) fl_free(a->allocs[i]);
+  free(a->allocs);
+  a->allocs = NULL, a->n = a->cap = 0;
+}
+
 /* cs (T, hd/2, 2): cos and sin of pos * theta^(-2i/hd), computed in double. */
 void fl_rope_table(float *cs, int T, int hd, double theta) {
   for (int t = 0; t < T; t++)

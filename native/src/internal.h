@@ -62,6 +62,16 @@ void fl_model_use_kernels(fl_model *m, const fl_kernels *k);
 void *fl_alloc(size_t bytes);
 void fl_free(void *p);
 
+/* The buffers of one object (a model, a decoder), all freed together by fl_arena_free. */
+typedef struct {
+  void **allocs;
+  int n, cap;
+} fl_arena;
+/* fl_alloc(bytes), remembered by the arena; NULL on failure. */
+void *fl_arena_take(fl_arena *a, size_t bytes);
+/* Frees every buffer taken; the arena is then empty and may be reused. */
+void fl_arena_free(fl_arena *a);
+
 /* One query row of causal attention against n cached keys (the KV cache of src/model/decode.c):
  * out (hd) = sum_j softmax_j(q . k_j / sqrt(hd)) v_j over j < n, with kt (hd, ldk) the keys
  * transposed (key j is column j) and v (n, ldv) the values. Each is the twin of a table's

@@ -194,26 +194,14 @@ struct fl_infer {
   int8_t *q8;
   float *sc;
   int *tok;
-  void **allocs;
-  int n_allocs, cap_allocs;
+  fl_arena mem; /* every buffer above */
 };
 
-static void *take(fl_infer *m, size_t bytes) {
-  if (m->n_allocs == m->cap_allocs) {
-    int cap = m->cap_allocs ? 2 * m->cap_allocs : 64;
-    void **a = realloc(m->allocs, sizeof(void *) * cap);
-    if (!a) return NULL;
-    m->allocs = a, m->cap_allocs = cap;
-  }
-  void *p = fl_alloc(bytes ? bytes : 1);
-  if (p) m->allocs[m->n_allocs++] = p;
-  return p;
-}
+static void *take(fl_infer *m, size_t bytes) { return fl_arena_take(&m->mem, bytes); }
 
 void fl_infer_free(fl_infer *m) {
   if (!m) return;
-  for (int i = 0; i < m->n_allocs; i++) fl_free(m->allocs[i]);
-  free(m->allocs);
+  fl_arena_free(&m->mem);
   free(m->layers);
   free(m);
 }

@@ -78,21 +78,10 @@ struct fl_model {
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
   float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
   double *rowdot; /* learnable_alpha: (rows) per-row partial sums of dalpha */
-  void **allocs;
-  int n_allocs, cap_allocs;
+  fl_arena mem;   /* every buffer above */
 };
 
-static void *take(fl_model *m, size_t bytes) {
-  if (m->n_allocs == m->cap_allocs) {
-    int cap = m->cap_allocs ? 2 * m->cap_allocs : 64;
-    void **a = realloc(m->allocs, sizeof(void *) * cap);
-    if (!a) return NULL;
-    m->allocs = a, m->cap_allocs = cap;
-  }
-  void *p = fl_alloc(bytes);
-  if (p) m->allocs[m->n_allocs++] = p;
-  return p;
-}
+static void *take(fl_model *m, size_t bytes) { return fl_arena_take(&m->mem, bytes); }
 
 static void add_tensor(fl_model *m, size_t *off, const char *name, int decay, int r, int c) {
   tensor *t = &m->tensors[m->n_tensors++];
@@ -274,8 +263,7 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
 
 void fl_model_free(fl_model *m) {
   if (!m) return;
-  for (int i = 0; i < m->n_allocs; i++) fl_free(m->allocs[i]);
-  free(m->allocs);
+  fl_arena_free(&m->mem);
   free(m->layers);
   free(m->tensors);
   free(m);
