@@ -4,9 +4,9 @@
 # alternating for R rounds (the order flips every round) so that whatever else the machine runs
 # hits both alike; then one table of bus bandwidth, ours / Gloo, and a plain TCP stream.
 # Usage: tests/bench/allreduce-benchmark.sh [--rounds R] [--reps N]
-# PyTorch: TORCH_PYTHON names a python with torch (default /work/torchenv/bin/python if it
-# exists, else python3). On a fresh machine:
-#   python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch
+# PyTorch: TORCH_PYTHON names a python with torch (default .venv/bin/python at the repository
+# root if it exists, else python3). On a fresh machine:
+#   python3 -m venv .venv && .venv/bin/pip install torch
 # (the CPU wheel comes from the local pip index; measured here with torch 2.13.0+cpu).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,11 +19,8 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--rounds R] [--reps N]" >&2; exit 2 ;;
   esac
 done
-python=${TORCH_PYTHON:-}
-if [ -z "$python" ]; then
-  python=python3
-  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; fi
-fi
+. tests/bench/torch-python.sh
+torch_python allreduce-benchmark torch
 "$python" -c 'import torch.distributed as d; assert d.is_gloo_available()' ||
   { echo "no torch with Gloo under $python (set TORCH_PYTHON)" >&2; exit 1; }
 make -s -C native -j2 bench >/dev/null

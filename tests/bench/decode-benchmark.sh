@@ -6,23 +6,15 @@
 #
 # Usage: tests/bench/decode-benchmark.sh [--models v7-ts,v7-float] [--rounds R] [--reps N]
 #            [--threads N] [--prompt 32] [--new 256] [--omp-wait-policy passive|active]
-# Python: TORCH_PYTHON names a python with torch and transformers (default /work/torchenv/bin/python
-# if it exists, else python3): python3 -m venv /work/torchenv && /work/torchenv/bin/pip install
+# Python: TORCH_PYTHON names a python with torch and transformers (default .venv/bin/python at the
+# repository root if it exists, else python3): python3 -m venv .venv && .venv/bin/pip install
 # torch transformers safetensors. BENCH_MVN_ARGS adds Maven flags (e.g. -o). One JSON line per
 # model goes to target/bench/decode-benchmark.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-python=${TORCH_PYTHON:-}
-if [ -z "$python" ]; then
-  python=python3
-  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; fi
-fi
-if ! "$python" -c 'import torch, transformers' 2>/dev/null; then
-  echo "decode-benchmark: $python lacks torch or transformers; set TORCH_PYTHON or run" \
-    "python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch transformers safetensors" >&2
-  exit 1
-fi
+. tests/bench/torch-python.sh
+torch_python decode-benchmark torch transformers safetensors
 
 mvn -B -q ${BENCH_MVN_ARGS:-} -pl trainer -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test >&2

@@ -13,24 +13,16 @@
 # v7-main B8 (--models v7-main:8) needs well over 24 GB with both twins.
 #
 # PyTorch: TORCH_PYTHON names a python with torch, numpy and safetensors (default
-# /work/torchenv/bin/python if it exists, else python3). On a fresh machine:
-#   python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy safetensors
+# .venv/bin/python at the repository root if it exists, else python3). On a fresh machine:
+#   python3 -m venv .venv && .venv/bin/pip install torch numpy safetensors
 # (the CPU wheel comes from the local pip index; measured here with torch 2.13.0+cpu).
 # BENCH_MVN_ARGS adds Maven flags (e.g. -o). Results go to stdout and, one JSON line per model,
 # to target/bench/train-benchmark.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-python=${TORCH_PYTHON:-}
-if [ -z "$python" ]; then
-  python=python3
-  if [ -x /work/torchenv/bin/python ]; then python=/work/torchenv/bin/python; fi
-fi
-if ! "$python" -c 'import torch, numpy, safetensors' 2>/dev/null; then
-  echo "train-benchmark: $python lacks torch, numpy or safetensors; set TORCH_PYTHON or run" \
-    "python3 -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy safetensors" >&2
-  exit 1
-fi
+. tests/bench/torch-python.sh
+torch_python train-benchmark torch numpy safetensors
 
 mvn -B -q ${BENCH_MVN_ARGS:-} -pl trainer -am test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/bench.classpath -Dmdep.includeScope=test >&2
