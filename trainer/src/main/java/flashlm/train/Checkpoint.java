@@ -129,13 +129,16 @@ public final class Checkpoint {
       }
     }
 
-    /** A header of a run of one process. */
-    public Header(TrainConfig config, long step, long elapsedMillis, long seed, String table,
-        long tableVersion, long epoch, long index, Long decayStart, Long decayEnd,
-        Double decayFromLr, String optimizer, List<ParamLayout.Tensor> tensors, long paramCount,
-        long optimizerCount) {
-      this(config, step, elapsedMillis, seed, table, tableVersion, epoch, index, decayStart,
-          decayEnd, decayFromLr, optimizer, tensors, paramCount, optimizerCount, 1, null);
+    /**
+     * The header of a run of one process at {@code step} that has read nothing yet (data position
+     * 0 of epoch 0), has spent no time and is outside any decay window: what a model written
+     * before training (an initialisation, an import) carries. The seed and the optimizer are the
+     * config's; {@code optimizerCount} is the size of the optimizer state written with it.
+     */
+    public static Header untrained(TrainConfig config, long step, String table, long tableVersion,
+        List<ParamLayout.Tensor> tensors, long paramCount, long optimizerCount) {
+      return new Header(config, step, 0, config.seed(), table, tableVersion, 0, 0, null, null,
+          null, config.optimizer().type().id(), tensors, paramCount, optimizerCount, 1, null);
     }
 
     /** The layout recorded in the header. */

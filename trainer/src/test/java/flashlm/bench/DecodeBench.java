@@ -94,8 +94,8 @@ public final class DecodeBench {
     Init.normal(params, layout, spec.initStd(), c.seed());
     Configuration hadoop = new Configuration();
     String ckpt = dir.resolve("ckpt").toString();
-    Checkpoint.Header h = new Checkpoint.Header(c, 0, 0, c.seed(), c.data().table(), 0, 0, 0,
-        null, null, null, "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.Header h = Checkpoint.Header.untrained(c, 0, c.data().table(), 0, layout.tensors(),
+        n, 2L * n);
     Checkpoint.write(hadoop, new CheckpointDir(hadoop, ckpt).path(0), h, params,
         FloatBuffer.allocate(2 * n));
     Exporter.export(hadoop, new ExportConfig(ckpt, dir.resolve("hf").toString()));

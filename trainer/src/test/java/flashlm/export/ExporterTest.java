@@ -69,8 +69,8 @@ class ExporterTest {
       w[i] = (float) r.nextGaussian();
     }
     AlphaValues.set(c.model(), FloatBuffer.wrap(w));
-    Checkpoint.Header h = new Checkpoint.Header(c, step, 0, 1, "table", 4, 0, 0, null, null, null,
-        "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.Header h = Checkpoint.Header.untrained(c, step, "table", 4, layout.tensors(), n,
+        2L * n);
     Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(step), h, FloatBuffer.wrap(w),
         FloatBuffer.allocate(2 * n));
     return w;
@@ -173,8 +173,8 @@ class ExporterTest {
     ParamLayout layout = ParamLayout.of(c.model());
     int n = (int) layout.size();
     String ckpt = dir.resolve("ck").toString();
-    Checkpoint.Header h = new Checkpoint.Header(c, 3, 0, 1, "s3a://bucket/" + token + "/seq", 4,
-        0, 0, null, null, null, "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.Header h = Checkpoint.Header.untrained(c, 3, "s3a://bucket/" + token + "/seq", 4,
+        layout.tensors(), n, 2L * n);
     Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(3), h, FloatBuffer.allocate(n),
         FloatBuffer.allocate(2 * n));
     Exporter.export(conf, ckpt, dir.resolve("hf").toString());

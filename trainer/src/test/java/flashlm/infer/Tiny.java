@@ -54,8 +54,8 @@ final class Tiny {
     int n = (int) layout.size();
     float[] w = new float[n];
     params.duplicate().position(0).get(w);
-    Checkpoint.Header h = new Checkpoint.Header(c, step, 0, 1, c.data().table(), tableVersion, 0,
-        0, null, null, null, "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.Header h = Checkpoint.Header.untrained(c, step, c.data().table(), tableVersion,
+        layout.tensors(), n, 2L * n);
     Configuration conf = new Configuration();
     String path = new CheckpointDir(conf, dir).path(step);
     Checkpoint.write(conf, path, h, FloatBuffer.wrap(w), FloatBuffer.allocate(2 * n));

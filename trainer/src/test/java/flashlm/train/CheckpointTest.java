@@ -45,7 +45,7 @@ class CheckpointTest {
   private static Checkpoint.Header header(
       TrainConfig c, long step, ParamLayout layout, long state) {
     return new Checkpoint.Header(c, step, 1234, 7, "t", 3, 1, 5, 40L, 50L, 0.5, "adamw",
-        layout.tensors(), layout.size(), state);
+        layout.tensors(), layout.size(), state, 1, null);
   }
 
   @Test

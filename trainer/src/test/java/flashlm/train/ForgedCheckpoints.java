@@ -16,8 +16,7 @@ public final class ForgedCheckpoints {
   /** A header of {@code config} with {@code tensors} claiming P and S values. */
   public static Checkpoint.Header header(TrainConfig config, List<ParamLayout.Tensor> tensors,
       long p, long s) {
-    return new Checkpoint.Header(config, 1, 0, 1, "t", 0, 0, 0, null, null, null, "adamw",
-        tensors, p, s);
+    return Checkpoint.Header.untrained(config, 1, "t", 0, tensors, p, s);
   }
 
   /**

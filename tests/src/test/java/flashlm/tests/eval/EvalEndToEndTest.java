@@ -94,8 +94,8 @@ class EvalEndToEndTest {
     float[] w = new float[n];
     params.duplicate().position(0).get(w);
     String ckpt = dir.resolve(name).toString();
-    Checkpoint.Header h = new Checkpoint.Header(c, 3, 0, 1, table, 0, 0, 0, null, null, null,
-        "adamw", layout.tensors(), n, 2L * n);
+    Checkpoint.Header h = Checkpoint.Header.untrained(c, 3, table, 0, layout.tensors(), n,
+        2L * n);
     Configuration conf = new Configuration();
     Checkpoint.write(conf, new CheckpointDir(conf, ckpt).path(3), h, FloatBuffer.wrap(w),
         FloatBuffer.allocate(2 * n));
