@@ -14,6 +14,7 @@ import flashlm.report.Report;
 import java.io.PrintStream;
 import java.nio.FloatBuffer;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
 import org.apache.hadoop.conf.Configuration;
@@ -127,17 +128,27 @@ public final class Trainer {
   }
 
   private Result train(SignalStop signal) {
+    // The table starts opening first (on a cold JVM Delta Kernel's class loading and log replay
+    // take about a second) and overlaps with taking the lock, finding the checkpoint to resume
+    // from and building the model; a resume pinned to another version opens that one instead.
+    CompletableFuture<SequencesSnapshot> opening = open(config.data().version());
     CheckpointDir dir = config.checkpoint() == null ? null
         : new CheckpointDir(conf, config.checkpoint().dir());
     // Rank 0 writes the directory, so it holds the lock, from before it reads the directory
     // until its last checkpoint is written.
     try (LockFile lock = dir == null || collective.rank() != 0 || !takeLock ? null
         : dir.lock(log::info)) {
-      return train(signal, dir, lock);
+      return train(signal, dir, lock, opening);
     }
   }
 
-  private Result train(SignalStop signal, CheckpointDir dir, LockFile lock) {
+  private CompletableFuture<SequencesSnapshot> open(Long version) {
+    return CompletableFuture.supplyAsync(() ->
+        SequencesSnapshot.open(conf, config.data().table(), version));
+  }
+
+  private Result train(SignalStop signal, CheckpointDir dir, LockFile lock,
+      CompletableFuture<SequencesSnapshot> started) {
     TrainConfig c = config;
     ModelSpec spec = c.model();
     Resume start = new Resume(conf, c, collective, resume, log);
@@ -147,11 +158,11 @@ public final class Trainer {
     openMetrics(dir, from, fromPath);
     boolean sameTable = from != null && from.table().equals(c.data().table())
         && (c.data().version() == null || c.data().version() == from.tableVersion());
-    // Opening the table (Delta Kernel: class loading, log replay) overlaps with building and
-    // initialising or loading the model, the other half of a trainer's start.
-    CompletableFuture<SequencesSnapshot> opening = CompletableFuture.supplyAsync(() ->
-        SequencesSnapshot.open(conf, c.data().table(),
-            sameTable ? Long.valueOf(from.tableVersion()) : c.data().version()));
+    Long pin = sameTable ? Long.valueOf(from.tableVersion()) : c.data().version();
+    CompletableFuture<SequencesSnapshot> opening = Objects.equals(pin, c.data().version())
+        ? started
+        : started.handle((s, e) -> s != null && s.version() == pin ? s : null)
+            .thenCompose(s -> s != null ? CompletableFuture.completedFuture(s) : open(pin));
     try (TrainableModel model = Models.create(spec, c.backend(), c.data().batchSize())) {
       ParamLayout layout = model.layout();
       OptimizerState opt = new OptimizerState(c.optimizer(), layout, Models.kernels(c.backend()));

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.data.SequencesFixture;
+import flashlm.table.SequencesTable;
 import flashlm.model.ParamLayout;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -186,6 +187,23 @@ class TrainerTest {
    * read), the second refuses, naming the first's host and pid; the first then finishes and
    * releases the lock. A lock left by a process of this host that is gone is taken over.
    */
+  @Test
+  void aResumeReadsTheVersionItsCheckpointTrainedOnAfterTheTableMovedOn() {
+    SequencesFixture table = SequencesFixture.random(dir.resolve("table"), SEQ, VOCAB, 2, 7, 3,
+        11); // what table() makes
+    Trainer.Result a = train(config("a", "adamw"), false, -1);
+    Trainer.Result half = train(config("b", "adamw"), false, 3);
+    assertEquals(3, half.steps());
+    // Version 1 adds train rows to shard 0: a resume that read it would see other batches.
+    table.commit(List.of(table.add(SequencesTable.TRAIN, 0,
+        SequencesFixture.randomRows(7, SEQ, VOCAB, 5), 0)));
+    Trainer.Result rest = train(config("b", "adamw"), true, -1);
+    assertEquals(6, rest.steps());
+    assertSameBits(bits(a.checkpoint()), bits(rest.checkpoint()),
+        "uninterrupted vs resumed at 3 after version 1 was committed");
+    assertEquals(0, Checkpoint.readHeader(new Configuration(), rest.checkpoint()).tableVersion());
+  }
+
   @Test
   void aSecondTrainerOnTheSameCheckpointDirectoryRefuses() throws Exception {
     java.util.concurrent.CountDownLatch running = new java.util.concurrent.CountDownLatch(1);
