@@ -25,6 +25,10 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.delta.DeltaLog;
+import org.apache.spark.sql.delta.NoMapping$;
+import org.apache.spark.sql.delta.Snapshot;
+import org.apache.spark.sql.delta.actions.AddFile;
 
 /**
  * A Delta table as the audits see it: every commit in its history with the manifest it carries,
@@ -65,6 +69,8 @@ public final class AuditedTable {
   private List<Commit> commits;
   private final Map<Long, List<String>> missing = new HashMap<>();
   private final Map<Long, Integer> fileCounts = new HashMap<>();
+  /** The data files of each version listed so far: listing one replays the log, once. */
+  private final Map<Long, Listing> listed = new HashMap<>();
   /** One DataFrame per version: resolving a version replays the log, once. */
   private final Map<Long, Dataset<Row>> frames = new HashMap<>();
   /** The tables one audit opens, by path, shared by the tables it reaches from this one. */
@@ -202,19 +208,61 @@ public final class AuditedTable {
         : columns.contains("doc_id") && columns.contains("text") ? Kind.DOCUMENTS : Kind.OTHER;
   }
 
+  /**
+   * A live data file of a version.
+   *
+   * @param path its qualified location
+   * @param partitionValues partition column to value, as the log records them
+   * @param deletionVector whether a deletion vector hides some of its rows
+   */
+  public record DataFile(String path, Map<String, String> partitionValues,
+      boolean deletionVector) {}
+
+  /**
+   * The live data files of a version.
+   *
+   * @param columnMapping whether the table maps column names to other names in its files
+   */
+  public record Listing(List<DataFile> files, boolean columnMapping) {}
+
+  /** The live data files of {@code version}, from its Delta snapshot (the log replayed once). */
+  public synchronized Listing dataFiles(long version) {
+    Listing known = listed.get(version);
+    if (known != null) {
+      return known;
+    }
+    Snapshot snapshot;
+    try {
+      DeltaLog log = DeltaLog.forTable(spark, path);
+      snapshot = log.getSnapshotAt(version, log.getSnapshotAt$default$2(),
+          log.getSnapshotAt$default$3(), log.getSnapshotAt$default$4());
+    } catch (RuntimeException e) {
+      commit(version); // names the versions there are, when this one is not among them
+      throw e;
+    }
+    Path root = snapshot.dataPath();
+    List<DataFile> files = new ArrayList<>();
+    for (AddFile a : snapshot.allFiles().collectAsList()) { // one small record per file
+      Path p = a.toPath();
+      files.add(new DataFile((p.isAbsolute() ? p : new Path(root, p)).toString(),
+          scala.jdk.javaapi.CollectionConverters.asJava(a.partitionValues()),
+          a.deletionVector() != null));
+    }
+    files.sort(Comparator.comparing(DataFile::path));
+    Listing out = new Listing(List.copyOf(files),
+        snapshot.columnMappingMode() != NoMapping$.MODULE$);
+    listed.put(version, out);
+    return out;
+  }
+
   /** The data files of {@code version} that are no longer in storage (empty when it is whole). */
   public synchronized List<String> missingFiles(long version) {
     List<String> known = missing.get(version);
     if (known != null) {
       return known;
     }
-    String[] files;
-    try {
-      files = frame(version).inputFiles();
-    } catch (RuntimeException e) {
-      commit(version); // names the versions there are, when this one is not among them
-      throw e;
-    }
+    String[] files = dataFiles(version).files().stream().map(DataFile::path)
+        .toArray(String[]::new);
     List<String> gone = gone(spark.sparkContext().hadoopConfiguration(), files);
     missing.put(version, gone);
     fileCounts.put(version, files.length);
