@@ -23,6 +23,7 @@ import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
 import org.apache.spark.api.java.function.Function;
+import org.apache.spark.broadcast.Broadcast;
 
 /**
  * One data file of a sequences table version, its rows checked in one Spark task straight from
@@ -71,12 +72,16 @@ final class RowScan implements Function<RowScan.Target, RowScan.FileRows> {
       long badWidth, long badId, List<BadRow> widthRows, List<BadRow> idRows)
       implements Serializable {}
 
-  private final SerializableConfiguration conf;
+  /**
+   * Broadcast, not a field of its own: a task deserializes its function, and a Hadoop
+   * configuration is about 100 KB and several ms to read back, per task.
+   */
+  private final Broadcast<SerializableConfiguration> conf;
   private final int width;
   private final int vocab;
   private final int sample;
 
-  RowScan(SerializableConfiguration conf, int width, int vocab, int sample) {
+  RowScan(Broadcast<SerializableConfiguration> conf, int width, int vocab, int sample) {
     this.conf = conf;
     this.width = width;
     this.vocab = vocab;
@@ -85,7 +90,7 @@ final class RowScan implements Function<RowScan.Target, RowScan.FileRows> {
 
   @Override
   public FileRows call(Target t) {
-    return scan(conf.get(), t, width, vocab, sample);
+    return scan(conf.value().get(), t, width, vocab, sample);
   }
 
   /** Scans {@code t}'s rows. */

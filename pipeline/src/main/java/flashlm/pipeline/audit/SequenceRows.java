@@ -28,6 +28,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -136,11 +137,16 @@ final class SequenceRows {
       return new Found(Map.of(), 0, 0, List.of(), List.of());
     }
     SparkSession spark = table.spark();
-    SerializableConfiguration conf =
-        new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
-    List<RowScan.FileRows> summaries = JavaSparkContext.fromSparkContext(spark.sparkContext())
-        .parallelize(targets, targets.size()).map(new RowScan(conf, width, vocab, sample))
-        .collect(); // one small summary per file
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Broadcast<SerializableConfiguration> conf = jsc.broadcast(
+        new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()));
+    List<RowScan.FileRows> summaries;
+    try {
+      summaries = jsc.parallelize(targets, targets.size())
+          .map(new RowScan(conf, width, vocab, sample)).collect(); // one summary per file
+    } finally {
+      conf.destroy();
+    }
     Map<String, Map<Integer, Shard>> shards = new TreeMap<>();
     long widthBad = 0;
     long idBad = 0;
