@@ -47,7 +47,8 @@ final class RowScan implements Function<RowScan.Target, RowScan.FileRows> {
   record BadRow(String file, String split, int shard, Long seqIndex, long row)
       implements Serializable {
     /** Reports list bad rows in the table's order. */
-    static final Comparator<BadRow> ORDER = Comparator.comparing(BadRow::split)
+    static final Comparator<BadRow> ORDER = Comparator.comparing(BadRow::split,
+            Comparator.nullsFirst(Comparator.<String>naturalOrder()))
         .thenComparingInt(BadRow::shard)
         .thenComparing(BadRow::seqIndex, Comparator.nullsFirst(Comparator.naturalOrder()))
         .thenComparing(BadRow::file).thenComparingLong(BadRow::row);
