@@ -25,6 +25,14 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.delta.NoMapping$;
+import org.apache.spark.sql.delta.actions.AddFile;
+import org.apache.spark.sql.delta.files.TahoeFileIndex;
+import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
+import org.apache.spark.sql.execution.datasources.LogicalRelation;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * A Delta table as the audits see it: every commit in its history with the manifest it carries,
@@ -61,10 +69,16 @@ public final class AuditedTable {
 
   private final SparkSession spark;
   private final String path;
-  /** Read on first use: the history is a Spark job, and reading a version needs none. */
-  private List<Commit> commits;
+  /**
+   * Read on first use: the history is a Spark job, and reading a version needs none. Guarded by
+   * its own lock, so that the checks that need the history do not wait for a listing of files.
+   */
+  private volatile List<Commit> commits;
+  private final Object historyLock = new Object();
   private final Map<Long, List<String>> missing = new HashMap<>();
   private final Map<Long, Integer> fileCounts = new HashMap<>();
+  /** The data files of each version listed so far: listing one replays the log, once. */
+  private final Map<Long, Listing> listed = new HashMap<>();
   /** One DataFrame per version: resolving a version replays the log, once. */
   private final Map<Long, Dataset<Row>> frames = new HashMap<>();
   /** The tables one audit opens, by path, shared by the tables it reaches from this one. */
@@ -86,10 +100,12 @@ public final class AuditedTable {
    * Opens another table in the same audit (the documents table a sequences table was made
    * from): once per audit, whatever the number of versions that name it.
    */
-  public synchronized AuditedTable other(String location) {
+  public AuditedTable other(String location) {
     String p = HadoopFiles.qualify(spark.sparkContext().hadoopConfiguration(), location);
-    AuditedTable t = opened.get(p);
-    return t != null ? t : open(spark, p, opened);
+    synchronized (opened) {
+      AuditedTable t = opened.get(p);
+      return t != null ? t : open(spark, p, opened);
+    }
   }
 
   private static AuditedTable open(SparkSession spark, String location,
@@ -102,23 +118,32 @@ public final class AuditedTable {
   }
 
   /** The commits still in the log, oldest first, from the Delta history (read once). */
-  public synchronized List<Commit> commits() {
-    if (commits != null) {
+  public List<Commit> commits() {
+    List<Commit> known = commits;
+    if (known != null) {
+      return known;
+    }
+    synchronized (historyLock) {
+      if (commits == null) {
+        commits = history();
+      }
       return commits;
     }
+  }
+
+  private List<Commit> history() {
     List<Commit> found = new ArrayList<>();
     // One row per version whose commit is still in the log: small.
     for (Row r : DeltaTable.forPath(spark, path).history()
         .select(col("version"), col("timestamp"), col("operation"), col("userMetadata"),
             col("operationMetrics")).collectAsList()) {
       Map<String, String> metrics = r.isNullAt(4) ? Map.of()
-          : scala.jdk.javaapi.CollectionConverters.asJava(r.<String, String>getMap(4));
+          : CollectionConverters.asJava(r.<String, String>getMap(4));
       found.add(new Commit(r.getLong(0), r.getTimestamp(1).toInstant(), r.getString(2),
           manifest(r.isNullAt(3) ? null : r.getString(3)), Map.copyOf(metrics)));
     }
     found.sort(Comparator.comparingLong(Commit::version));
-    commits = List.copyOf(found);
-    return commits;
+    return List.copyOf(found);
   }
 
   /** A commit's userMetadata as a manifest, or null when it is not one. */
@@ -202,19 +227,76 @@ public final class AuditedTable {
         : columns.contains("doc_id") && columns.contains("text") ? Kind.DOCUMENTS : Kind.OTHER;
   }
 
+  /**
+   * A live data file of a version.
+   *
+   * @param path its qualified location
+   * @param partitionValues partition column to value, as the log records them
+   * @param deletionVector whether a deletion vector hides some of its rows
+   */
+  public record DataFile(String path, Map<String, String> partitionValues,
+      boolean deletionVector) {}
+
+  /**
+   * The live data files of a version.
+   *
+   * @param columnMapping whether the table maps column names to other names in its files
+   */
+  public record Listing(List<DataFile> files, boolean columnMapping) {}
+
+  /**
+   * The live data files of {@code version}, from the Delta snapshot that reading the version
+   * uses: one log replay, whose file list Delta caches, for the listing and the read.
+   */
+  public synchronized Listing dataFiles(long version) {
+    Listing known = listed.get(version);
+    if (known != null) {
+      return known;
+    }
+    TahoeFileIndex index;
+    try {
+      index = fileIndex(frame(version));
+    } catch (RuntimeException e) {
+      commit(version); // names the versions there are, when this one is not among them
+      throw e;
+    }
+    Path root = index.path();
+    List<DataFile> files = new ArrayList<>();
+    for (AddFile a : CollectionConverters.asJava(index.matchingFiles(
+        CollectionConverters.asScala(List.<Expression>of()).toList(),
+        CollectionConverters.asScala(List.<Expression>of()).toList()))) {
+      Path p = a.toPath();
+      files.add(new DataFile((p.isAbsolute() ? p : new Path(root, p)).toString(),
+          CollectionConverters.asJava(a.partitionValues()), a.deletionVector() != null));
+    }
+    files.sort(Comparator.comparing(DataFile::path));
+    Listing out = new Listing(List.copyOf(files),
+        index.metadata().columnMappingMode() != NoMapping$.MODULE$);
+    listed.put(version, out);
+    return out;
+  }
+
+  /** The Delta file index a read of the table scans. */
+  private TahoeFileIndex fileIndex(Dataset<Row> frame) {
+    for (LogicalPlan leaf : CollectionConverters.asJava(
+        frame.queryExecution().analyzed().collectLeaves())) {
+      if (leaf instanceof LogicalRelation r && r.relation() instanceof HadoopFsRelation h
+          && h.location() instanceof TahoeFileIndex index) {
+        return index;
+      }
+    }
+    throw new AuditException("Delta table " + path + ": a read of it scans no Delta file index"
+        + " (" + frame.queryExecution().analyzed().nodeName() + ")");
+  }
+
   /** The data files of {@code version} that are no longer in storage (empty when it is whole). */
   public synchronized List<String> missingFiles(long version) {
     List<String> known = missing.get(version);
     if (known != null) {
       return known;
     }
-    String[] files;
-    try {
-      files = frame(version).inputFiles();
-    } catch (RuntimeException e) {
-      commit(version); // names the versions there are, when this one is not among them
-      throw e;
-    }
+    String[] files = dataFiles(version).files().stream().map(DataFile::path)
+        .toArray(String[]::new);
     List<String> gone = gone(spark.sparkContext().hadoopConfiguration(), files);
     missing.put(version, gone);
     fileCounts.put(version, files.length);

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -37,11 +38,16 @@ final class SourceFiles {
     for (FileEntry f : m.files()) {
       locations.add(root + f.path());
     }
-    SerializableConfiguration conf =
-        new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
-    List<Facts> facts = JavaSparkContext.fromSparkContext(spark.sparkContext())
-        .parallelize(locations, locations.size()).map(new Inspect(conf))
-        .collect(); // one small record per file
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Broadcast<SerializableConfiguration> conf = jsc.broadcast(
+        new SerializableConfiguration(spark.sparkContext().hadoopConfiguration()));
+    List<Facts> facts;
+    try {
+      facts = jsc.parallelize(locations, locations.size()).map(new Inspect(conf))
+          .collect(); // one small record per file
+    } finally {
+      conf.destroy();
+    }
     List<Verify.Check> out = new ArrayList<>();
     for (int i = 0; i < facts.size(); i++) {
       FileEntry f = m.files().get(i);
@@ -66,18 +72,19 @@ final class SourceFiles {
   /** Stats and hashes one file in a task. */
   static final class Inspect implements Function<String, Facts> {
     private static final long serialVersionUID = 1L;
-    private final SerializableConfiguration conf;
+    /** Broadcast: a Hadoop configuration is about 100 KB to deserialize, per task otherwise. */
+    private final Broadcast<SerializableConfiguration> conf;
 
-    Inspect(SerializableConfiguration conf) {
+    Inspect(Broadcast<SerializableConfiguration> conf) {
       this.conf = conf;
     }
 
     @Override
     public Facts call(String location) {
       try {
-        long size = HadoopFiles.length(conf.get(), location);
+        long size = HadoopFiles.length(conf.value().get(), location);
         return size < 0 ? new Facts(location, false, -1, null)
-            : new Facts(location, true, size, HadoopFiles.sha256(conf.get(), location));
+            : new Facts(location, true, size, HadoopFiles.sha256(conf.value().get(), location));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + location + ": " + e.getMessage(), e);
       }

@@ -102,35 +102,54 @@ public final class Verify {
       long seed, int sample) {
     AuditedTable table = AuditedTable.open(spark, location);
     long v = table.resolve(version);
-    List<Check> checks = new ArrayList<>();
-    List<String> gone = table.missingFiles(v);
-    checks.add(new Check("data files present", gone.isEmpty() ? OK : MISMATCH, "all",
-        gone.isEmpty() ? "all" : gone.size() + " gone", gone.isEmpty() ? null
-        : String.join(", ", gone.subList(0, Math.min(sample, gone.size())))
-            + "; " + table.vacuumed(v, gone).replaceFirst(".*; ", "")));
     AuditedTable.Described described = table.requireDescribed(v);
     DatasetManifest m = described.manifest();
     AuditedTable.Kind kind = table.kind(v);
+    boolean sequences = kind == AuditedTable.Kind.SEQUENCES;
+    // The groups of checks read different data (source files, the table, the documents table)
+    // and are independent: they run as concurrent Spark jobs, so that one group's driver work
+    // (log replay, listing, planning) overlaps another's reading. Only the table's own data
+    // files must be all there before its rows are read; the source files and the documents
+    // table do not wait for that listing. Reported in this order.
+    List<Supplier<List<Check>>> groups = new ArrayList<>();
+    groups.add(() -> table.missingFiles(v).isEmpty() ? List.of()
+        : List.of(filesGone(table, v, sample)));
+    groups.add(() -> SourceFiles.check(spark, m));
+    if (sequences) {
+      groups.add(() -> table.missingFiles(v).isEmpty() ? SequenceRows.check(table, v, m, sample)
+          : List.of());
+      groups.add(() -> sequenceDocuments(table, v, m));
+      groups.add(() -> table.missingFiles(v).isEmpty()
+          ? Retokenize.check(table, v, m, retokenize, seed, sample) : List.of());
+    } else {
+      groups.add(() -> table.missingFiles(v).isEmpty() ? documents(table.read(v), m, sample)
+          : List.of());
+    }
+    List<List<Check>> found = Concurrently.run(groups);
+    boolean whole = table.missingFiles(v).isEmpty();
+    List<Check> checks = new ArrayList<>();
+    checks.add(whole ? new Check("data files present", OK, "all", "all", null)
+        : found.get(0).get(0));
     if (described.version() != v) {
       checks.add(new Check("manifest", OK, "version " + v, "version " + described.version(),
           "version " + v + " is a " + table.commit(v).operation() + " without a manifest; the"
           + " claims below are version " + described.version() + "'s"));
     }
-    // The groups of checks read different data (source files, the table, the documents table)
-    // and are independent: run as concurrent Spark jobs, one group's planning and listing
-    // overlaps another's reading. Reported in this order.
-    List<Supplier<List<Check>>> groups = new ArrayList<>();
-    groups.add(() -> SourceFiles.check(spark, m));
-    if (gone.isEmpty() && kind == AuditedTable.Kind.SEQUENCES) {
-      groups.add(() -> SequenceRows.check(table, v, m, sample));
-      groups.add(() -> sequenceDocuments(table, v, m));
-      groups.add(() -> Retokenize.check(table, v, m, retokenize, seed, sample));
-    } else if (gone.isEmpty()) {
-      groups.add(() -> documents(table.read(v), m, sample));
+    checks.addAll(found.get(1));
+    if (whole) {
+      // The documents per split of a table whose files are gone are left out as before.
+      found.subList(2, found.size()).forEach(checks::addAll);
     }
-    Concurrently.run(groups).forEach(checks::addAll);
     return new Report(table.path(), v, kind.name().toLowerCase(java.util.Locale.ROOT),
         described.version(), checks);
+  }
+
+  /** The check of a version some of whose data files are gone: the first of them named. */
+  private static Check filesGone(AuditedTable table, long v, int sample) {
+    List<String> gone = table.missingFiles(v);
+    return new Check("data files present", MISMATCH, "all", gone.size() + " gone",
+        String.join(", ", gone.subList(0, Math.min(sample, gone.size()))) + "; "
+        + table.vacuumed(v, gone).replaceFirst(".*; ", ""));
   }
 
   /**

@@ -1,6 +1,7 @@
 package flashlm.tests.audit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,10 +17,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,6 +85,57 @@ class AuditTamperTest {
         clean.out());
   }
 
+  @Test
+  void verifyNamesTheFileAndRowOfRowsWithTooFewIdsNoIdsOrNoList() throws Exception {
+    Path copy = copy("widths");
+    String train = Arrays.stream(versionFiles(copy)).filter(f -> f.contains("split=train"))
+        .findFirst().orElseThrow();
+    rewrite(train, "CASE seq_index WHEN 2 THEN slice(tokens, 1, size(tokens) - 1)"
+        + " WHEN 3 THEN CAST(NULL AS ARRAY<INT>) WHEN 4 THEN CAST(array() AS ARRAY<INT>)"
+        + " ELSE tokens END AS tokens");
+    Map<Long, Long> rowOf = new HashMap<>();
+    for (Row r : spark.read().parquet(train)
+        .selectExpr("seq_index", "_metadata.row_index").collectAsList()) {
+      rowOf.put(r.getLong(0), r.getLong(1));
+    }
+
+    Verify.Check width = Verify.run(spark, copy.toString(), VERSION, 0, 0, 10).checks().stream()
+        .filter(c -> c.check().equals("rows of seq_len + 1 = 33 ids")).findFirst().orElseThrow();
+    assertEquals("mismatch", width.status());
+    assertEquals("3 rows differ", width.actual());
+    String name = train.substring(train.lastIndexOf('/') + 1);
+    for (long seq = 2; seq <= 4; seq++) {
+      assertTrue(width.where().contains(name) && width.where().contains("seq_index " + seq
+          + ", row " + rowOf.get(seq) + " of the file"), seq + ": " + width.where());
+    }
+  }
+
+  @Test
+  void verifyReadsATableWithDeletionVectorsThroughSparkAndNamesTheGapAndTheBadRow()
+      throws Exception {
+    Path copy = copy("deletion-vectors");
+    String t = "delta.`" + copy + "`";
+    spark.sql("ALTER TABLE " + t + " SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)");
+    spark.sql("DELETE FROM " + t + " WHERE split = 'train' AND shard = 0 AND seq_index = 1");
+    spark.sql("UPDATE " + t + " SET tokens = slice(tokens, 1, 5)"
+        + " WHERE split = 'train' AND shard = 1 AND seq_index = 2");
+
+    Verify.Report r = Verify.run(spark, copy.toString(), null, 0, 0, 10);
+    Map<String, Verify.Check> checks = r.checks().stream()
+        .collect(Collectors.toMap(Verify.Check::check, c -> c, (a, b) -> a));
+    Verify.Check dense = checks.get("seq_index dense from 0 per shard");
+    assertEquals("mismatch", dense.status(), r.checks().toString());
+    assertTrue(dense.where().contains("train/0: "), dense.where());
+    assertFalse(dense.where().contains("train/1"), dense.where());
+    Verify.Check width = checks.get("rows of seq_len + 1 = 33 ids");
+    assertEquals("1 rows differ", width.actual(), r.checks().toString());
+    assertTrue(width.where().contains("(train/1 seq_index 2, row 0 of the file)"),
+        width.where());
+    Verify.Check rows = checks.get("rows train");
+    assertEquals(Long.parseLong(rows.actual().replace(",", "")) + 1,
+        Long.parseLong(rows.expected().replace(",", "")));
+  }
+
   /** Removes the {@code .NAME.crc} the local filesystem keeps beside a file it wrote. */
   private static void dropChecksum(Path file) throws IOException {
     Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
@@ -124,12 +178,16 @@ class AuditTamperTest {
    * second id of its seq_index 1 row null.
    */
   private void rewriteFirstRow(String file) throws IOException {
-    Path out = dir.resolve("rewrite");
-    spark.read().parquet(file)
-        .selectExpr("seq_index",
-            "CASE seq_index WHEN 0 THEN concat(array(100000), slice(tokens, 2, size(tokens)))"
-                + " WHEN 1 THEN concat(array(tokens[0], NULL), slice(tokens, 3, size(tokens)))"
-                + " ELSE tokens END AS tokens")
+    rewrite(file, "CASE seq_index"
+        + " WHEN 0 THEN concat(array(100000), slice(tokens, 2, size(tokens)))"
+        + " WHEN 1 THEN concat(array(tokens[0], NULL), slice(tokens, 3, size(tokens)))"
+        + " ELSE tokens END AS tokens");
+  }
+
+  /** Rewrites one data file in place, its tokens column computed by {@code tokens}. */
+  private void rewrite(String file, String tokens) throws IOException {
+    Path out = Files.createTempDirectory(dir, "rewrite").resolve("out");
+    spark.read().parquet(file).selectExpr("seq_index", tokens)
         .coalesce(1).write().parquet(out.toString());
     try (Stream<Path> parts = Files.list(out)) {
       Path part = parts.filter(p -> p.getFileName().toString().endsWith(".parquet"))
