@@ -15,12 +15,13 @@ const int SIZES[N_SIZES] = {1, 3, 7, 31, 33, 255, 1023};
 int t_verbose;
 static int failures;
 
-/* Every test, defined in test_kernels.c, test_layers.c, test_model.c, test_alloc.c,
+/* Every test, defined in test_kernels.c, test_dx16.c, test_layers.c, test_model.c, test_alloc.c,
  * test_comm.c, test_affinity.c, test_decode.c. */
 /* The test list is laid out by hand. */
 /* clang-format off */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
+  X(test_dx16_matmul) X(test_dx16_quant)                                                           \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
   X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
