@@ -37,6 +37,7 @@ typedef struct linear {
   int in, out;
   uint8_t *packed; /* out rows of fl_ternary_row_bytes(in) (ternary) */
   float scale;     /* absmean weight scale s (ternary) */
+  int8_t *dxp;     /* integer dX: the sign panel of the group this linear heads, or NULL */
 } linear;
 
 /* The saved input of one or more linears: int8 + per-token scale (ternary) or fp32 (none). */
@@ -78,10 +79,39 @@ struct fl_model {
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
   float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
   double *rowdot; /* learnable_alpha: (rows) per-row partial sums of dalpha */
+  int dx16;       /* ternary with backward_dx FL_DX_INT16: the integer dX (see dx16_backward) */
+  int16_t *dyq;   /* integer dX: dy quantised (N, largest rows rounded up to even) */
+  float *dya;     /* integer dX: its per-token absmax (N) */
+  float *dycs;    /* integer dX: per-row scale s * alpha of the group (largest rows) */
+  float *dwpart;  /* integer dX: the weight gradient's partial products (see dw_chunk) */
   fl_arena mem;   /* every buffer above */
 };
 
 static void *take(fl_model *m, size_t bytes) { return fl_arena_take(&m->mem, bytes); }
+
+/* The integer-dX backward splits a weight gradient dy^T x over tokens into chunks of whole K
+ * slices of the GEMM (FL_GEMM_KC tokens), each into its own partial product, then adds the
+ * partials to dW in chunk order. With one slice per chunk that is the serial GEMM's own order
+ * (it adds each slice's sum to C in turn), so dW keeps the bits of one GEMM call on one thread;
+ * where the partials would take more than DW_PART_FLOATS floats, chunks hold several slices
+ * (a fixed grouping: the bits then differ from one call, but not between runs or thread
+ * counts). */
+#define DW_PART_FLOATS ((size_t)4 << 20)
+
+/* Slices per chunk for N tokens and a (rows, in) weight gradient. */
+static int dw_slices_per_chunk(int N, int rows, int in) {
+  size_t slices = ((size_t)N + FL_GEMM_KC - 1) / FL_GEMM_KC, block = (size_t)rows * in;
+  if (slices * block <= DW_PART_FLOATS) return 1;
+  size_t chunks = DW_PART_FLOATS / block < 2 ? 2 : DW_PART_FLOATS / block;
+  return (int)((slices + chunks - 1) / chunks);
+}
+
+/* Floats of the partial products at N tokens. */
+static size_t dw_part_floats(int N, int rows, int in) {
+  size_t slices = ((size_t)N + FL_GEMM_KC - 1) / FL_GEMM_KC;
+  size_t per = (size_t)dw_slices_per_chunk(N, rows, in);
+  return (slices + per - 1) / per * rows * in;
+}
 
 static void add_tensor(fl_model *m, size_t *off, const char *name, int decay, int r, int c) {
   tensor *t = &m->tensors[m->n_tensors++];
@@ -161,10 +191,12 @@ static int alloc_act(fl_model *m, act *a, int K, size_t N, float *alias) {
   return a->x != NULL;
 }
 
-static int alloc_linear(fl_model *m, linear *l) {
+/* rows: the rows of the group this linear heads for the integer dX (q|k|v: 3d), 0 for none. */
+static int alloc_linear(fl_model *m, linear *l, int rows) {
   if (!m->spec.ternary) return 1;
   l->packed = take(m, fl_ternary_packed_bytes(l->out, l->in));
-  return l->packed != NULL;
+  if (m->dx16 && rows) l->dxp = take(m, fl_dx16_panel_bytes(rows, l->in));
+  return l->packed != NULL && (!m->dx16 || !rows || l->dxp);
 }
 
 static int alloc_all(fl_model *m) {
@@ -188,6 +220,17 @@ static int alloc_all(fl_model *m) {
     size_t rows = 3 * d > f ? 3 * d : f, n = 3 * d * d > f * d ? 3 * d * d : f * d;
     ok = (m->sw = take(m, n * F)) && (m->rowdot = take(m, rows * sizeof(double)));
   }
+  if (ok && m->dx16) {
+    size_t rows = m->transformer ? 3 * d : f > d ? f : d, kq = fl_dx16_kpad((int)rows);
+    size_t most = 0; /* partial products: the largest need over the groups, at N tokens */
+    size_t blocks[5][2] = {{3 * d, d}, {d, d}, {f, d}, {f, d}, {d, f}};
+    for (int g = m->transformer ? 0 : 3; g < 5; g++) {
+      size_t n = dw_part_floats((int)N, (int)blocks[g][0], (int)blocks[g][1]);
+      most = n > most ? n : most;
+    }
+    ok = (m->dyq = take(m, N * kq * sizeof(int16_t))) && (m->dya = take(m, N * F)) &&
+         (m->dycs = take(m, rows * F)) && (m->dwpart = take(m, most * F));
+  }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
          (m->datt = take(m, N * d * F)) && (m->dqkv = take(m, N * 3 * d * F));
@@ -197,15 +240,15 @@ static int alloc_all(fl_model *m) {
     layer *L = &m->layers[i];
     ok = (L->rstd1 = take(m, N * F)) && (L->g = take(m, N * f * F));
     ok = ok && alloc_act(m, &L->in1, d, N, NULL) && alloc_act(m, &L->in_d, f, N, NULL);
-    ok = ok && alloc_linear(m, &L->up) && alloc_linear(m, &L->down);
+    ok = ok && alloc_linear(m, &L->up, f) && alloc_linear(m, &L->down, d);
     if (ok && m->transformer) {
       ok = (L->rstd2 = take(m, N * F)) && (L->u = take(m, N * f * F)) &&
            (L->qkv = take(m, N * 3 * d * F)) && (L->att = take(m, N * d * F)) &&
            (L->lse = take(m, (size_t)m->max_batch * s->n_heads * s->seq_len * F)) &&
            (L->res2 = take(m, N * d * F));
       ok = ok && alloc_act(m, &L->in_o, d, N, L->att) && alloc_act(m, &L->in2, d, N, NULL);
-      ok = ok && alloc_linear(m, &L->q) && alloc_linear(m, &L->k) && alloc_linear(m, &L->v) &&
-           alloc_linear(m, &L->o) && alloc_linear(m, &L->gate);
+      ok = ok && alloc_linear(m, &L->q, 3 * d) && alloc_linear(m, &L->k, 0) &&
+           alloc_linear(m, &L->v, 0) && alloc_linear(m, &L->o, d) && alloc_linear(m, &L->gate, f);
     }
   }
   return ok;
@@ -229,6 +272,8 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
     return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
                     s->rope_theta);
+  if (s->backward_dx != FL_DX_INT16 && s->backward_dx != FL_DX_FP32)
+    return fl_error(FL_EINVAL, "backward_dx %d: expected 0 (int16) or 1 (fp32)", s->backward_dx);
   if ((size_t)max_batch * s->seq_len > (size_t)1 << 30 || (size_t)s->vocab * s->d > (size_t)1 << 31)
     return fl_error(FL_EINVAL, "model too large: max_batch*seq_len %zu, vocab*d %zu",
                     (size_t)max_batch * s->seq_len, (size_t)s->vocab * s->d);
@@ -237,6 +282,9 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   m->spec = *s;
   m->max_batch = max_batch;
   m->transformer = s->arch == FL_ARCH_TRANSFORMER;
+  /* the integer sums are exact up to FL_DX16_MAX_K rows (int32); beyond, the fp32 product */
+  m->dx16 = s->ternary && s->backward_dx == FL_DX_INT16 &&
+            (m->transformer ? 3 * s->d : s->ffn > s->d ? s->ffn : s->d) <= FL_DX16_MAX_K;
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->k = fl_kernels_get();
   /* head chunk: about 16M logits (64 MB) at a time, a multiple of 64 tokens: bigger chunks
@@ -469,20 +517,18 @@ static double head(fl_model *m, int N, int backward) {
 
 /* ---- backward: dres holds the gradient of the layer's output and becomes that of its input ---- */
 
-/* Learnable alpha only: the weight gradients of nl linears with the same input whose weights are
- * consecutive in the layout (q, k, v: one (3d, in) matrix): dy (N, rows) with row stride ldy is
- * the gradient of their (alpha-scaled) outputs, x (N, in) their effective input. dW += alpha
- * dy_j^T x and dalpha_j += <dy_j^T x, W_eff_j> (= sum(dy_j * x W_eff_j^T), the unscaled output).
- * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
- * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
- * so no single GEMM alpha fits). */
-static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl, const float *dy,
-                                      int ldy, const float *x, int N, int scaled) {
-  int rows = 0, in = ls[0]->in;
+static int ls_rows(const linear *const *ls, int nl) {
+  int rows = 0;
   for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  return rows;
+}
+
+/* Learnable alpha only, after the product S = dy^T x (in m->sw) of alpha_weight_grad: dW +=
+ * alpha_j S_j and dalpha_j += <S_j, W_eff_j>; if scaled, S_j becomes alpha_j W_eff_j. */
+static const float *alpha_apply(fl_model *m, const linear *const *ls, int nl, int scaled) {
+  int in = ls[0]->in;
   float *G = m->grads + ls[0]->w, *S = m->sw;
   const float *W = weight_eff(m, ls[0]);
-  m->k->gemm(1, 0, rows, in, N, 1.0f, dy, ldy, x, in, 0.0f, S, in);
   for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++) {
     float alpha = m->params[ls[j]->a];
     int r1 = r0 + ls[j]->out;
@@ -504,12 +550,143 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
   return scaled ? S : W;
 }
 
+/* Learnable alpha only: the weight gradients of nl linears with the same input whose weights are
+ * consecutive in the layout (q, k, v: one (3d, in) matrix): dy (N, rows) with row stride ldy is
+ * the gradient of their (alpha-scaled) outputs, x (N, in) their effective input. dW += alpha
+ * dy_j^T x and dalpha_j += <dy_j^T x, W_eff_j> (= sum(dy_j * x W_eff_j^T), the unscaled output).
+ * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
+ * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
+ * so no single GEMM alpha fits). */
+static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl, const float *dy,
+                                      int ldy, const float *x, int N, int scaled) {
+  m->k->gemm(1, 0, ls_rows(ls, nl), ls[0]->in, N, 1.0f, dy, ldy, x, ls[0]->in, 0.0f, m->sw,
+             ls[0]->in);
+  return alpha_apply(m, ls, nl, scaled);
+}
+
+/* ---- the integer dX backward (ternary, backward_dx int16): dx from dy quantised to int16 per
+ * token against the ternary signs (flashlm.h, "integer dX"), and dW = dy^T x as partial
+ * products over chunks of tokens (see DW_PART_FLOATS). With two or more threads (up to
+ * DX16_TASK_THREADS) both run as one list of tasks that the threads take in turn from a shared
+ * counter: first the dW chunks, the larger tasks, then the dX chunks of DX16_TOKENS tokens (each
+ * quantises its tokens and multiplies them), then the partials are added in chunk order. No
+ * thread waits for another until the list is empty, and every result is independent of which
+ * thread computed it: dX is exact integers, each dW chunk a serial GEMM, the sum in fixed order.
+ * With more threads, the dX and then the dW product each use all of them. ---- */
+enum { DX16_TOKENS = 128, DX16_TASK_THREADS = 8 };
+
+typedef struct dx16_job {
+  const fl_kernels *k;
+  const float *dy, *x; /* dy (N, rows) with row stride ldy, x (N, in) */
+  int ldy, N, rows, in, per, chunks;
+  float *dst, beta; /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x */
+  float *part;       /* chunks partial products (rows, in) */
+  const int8_t *panel;
+  const float *cs;
+  int16_t *q;
+  float *a, *dx, dxbeta; /* dx (N, in) */
+} dx16_job;
+
+static void dx16_dw_task(const dx16_job *j, int c) {
+  int t0 = c * j->per * FL_GEMM_KC, t1 = t0 + j->per * FL_GEMM_KC;
+  t1 = t1 < j->N ? t1 : j->N;
+  j->k->gemm(1, 0, j->rows, j->in, t1 - t0, 1.0f, j->dy + (size_t)t0 * j->ldy, j->ldy,
+             j->x + (size_t)t0 * j->in, j->in, 0.0f, j->part + (size_t)c * j->rows * j->in, j->in);
+}
+
+static void dx16_dx_task(const dx16_job *j, int t0, int t1) {
+  int kq = fl_dx16_kpad(j->rows);
+  j->k->dx16_quant(j->q + (size_t)t0 * kq, j->a + t0, j->dy + (size_t)t0 * j->ldy, j->ldy, j->cs,
+                   t1 - t0, j->rows);
+  j->k->dx16_matmul(j->dx + (size_t)t0 * j->in, j->in, j->q + (size_t)t0 * kq, j->a + t0, j->panel,
+                    t1 - t0, j->in, j->rows, j->dxbeta);
+}
+
+/* dst[e] (= 0 for beta 0) + part_0[e] + part_1[e] + ... in chunk order, for e in [e0, e1). */
+static void dx16_dw_sum(const dx16_job *j, size_t e0, size_t e1) {
+  size_t n = (size_t)j->rows * j->in;
+  for (size_t e = e0; e < e1; e++) {
+    float v = j->beta != 0.0f ? j->dst[e] + j->part[e] : j->part[e];
+    for (int c = 1; c < j->chunks; c++) v += j->part[(size_t)c * n + e];
+    j->dst[e] = v;
+  }
+}
+
+static void dx16_run(const dx16_job *j) {
+  int nt = omp_get_max_threads(), dxt = (j->N + DX16_TOKENS - 1) / DX16_TOKENS;
+  if (nt < 2 || nt > DX16_TASK_THREADS || omp_in_parallel()) {
+    /* in turn, each product on the whole team (one thread: one serial GEMM for dW) */
+    dx16_dx_task(j, 0, j->N);
+    if (j->per == 1 && (nt < 2 || omp_in_parallel())) {
+      j->k->gemm(1, 0, j->rows, j->in, j->N, 1.0f, j->dy, j->ldy, j->x, j->in, j->beta, j->dst,
+                 j->in);
+      return;
+    }
+    for (int c = 0; c < j->chunks; c++) dx16_dw_task(j, c);
+    size_t n = (size_t)j->rows * j->in;
+#pragma omp parallel for schedule(static)
+    for (size_t e0 = 0; e0 < n; e0 += 4096) dx16_dw_sum(j, e0, e0 + 4096 < n ? e0 + 4096 : n);
+    return;
+  }
+  int next = 0, tasks = j->chunks + dxt;
+#pragma omp parallel num_threads(nt)
+  {
+    omp_set_num_threads(1); /* the kernels inside run on this thread alone */
+    for (;;) {
+      int t = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+      if (t >= tasks) break;
+      if (t < j->chunks) {
+        dx16_dw_task(j, t);
+      } else {
+        int t0 = (t - j->chunks) * DX16_TOKENS;
+        dx16_dx_task(j, t0, t0 + DX16_TOKENS < j->N ? t0 + DX16_TOKENS : j->N);
+      }
+    }
+#pragma omp barrier
+    size_t n = (size_t)j->rows * j->in;
+#pragma omp for schedule(static)
+    for (size_t e0 = 0; e0 < n; e0 += 4096) dx16_dw_sum(j, e0, e0 + 4096 < n ? e0 + 4096 : n);
+  }
+}
+
+/* The integer-dX backward of nl linears (the arguments of linear_backward). */
+static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
+                          const float *x, int N, float *dx, float beta) {
+  int rows = ls_rows(ls, nl), in = ls[0]->in, alpha = m->spec.learnable_alpha;
+  for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++)
+    for (int r = r0; r < r0 + ls[j]->out; r++) m->dycs[r] = ls[j]->scale * alpha_of(m, ls[j]);
+  int per = dw_slices_per_chunk(N, rows, in), slices = (N + FL_GEMM_KC - 1) / FL_GEMM_KC;
+  dx16_job j = {.k = m->k, .dy = dy, .x = x, .ldy = ldy, .N = N, .rows = rows, .in = in,
+                .per = per, .chunks = (slices + per - 1) / per,
+                .dst = alpha ? m->sw : m->grads + ls[0]->w, .beta = alpha ? 0.0f : 1.0f,
+                .part = m->dwpart, .panel = ls[0]->dxp, .cs = m->dycs, .q = m->dyq, .a = m->dya,
+                .dx = dx, .dxbeta = beta};
+  dx16_run(&j);
+  if (alpha) alpha_apply(m, ls, nl, 0);
+}
+
+/* The sign panels of every group of the integer dX from this step's W_eff. */
+static void dx16_panels(fl_model *m) {
+  for (int i = 0; i < m->spec.n_layers; i++) {
+    layer *L = &m->layers[i];
+    linear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    for (int j = m->transformer ? 0 : 5; j < 7; j++)
+      if (all[j]->dxp)
+        fl_dx16_panel(all[j]->dxp, m->weff + all[j]->w, j == 0 ? 3 * all[j]->out : all[j]->out,
+                      all[j]->in);
+  }
+}
+
 /* The backward of nl linears as above: dW += dy^T x (and the alphas' gradients), dx (N, in) =
- * (beta 0) or += (beta 1) dy W_eff. Without alpha, dW and dx run as a GEMM pair. */
+ * (beta 0) or += (beta 1) dy W_eff. Integer dX: dx16_backward; otherwise, without alpha, dW and
+ * dx run as a GEMM pair. */
 static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
                             const float *x, int N, float *dx, float beta) {
-  int rows = 0, in = ls[0]->in;
-  for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  if (m->dx16) {
+    dx16_backward(m, ls, nl, dy, ldy, x, N, dx, beta);
+    return;
+  }
+  int rows = ls_rows(ls, nl), in = ls[0]->in;
   if (!m->spec.learnable_alpha) {
     gemm_call w = {1, 0, rows, in, N, dy, ldy, x, in, 1.0f, m->grads + ls[0]->w, in};
     gemm_call c = {0, 0, N, in, rows, dy, ldy, weight_eff(m, ls[0]), in, beta, dx, in};
@@ -586,6 +763,7 @@ static int run(fl_model *m, const int *tokens, int B, float *loss, int backward)
   *loss = (float)head(m, N, backward);
   if (!backward) return FL_OK;
   int L = m->spec.n_layers;
+  if (m->dx16) dx16_panels(m);
   m->k->rmsnorm_backward(m->dres, m->grads + m->normf, m->dxn, m->res[L], m->params + m->normf,
                          m->rstdf, N, d, 0);
   for (int i = L - 1; i >= 0; i--)
