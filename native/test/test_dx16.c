@@ -85,9 +85,9 @@ static void matmul_case(int T, int N, int K) {
 }
 
 void test_dx16_matmul(void) {
-  static const int Ts[] = {1, 5, 6, 7, 13, 31, 50};
-  static const int Ns[] = {1, 5, 16, 17, 33, 64, 100, 192};
-  static const int Ks[] = {1, 2, 3, 31, 64, 385};
+  static const int Ts[] = {1, 5, 7, 31};
+  static const int Ns[] = {1, 5, 16, 17, 64, 100};
+  static const int Ks[] = {1, 2, 3, 64, 385};
   for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++)
     for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
       for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) matmul_case(Ts[a], Ns[b], Ks[c]);

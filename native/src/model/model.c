@@ -617,7 +617,9 @@ static void dx16_run(const dx16_job *j) {
   if (nt < 2 || nt > DX16_TASK_THREADS || omp_in_parallel()) {
     /* in turn, each product on the whole team (one thread: one serial GEMM for dW) */
     dx16_dx_task(j, 0, j->N);
-    if (j->per == 1 && (nt < 2 || omp_in_parallel())) {
+    /* one serial GEMM has the chunks' bits where the table's GEMM adds K slices in order (the
+     * SIMD driver; the reference sums K in one run) */
+    if (j->per == 1 && (nt < 2 || omp_in_parallel()) && j->k->gemm != fl_kernels_ref()->gemm) {
       j->k->gemm(1, 0, j->rows, j->in, j->N, 1.0f, j->dy, j->ldy, j->x, j->in, j->beta, j->dst,
                  j->in);
       return;
