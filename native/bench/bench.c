@@ -365,8 +365,10 @@ static double time_dx16(dx16_fn f, float *dx, const int16_t *q, const float *a, 
 }
 
 static void dx16_bench(void) {
-  static const shape shapes[] = {{"v6.1 up", 4096, 192, 384},      {"v6.1 down", 4096, 384, 192},
-                                 {"v7-ts qkv", 4096, 512, 1536},   {"v7-ts down", 4096, 1376, 512}};
+  static const shape shapes[] = {{"v6.1 up", 4096, 192, 384},
+                                 {"v6.1 down", 4096, 384, 192},
+                                 {"v7-ts qkv", 4096, 512, 1536},
+                                 {"v7-ts down", 4096, 1376, 512}};
   const fl_kernels *k = fl_kernels_get();
   double fma0 = best(fma_peak_once, 20000000);
   printf("dx = dy W_eff, '%s', %d threads, %s; FMA peak %.1f GFLOP/s\n", k->name,
@@ -379,7 +381,8 @@ static void dx16_bench(void) {
     int T = s->T, in = s->K, rows = s->N, Kq = fl_dx16_kpad(rows);
     float *W = randf((size_t)rows * in, 0.05f), *dy = randf((size_t)T * rows, 1.0f);
     float *dx = randf((size_t)T * in, 1.0f), *cs = randf(rows, 1.0f), *a = randf(T, 1.0f);
-    for (size_t j = 0; j < (size_t)rows * in; j++) W[j] = W[j] > 0.01f ? 0.02f : W[j] < -0.01f ? -0.02f : 0;
+    for (size_t j = 0; j < (size_t)rows * in; j++)
+      W[j] = W[j] > 0.01f ? 0.02f : W[j] < -0.01f ? -0.02f : 0;
     int8_t *p = aligned_alloc(64, fl_dx16_panel_bytes(rows, in) + 64);
     int16_t *q = aligned_alloc(64, sizeof(int16_t) * (size_t)T * Kq + 64);
     fl_dx16_panel(p, W, rows, in);

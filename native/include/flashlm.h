@@ -183,8 +183,8 @@ void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K);
  * column block b and row pair p, 32 bytes hold W[2p+e][16b+c] at byte 2c+e (int8; rows past K
  * and columns past N zero), blocks after each other, each ceil(K/2) pairs long. */
 #define FL_DX16_MAX_K 65536
-int fl_dx16_kpad(int K);                    /* K rounded up to even: the row length of q */
-size_t fl_dx16_panel_bytes(int K, int N);   /* 32 * ceil(N/16) * ceil(K/2) */
+int fl_dx16_kpad(int K);                  /* K rounded up to even: the row length of q */
+size_t fl_dx16_panel_bytes(int K, int N); /* 32 * ceil(N/16) * ceil(K/2) */
 /* panel from W_eff (K rows, N columns, row-major): W = sign(W_eff). */
 void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N);
 

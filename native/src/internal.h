@@ -57,8 +57,8 @@ void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, c
                          int T, int N, int K, float beta);
 void fl_dx16_matmul_vnni(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                          int T, int N, int K, float beta);
-void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a,
-                         const int8_t *panel, int T, int N, int K, float beta);
+void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
 int fl_dx16_vnni_usable(void);
 #endif
 

@@ -65,8 +65,7 @@ static void matmul_case(int T, int N, int K) {
                 want[(size_t)t * ldx + j], y);
       }
     }
-  for (int j = N; j < ldx; j++)
-    T_CHECK(want[j] == init[j], "dx16 ref wrote past N (column %d)", j);
+  for (int j = N; j < ldx; j++) T_CHECK(want[j] == init[j], "dx16 ref wrote past N (column %d)", j);
   dx16_matmul_fn fn[3];
   const char *name[3];
   int impls = matmul_impls(fn, name);
@@ -98,17 +97,18 @@ void test_dx16_matmul(void) {
 static void quant_case(int T, int K, int ldy) {
   int Kq = fl_dx16_kpad(K);
   float *dy = t_floats((size_t)T * ldy), *cs = t_floats(K), *aw = t_floats(T), *ag = t_floats(T);
-  int16_t *qw = t_bytes(sizeof(int16_t) * (size_t)T * Kq), *qg = t_bytes(sizeof(int16_t) * (size_t)T * Kq);
+  int16_t *qw = t_bytes(sizeof(int16_t) * (size_t)T * Kq),
+          *qg = t_bytes(sizeof(int16_t) * (size_t)T * Kq);
   t_fill(cs, K, 0.01f, 2.0f);
   for (int t = 0; t < T; t++) {
     float *d = dy + (size_t)t * ldy, mag = 1.0f;
     switch (t % 8) {
-      case 1: mag = 0.0f; break;    /* a zero row */
-      case 2: mag = 1e30f; break;   /* huge (finite after the scale) */
-      case 3: mag = 1e-41f; break;  /* denormal */
-      case 4: mag = 1e-20f; break;
-      case 5: mag = 1e5f; break;
-      default: break;
+    case 1: mag = 0.0f; break;   /* a zero row */
+    case 2: mag = 1e30f; break;  /* huge (finite after the scale) */
+    case 3: mag = 1e-41f; break; /* denormal */
+    case 4: mag = 1e-20f; break;
+    case 5: mag = 1e5f; break;
+    default: break;
     }
     for (int k = 0; k < K; k++) d[k] = mag * t_normal();
     if (t % 8 == 6) d[K / 2] = INFINITY;
@@ -123,7 +123,8 @@ static void quant_case(int T, int K, int ldy) {
     for (int k = 0; k < K; k++) nonfinite |= !isfinite(d[k] * cs[k]), zero &= d[k] * cs[k] == 0;
     for (int k = K; k < Kq; k++) T_CHECK(qt[k] == 0, "dx16 quant row %d: padding %d", t, qt[k]);
     if (nonfinite) {
-      T_CHECK(isnan(aw[t]) && maxq == 0, "dx16 quant row %d (inf/NaN): a %g max|q| %d", t, aw[t], maxq);
+      T_CHECK(isnan(aw[t]) && maxq == 0, "dx16 quant row %d (inf/NaN): a %g max|q| %d", t, aw[t],
+              maxq);
     } else if (zero) {
       T_CHECK(aw[t] == 0.0f && maxq == 0, "dx16 quant zero row %d: a %g max|q| %d", t, aw[t], maxq);
     } else {

@@ -16,9 +16,18 @@
 #define TOL_DX16_VS_FP32 1e-3
 
 static fl_spec spec_of(int arch, int alpha, int dx) {
-  fl_spec s = {.arch = arch, .vocab = 67, .d = 64, .n_layers = 2, .n_heads = 2, .ffn = 96,
-               .seq_len = 70, .ternary = 1, .learnable_alpha = alpha, .backward_dx = dx,
-               .rope_theta = 10000.0, .norm_eps = 1e-5};
+  fl_spec s = {.arch = arch,
+               .vocab = 67,
+               .d = 64,
+               .n_layers = 2,
+               .n_heads = 2,
+               .ffn = 96,
+               .seq_len = 70,
+               .ternary = 1,
+               .learnable_alpha = alpha,
+               .backward_dx = dx,
+               .rope_theta = 10000.0,
+               .norm_eps = 1e-5};
   return s;
 }
 
@@ -42,8 +51,9 @@ static fl_model *make_model(const fl_spec *s, int B, const float *params) {
     fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
     size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
     for (size_t j = 0; j < n; j++)
-      p[off + j] = nd == 2 ? 0.1f * t_normal()
-                   : strstr(name, ".alpha") ? t_uniform(0.5f, 1.5f) : t_uniform(0.7f, 1.3f);
+      p[off + j] = nd == 2                  ? 0.1f * t_normal()
+                   : strstr(name, ".alpha") ? t_uniform(0.5f, 1.5f)
+                                            : t_uniform(0.7f, 1.3f);
   }
   return m;
 }
@@ -75,7 +85,8 @@ void test_model_dx16_close_to_fp32(void) {
   for (int arch = 0; arch < 2; arch++)
     for (int alpha = 0; alpha < 2; alpha++) {
       fl_spec si = spec_of(arch, alpha, FL_DX_INT16), sf = spec_of(arch, alpha, FL_DX_FP32);
-      fl_model *a = make_model(&si, B, NULL), *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
+      fl_model *a = make_model(&si, B, NULL),
+               *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
       if (!b) {
         fl_model_free(a);
         return;

@@ -134,10 +134,14 @@ static void dx16_matmul_neon(float *dx, int ldx, const int16_t *q, const float *
           int32_t pair;
           memcpy(&pair, r[i] + 2 * p, 4);
           int16x4_t x = vreinterpret_s16_s32(vdup_n_s32(pair)); /* lane 0: q[2p], 1: q[2p+1] */
-          c[i][0] = vmlal_lane_s16(vmlal_lane_s16(c[i][0], vget_low_s16(e0), x, 0), vget_low_s16(o0), x, 1);
-          c[i][1] = vmlal_lane_s16(vmlal_lane_s16(c[i][1], vget_high_s16(e0), x, 0), vget_high_s16(o0), x, 1);
-          c[i][2] = vmlal_lane_s16(vmlal_lane_s16(c[i][2], vget_low_s16(e1), x, 0), vget_low_s16(o1), x, 1);
-          c[i][3] = vmlal_lane_s16(vmlal_lane_s16(c[i][3], vget_high_s16(e1), x, 0), vget_high_s16(o1), x, 1);
+          c[i][0] = vmlal_lane_s16(vmlal_lane_s16(c[i][0], vget_low_s16(e0), x, 0),
+                                   vget_low_s16(o0), x, 1);
+          c[i][1] = vmlal_lane_s16(vmlal_lane_s16(c[i][1], vget_high_s16(e0), x, 0),
+                                   vget_high_s16(o0), x, 1);
+          c[i][2] = vmlal_lane_s16(vmlal_lane_s16(c[i][2], vget_low_s16(e1), x, 0),
+                                   vget_low_s16(o1), x, 1);
+          c[i][3] = vmlal_lane_s16(vmlal_lane_s16(c[i][3], vget_high_s16(e1), x, 0),
+                                   vget_high_s16(o1), x, 1);
         }
       }
       int n = N - 16 * jb < 16 ? N - 16 * jb : 16;

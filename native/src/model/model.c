@@ -284,7 +284,9 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   m->transformer = s->arch == FL_ARCH_TRANSFORMER;
   /* the integer sums are exact up to FL_DX16_MAX_K rows (int32); beyond, the fp32 product */
   m->dx16 = s->ternary && s->backward_dx == FL_DX_INT16 &&
-            (m->transformer ? 3 * s->d : s->ffn > s->d ? s->ffn : s->d) <= FL_DX16_MAX_K;
+            (m->transformer  ? 3 * s->d
+             : s->ffn > s->d ? s->ffn
+                             : s->d) <= FL_DX16_MAX_K;
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->k = fl_kernels_get();
   /* head chunk: about 16M logits (64 MB) at a time, a multiple of 64 tokens: bigger chunks
@@ -580,7 +582,7 @@ typedef struct dx16_job {
   const float *dy, *x; /* dy (N, rows) with row stride ldy, x (N, in) */
   int ldy, N, rows, in, per, chunks;
   float *dst, beta; /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x */
-  float *part;       /* chunks partial products (rows, in) */
+  float *part;      /* chunks partial products (rows, in) */
   const int8_t *panel;
   const float *cs;
   int16_t *q;
@@ -658,11 +660,24 @@ static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const fl
   for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++)
     for (int r = r0; r < r0 + ls[j]->out; r++) m->dycs[r] = ls[j]->scale * alpha_of(m, ls[j]);
   int per = dw_slices_per_chunk(N, rows, in), slices = (N + FL_GEMM_KC - 1) / FL_GEMM_KC;
-  dx16_job j = {.k = m->k, .dy = dy, .x = x, .ldy = ldy, .N = N, .rows = rows, .in = in,
-                .per = per, .chunks = (slices + per - 1) / per,
-                .dst = alpha ? m->sw : m->grads + ls[0]->w, .beta = alpha ? 0.0f : 1.0f,
-                .part = m->dwpart, .panel = ls[0]->dxp, .cs = m->dycs, .q = m->dyq, .a = m->dya,
-                .dx = dx, .dxbeta = beta};
+  dx16_job j = {.k = m->k,
+                .dy = dy,
+                .x = x,
+                .ldy = ldy,
+                .N = N,
+                .rows = rows,
+                .in = in,
+                .per = per,
+                .chunks = (slices + per - 1) / per,
+                .dst = alpha ? m->sw : m->grads + ls[0]->w,
+                .beta = alpha ? 0.0f : 1.0f,
+                .part = m->dwpart,
+                .panel = ls[0]->dxp,
+                .cs = m->dycs,
+                .q = m->dyq,
+                .a = m->dya,
+                .dx = dx,
+                .dxbeta = beta};
   dx16_run(&j);
   if (alpha) alpha_apply(m, ls, nl, 0);
 }

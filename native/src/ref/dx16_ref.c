@@ -30,9 +30,7 @@ void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N) {
 
 /* rint for |x| < 2^51 without a library call (baseline x86-64 has no rounding instruction):
  * adding 1.5 * 2^52 leaves no fraction bits, so the add rounds half to even. */
-static inline int32_t round_even(double x) {
-  return (int32_t)((x + 0x1.8p52) - 0x1.8p52);
-}
+static inline int32_t round_even(double x) { return (int32_t)((x + 0x1.8p52) - 0x1.8p52); }
 
 void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
                        int K) {

@@ -53,11 +53,14 @@ void fl_dx16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
     __m256d vi = _mm256_set1_pd(inv);
     for (int k = 0; k < K8; k += 8) {
       __m256 v = _mm256_mul_ps(_mm256_loadu_ps(d + k), _mm256_loadu_ps(cs + k));
-      __m128i lo = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vi));
-      __m128i hi = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vi));
+      __m128i lo =
+          _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vi));
+      __m128i hi =
+          _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vi));
       _mm_storeu_si128((__m128i *)(qt + k), _mm_packs_epi32(lo, hi));
     }
-    for (int k = K8; k < K; k++) qt[k] = (int16_t)_mm_cvtsd_si32(_mm_set_sd((double)(d[k] * cs[k]) * inv));
+    for (int k = K8; k < K; k++)
+      qt[k] = (int16_t)_mm_cvtsd_si32(_mm_set_sd((double)(d[k] * cs[k]) * inv));
     for (int k = K; k < Kq; k++) qt[k] = 0;
     a[t] = m;
   }
@@ -69,8 +72,8 @@ enum { DXR = 4, DX_CHUNK = 24 };
 
 /* dx rows [0, m) x 16 columns (n valid) of one panel from DXR rows of q: rows past m re-read
  * row m-1 and are discarded. */
-static void tile_avx2(float *dx, int ldx, const int16_t *q, int Kq, const float *a,
-                      const int8_t *w, int P, int m, int n, int add) {
+static void tile_avx2(float *dx, int ldx, const int16_t *q, int Kq, const float *a, const int8_t *w,
+                      int P, int m, int n, int add) {
   const int16_t *r[DXR];
   for (int i = 0; i < DXR; i++) r[i] = q + (size_t)(i < m ? i : m - 1) * Kq;
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
@@ -80,10 +83,10 @@ static void tile_avx2(float *dx, int ldx, const int16_t *q, int Kq, const float 
     __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 32 * p + 16)));
     __m256i x;
     int32_t pair;
-#define MADD_ROW(i)                                               \
-  memcpy(&pair, r[i] + 2 * p, 4);                                 \
-  x = _mm256_set1_epi32(pair);                                    \
-  c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(x, w0));  \
+#define MADD_ROW(i)                                              \
+  memcpy(&pair, r[i] + 2 * p, 4);                                \
+  x = _mm256_set1_epi32(pair);                                   \
+  c##i##0 = _mm256_add_epi32(c##i##0, _mm256_madd_epi16(x, w0)); \
   c##i##1 = _mm256_add_epi32(c##i##1, _mm256_madd_epi16(x, w1));
     MADD_ROW(0) MADD_ROW(1) MADD_ROW(2) MADD_ROW(3)
 #undef MADD_ROW
@@ -95,7 +98,8 @@ static void tile_avx2(float *dx, int ldx, const int16_t *q, int Kq, const float 
     __m256 y1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(c[i][1]), u), s);
     float *o = dx + (size_t)i * ldx;
     if (n == 16) {
-      if (add) y0 = _mm256_add_ps(_mm256_loadu_ps(o), y0), y1 = _mm256_add_ps(_mm256_loadu_ps(o + 8), y1);
+      if (add)
+        y0 = _mm256_add_ps(_mm256_loadu_ps(o), y0), y1 = _mm256_add_ps(_mm256_loadu_ps(o + 8), y1);
       _mm256_storeu_ps(o, y0);
       _mm256_storeu_ps(o + 8, y1);
     } else {
@@ -125,8 +129,8 @@ void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, c
 }
 
 /* The table's entry: the VNNI product where the CPU has it (same bits). */
-void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a,
-                         const int8_t *panel, int T, int N, int K, float beta) {
+void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta) {
   if (fl_dx16_vnni_usable())
     fl_dx16_matmul_vnni(dx, ldx, q, a, panel, T, N, K, beta);
   else

@@ -13,8 +13,8 @@ enum { VR = 6, VNV = 4, VCHUNK = 24 };
 
 /* Stores rows [0, m) of the accumulators c (VR x nv vectors) scaled by a[i] into dx. */
 static inline __attribute__((always_inline)) void store_vnni(float *dx, int ldx, const float *a,
-                                                              __m512i c[VR][VNV], int m, int nv,
-                                                              int nlast, int add) {
+                                                             __m512i c[VR][VNV], int m, int nv,
+                                                             int nlast, int add) {
   for (int i = 0; i < m; i++) {
     __m512 s = _mm512_set1_ps(a[i]), u = _mm512_set1_ps(FL_DX16_STEP);
     float *o = dx + (size_t)i * ldx;
@@ -38,8 +38,10 @@ static inline int32_t pair_at(const int16_t *r, int p) {
 static void tile_vnni4(float *dx, int ldx, const int16_t *q, int Kq, const float *a,
                        const int8_t *w, size_t bs, int P, int m, int nlast, int add) {
   const int16_t *r0 = q, *r1 = q + (size_t)(m > 1 ? 1 : m - 1) * Kq;
-  const int16_t *r2 = q + (size_t)(m > 2 ? 2 : m - 1) * Kq, *r3 = q + (size_t)(m > 3 ? 3 : m - 1) * Kq;
-  const int16_t *r4 = q + (size_t)(m > 4 ? 4 : m - 1) * Kq, *r5 = q + (size_t)(m > 5 ? 5 : m - 1) * Kq;
+  const int16_t *r2 = q + (size_t)(m > 2 ? 2 : m - 1) * Kq,
+                *r3 = q + (size_t)(m > 3 ? 3 : m - 1) * Kq;
+  const int16_t *r4 = q + (size_t)(m > 4 ? 4 : m - 1) * Kq,
+                *r5 = q + (size_t)(m > 5 ? 5 : m - 1) * Kq;
   const int8_t *w0 = w, *w1 = w + bs, *w2 = w + 2 * bs, *w3 = w + 3 * bs;
   __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
@@ -51,11 +53,11 @@ static void tile_vnni4(float *dx, int ldx, const int16_t *q, int Kq, const float
     __m512i b2 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w2 + 32 * p)));
     __m512i b3 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(w3 + 32 * p)));
     __m512i x;
-#define VNNI_ROW(i)                                    \
-  x = _mm512_set1_epi32(pair_at(r##i, p));             \
-  c##i##0 = _mm512_dpwssd_epi32(c##i##0, x, b0);       \
-  c##i##1 = _mm512_dpwssd_epi32(c##i##1, x, b1);       \
-  c##i##2 = _mm512_dpwssd_epi32(c##i##2, x, b2);       \
+#define VNNI_ROW(i)                              \
+  x = _mm512_set1_epi32(pair_at(r##i, p));       \
+  c##i##0 = _mm512_dpwssd_epi32(c##i##0, x, b0); \
+  c##i##1 = _mm512_dpwssd_epi32(c##i##1, x, b1); \
+  c##i##2 = _mm512_dpwssd_epi32(c##i##2, x, b2); \
   c##i##3 = _mm512_dpwssd_epi32(c##i##3, x, b3);
     VNNI_ROW(0) VNNI_ROW(1) VNNI_ROW(2) VNNI_ROW(3) VNNI_ROW(4) VNNI_ROW(5)
 #undef VNNI_ROW
