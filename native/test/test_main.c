@@ -27,7 +27,7 @@ static int failures;
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
   X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                   \
   X(test_model_dx16_close_to_fp32) X(test_model_dx16_same_bits_for_any_thread_count)               \
-  X(test_model_refuses_an_unknown_backward_dx)                                                     \
+  X(test_model_refuses_an_unknown_backward_dx) X(test_model_dx16_trains_like_fp32)                                                   \
   X(test_model_alloc_failure) X(test_attention_alloc_failure)                                      \
   X(test_kernel_scratch_alloc_failure)                                                             \
   X(test_attention_row) X(test_gemv_rows_matches_gemm) X(test_infer_matches_model)                \
