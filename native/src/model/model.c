@@ -83,35 +83,10 @@ struct fl_model {
   int16_t *dyq;   /* integer dX: dy quantised (N, largest rows rounded up to even) */
   float *dya;     /* integer dX: its per-token absmax (N) */
   float *dycs;    /* integer dX: per-row scale s * alpha of the group (largest rows) */
-  float *dwpart;  /* integer dX: the weight gradient's partial products (see dw_chunk) */
   fl_arena mem;   /* every buffer above */
 };
 
 static void *take(fl_model *m, size_t bytes) { return fl_arena_take(&m->mem, bytes); }
-
-/* The integer-dX backward splits a weight gradient dy^T x over tokens into chunks of whole K
- * slices of the GEMM (FL_GEMM_KC tokens), each into its own partial product, then adds the
- * partials to dW in chunk order. With one slice per chunk that is the serial GEMM's own order
- * (it adds each slice's sum to C in turn), so dW keeps the bits of one GEMM call on one thread;
- * where the partials would take more than DW_PART_FLOATS floats, chunks hold several slices
- * (a fixed grouping: the bits then differ from one call, but not between runs or thread
- * counts). */
-#define DW_PART_FLOATS ((size_t)4 << 20)
-
-/* Slices per chunk for N tokens and a (rows, in) weight gradient. */
-static int dw_slices_per_chunk(int N, int rows, int in) {
-  size_t slices = ((size_t)N + FL_GEMM_KC - 1) / FL_GEMM_KC, block = (size_t)rows * in;
-  if (slices * block <= DW_PART_FLOATS) return 1;
-  size_t chunks = DW_PART_FLOATS / block < 2 ? 2 : DW_PART_FLOATS / block;
-  return (int)((slices + chunks - 1) / chunks);
-}
-
-/* Floats of the partial products at N tokens. */
-static size_t dw_part_floats(int N, int rows, int in) {
-  size_t slices = ((size_t)N + FL_GEMM_KC - 1) / FL_GEMM_KC;
-  size_t per = (size_t)dw_slices_per_chunk(N, rows, in);
-  return (slices + per - 1) / per * rows * in;
-}
 
 static void add_tensor(fl_model *m, size_t *off, const char *name, int decay, int r, int c) {
   tensor *t = &m->tensors[m->n_tensors++];
@@ -222,14 +197,8 @@ static int alloc_all(fl_model *m) {
   }
   if (ok && m->dx16) {
     size_t rows = m->transformer ? 3 * d : f > d ? f : d, kq = fl_dx16_kpad((int)rows);
-    size_t most = 0; /* partial products: the largest need over the groups, at N tokens */
-    size_t blocks[5][2] = {{3 * d, d}, {d, d}, {f, d}, {f, d}, {d, f}};
-    for (int g = m->transformer ? 0 : 3; g < 5; g++) {
-      size_t n = dw_part_floats((int)N, (int)blocks[g][0], (int)blocks[g][1]);
-      most = n > most ? n : most;
-    }
     ok = (m->dyq = take(m, N * kq * sizeof(int16_t))) && (m->dya = take(m, N * F)) &&
-         (m->dycs = take(m, rows * F)) && (m->dwpart = take(m, most * F));
+         (m->dycs = take(m, rows * F));
   }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
@@ -567,36 +536,38 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
 }
 
 /* ---- the integer dX backward (ternary, backward_dx int16): dx from dy quantised to int16 per
- * token against the ternary signs (flashlm.h, "integer dX"), and dW = dy^T x as partial
- * products over chunks of tokens (see DW_PART_FLOATS). With two or more threads (up to
- * DX16_TASK_THREADS) both run as one list of tasks that the threads take in turn from a shared
- * counter: first the dW chunks, the larger tasks, then the dX chunks of DX16_TOKENS tokens (each
- * quantises its tokens and multiplies them), then the partials are added in chunk order. No
- * thread waits for another until the list is empty, and every result is independent of which
- * thread computed it: dX is exact integers, each dW chunk a serial GEMM, the sum in fixed order.
- * With more threads, the dX and then the dW product each use all of them. ---- */
+ * token against the ternary signs (flashlm.h, "integer dX"), dW += dy^T x as fp32 GEMMs over
+ * row blocks of dW. With 2 to DX16_TASK_THREADS threads both run as one list of tasks that the
+ * threads take in turn from a shared counter: first one dW block per thread (the large tasks),
+ * then the dX chunks of DX16_TOKENS tokens (each quantises its tokens and multiplies them), so
+ * the small tasks even out the end. Every result is independent of which thread computed it and
+ * of the thread count: dX is exact integers, and a GEMM computes each element of dW the same way
+ * whichever rows it is given (so the blocks together have the bits of one serial GEMM call;
+ * each block packs x again, about 2% of its work at the v6.1 shape). One thread runs the dX
+ * product and then the one dW GEMM; more than DX16_TASK_THREADS run each product on the whole
+ * team in turn (the blocks would get too thin). ---- */
 enum { DX16_TOKENS = 128, DX16_TASK_THREADS = 8 };
 
 typedef struct dx16_job {
   const fl_kernels *k;
   const float *dy, *x; /* dy (N, rows) with row stride ldy, x (N, in) */
-  int ldy, N, rows, in, per, chunks;
+  int ldy, N, rows, in;
   float *dst, beta; /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x */
-  float *part;      /* chunks partial products (rows, in) */
   const int8_t *panel;
   const float *cs;
   int16_t *q;
   float *a, *dx, dxbeta; /* dx (N, in) */
 } dx16_job;
 
-static void dx16_dw_task(const dx16_job *j, int c) {
-  int t0 = c * j->per * FL_GEMM_KC, t1 = t0 + j->per * FL_GEMM_KC;
-  t1 = t1 < j->N ? t1 : j->N;
-  j->k->gemm(1, 0, j->rows, j->in, t1 - t0, 1.0f, j->dy + (size_t)t0 * j->ldy, j->ldy,
-             j->x + (size_t)t0 * j->in, j->in, 0.0f, j->part + (size_t)c * j->rows * j->in, j->in);
+/* Rows [r0, r1) of dW. */
+static void dx16_dw_rows(const dx16_job *j, int r0, int r1) {
+  if (r0 < r1)
+    j->k->gemm(1, 0, r1 - r0, j->in, j->N, 1.0f, j->dy + r0, j->ldy, j->x, j->in, j->beta,
+               j->dst + (size_t)r0 * j->in, j->in);
 }
 
-static void dx16_dx_task(const dx16_job *j, int t0, int t1) {
+/* Tokens [t0, t1) of dx. */
+static void dx16_dx_tokens(const dx16_job *j, int t0, int t1) {
   int kq = fl_dx16_kpad(j->rows);
   j->k->dx16_quant(j->q + (size_t)t0 * kq, j->a + t0, j->dy + (size_t)t0 * j->ldy, j->ldy, j->cs,
                    t1 - t0, j->rows);
@@ -604,52 +575,31 @@ static void dx16_dx_task(const dx16_job *j, int t0, int t1) {
                     t1 - t0, j->in, j->rows, j->dxbeta);
 }
 
-/* dst[e] (= 0 for beta 0) + part_0[e] + part_1[e] + ... in chunk order, for e in [e0, e1). */
-static void dx16_dw_sum(const dx16_job *j, size_t e0, size_t e1) {
-  size_t n = (size_t)j->rows * j->in;
-  for (size_t e = e0; e < e1; e++) {
-    float v = j->beta != 0.0f ? j->dst[e] + j->part[e] : j->part[e];
-    for (int c = 1; c < j->chunks; c++) v += j->part[(size_t)c * n + e];
-    j->dst[e] = v;
-  }
-}
-
 static void dx16_run(const dx16_job *j) {
-  int nt = omp_get_max_threads(), dxt = (j->N + DX16_TOKENS - 1) / DX16_TOKENS;
+  int nt = omp_get_max_threads();
   if (nt < 2 || nt > DX16_TASK_THREADS || omp_in_parallel()) {
-    /* in turn, each product on the whole team (one thread: one serial GEMM for dW) */
-    dx16_dx_task(j, 0, j->N);
-    /* one serial GEMM has the chunks' bits where the table's GEMM adds K slices in order (the
-     * SIMD driver; the reference sums K in one run) */
-    if (j->per == 1 && (nt < 2 || omp_in_parallel()) && j->k->gemm != fl_kernels_ref()->gemm) {
-      j->k->gemm(1, 0, j->rows, j->in, j->N, 1.0f, j->dy, j->ldy, j->x, j->in, j->beta, j->dst,
-                 j->in);
-      return;
-    }
-    for (int c = 0; c < j->chunks; c++) dx16_dw_task(j, c);
-    size_t n = (size_t)j->rows * j->in;
-#pragma omp parallel for schedule(static)
-    for (size_t e0 = 0; e0 < n; e0 += 4096) dx16_dw_sum(j, e0, e0 + 4096 < n ? e0 + 4096 : n);
+    dx16_dx_tokens(j, 0, j->N);
+    dx16_dw_rows(j, 0, j->rows);
     return;
   }
-  int next = 0, tasks = j->chunks + dxt;
+  /* nt blocks of dW rows, multiples of 6 (the GEMM's register tile) */
+  int per = ((j->rows + nt - 1) / nt + 5) / 6 * 6;
+  int blocks = (j->rows + per - 1) / per, chunks = (j->N + DX16_TOKENS - 1) / DX16_TOKENS;
+  int next = 0;
 #pragma omp parallel num_threads(nt)
   {
     omp_set_num_threads(1); /* the kernels inside run on this thread alone */
     for (;;) {
       int t = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-      if (t >= tasks) break;
-      if (t < j->chunks) {
-        dx16_dw_task(j, t);
+      if (t >= blocks + chunks) break;
+      if (t < blocks) {
+        int r1 = (t + 1) * per < j->rows ? (t + 1) * per : j->rows;
+        dx16_dw_rows(j, t * per, r1);
       } else {
-        int t0 = (t - j->chunks) * DX16_TOKENS;
-        dx16_dx_task(j, t0, t0 + DX16_TOKENS < j->N ? t0 + DX16_TOKENS : j->N);
+        int t0 = (t - blocks) * DX16_TOKENS;
+        dx16_dx_tokens(j, t0, t0 + DX16_TOKENS < j->N ? t0 + DX16_TOKENS : j->N);
       }
     }
-#pragma omp barrier
-    size_t n = (size_t)j->rows * j->in;
-#pragma omp for schedule(static)
-    for (size_t e0 = 0; e0 < n; e0 += 4096) dx16_dw_sum(j, e0, e0 + 4096 < n ? e0 + 4096 : n);
   }
 }
 
@@ -659,7 +609,6 @@ static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const fl
   int rows = ls_rows(ls, nl), in = ls[0]->in, alpha = m->spec.learnable_alpha;
   for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++)
     for (int r = r0; r < r0 + ls[j]->out; r++) m->dycs[r] = ls[j]->scale * alpha_of(m, ls[j]);
-  int per = dw_slices_per_chunk(N, rows, in), slices = (N + FL_GEMM_KC - 1) / FL_GEMM_KC;
   dx16_job j = {.k = m->k,
                 .dy = dy,
                 .x = x,
@@ -667,11 +616,8 @@ static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const fl
                 .N = N,
                 .rows = rows,
                 .in = in,
-                .per = per,
-                .chunks = (slices + per - 1) / per,
                 .dst = alpha ? m->sw : m->grads + ls[0]->w,
                 .beta = alpha ? 0.0f : 1.0f,
-                .part = m->dwpart,
                 .panel = ls[0]->dxp,
                 .cs = m->dycs,
                 .q = m->dyq,
