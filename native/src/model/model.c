@@ -14,7 +14,11 @@
  * alpha; dx uses alpha * W_eff. No division by alpha, so dalpha is exact at alpha = 0, and no
  * pass over activations: the extra work is O(weights), not O(tokens). With the switch off the
  * code paths are the ones without alpha (same GEMMs, alpha 1), and each linear's dW and dX
- * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass). */
+ * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass).
+ *
+ * Integer dX (BitLinear with backward_dx int16, the default): dx comes from dy quantised to
+ * int16 per token against the weights' signs (dx16_backward), with s * alpha folded into dy, so
+ * it never needs the dW pass; dW and dx then share the threads as one list of tasks. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
