@@ -339,7 +339,7 @@ static void kernels(void) {
 }
 
 /* ---- the ternary linears' dx: fp32 GEMM dy W_eff against the integer dX (int16 dy x signs) ---- */
-#if defined(__x86_64__) && !defined(FLASHLM_BENCH_NO_SIMD)
+#if defined(FLASHLM_HAVE_AVX2)
 /* the two x86 products (library internals, reachable from the static archive) */
 void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                          int T, int N, int K, float beta);
@@ -394,7 +394,7 @@ static void dx16_bench(void) {
       bq = t < bq ? t : bq;
     }
     double tab = time_dx16(k->dx16_matmul, dx, q, a, p, T, in, rows), av = NAN, vn = NAN;
-#if defined(__x86_64__) && !defined(FLASHLM_BENCH_NO_SIMD)
+#if defined(FLASHLM_HAVE_AVX2)
     if (fl_kernels_simd()) av = time_dx16(fl_dx16_matmul_avx2, dx, q, a, p, T, in, rows);
     if (fl_kernels_simd() && fl_dx16_vnni_usable())
       vn = time_dx16(fl_dx16_matmul_vnni, dx, q, a, p, T, in, rows);
