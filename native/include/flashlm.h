@@ -174,8 +174,9 @@ void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K);
  * dx = dy W_eff with W_eff = s * W (W in {-1,0,1}) is computed as dx[t,i] = a[t] * sum_o q[t,o]
  * W[o,i], where q[t,o] = rint(v[t,o] * 32767 / m_t) (int16, round half to even) quantises
  * v[t,o] = dy[t,o] * cs[o] (cs = s * alpha of the linear that row o belongs to, one float
- * multiply) per token with m_t = max_o |v[t,o]| and a[t] = m_t, the division 32767 / m_t and the
- * product with v in double. A token whose v are all zero gets q = 0 and a = 0; one with an
+ * multiply) per token with m_t = max_o |v[t,o]| and a[t] = m_t: the factor 32767 / m_t in double,
+ * rounded to float, times v in float (for m_t < 2^-96, where the factor would overflow a float,
+ * the factor and the product stay in double). A token whose v are all zero gets q = 0 and a = 0; one with an
  * infinite or NaN v gets q = 0 and a = NaN, so its dx row is NaN. The sums are exact in int32
  * (|sum| <= 32767 K), then y = ((float)sum * (1.0f / 32767.0f)) * a[t] in float (two rounded
  * products: a denormal m_t keeps its bits), dx = y (beta 0) or dx + y (beta 1; never fused).

@@ -42,6 +42,9 @@ static inline int fl_ternary_code(const uint8_t *row, int k) {
 /* The integer dX (flashlm.h): a quantised row whose largest |v| has these bits or more holds an
  * infinity or a NaN. */
 #define FL_DX16_NONFINITE 0x7f800000u
+/* The bits of 2^-96: from this absmax on, 32767 / absmax fits a float and q is computed in
+ * float; rows below it (which hardly occur) are quantised in double. */
+#define FL_DX16_FLOAT_MIN 0x0f800000u
 /* 1 / 32767 as a float: the value of one step of q relative to the token's absmax. */
 #define FL_DX16_STEP (1.0f / 32767.0f)
 void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,

@@ -32,6 +32,9 @@ void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N) {
  * adding 1.5 * 2^52 leaves no fraction bits, so the add rounds half to even. */
 static inline int32_t round_even(double x) { return (int32_t)((x + 0x1.8p52) - 0x1.8p52); }
 
+/* The same in float for |x| < 2^22. */
+static inline int32_t round_even_f(float x) { return (int32_t)((x + 0x1.8p23f) - 0x1.8p23f); }
+
 void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
                        int K) {
   int Kq = fl_dx16_kpad(K);
@@ -55,7 +58,11 @@ void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const flo
     float m;
     memcpy(&m, &mb, 4);
     double inv = 32767.0 / m;
-    for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even((double)(d[k] * cs[k]) * inv);
+    float finv = (float)inv;
+    if (mb >= FL_DX16_FLOAT_MIN)
+      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even_f(d[k] * cs[k] * finv);
+    else
+      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even((double)(d[k] * cs[k]) * inv);
     for (int k = K; k < Kq; k++) qt[k] = 0;
     a[t] = m;
   }

@@ -50,6 +50,24 @@ void fl_dx16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
     float m;
     memcpy(&m, &mb, 4);
     double inv = 32767.0 / m;
+    float finv = (float)inv;
+    if (mb >= FL_DX16_FLOAT_MIN) { /* q = rint(v * finv) in float, 16 at a time */
+      const __m256 vf = _mm256_set1_ps(finv);
+      int k = 0;
+      for (; k + 16 <= K; k += 16) {
+        __m256 v0 = _mm256_mul_ps(_mm256_loadu_ps(d + k), _mm256_loadu_ps(cs + k));
+        __m256 v1 = _mm256_mul_ps(_mm256_loadu_ps(d + k + 8), _mm256_loadu_ps(cs + k + 8));
+        __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vf));
+        __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vf));
+        /* packs interleaves the 128-bit lanes: put them back in order */
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(q0, q1), 0xd8);
+        _mm256_storeu_si256((__m256i *)(qt + k), p);
+      }
+      for (; k < K; k++) qt[k] = (int16_t)_mm_cvtss_si32(_mm_set_ss(d[k] * cs[k] * finv));
+      for (k = K; k < Kq; k++) qt[k] = 0;
+      a[t] = m;
+      continue;
+    }
     __m256d vi = _mm256_set1_pd(inv);
     for (int k = 0; k < K8; k += 8) {
       __m256 v = _mm256_mul_ps(_mm256_loadu_ps(d + k), _mm256_loadu_ps(cs + k));
