@@ -2,6 +2,7 @@
  *   OMP_NUM_THREADS=2 target/build/linux-x86_64/flashlm_bench [kernels|model|all] [reps] [v6.1|v7-ts|v7-ts-float]
  *   target/build/linux-x86_64/flashlm_bench allreduce [reps]   (the ring: see allreduce_bench)
  *   target/build/linux-x86_64/flashlm_bench attention [reps]   (against the GEMM rate)
+ *   target/build/linux-x86_64/flashlm_bench dx16 [reps]        (ternary dx: fp32 vs int16)
  * The two cores here are shared with other work, so every figure is printed beside baselines
  * measured in the same run: a register-only FMA loop (the fp32 peak) and an int8 maddubs loop
  * (the int8 peak). Reported per shape: fp32 GEMM GFLOP/s of the forward x W^T and its two
@@ -335,6 +336,73 @@ static void kernels(void) {
   double fma1 = best(fma_peak_once, 20000000);
   printf("FMA peak again after the shapes: %.1f GFLOP/s (a drop means the machine got busier)\n",
          fma1);
+}
+
+/* ---- the ternary linears' dx: fp32 GEMM dy W_eff against the integer dX (int16 dy x signs) ---- */
+#if defined(FLASHLM_HAVE_AVX2)
+/* the two x86 products (library internals, reachable from the static archive) */
+void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
+void fl_dx16_matmul_vnni(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
+int fl_dx16_vnni_usable(void);
+#endif
+
+typedef void (*dx16_fn)(float *, int, const int16_t *, const float *, const int8_t *, int, int, int,
+                        float);
+
+static double time_dx16(dx16_fn f, float *dx, const int16_t *q, const float *a, const int8_t *p,
+                        int T, int N, int K) {
+  double b = INFINITY;
+  f(dx, N, q, a, p, T, N, K, 0.0f);
+  for (int r = 0; r < reps; r++) {
+    double t0 = now();
+    f(dx, N, q, a, p, T, N, K, 0.0f);
+    double t = now() - t0;
+    b = t < b ? t : b;
+  }
+  return 2.0 * T * N * K / b / 1e9;
+}
+
+static void dx16_bench(void) {
+  static const shape shapes[] = {{"v6.1 up", 4096, 192, 384},
+                                 {"v6.1 down", 4096, 384, 192},
+                                 {"v7-ts qkv", 4096, 512, 1536},
+                                 {"v7-ts down", 4096, 1376, 512}};
+  const fl_kernels *k = fl_kernels_get();
+  double fma0 = best(fma_peak_once, 20000000);
+  printf("dx = dy W_eff, '%s', %d threads, %s; FMA peak %.1f GFLOP/s\n", k->name,
+         omp_get_max_threads(), omp_get_max_threads() > 1 ? "wall time" : "thread CPU time", fma0);
+  printf("%-12s %5s %5s %5s | %8s | %8s %8s %8s | %8s\n", "shape", "T", "in", "out", "fp32",
+         "table", "avx2", "vnni", "quant");
+  printf("%-12s %17s | %8s | %26s | %8s\n", "", "", "GFLOP/s", "int16 GOP/s (2 per MAC)", "ms");
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const shape *s = &shapes[i];
+    int T = s->T, in = s->K, rows = s->N, Kq = fl_dx16_kpad(rows);
+    float *W = randf((size_t)rows * in, 0.05f), *dy = randf((size_t)T * rows, 1.0f);
+    float *dx = randf((size_t)T * in, 1.0f), *cs = randf(rows, 1.0f), *a = randf(T, 1.0f);
+    for (size_t j = 0; j < (size_t)rows * in; j++)
+      W[j] = W[j] > 0.01f ? 0.02f : W[j] < -0.01f ? -0.02f : 0;
+    int8_t *p = aligned_alloc(64, fl_dx16_panel_bytes(rows, in) + 64);
+    int16_t *q = aligned_alloc(64, sizeof(int16_t) * (size_t)T * Kq + 64);
+    fl_dx16_panel(p, W, rows, in);
+    double fp = time_gemm(0, 0, T, in, rows, dy, rows, W, in, 0.0f, dx, in, NULL), bq = INFINITY;
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      k->dx16_quant(q, a, dy, rows, cs, T, rows);
+      double t = now() - t0;
+      bq = t < bq ? t : bq;
+    }
+    double tab = time_dx16(k->dx16_matmul, dx, q, a, p, T, in, rows), av = NAN, vn = NAN;
+#if defined(FLASHLM_HAVE_AVX2)
+    if (fl_kernels_simd()) av = time_dx16(fl_dx16_matmul_avx2, dx, q, a, p, T, in, rows);
+    if (fl_kernels_simd() && fl_dx16_vnni_usable())
+      vn = time_dx16(fl_dx16_matmul_vnni, dx, q, a, p, T, in, rows);
+#endif
+    printf("%-12s %5d %5d %5d | %8.1f | %8.1f %8.1f %8.1f | %8.3f\n", s->name, T, in, rows, fp, tab,
+           av, vn, bq * 1e3);
+    free(W), free(dy), free(dx), free(cs), free(a), free(p), free(q);
+  }
 }
 
 /* ---- whole model: forward + backward tokens/s ---- */
@@ -672,5 +740,6 @@ int main(int argc, char **argv) {
   if (!strcmp(what, "peak")) peak_json();
   if (!strcmp(what, "allreduce")) allreduce_bench();
   if (!strcmp(what, "attention")) attention_bench();
+  if (!strcmp(what, "dx16")) dx16_bench();
   return 0;
 }

@@ -128,6 +128,15 @@ typedef struct fl_kernels {
   double (*sum_squares)(const float *x, size_t n);
   /* x (n) *= factor. */
   void (*scale)(float *x, size_t n, float factor);
+  /* The int16 dX of ternary linears (backward_dx FL_DX_INT16, see "Integer dX" below).
+   * q (T, Kq), a (T) from dy (T, K) with row stride ldy: per-token absmax int16 of
+   * dy[t,k] * cs[k], Kq = fl_dx16_kpad(K), padded with zeros. */
+  void (*dx16_quant)(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T, int K);
+  /* dx (T, N) with row stride ldx = (beta 0) or += (beta 1) a[t] * (float)(q (T, Kq) . W (K, N))
+   * for the sign matrix W in {-1,0,1} packed by fl_dx16_panel (K <= FL_DX16_MAX_K). The integer
+   * sum is exact (int32), so every ISA gives identical bits. */
+  void (*dx16_matmul)(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                      int T, int N, int K, float beta);
 } fl_kernels;
 
 /* OpenMP threads that kernels called from the calling thread use (omp_set_num_threads: the
@@ -160,6 +169,25 @@ float fl_ternary_scale(const float *W, size_t n); /* s = max(mean|W|, 1e-5) */
 void fl_ternary_pack(uint8_t *w, float *weff, const float *W, float s, int N, int K);
 /* Unpacks codes to {-1,0,1} int8 (N,K). */
 void fl_ternary_unpack(int8_t *wq, const uint8_t *w, int N, int K);
+
+/* ---- integer dX of ternary linears (fl_spec.backward_dx = FL_DX_INT16) ----------------------
+ * dx = dy W_eff with W_eff = s * W (W in {-1,0,1}) is computed as dx[t,i] = a[t] * sum_o q[t,o]
+ * W[o,i], where q[t,o] = rint(v[t,o] * 32767 / m_t) (int16, round half to even) quantises
+ * v[t,o] = dy[t,o] * cs[o] (cs = s * alpha of the linear that row o belongs to, one float
+ * multiply) per token with m_t = max_o |v[t,o]| and a[t] = m_t: the factor 32767 / m_t in double,
+ * rounded to float, times v in float (for m_t < 2^-96, where the factor would overflow a float,
+ * the factor and the product stay in double). A token whose v are all zero gets q = 0 and a = 0; one with an
+ * infinite or NaN v gets q = 0 and a = NaN, so its dx row is NaN. The sums are exact in int32
+ * (|sum| <= 32767 K), then y = ((float)sum * (1.0f / 32767.0f)) * a[t] in float (two rounded
+ * products: a denormal m_t keeps its bits), dx = y (beta 0) or dx + y (beta 1; never fused).
+ * So each q is off by at most half a step, 2^-16 of the token's largest v. W is packed once per step into panels of 16 columns: for
+ * column block b and row pair p, 32 bytes hold W[2p+e][16b+c] at byte 2c+e (int8; rows past K
+ * and columns past N zero), blocks after each other, each ceil(K/2) pairs long. */
+#define FL_DX16_MAX_K 65536
+int fl_dx16_kpad(int K);                  /* K rounded up to even: the row length of q */
+size_t fl_dx16_panel_bytes(int K, int N); /* 32 * ceil(N/16) * ceil(K/2) */
+/* panel from W_eff (K rows, N columns, row-major): W = sign(W_eff). */
+void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N);
 
 /* ---- layers through the chosen table (forward/backward pairs; outputs first, dims last) ---- */
 void fl_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
@@ -202,10 +230,16 @@ void fl_scale(float *x, size_t n, float factor);
 
 /* ---- model ---------------------------------------------------------------------------------- */
 enum { FL_ARCH_TRANSFORMER = 0, FL_ARCH_FFN = 1 };
+/* How the backward computes dx = dy W_eff of a BitLinear: FL_DX_INT16 with dy quantised to int16
+ * per token and exact integer sums against the ternary signs ("Integer dX" above: about four
+ * times the fp32 GEMM's rate where the CPU has AVX-512 VNNI), FL_DX_FP32 as an fp32 GEMM with
+ * W_eff. fp32 linears (ternary 0) ignore it. */
+enum { FL_DX_INT16 = 0, FL_DX_FP32 = 1 };
 typedef struct fl_spec {
   int arch, vocab, d, n_layers, n_heads, ffn, seq_len;
   int ternary;         /* 1: BitLinear, 0: plain fp32 linears */
   int learnable_alpha; /* 1: one learnable output scale per linear (see above and below) */
+  int backward_dx;     /* ternary only: FL_DX_INT16 (0, the default) or FL_DX_FP32, see below */
   double rope_theta, norm_eps;
 } fl_spec;
 

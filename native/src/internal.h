@@ -39,6 +39,32 @@ static inline int fl_ternary_code(const uint8_t *row, int k) {
   return ((row[(k / 128) * 32 + (k % 32)] >> (2 * ((k % 128) / 32))) & 3) - 1;
 }
 
+/* The integer dX (flashlm.h): a quantised row whose largest |v| has these bits or more holds an
+ * infinity or a NaN. */
+#define FL_DX16_NONFINITE 0x7f800000u
+/* The bits of 2^-96: from this absmax on, 32767 / absmax fits a float and q is computed in
+ * float; rows below it (which hardly occur) are quantised in double. */
+#define FL_DX16_FLOAT_MIN 0x0f800000u
+/* 1 / 32767 as a float: the value of one step of q relative to the token's absmax. */
+#define FL_DX16_STEP (1.0f / 32767.0f)
+void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                       int K);
+void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                        int T, int N, int K, float beta);
+#if defined(FLASHLM_HAVE_AVX2)
+/* AVX2 twins (vpmaddwd) and the AVX-512 VNNI product (vpdpwssd, src/x86/dx16_avx512.c); the
+ * AVX2 table's entry runs the VNNI one where the CPU has it (fl_dx16_vnni_usable). */
+void fl_dx16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                        int K);
+void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
+void fl_dx16_matmul_vnni(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
+void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                         int T, int N, int K, float beta);
+int fl_dx16_vnni_usable(void);
+#endif
+
 /* SIMD tables, defined only when the build contains them (see Makefile). */
 const fl_kernels *fl_kernels_avx2(void);
 const fl_kernels *fl_kernels_neon(void);

@@ -10,8 +10,11 @@
  * is the step time minus the table's time. A step is what the trainer does: zero the gradients,
  * forward + backward, global-norm clip, AdamW over the whole buffer.
  *
- *   profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS
- * ARCH 0 transformer, 1 ffn; TERNARY 1 BitLinear, 0 fp32 linears. Threads: OMP_NUM_THREADS. */
+ *   profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS [DX]
+ * ARCH 0 transformer, 1 ffn; TERNARY 1 BitLinear, 0 fp32 linears; DX the BitLinears' dx, 0 int16
+ * (the default), 1 fp32. Threads: OMP_NUM_THREADS. With two or more threads the products of one
+ * backward run at once on different threads and each call's wall time is filed, so the table's
+ * sum can exceed the step ("outside the table" then comes out negative). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -37,6 +40,8 @@ static struct bucket {
 static int n_buckets;
 
 static void file(const char *group, const char *label, double seconds, double flops) {
+#pragma omp critical(profile_file) /* the backward's products run on several threads at once */
+  {
   int i = 0;
   while (i < n_buckets && strcmp(buckets[i].label, label) != 0) i++;
   if (i == n_buckets) {
@@ -48,6 +53,7 @@ static void file(const char *group, const char *label, double seconds, double fl
   buckets[i].calls++;
   buckets[i].seconds += seconds;
   buckets[i].flops += flops;
+  }
 }
 
 /* The linear a weight shape [out, in] belongs to, and its layer kind. */
@@ -88,6 +94,21 @@ static void w_ternary(float *y, int ldy, const int8_t *q, const float *xs, const
   const char *group, *name = weight_name(N, K, &group);
   char label[64];
   snprintf(label, sizeof label, "ternary fwd x W^T %s", name);
+  file(group, label, dt, 2.0 * T * N * K);
+}
+
+static void w_dx16_quant(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                         int K) {
+  TIMED(real->dx16_quant(q, a, dy, ldy, cs, T, K));
+  file("quantisation", "dx16_quant (bwd)", dt, 0);
+}
+
+static void w_dx16_matmul(float *dx, int ldx, const int16_t *q, const float *a,
+                          const int8_t *panel, int T, int N, int K, float beta) {
+  TIMED(real->dx16_matmul(dx, ldx, q, a, panel, T, N, K, beta));
+  const char *group, *name = weight_name(K, N, &group);
+  char label[64];
+  snprintf(label, sizeof label, "int16 bwd dX=dY W %s", name);
   file(group, label, dt, 2.0 * T * N * K);
 }
 
@@ -162,14 +183,15 @@ static int by_time(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 11) {
-    fprintf(stderr, "usage: profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS\n");
+  if (argc != 11 && argc != 12) {
+    fprintf(stderr,
+            "usage: profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS [DX]\n");
     return 2;
   }
   fl_spec s = {.arch = atoi(argv[1]), .vocab = atoi(argv[2]), .d = atoi(argv[3]),
                .n_layers = atoi(argv[4]), .n_heads = atoi(argv[5]), .ffn = atoi(argv[6]),
                .seq_len = atoi(argv[7]), .ternary = atoi(argv[8]), .rope_theta = 10000.0,
-               .norm_eps = 1e-5};
+               .norm_eps = 1e-5, .backward_dx = argc > 11 ? atoi(argv[11]) : FL_DX_INT16};
   int B = atoi(argv[9]), steps = atoi(argv[10]), T = s.seq_len;
   D = s.d, F = s.ffn, V = s.vocab, NTOK = B * T;
   fl_model *m;
@@ -183,6 +205,7 @@ int main(int argc, char **argv) {
   k.rmsnorm_forward = w_rms_f, k.rmsnorm_backward = w_rms_b, k.rope = w_rope;
   k.attention_forward = w_att_f, k.attention_backward = w_att_b;
   k.swiglu_forward = w_swi_f, k.swiglu_backward = w_swi_b, k.crossentropy = w_ce;
+  k.dx16_quant = w_dx16_quant, k.dx16_matmul = w_dx16_matmul;
   fl_model_use_kernels(m, &k);
 
   /* parameters: matrices N(0, 0.02) (Box-Muller over xorshift), norm weights 1 */

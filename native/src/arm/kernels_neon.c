@@ -1,9 +1,11 @@
 /* NEON kernels for aarch64 (NEON is part of the ARMv8-A baseline, so no extra flags): the fp32
- * GEMM register tile under the shared driver, and the ternary x int8 product. The other
+ * GEMM register tile under the shared driver, the ternary x int8 product and the integer dX
+ * product (int16 x ternary signs). The other
  * entries of the table are the reference kernels (compiled for aarch64 with -O3, which
  * vectorises their plain loops). Checked against the reference by the C tests under qemu
  * (`make cross-aarch64`); not yet measured on ARM hardware. */
 #include <arm_neon.h>
+#include <string.h>
 
 #define FL_GEMM_ENTRY fl_gemm_neon
 #include "gemm_driver.h"
@@ -103,6 +105,57 @@ static void ternary_matmul_neon(float *y, int ldy, const int8_t *q, const float 
   }
 }
 
+/* ================= integer dX: int16 dy x int8 signs (flashlm.h, "integer dX") ================
+ * Tiles of 4 tokens x 16 columns (one panel): vld2q_s8 splits a pair's 32 bytes into the signs
+ * of rows 2p and 2p+1 (16 columns each), widened to int16, and vmlal_lane_s16 adds each times
+ * the token's q[2p] or q[2p+1] into 16 int32 accumulators per token. Exact, so the reference's
+ * bits. */
+enum { NDXR = 4 };
+
+static void dx16_matmul_neon(float *dx, int ldx, const int16_t *q, const float *a,
+                             const int8_t *panel, int T, int N, int K, float beta) {
+  int Kq = fl_dx16_kpad(K), P = Kq / 2, nb = (N + 15) / 16, add = beta != 0.0f;
+  int tiles = (T + NDXR - 1) / NDXR;
+#pragma omp parallel for schedule(static)
+  for (int tile = 0; tile < tiles; tile++) {
+    int t0 = tile * NDXR, m = T - t0 < NDXR ? T - t0 : NDXR;
+    const int16_t *r[NDXR];
+    for (int i = 0; i < NDXR; i++) r[i] = q + (size_t)(t0 + (i < m ? i : m - 1)) * Kq;
+    for (int jb = 0; jb < nb; jb++) {
+      const int8_t *w = panel + (size_t)jb * P * 32;
+      int32x4_t c[NDXR][4];
+      for (int i = 0; i < NDXR; i++)
+        for (int v = 0; v < 4; v++) c[i][v] = vdupq_n_s32(0);
+      for (int p = 0; p < P; p++) {
+        int8x16x2_t b = vld2q_s8(w + 32 * p);
+        int16x8_t e0 = vmovl_s8(vget_low_s8(b.val[0])), e1 = vmovl_high_s8(b.val[0]);
+        int16x8_t o0 = vmovl_s8(vget_low_s8(b.val[1])), o1 = vmovl_high_s8(b.val[1]);
+        for (int i = 0; i < NDXR; i++) {
+          int32_t pair;
+          memcpy(&pair, r[i] + 2 * p, 4);
+          int16x4_t x = vreinterpret_s16_s32(vdup_n_s32(pair)); /* lane 0: q[2p], 1: q[2p+1] */
+          c[i][0] = vmlal_lane_s16(vmlal_lane_s16(c[i][0], vget_low_s16(e0), x, 0),
+                                   vget_low_s16(o0), x, 1);
+          c[i][1] = vmlal_lane_s16(vmlal_lane_s16(c[i][1], vget_high_s16(e0), x, 0),
+                                   vget_high_s16(o0), x, 1);
+          c[i][2] = vmlal_lane_s16(vmlal_lane_s16(c[i][2], vget_low_s16(e1), x, 0),
+                                   vget_low_s16(o1), x, 1);
+          c[i][3] = vmlal_lane_s16(vmlal_lane_s16(c[i][3], vget_high_s16(e1), x, 0),
+                                   vget_high_s16(o1), x, 1);
+        }
+      }
+      int n = N - 16 * jb < 16 ? N - 16 * jb : 16;
+      for (int i = 0; i < m; i++) {
+        float32x4_t sc = vdupq_n_f32(a[t0 + i]), u = vdupq_n_f32(FL_DX16_STEP);
+        float y[16], *o = dx + (size_t)(t0 + i) * ldx + 16 * jb;
+        for (int v = 0; v < 4; v++)
+          vst1q_f32(y + 4 * v, vmulq_f32(vmulq_f32(vcvtq_f32_s32(c[i][v]), u), sc));
+        for (int j = 0; j < n; j++) o[j] = add ? o[j] + y[j] : y[j];
+      }
+    }
+  }
+}
+
 /* ================= the table: the reference with the NEON entries ============================= */
 static fl_kernels NEON;
 
@@ -112,6 +165,7 @@ __attribute__((constructor)) static void init_neon(void) {
   NEON.name = "neon";
   NEON.gemm = fl_gemm_neon;
   NEON.ternary_matmul = ternary_matmul_neon;
+  NEON.dx16_matmul = dx16_matmul_neon;
 }
 
 const fl_kernels *fl_kernels_neon(void) { return &NEON; }

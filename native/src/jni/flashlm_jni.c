@@ -127,7 +127,7 @@ static void release(fl_model *m) { release_obj(m, KIND_MODEL); }
 /* ---- model ---- */
 JFN(modelCreate)
 (JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d, jint n_layers,
- jint n_heads, jint ffn, jint seq_len, jboolean ternary, jboolean learnable_alpha,
+ jint n_heads, jint ffn, jint seq_len, jboolean ternary, jboolean learnable_alpha, jint backward_dx,
  jdouble rope_theta, jdouble norm_eps, jint max_batch) {
   fl_spec s = {.arch = arch,
                .vocab = vocab,
@@ -138,6 +138,7 @@ JFN(modelCreate)
                .seq_len = seq_len,
                .ternary = ternary ? 1 : 0,
                .learnable_alpha = learnable_alpha ? 1 : 0,
+               .backward_dx = backward_dx,
                .rope_theta = rope_theta,
                .norm_eps = norm_eps};
   int rc = need(env, out, 1, "handle");

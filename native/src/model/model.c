@@ -14,7 +14,11 @@
  * alpha; dx uses alpha * W_eff. No division by alpha, so dalpha is exact at alpha = 0, and no
  * pass over activations: the extra work is O(weights), not O(tokens). With the switch off the
  * code paths are the ones without alpha (same GEMMs, alpha 1), and each linear's dW and dX
- * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass). */
+ * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass).
+ *
+ * Integer dX (BitLinear with backward_dx int16, the default): dx comes from dy quantised to
+ * int16 per token against the weights' signs (dx16_backward), with s * alpha folded into dy, so
+ * it never needs the dW pass; dW and dx then share the threads as one list of tasks. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +41,7 @@ typedef struct linear {
   int in, out;
   uint8_t *packed; /* out rows of fl_ternary_row_bytes(in) (ternary) */
   float scale;     /* absmean weight scale s (ternary) */
+  int8_t *dxp;     /* integer dX: the sign panel of the group this linear heads, or NULL */
 } linear;
 
 /* The saved input of one or more linears: int8 + per-token scale (ternary) or fp32 (none). */
@@ -78,6 +83,10 @@ struct fl_model {
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
   float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
   double *rowdot; /* learnable_alpha: (rows) per-row partial sums of dalpha */
+  int dx16;       /* ternary with backward_dx FL_DX_INT16: the integer dX (see dx16_backward) */
+  int16_t *dyq;   /* integer dX: dy quantised (N, largest rows rounded up to even) */
+  float *dya;     /* integer dX: its per-token absmax (N) */
+  float *dycs;    /* integer dX: per-row scale s * alpha of the group (largest rows) */
   fl_arena mem;   /* every buffer above */
 };
 
@@ -161,10 +170,12 @@ static int alloc_act(fl_model *m, act *a, int K, size_t N, float *alias) {
   return a->x != NULL;
 }
 
-static int alloc_linear(fl_model *m, linear *l) {
+/* rows: the rows of the group this linear heads for the integer dX (q|k|v: 3d), 0 for none. */
+static int alloc_linear(fl_model *m, linear *l, int rows) {
   if (!m->spec.ternary) return 1;
   l->packed = take(m, fl_ternary_packed_bytes(l->out, l->in));
-  return l->packed != NULL;
+  if (m->dx16 && rows) l->dxp = take(m, fl_dx16_panel_bytes(rows, l->in));
+  return l->packed != NULL && (!m->dx16 || !rows || l->dxp);
 }
 
 static int alloc_all(fl_model *m) {
@@ -188,6 +199,11 @@ static int alloc_all(fl_model *m) {
     size_t rows = 3 * d > f ? 3 * d : f, n = 3 * d * d > f * d ? 3 * d * d : f * d;
     ok = (m->sw = take(m, n * F)) && (m->rowdot = take(m, rows * sizeof(double)));
   }
+  if (ok && m->dx16) {
+    size_t rows = m->transformer ? 3 * d : f > d ? f : d, kq = fl_dx16_kpad((int)rows);
+    ok = (m->dyq = take(m, N * kq * sizeof(int16_t))) && (m->dya = take(m, N * F)) &&
+         (m->dycs = take(m, rows * F));
+  }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
          (m->datt = take(m, N * d * F)) && (m->dqkv = take(m, N * 3 * d * F));
@@ -197,15 +213,15 @@ static int alloc_all(fl_model *m) {
     layer *L = &m->layers[i];
     ok = (L->rstd1 = take(m, N * F)) && (L->g = take(m, N * f * F));
     ok = ok && alloc_act(m, &L->in1, d, N, NULL) && alloc_act(m, &L->in_d, f, N, NULL);
-    ok = ok && alloc_linear(m, &L->up) && alloc_linear(m, &L->down);
+    ok = ok && alloc_linear(m, &L->up, f) && alloc_linear(m, &L->down, d);
     if (ok && m->transformer) {
       ok = (L->rstd2 = take(m, N * F)) && (L->u = take(m, N * f * F)) &&
            (L->qkv = take(m, N * 3 * d * F)) && (L->att = take(m, N * d * F)) &&
            (L->lse = take(m, (size_t)m->max_batch * s->n_heads * s->seq_len * F)) &&
            (L->res2 = take(m, N * d * F));
       ok = ok && alloc_act(m, &L->in_o, d, N, L->att) && alloc_act(m, &L->in2, d, N, NULL);
-      ok = ok && alloc_linear(m, &L->q) && alloc_linear(m, &L->k) && alloc_linear(m, &L->v) &&
-           alloc_linear(m, &L->o) && alloc_linear(m, &L->gate);
+      ok = ok && alloc_linear(m, &L->q, 3 * d) && alloc_linear(m, &L->k, 0) &&
+           alloc_linear(m, &L->v, 0) && alloc_linear(m, &L->o, d) && alloc_linear(m, &L->gate, f);
     }
   }
   return ok;
@@ -229,6 +245,8 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   if (!(s->norm_eps > 0) || (s->arch == FL_ARCH_TRANSFORMER && !(s->rope_theta > 0)))
     return fl_error(FL_EINVAL, "norm_eps %g and rope_theta %g must be positive", s->norm_eps,
                     s->rope_theta);
+  if (s->backward_dx != FL_DX_INT16 && s->backward_dx != FL_DX_FP32)
+    return fl_error(FL_EINVAL, "backward_dx %d: expected 0 (int16) or 1 (fp32)", s->backward_dx);
   if ((size_t)max_batch * s->seq_len > (size_t)1 << 30 || (size_t)s->vocab * s->d > (size_t)1 << 31)
     return fl_error(FL_EINVAL, "model too large: max_batch*seq_len %zu, vocab*d %zu",
                     (size_t)max_batch * s->seq_len, (size_t)s->vocab * s->d);
@@ -237,6 +255,11 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
   m->spec = *s;
   m->max_batch = max_batch;
   m->transformer = s->arch == FL_ARCH_TRANSFORMER;
+  /* the integer sums are exact up to FL_DX16_MAX_K rows (int32); beyond, the fp32 product */
+  m->dx16 = s->ternary && s->backward_dx == FL_DX_INT16 &&
+            (m->transformer  ? 3 * s->d
+             : s->ffn > s->d ? s->ffn
+                             : s->d) <= FL_DX16_MAX_K;
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->k = fl_kernels_get();
   /* head chunk: about 16M logits (64 MB) at a time, a multiple of 64 tokens: bigger chunks
@@ -469,20 +492,18 @@ static double head(fl_model *m, int N, int backward) {
 
 /* ---- backward: dres holds the gradient of the layer's output and becomes that of its input ---- */
 
-/* Learnable alpha only: the weight gradients of nl linears with the same input whose weights are
- * consecutive in the layout (q, k, v: one (3d, in) matrix): dy (N, rows) with row stride ldy is
- * the gradient of their (alpha-scaled) outputs, x (N, in) their effective input. dW += alpha
- * dy_j^T x and dalpha_j += <dy_j^T x, W_eff_j> (= sum(dy_j * x W_eff_j^T), the unscaled output).
- * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
- * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
- * so no single GEMM alpha fits). */
-static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl, const float *dy,
-                                      int ldy, const float *x, int N, int scaled) {
-  int rows = 0, in = ls[0]->in;
+static int ls_rows(const linear *const *ls, int nl) {
+  int rows = 0;
   for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  return rows;
+}
+
+/* Learnable alpha only, after the product S = dy^T x (in m->sw) of alpha_weight_grad: dW +=
+ * alpha_j S_j and dalpha_j += <S_j, W_eff_j>; if scaled, S_j becomes alpha_j W_eff_j. */
+static const float *alpha_apply(fl_model *m, const linear *const *ls, int nl, int scaled) {
+  int in = ls[0]->in;
   float *G = m->grads + ls[0]->w, *S = m->sw;
   const float *W = weight_eff(m, ls[0]);
-  m->k->gemm(1, 0, rows, in, N, 1.0f, dy, ldy, x, in, 0.0f, S, in);
   for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++) {
     float alpha = m->params[ls[j]->a];
     int r1 = r0 + ls[j]->out;
@@ -504,12 +525,135 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
   return scaled ? S : W;
 }
 
+/* Learnable alpha only: the weight gradients of nl linears with the same input whose weights are
+ * consecutive in the layout (q, k, v: one (3d, in) matrix): dy (N, rows) with row stride ldy is
+ * the gradient of their (alpha-scaled) outputs, x (N, in) their effective input. dW += alpha
+ * dy_j^T x and dalpha_j += <dy_j^T x, W_eff_j> (= sum(dy_j * x W_eff_j^T), the unscaled output).
+ * Returns the weight for dx = dy W: W_eff, whose alpha the caller passes to the GEMM, or, if
+ * scaled, the scratch holding alpha_j * W_eff_j block by block (the fused blocks' alphas differ,
+ * so no single GEMM alpha fits). */
+static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int nl, const float *dy,
+                                      int ldy, const float *x, int N, int scaled) {
+  m->k->gemm(1, 0, ls_rows(ls, nl), ls[0]->in, N, 1.0f, dy, ldy, x, ls[0]->in, 0.0f, m->sw,
+             ls[0]->in);
+  return alpha_apply(m, ls, nl, scaled);
+}
+
+/* ---- the integer dX backward (ternary, backward_dx int16): dx from dy quantised to int16 per
+ * token against the ternary signs (flashlm.h, "integer dX"), dW += dy^T x as fp32 GEMMs over
+ * row blocks of dW. With 2 to DX16_TASK_THREADS threads both run as one list of tasks that the
+ * threads take in turn from a shared counter: first one dW block per thread (the large tasks),
+ * then the dX chunks of DX16_TOKENS tokens (each quantises its tokens and multiplies them), so
+ * the small tasks even out the end. Every result is independent of which thread computed it and
+ * of the thread count: dX is exact integers, and a GEMM computes each element of dW the same way
+ * whichever rows it is given (so the blocks together have the bits of one serial GEMM call;
+ * each block packs x again, about 2% of its work at the v6.1 shape). One thread runs the dX
+ * product and then the one dW GEMM; more than DX16_TASK_THREADS run each product on the whole
+ * team in turn (the blocks would get too thin). ---- */
+enum { DX16_TOKENS = 128, DX16_TASK_THREADS = 8 };
+
+typedef struct dx16_job {
+  const fl_kernels *k;
+  const float *dy, *x; /* dy (N, rows) with row stride ldy, x (N, in) */
+  int ldy, N, rows, in;
+  float *dst, beta; /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x */
+  const int8_t *panel;
+  const float *cs;
+  int16_t *q;
+  float *a, *dx, dxbeta; /* dx (N, in) */
+} dx16_job;
+
+/* Rows [r0, r1) of dW. */
+static void dx16_dw_rows(const dx16_job *j, int r0, int r1) {
+  if (r0 < r1)
+    j->k->gemm(1, 0, r1 - r0, j->in, j->N, 1.0f, j->dy + r0, j->ldy, j->x, j->in, j->beta,
+               j->dst + (size_t)r0 * j->in, j->in);
+}
+
+/* Tokens [t0, t1) of dx. */
+static void dx16_dx_tokens(const dx16_job *j, int t0, int t1) {
+  int kq = fl_dx16_kpad(j->rows);
+  j->k->dx16_quant(j->q + (size_t)t0 * kq, j->a + t0, j->dy + (size_t)t0 * j->ldy, j->ldy, j->cs,
+                   t1 - t0, j->rows);
+  j->k->dx16_matmul(j->dx + (size_t)t0 * j->in, j->in, j->q + (size_t)t0 * kq, j->a + t0, j->panel,
+                    t1 - t0, j->in, j->rows, j->dxbeta);
+}
+
+static void dx16_run(const dx16_job *j) {
+  int nt = omp_get_max_threads();
+  if (nt < 2 || nt > DX16_TASK_THREADS || omp_in_parallel()) {
+    dx16_dx_tokens(j, 0, j->N);
+    dx16_dw_rows(j, 0, j->rows);
+    return;
+  }
+  /* nt blocks of dW rows, multiples of 6 (the GEMM's register tile) */
+  int per = ((j->rows + nt - 1) / nt + 5) / 6 * 6;
+  int blocks = (j->rows + per - 1) / per, chunks = (j->N + DX16_TOKENS - 1) / DX16_TOKENS;
+  int next = 0;
+#pragma omp parallel num_threads(nt)
+  {
+    omp_set_num_threads(1); /* the kernels inside run on this thread alone */
+    for (;;) {
+      int t = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+      if (t >= blocks + chunks) break;
+      if (t < blocks) {
+        int r1 = (t + 1) * per < j->rows ? (t + 1) * per : j->rows;
+        dx16_dw_rows(j, t * per, r1);
+      } else {
+        int t0 = (t - blocks) * DX16_TOKENS;
+        dx16_dx_tokens(j, t0, t0 + DX16_TOKENS < j->N ? t0 + DX16_TOKENS : j->N);
+      }
+    }
+  }
+}
+
+/* The integer-dX backward of nl linears (the arguments of linear_backward). */
+static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
+                          const float *x, int N, float *dx, float beta) {
+  int rows = ls_rows(ls, nl), in = ls[0]->in, alpha = m->spec.learnable_alpha;
+  for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++)
+    for (int r = r0; r < r0 + ls[j]->out; r++) m->dycs[r] = ls[j]->scale * alpha_of(m, ls[j]);
+  dx16_job j = {.k = m->k,
+                .dy = dy,
+                .x = x,
+                .ldy = ldy,
+                .N = N,
+                .rows = rows,
+                .in = in,
+                .dst = alpha ? m->sw : m->grads + ls[0]->w,
+                .beta = alpha ? 0.0f : 1.0f,
+                .panel = ls[0]->dxp,
+                .cs = m->dycs,
+                .q = m->dyq,
+                .a = m->dya,
+                .dx = dx,
+                .dxbeta = beta};
+  dx16_run(&j);
+  if (alpha) alpha_apply(m, ls, nl, 0);
+}
+
+/* The sign panels of every group of the integer dX from this step's W_eff. */
+static void dx16_panels(fl_model *m) {
+  for (int i = 0; i < m->spec.n_layers; i++) {
+    layer *L = &m->layers[i];
+    linear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    for (int j = m->transformer ? 0 : 5; j < 7; j++)
+      if (all[j]->dxp)
+        fl_dx16_panel(all[j]->dxp, m->weff + all[j]->w, j == 0 ? 3 * all[j]->out : all[j]->out,
+                      all[j]->in);
+  }
+}
+
 /* The backward of nl linears as above: dW += dy^T x (and the alphas' gradients), dx (N, in) =
- * (beta 0) or += (beta 1) dy W_eff. Without alpha, dW and dx run as a GEMM pair. */
+ * (beta 0) or += (beta 1) dy W_eff. Integer dX: dx16_backward; otherwise, without alpha, dW and
+ * dx run as a GEMM pair. */
 static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
                             const float *x, int N, float *dx, float beta) {
-  int rows = 0, in = ls[0]->in;
-  for (int j = 0; j < nl; j++) rows += ls[j]->out;
+  if (m->dx16) {
+    dx16_backward(m, ls, nl, dy, ldy, x, N, dx, beta);
+    return;
+  }
+  int rows = ls_rows(ls, nl), in = ls[0]->in;
   if (!m->spec.learnable_alpha) {
     gemm_call w = {1, 0, rows, in, N, dy, ldy, x, in, 1.0f, m->grads + ls[0]->w, in};
     gemm_call c = {0, 0, N, in, rows, dy, ldy, weight_eff(m, ls[0]), in, beta, dx, in};
@@ -586,6 +730,7 @@ static int run(fl_model *m, const int *tokens, int B, float *loss, int backward)
   *loss = (float)head(m, N, backward);
   if (!backward) return FL_OK;
   int L = m->spec.n_layers;
+  if (m->dx16) dx16_panels(m);
   m->k->rmsnorm_backward(m->dres, m->grads + m->normf, m->dxn, m->res[L], m->params + m->normf,
                          m->rstdf, N, d, 0);
   for (int i = L - 1; i >= 0; i--)

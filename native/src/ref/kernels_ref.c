@@ -168,6 +168,8 @@ static const fl_kernels REF = {
     .sgd_momentum = sgd_momentum_ref,
     .sum_squares = sum_squares_ref,
     .scale = scale_ref,
+    .dx16_quant = fl_dx16_quant_ref,
+    .dx16_matmul = fl_dx16_matmul_ref,
 };
 
 const fl_kernels *fl_kernels_ref(void) { return &REF; }

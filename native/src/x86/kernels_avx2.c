@@ -544,6 +544,8 @@ static const fl_kernels AVX2 = {
     .sgd_momentum = sgd_momentum_avx2,
     .sum_squares = sum_squares_avx2,
     .scale = scale_avx2,
+    .dx16_quant = fl_dx16_quant_avx2,
+    .dx16_matmul = fl_dx16_matmul_best,
 };
 
 const fl_kernels *fl_kernels_avx2(void) { return &AVX2; }

@@ -100,15 +100,7 @@ final class Ops {
   static void matmulBackward(double[] dx, double[] g, int wOff, double[] dy, double[] x,
       double[] w, int n, int in, int out) {
     if (dx != null) {
-      for (int i = 0; i < n; i++) {
-        for (int k = 0; k < in; k++) {
-          double acc = 0;
-          for (int o = 0; o < out; o++) {
-            acc += dy[i * out + o] * w[o * in + k];
-          }
-          dx[i * in + k] = acc;
-        }
-      }
+      matmulDx(dx, dy, w, n, in, out);
     }
     for (int o = 0; o < out; o++) {
       for (int k = 0; k < in; k++) {
@@ -117,6 +109,61 @@ final class Ops {
           acc += dy[i * out + o] * x[i * in + k];
         }
         g[wOff + o * in + k] += acc;
+      }
+    }
+  }
+
+  /** dx (N, in) = dy (N, out) W (out, in). */
+  static void matmulDx(double[] dx, double[] dy, double[] w, int n, int in, int out) {
+    for (int i = 0; i < n; i++) {
+      for (int k = 0; k < in; k++) {
+        double acc = 0;
+        for (int o = 0; o < out; o++) {
+          acc += dy[i * out + o] * w[o * in + k];
+        }
+        dx[i * in + k] = acc;
+      }
+    }
+  }
+
+  /**
+   * The integer dX of BitLinears (the native default, model.backward_dx int16): dx (N, in) =
+   * sum_j dy_j W_j over linears j stacked along their outputs (q, k, v share one), each W_j a
+   * dequantized ternary weight s_j * sign. Per token, v = (dy_j * s_j over all j and outputs) is
+   * quantised to q = round(v * 32767 / m) with m = max|v| (round half to even), and dx = m / 32767
+   * * sum q sign(W). A token whose v are all zero gets dx 0. In double, so it agrees with the
+   * native float version up to the rounding of v and of its q at a half step.
+   */
+  static void dx16(double[] dx, double[][] dys, double[][] ws, int[] outs, int n, int in) {
+    double[] s = new double[ws.length];
+    for (int j = 0; j < ws.length; j++) {
+      for (double w : ws[j]) {
+        s[j] = Math.max(s[j], Math.abs(w)); // every nonzero weight is +-s
+      }
+    }
+    for (int i = 0; i < n; i++) {
+      double m = 0;
+      for (int j = 0; j < dys.length; j++) {
+        for (int o = 0; o < outs[j]; o++) {
+          m = Math.max(m, Math.abs(dys[j][i * outs[j] + o] * s[j]));
+        }
+      }
+      for (int k = 0; k < in; k++) {
+        dx[i * in + k] = 0;
+      }
+      if (m == 0) {
+        continue;
+      }
+      for (int j = 0; j < dys.length; j++) {
+        for (int o = 0; o < outs[j]; o++) {
+          double q = Math.rint(dys[j][i * outs[j] + o] * s[j] * 32767 / m);
+          for (int k = 0; k < in; k++) {
+            dx[i * in + k] += q * Math.signum(ws[j][o * in + k]);
+          }
+        }
+      }
+      for (int k = 0; k < in; k++) {
+        dx[i * in + k] *= m / 32767;
       }
     }
   }

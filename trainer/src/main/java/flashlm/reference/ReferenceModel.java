@@ -16,6 +16,11 @@ import flashlm.model.ParamLayout;
  * straight-through estimator: {@code dX = dY W_deq}, {@code dW = dY^T X_deq}. Rounding is
  * half-to-even ({@link Math#rint}, as PyTorch's round).
  *
+ * <p>The input gradient {@code dY W_deq} of a BitLinear is by default the native model's integer
+ * dX (model.backward_dx int16): {@code dY} times the weight scale, quantised per token to int16
+ * (q, k and v together, as the native model stacks them), against the ternary signs; see {@link
+ * Ops#dx16}. With backward_dx fp32 it is the exact product.
+ *
  * <p>With learnable alpha every linear's output is scaled by its alpha: {@code y = alpha z}, {@code
  * z = X W^T} (dequantized operands if ternary); its backward is {@code dalpha = sum(dY z)} and the
  * linear's backward above with {@code alpha dY}.
@@ -25,6 +30,7 @@ public final class ReferenceModel {
   private final ParamLayout layout;
   private final boolean transformer;
   private final boolean ternary;
+  private final boolean dx16;
   private final double[] params;
   private final double[] grads;
 
@@ -33,6 +39,7 @@ public final class ReferenceModel {
     this.layout = ParamLayout.of(spec);
     this.transformer = (spec.arch() == ModelSpec.Arch.TRANSFORMER);
     this.ternary = spec.ternary();
+    this.dx16 = ternary && spec.backwardDx() == ModelSpec.BackwardDx.INT16;
     this.params = new double[Math.toIntExact(layout.size())];
     this.grads = new double[params.length];
   }
@@ -179,8 +186,8 @@ public final class ReferenceModel {
       return y;
     }
 
-    /** dx (N, in), or adds into {@code dxAcc} when it is not null. */
-    double[] backward(double[] dy, int n, double[] dxAcc) {
+    /** dalpha and dW; returns the gradient of the unscaled output z (alpha dy). */
+    double[] weightBackward(double[] dy, int n) {
       if (aOff >= 0) {
         double dalpha = 0;
         double[] scaled = new double[dy.length];
@@ -191,8 +198,19 @@ public final class ReferenceModel {
         grads[aOff] += dalpha;
         dy = scaled;
       }
+      Ops.matmulBackward(null, grads, wOff, dy, xq, w, n, in, out);
+      return dy;
+    }
+
+    /** dx (N, in), or adds into {@code dxAcc} when it is not null. */
+    double[] backward(double[] dy, int n, double[] dxAcc) {
+      dy = weightBackward(dy, n);
       double[] dx = new double[n * in];
-      Ops.matmulBackward(dx, grads, wOff, dy, xq, w, n, in, out);
+      if (dx16) {
+        Ops.dx16(dx, new double[][] {dy}, new double[][] {w}, new int[] {out}, n, in);
+      } else {
+        Ops.matmulDx(dx, dy, w, n, in, out);
+      }
       if (dxAcc != null) {
         for (int i = 0; i < dx.length; i++) {
           dxAcc[i] += dx[i];
@@ -345,9 +363,18 @@ public final class ReferenceModel {
       }
       double[] da = o.backward(dx2, n, null);
       double[][] dqkv = attention.backward(da);
-      double[] dxn1 = q.backward(dqkv[0], n, null);
-      k.backward(dqkv[1], n, dxn1);
-      v.backward(dqkv[2], n, dxn1);
+      double[] dxn1;
+      if (dx16) { // one quantisation of dq|dk|dv per token, as the native stacked QKV backward
+        double[][] dys = {q.weightBackward(dqkv[0], n), k.weightBackward(dqkv[1], n),
+            v.weightBackward(dqkv[2], n)};
+        dxn1 = new double[n * spec.dModel()];
+        Ops.dx16(dxn1, dys, new double[][] {q.w, k.w, v.w}, new int[] {q.out, k.out, v.out}, n,
+            q.in);
+      } else {
+        dxn1 = q.backward(dqkv[0], n, null);
+        k.backward(dqkv[1], n, dxn1);
+        v.backward(dqkv[2], n, dxn1);
+      }
       double[] dx = norm1.backward(dxn1, n);
       for (int i = 0; i < dx.length; i++) {
         dx[i] += dx2[i];

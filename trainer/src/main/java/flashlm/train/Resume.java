@@ -69,7 +69,8 @@ final class Resume {
   /** The header of the checkpoint to resume from, checked against the config. */
   Checkpoint.Header header(String path) {
     Checkpoint.Header h = Checkpoint.readHeader(conf, path);
-    if (!h.config().model().equals(config.model())
+    // backward_dx changes how gradients are computed, not the weights: either value resumes
+    if (!h.config().model().withBackwardDx(config.model().backwardDx()).equals(config.model())
         || !h.optimizer().equals(config.optimizer().type().id())) {
       throw new IllegalArgumentException(path + " was written for model "
           + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "

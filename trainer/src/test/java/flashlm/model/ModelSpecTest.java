@@ -41,6 +41,23 @@ class ModelSpecTest {
   }
 
   @Test
+  void backwardDxIsInt16UnlessTheConfigSaysFp32() {
+    List<String> base = List.of("arch=ffn", "vocab_size=10", "d_model=12", "n_layers=1",
+        "ffn_dim=8", "seq_len=4");
+    assertEquals(ModelSpec.BackwardDx.INT16,
+        Configs.load(null, ModelSpec.class, base).backwardDx());
+    List<String> fp32 = new java.util.ArrayList<>(base);
+    fp32.add("backward_dx=fp32");
+    assertEquals(ModelSpec.BackwardDx.FP32, Configs.load(null, ModelSpec.class, fp32).backwardDx());
+    List<String> bad = new java.util.ArrayList<>(base);
+    bad.add("backward_dx=int8");
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Configs.load(null, ModelSpec.class, bad));
+    assertTrue(e.getMessage().contains("model.backward_dx")
+        && e.getMessage().contains("'int16' or 'fp32'"), e.getMessage());
+  }
+
+  @Test
   void archAndQuantRoundTripThroughJsonByTheirConfigNames() throws Exception {
     ModelSpec s = Configs.load(null, ModelSpec.class, List.of("arch=ffn", "vocab_size=10",
         "d_model=12", "n_layers=1", "ffn_dim=8", "seq_len=4", "quant=none"));

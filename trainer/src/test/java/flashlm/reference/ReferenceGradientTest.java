@@ -1,5 +1,6 @@
 package flashlm.reference;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import flashlm.model.ModelSpec;
@@ -25,12 +26,12 @@ class ReferenceGradientTest {
 
   static ModelSpec transformer(String quant, boolean alpha) {
     return new ModelSpec(ModelSpec.Arch.TRANSFORMER, 11, 8, 2, 2, 12, 5,
-        ModelSpec.Quant.of(quant), alpha, 10000.0, 1e-5, 0.02);
+        ModelSpec.Quant.of(quant), alpha, 10000.0, 1e-5, 0.02, null);
   }
 
   static ModelSpec ffn(String quant, boolean alpha) {
     return new ModelSpec(ModelSpec.Arch.FFN, 13, 8, 2, null, 12, 6, ModelSpec.Quant.of(quant),
-        alpha, null, 1e-5, 0.02);
+        alpha, null, 1e-5, 0.02, null);
   }
 
   /** Random weights large enough that every path carries gradient; norms near 1. */
@@ -54,6 +55,44 @@ class ReferenceGradientTest {
       tokens[i] = r.nextInt(spec.vocabSize());
     }
     return tokens;
+  }
+
+  /**
+   * int16 dX against the exact one: each token's dY is off by at most half of 1/32767 of its
+   * largest value, which moves gradients by about 1e-5 of their scale; 1e-3 leaves room for
+   * sums that cancel.
+   */
+  static final double DX16_TOL = 1e-3;
+
+  @ParameterizedTest(name = "learnable_alpha={0}")
+  @ValueSource(booleans = {false, true})
+  void int16DxGradientsAreCloseToTheExactOnesButNotEqual(boolean alpha) {
+    for (ModelSpec exact : new ModelSpec[] {transformer("ternary", alpha), ffn("ternary", alpha)}) {
+      ModelSpec int16 = exact.withBackwardDx(ModelSpec.BackwardDx.INT16);
+      exact = exact.withBackwardDx(ModelSpec.BackwardDx.FP32);
+      ReferenceModel a = randomModel(exact, 7);
+      ReferenceModel b = randomModel(int16, 7);
+      int[] tokens = randomTokens(exact, 2, 11);
+      assertEquals(a.forwardBackward(tokens, 2), b.forwardBackward(tokens, 2), "the forward");
+      int differing = 0;
+      List<String> failures = new ArrayList<>();
+      for (ParamLayout.Tensor t : a.layout().tensors()) {
+        double scale = 0;
+        double maxDiff = 0;
+        for (long i = t.offset(); i < t.offset() + t.size(); i++) {
+          scale = Math.max(scale, Math.abs(a.grads()[(int) i]));
+          double d = Math.abs(a.grads()[(int) i] - b.grads()[(int) i]);
+          maxDiff = Math.max(maxDiff, d);
+          differing += d > 0 ? 1 : 0;
+        }
+        if (!(maxDiff <= DX16_TOL * scale)) {
+          failures.add(exact.arch().id() + " " + t.name() + ": int16 dX moves the gradient by "
+              + maxDiff + ", more than " + DX16_TOL + " of its scale " + scale);
+        }
+      }
+      assertTrue(failures.isEmpty(), String.join("\n", failures));
+      assertTrue(differing > 0, "int16 dX gave the exact gradients: not quantised");
+    }
   }
 
   @ParameterizedTest(name = "learnable_alpha={0}")

@@ -276,6 +276,17 @@ class TrainerTest {
   }
 
   @Test
+  void aRunResumesWithTheOtherBackwardDx() {
+    Trainer.Result half = train(config("dx", "adamw", "backend=native", "model.backward_dx=int16"),
+        false, 3);
+    assertEquals(3, half.steps());
+    Trainer.Result rest = train(config("dx", "adamw", "backend=native", "model.backward_dx=fp32"),
+        true, -1);
+    assertEquals(6, rest.steps());
+    assertTrue(console.toString().contains("model.backward_dx"), console.toString());
+  }
+
+  @Test
   void timeBudgetOpensADecayWindowThenStops() throws Exception {
     TrainConfig c = config("t", "adamw", "max_steps=1000", "time_budget=2s",
         "schedule.decay_fraction=0.25", "eval_every=0", "checkpoint.every=0");

@@ -1,0 +1,85 @@
+/* The integer dX of ternary linears (flashlm.h, "integer dX"): the sign panels, the per-token
+ * int16 quantisation of dy and the exact integer product, in plain C. The SIMD twins must give
+ * these bits exactly (the sums are integers; the quantisation is the same IEEE operations). */
+#include <math.h>
+#include <string.h>
+
+#include "flashlm.h"
+#include "internal.h"
+
+int fl_dx16_kpad(int K) { return (K + 1) / 2 * 2; }
+
+size_t fl_dx16_panel_bytes(int K, int N) {
+  return (size_t)32 * ((N + 15) / 16) * (size_t)(fl_dx16_kpad(K) / 2);
+}
+
+void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N) {
+  int P = fl_dx16_kpad(K) / 2, nb = (N + 15) / 16;
+#pragma omp parallel for schedule(static)
+  for (int jb = 0; jb < nb; jb++)
+    for (int p = 0; p < P; p++) {
+      int8_t *dst = panel + ((size_t)jb * P + p) * 32;
+      for (int c = 0; c < 16; c++)
+        for (int e = 0; e < 2; e++) {
+          int k = 2 * p + e, j = 16 * jb + c;
+          float w = k < K && j < N ? weff[(size_t)k * N + j] : 0.0f;
+          dst[2 * c + e] = (int8_t)((w > 0.0f) - (w < 0.0f));
+        }
+    }
+}
+
+/* rint for |x| < 2^51 without a library call (baseline x86-64 has no rounding instruction):
+ * adding 1.5 * 2^52 leaves no fraction bits, so the add rounds half to even. */
+static inline int32_t round_even(double x) { return (int32_t)((x + 0x1.8p52) - 0x1.8p52); }
+
+/* The same in float for |x| < 2^22. */
+static inline int32_t round_even_f(float x) { return (int32_t)((x + 0x1.8p23f) - 0x1.8p23f); }
+
+void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                       int K) {
+  int Kq = fl_dx16_kpad(K);
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const float *d = dy + (size_t)t * ldy;
+    int16_t *qt = q + (size_t)t * Kq;
+    uint32_t mb = 0; /* the largest |v| as bits: integer order is float order for |v| */
+    for (int k = 0; k < K; k++) {
+      float v = d[k] * cs[k];
+      uint32_t b;
+      memcpy(&b, &v, 4);
+      b &= 0x7fffffffu;
+      mb = b > mb ? b : mb;
+    }
+    if (mb == 0 || mb >= FL_DX16_NONFINITE) {
+      memset(qt, 0, sizeof(int16_t) * Kq);
+      a[t] = mb ? __builtin_nanf("") : 0.0f;
+      continue;
+    }
+    float m;
+    memcpy(&m, &mb, 4);
+    double inv = 32767.0 / m;
+    float finv = (float)inv;
+    if (mb >= FL_DX16_FLOAT_MIN)
+      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even_f(d[k] * cs[k] * finv);
+    else
+      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even((double)(d[k] * cs[k]) * inv);
+    for (int k = K; k < Kq; k++) qt[k] = 0;
+    a[t] = m;
+  }
+}
+
+void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
+                        int T, int N, int K, float beta) {
+  int Kq = fl_dx16_kpad(K), P = Kq / 2;
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < T; t++) {
+    const int16_t *qt = q + (size_t)t * Kq;
+    for (int j = 0; j < N; j++) {
+      const int8_t *w = panel + (size_t)(j / 16) * P * 32 + 2 * (j % 16);
+      int32_t acc = 0;
+      for (int p = 0; p < P; p++) acc += qt[2 * p] * w[32 * p] + qt[2 * p + 1] * w[32 * p + 1];
+      float y = (float)acc * FL_DX16_STEP * a[t], *o = dx + (size_t)t * ldx + j;
+      *o = beta == 0.0f ? y : *o + y;
+    }
+  }
+}

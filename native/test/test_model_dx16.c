@@ -1,0 +1,254 @@
+/* The integer dX in the model (fl_spec.backward_dx, flashlm.h "integer dX"): the same step with
+ * the int16 and the fp32 dX, the linears' gradients' bits for every thread count, the gradient
+ * of the first linear the backward reaches against the fp32 GEMM's, and the spec check. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "test.h"
+
+/* int16 dX against fp32 dX, every gradient tensor, relative to its largest value: each token's
+ * dy is quantised to 2^-16 of its largest value (half a step), so dx moves by about 1e-5 of its
+ * scale, and the gradients of earlier layers inherit that through a few products; 1e-3 leaves
+ * room for sums that cancel, and is still far below the smallest real change of a gradient. */
+#define TOL_DX16_VS_FP32 1e-3
+
+static fl_spec spec_of(int arch, int alpha, int dx) {
+  fl_spec s = {.arch = arch,
+               .vocab = 67,
+               .d = 64,
+               .n_layers = 2,
+               .n_heads = 2,
+               .ffn = 96,
+               .seq_len = 70,
+               .ternary = 1,
+               .learnable_alpha = alpha,
+               .backward_dx = dx,
+               .rope_theta = 10000.0,
+               .norm_eps = 1e-5};
+  return s;
+}
+
+/* A model with parameters from the test stream (the same for the same seed position): matrices
+ * N(0, 0.1), norms around 1, alphas from 0.5 to 1.5. */
+static fl_model *make_model(const fl_spec *s, int B, const float *params) {
+  fl_model *m;
+  if (fl_model_create(&m, s, B)) {
+    T_CHECK(0, "fl_model_create: %s", fl_last_error());
+    return NULL;
+  }
+  float *p = fl_model_params(m);
+  if (params) {
+    memcpy(p, params, fl_model_num_params(m) * sizeof(float));
+    return m;
+  }
+  for (int i = 0; i < fl_model_num_tensors(m); i++) {
+    const char *name;
+    size_t off;
+    int nd, shape[2], decay;
+    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
+    size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
+    for (size_t j = 0; j < n; j++)
+      p[off + j] = nd == 2                  ? 0.1f * t_normal()
+                   : strstr(name, ".alpha") ? t_uniform(0.5f, 1.5f)
+                                            : t_uniform(0.7f, 1.3f);
+  }
+  return m;
+}
+
+static int *tokens(int B, int T, int V) {
+  int *tok = t_bytes(sizeof(int) * B * (T + 1));
+  for (int i = 0; i < B * (T + 1); i++) tok[i] = (int)(t_next() % V);
+  return tok;
+}
+
+/* The offset and size of the named tensor. */
+static size_t tensor_at(fl_model *m, const char *want, size_t *n) {
+  for (int i = 0; i < fl_model_num_tensors(m); i++) {
+    const char *name;
+    size_t off;
+    int nd, shape[2], decay;
+    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
+    if (!strcmp(name, want)) {
+      *n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
+      return off;
+    }
+  }
+  *n = 0;
+  return 0;
+}
+
+void test_model_dx16_close_to_fp32(void) {
+  int B = 4; /* 280 tokens: two K slices of the weight gradients */
+  for (int arch = 0; arch < 2; arch++)
+    for (int alpha = 0; alpha < 2; alpha++) {
+      fl_spec si = spec_of(arch, alpha, FL_DX_INT16), sf = spec_of(arch, alpha, FL_DX_FP32);
+      fl_model *a = make_model(&si, B, NULL),
+               *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
+      if (!b) {
+        fl_model_free(a);
+        return;
+      }
+      int *tok = tokens(B, si.seq_len, si.vocab), threads = omp_get_max_threads();
+      float la, lb;
+      T_CHECK(fl_model_forward_backward(a, tok, B, &la) == FL_OK, "%s", fl_last_error());
+      omp_set_num_threads(1); /* the fp32 dW as one serial GEMM */
+      T_CHECK(fl_model_forward_backward(b, tok, B, &lb) == FL_OK, "%s", fl_last_error());
+      omp_set_num_threads(threads);
+      T_CHECK(la == lb, "the forward must not change: loss %.9g (int16) vs %.9g (fp32)", la, lb);
+      /* an alpha's gradient is one sum that can cancel to near zero: relative to the largest */
+      double alpha_scale = 0.0;
+      for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < fl_model_num_tensors(a); i++) {
+          const char *name;
+          size_t off;
+          int nd, shape[2], decay;
+          fl_model_tensor(a, i, &name, &off, &nd, shape, &decay);
+          size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
+          const float *want = fl_model_grads(b) + off;
+          if (strstr(name, ".alpha") && pass == 0) {
+            alpha_scale = fabs(want[0]) > alpha_scale ? fabs(want[0]) : alpha_scale;
+            continue;
+          }
+          if (pass == 0) continue;
+          char what[128];
+          snprintf(what, sizeof what, "%s%s int16 vs fp32 dX: %s", arch ? "ffn" : "transformer",
+                   alpha ? " alpha" : "", name);
+          if (strstr(name, ".alpha")) {
+            double w = want[0];
+            t_close_ds(what, fl_model_grads(a) + off, &w, 1, TOL_DX16_VS_FP32, alpha_scale);
+          } else {
+            t_close(what, fl_model_grads(a) + off, want, n, TOL_DX16_VS_FP32);
+          }
+        }
+      if (!alpha) {
+        /* the first product of the backward (the last layer's down projection) sees the same
+         * dy and x in both: its dW has the serial fp32 GEMM's bits */
+        size_t n, off = tensor_at(a, "model.layers.1.mlp.down_proj.weight", &n);
+        char what[96];
+        snprintf(what, sizeof what, "%s last down_proj dW: int16 path vs one GEMM",
+                 arch ? "ffn" : "transformer");
+        t_same(what, fl_model_grads(a) + off, fl_model_grads(b) + off, n * sizeof(float), 4);
+      }
+      t_free(tok);
+      fl_model_free(a);
+      fl_model_free(b);
+    }
+}
+
+void test_model_dx16_same_bits_for_any_thread_count(void) {
+  static const int counts[] = {1, 2, 3, 9};
+  int B = 4, threads = omp_get_max_threads();
+  for (int arch = 0; arch < 2; arch++)
+    for (int alpha = 0; alpha < 2; alpha++) {
+      fl_spec s = spec_of(arch, alpha, FL_DX_INT16);
+      fl_model *m = make_model(&s, B, NULL);
+      if (!m) return;
+      size_t n = fl_model_num_params(m);
+      float *first = t_floats(n), l0 = 0.0f;
+      int *tok = tokens(B, s.seq_len, s.vocab);
+      for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+        omp_set_num_threads(counts[c]);
+        float loss;
+        fl_model_zero_grads(m);
+        T_CHECK(fl_model_forward_backward(m, tok, B, &loss) == FL_OK, "%s", fl_last_error());
+        if (c == 0) {
+          memcpy(first, fl_model_grads(m), n * sizeof(float)), l0 = loss;
+          continue;
+        }
+        T_CHECK(loss == l0, "loss %.9g with %d threads vs %.9g", loss, counts[c], l0);
+        /* the linears (weights and alphas); the norms' and the embedding's gradients are sums
+         * whose order follows the thread count in their own kernels */
+        for (int i = 0; i < fl_model_num_tensors(m); i++) {
+          const char *name;
+          size_t off;
+          int nd, shape[2], decay;
+          fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
+          if (!strstr(name, "_proj")) continue;
+          char what[128];
+          snprintf(what, sizeof what, "%s%s int16 dX, %d threads vs 1: %s",
+                   arch ? "ffn" : "transformer", alpha ? " alpha" : "", counts[c], name);
+          t_same(what, fl_model_grads(m) + off, first + off,
+                 (size_t)shape[0] * (nd == 2 ? shape[1] : 1) * sizeof(float), 4);
+        }
+      }
+      omp_set_num_threads(threads);
+      t_free(first), t_free(tok);
+      fl_model_free(m);
+    }
+}
+
+void test_model_refuses_an_unknown_backward_dx(void) {
+  fl_spec s = spec_of(FL_ARCH_FFN, 0, 2);
+  fl_model *m = NULL;
+  T_CHECK(fl_model_create(&m, &s, 1) == FL_EINVAL && !m && strstr(fl_last_error(), "backward_dx"),
+          "backward_dx 2 accepted or unclear: %s", fl_last_error());
+}
+
+/* A short training run of a small ffn model on a learnable token stream (each token follows
+ * from the one before by a fixed permutation 7 times in 8, else at random): int16 and fp32 dX
+ * from the same start on the same batches. Both must learn (the loss falls well below ln V) and
+ * end within TOL_DX16_TRAIN of each other: the quantisation noise of dx is far below the noise
+ * of the batches, so the curves agree to a few thousandths. */
+#define TOL_DX16_TRAIN 0.02
+
+static void markov_batch(int *tok, int B, int T, int V, const int *perm) {
+  for (int b = 0; b < B; b++) {
+    int *r = tok + (size_t)b * (T + 1);
+    r[0] = (int)(t_next() % V);
+    for (int t = 1; t <= T; t++) r[t] = t_next() % 8 ? perm[r[t - 1]] : (int)(t_next() % V);
+  }
+}
+
+/* Mean loss of the last 20 of steps AdamW steps; first: the first step's loss. */
+static double train_run(fl_model *m, const int *batches, int B, int steps, float *first) {
+  size_t n = fl_model_num_params(m);
+  float *mom = t_floats(2 * n), loss = 0.0f;
+  const fl_spec *s = fl_model_spec(m);
+  double tail = 0.0;
+  for (int step = 0; step < steps; step++) {
+    fl_model_zero_grads(m);
+    fl_model_forward_backward(m, batches + (size_t)step * B * (s->seq_len + 1), B, &loss);
+    if (step == 0) *first = loss;
+    if (step >= steps - 20) tail += loss / 20.0;
+    fl_adamw(fl_model_params(m), fl_model_grads(m), mom, mom + n, n, 3e-3f, 0.9f, 0.95f, 1e-8f,
+             0.0f, step + 1);
+  }
+  t_free(mom);
+  return tail;
+}
+
+void test_model_dx16_trains_like_fp32(void) {
+  int B = 4, steps = 250;
+  fl_spec si = {.arch = FL_ARCH_FFN,
+                .vocab = 32,
+                .d = 32,
+                .n_layers = 2,
+                .ffn = 64,
+                .seq_len = 32,
+                .ternary = 1,
+                .backward_dx = FL_DX_INT16,
+                .norm_eps = 1e-5};
+  fl_spec sf = si;
+  sf.backward_dx = FL_DX_FP32;
+  int perm[32];
+  for (int i = 0; i < 32; i++) perm[i] = (i * 7 + 3) % 32;
+  int *batches = t_bytes(sizeof(int) * (size_t)steps * B * (si.seq_len + 1));
+  markov_batch(batches, steps * B, si.seq_len, si.vocab, perm);
+  fl_model *a = make_model(&si, B, NULL), *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
+  if (b) {
+    float fa, fb;
+    double la = train_run(a, batches, B, steps, &fa), lb = train_run(b, batches, B, steps, &fb);
+    if (t_verbose)
+      printf("    %d steps: first loss %.4f; last 20 mean int16 %.4f fp32 %.4f\n", steps, fa, la,
+             lb);
+    T_CHECK(la < 0.6 * log(si.vocab) && lb < 0.6 * log(si.vocab),
+            "did not learn: loss %.4f (int16) %.4f (fp32) from %.4f", la, lb, fa);
+    T_CHECK(fabs(la - lb) <= TOL_DX16_TRAIN, "int16 dX trained to %.4f, fp32 to %.4f", la, lb);
+  }
+  t_free(batches);
+  fl_model_free(a);
+  fl_model_free(b);
+}
