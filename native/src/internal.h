@@ -47,6 +47,27 @@ static inline int fl_ternary_code(const uint8_t *row, int k) {
 #define FL_DX16_FLOAT_MIN 0x0f800000u
 /* 1 / 32767 as a float: the value of one step of q relative to the token's absmax. */
 #define FL_DX16_STEP (1.0f / 32767.0f)
+/* mb folded with the bits of |d[k] * cs[k]| for k in [k0, K): for non-negative floats the
+ * integer order of the bits is the float order, and a NaN's bits are above every finite's. */
+static inline uint32_t fl_dx16_absmax_bits(const float *d, const float *cs, int k0, int K,
+                                           uint32_t mb) {
+  for (int k = k0; k < K; k++) {
+    float v = d[k] * cs[k];
+    uint32_t b;
+    __builtin_memcpy(&b, &v, 4);
+    b &= 0x7fffffffu;
+    mb = b > mb ? b : mb;
+  }
+  return mb;
+}
+/* A row whose absmax bits mb are 0 (all zero) or non-finite quantises to zeros with scale 0 or
+ * NaN (so its dx is 0 or NaN); returns 1 for such a row after writing q (Kq values) and *a. */
+static inline int fl_dx16_degenerate_row(int16_t *q, int Kq, float *a, uint32_t mb) {
+  if (mb != 0 && mb < FL_DX16_NONFINITE) return 0;
+  __builtin_memset(q, 0, sizeof(int16_t) * Kq);
+  *a = mb ? __builtin_nanf("") : 0.0f;
+  return 1;
+}
 void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
                        int K);
 void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,

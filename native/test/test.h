@@ -35,6 +35,10 @@ uint64_t t_next(void);
 float t_uniform(float lo, float hi);
 float t_normal(void);
 void t_fill(float *x, size_t n, float lo, float hi);
+/* Fills a model's parameters from the stream, tensor by tensor in layout order: matrices
+ * N(0, std^2), norms uniform in [0.7, 1.3), the i-th alpha (counting from 0) alpha(i), or like a
+ * norm when alpha is NULL. */
+void t_fill_model(fl_model *m, float std, float (*alpha)(int i));
 float *t_floats(size_t n); /* zeroed, aborts the runner if out of memory */
 void *t_bytes(size_t n);
 void t_free(void *p);

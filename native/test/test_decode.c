@@ -38,24 +38,17 @@ static fl_spec spec_of(int arch, int ternary, int alpha) {
 
 /* A model with random weights (matrices N(0, std^2), norms in [0.7, 1.3), alphas of both signs
  * and one exactly 0 when the spec has them). */
+static float fixed_alpha(int i) {
+  static const float ALPHAS[] = {0.7f, -1.3f, 1.6f, 0.0f, 2.1f};
+  return ALPHAS[i % 5];
+}
+
 static fl_model *random_model(const fl_spec *s, float std) {
   fl_model *m;
   int rc = fl_model_create(&m, s, 1);
   T_CHECK(rc == FL_OK, "fl_model_create: %s", fl_last_error());
   if (rc) return NULL;
-  static const float ALPHAS[] = {0.7f, -1.3f, 1.6f, 0.0f, 2.1f};
-  float *p = fl_model_params(m);
-  for (int i = 0, na = 0; i < fl_model_num_tensors(m); i++) {
-    const char *name;
-    size_t off;
-    int nd, shape[2], decay;
-    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
-    size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
-    for (size_t j = 0; j < n; j++)
-      p[off + j] = strstr(name, ".alpha") ? ALPHAS[na++ % 5]
-                   : nd == 2              ? std * t_normal()
-                                          : t_uniform(0.7f, 1.3f);
-  }
+  t_fill_model(m, std, fixed_alpha);
   return m;
 }
 

@@ -172,6 +172,20 @@ void t_fill(float *x, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; i++) x[i] = t_uniform(lo, hi);
 }
 
+void t_fill_model(fl_model *m, float std, float (*alpha)(int i)) {
+  float *p = fl_model_params(m);
+  for (int i = 0, na = 0; i < fl_model_num_tensors(m); i++) {
+    const char *name;
+    size_t off;
+    int nd, shape[2], decay;
+    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
+    size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
+    int is_alpha = alpha && strstr(name, ".alpha") != NULL;
+    for (size_t j = 0; j < n; j++)
+      p[off + j] = is_alpha ? alpha(na++) : nd == 2 ? std * t_normal() : t_uniform(0.7f, 1.3f);
+  }
+}
+
 void *t_bytes(size_t n) {
   void *p = calloc(n ? n : 1, 1);
   if (!p) {

@@ -59,15 +59,7 @@ static fl_model *make(const fl_spec *s, int max_batch, float std) {
   int rc = fl_model_create(&m, s, max_batch);
   T_CHECK(rc == FL_OK, "fl_model_create: %s", fl_last_error());
   if (rc) return NULL;
-  float *p = fl_model_params(m);
-  for (int i = 0; i < fl_model_num_tensors(m); i++) {
-    const char *name;
-    size_t off;
-    int nd, shape[2], decay;
-    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
-    size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
-    for (size_t j = 0; j < n; j++) p[off + j] = nd == 2 ? std * t_normal() : t_uniform(0.7f, 1.3f);
-  }
+  t_fill_model(m, std, NULL);
   set_alphas(m, 1);
   return m;
 }

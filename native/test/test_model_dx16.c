@@ -31,6 +31,11 @@ static fl_spec spec_of(int arch, int alpha, int dx) {
   return s;
 }
 
+static float uniform_alpha(int i) {
+  (void)i;
+  return t_uniform(0.5f, 1.5f);
+}
+
 /* A model with parameters from the test stream (the same for the same seed position): matrices
  * N(0, 0.1), norms around 1, alphas from 0.5 to 1.5. */
 static fl_model *make_model(const fl_spec *s, int B, const float *params) {
@@ -44,17 +49,7 @@ static fl_model *make_model(const fl_spec *s, int B, const float *params) {
     memcpy(p, params, fl_model_num_params(m) * sizeof(float));
     return m;
   }
-  for (int i = 0; i < fl_model_num_tensors(m); i++) {
-    const char *name;
-    size_t off;
-    int nd, shape[2], decay;
-    fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
-    size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
-    for (size_t j = 0; j < n; j++)
-      p[off + j] = nd == 2                  ? 0.1f * t_normal()
-                   : strstr(name, ".alpha") ? t_uniform(0.5f, 1.5f)
-                                            : t_uniform(0.7f, 1.3f);
-  }
+  t_fill_model(m, 0.1f, uniform_alpha);
   return m;
 }
 

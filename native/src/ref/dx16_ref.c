@@ -42,19 +42,8 @@ void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const flo
   for (int t = 0; t < T; t++) {
     const float *d = dy + (size_t)t * ldy;
     int16_t *qt = q + (size_t)t * Kq;
-    uint32_t mb = 0; /* the largest |v| as bits: integer order is float order for |v| */
-    for (int k = 0; k < K; k++) {
-      float v = d[k] * cs[k];
-      uint32_t b;
-      memcpy(&b, &v, 4);
-      b &= 0x7fffffffu;
-      mb = b > mb ? b : mb;
-    }
-    if (mb == 0 || mb >= FL_DX16_NONFINITE) {
-      memset(qt, 0, sizeof(int16_t) * Kq);
-      a[t] = mb ? __builtin_nanf("") : 0.0f;
-      continue;
-    }
+    uint32_t mb = fl_dx16_absmax_bits(d, cs, 0, K, 0); /* the largest |v| as bits */
+    if (fl_dx16_degenerate_row(qt, Kq, a + t, mb)) continue;
     float m;
     memcpy(&m, &mb, 4);
     double inv = 32767.0 / m;

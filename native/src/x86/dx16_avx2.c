@@ -35,18 +35,8 @@ void fl_dx16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
     uint32_t lanes[8], mb = 0;
     _mm256_storeu_si256((__m256i *)lanes, mv);
     for (int i = 0; i < 8; i++) mb = lanes[i] > mb ? lanes[i] : mb;
-    for (int k = K8; k < K; k++) {
-      float v = d[k] * cs[k];
-      uint32_t b;
-      memcpy(&b, &v, 4);
-      b &= 0x7fffffffu;
-      mb = b > mb ? b : mb;
-    }
-    if (mb == 0 || mb >= FL_DX16_NONFINITE) {
-      memset(qt, 0, sizeof(int16_t) * Kq);
-      a[t] = mb ? __builtin_nanf("") : 0.0f;
-      continue;
-    }
+    mb = fl_dx16_absmax_bits(d, cs, K8, K, mb);
+    if (fl_dx16_degenerate_row(qt, Kq, a + t, mb)) continue;
     float m;
     memcpy(&m, &mb, 4);
     double inv = 32767.0 / m;
