@@ -137,6 +137,11 @@ typedef struct fl_kernels {
    * sum is exact (int32), so every ISA gives identical bits. */
   void (*dx16_matmul)(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                       int T, int N, int K, float beta);
+  /* The int16 dW of ternary linears (backward_dw FL_DW_INT16, see "Integer dW" below): q (K,
+   * Tq), a (K) from dy (T, K) with row stride ldy, Tq = fl_dx16_kpad(T): row k of q is what
+   * dx16_quant gives for the row dy[:,k] * cs[:] (one absmax per column of dy, over its T
+   * tokens), padded with zeros. */
+  void (*dw16_quant)(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T, int K);
 } fl_kernels;
 
 /* OpenMP threads that kernels called from the calling thread use (omp_set_num_threads: the
@@ -189,6 +194,21 @@ size_t fl_dx16_panel_bytes(int K, int N); /* 32 * ceil(N/16) * ceil(K/2) */
 /* panel from W_eff (K rows, N columns, row-major): W = sign(W_eff). */
 void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N);
 
+/* ---- integer dW of ternary linears (fl_spec.backward_dw = FL_DW_INT16) ----------------------
+ * dW += dy^T x_eff, where x_eff[t,i] = sx[t] * xq[t,i] is the int8 activation the forward used
+ * (per-token scale sx), is computed block by block over FL_DW16_TOKENS tokens at a time: in a
+ * block, v[t,o] = dy[t,o] * sx[t] is quantised per output o over the block's tokens (dw16_quant:
+ * the integer dX's rule with the roles of tokens and outputs swapped), the sums
+ * sum_t q[o,t] xq[t,i] are exact in int32 (|sum| <= 32767 * 127 * FL_DW16_TOKENS < 2^31), and
+ * each block adds a[o] * (float)sum to dW through dx16_matmul (beta 1; the first block of a
+ * product with beta 0 stores), the blocks in token order. So every v is off by at most 2^-16 of
+ * the largest |v| of its output in its block, and the bits do not depend on the ISA or the thread
+ * count. xq is packed per block as a panel of its int8 values (fl_dw16_panel). */
+#define FL_DW16_TOKENS 256
+/* panel (fl_dx16_panel_bytes(T, N)) from the int8 matrix x (T rows, N columns, row stride ldx):
+ * the layout of fl_dx16_panel with x's values instead of signs. */
+void fl_dw16_panel(int8_t *panel, const int8_t *x, int ldx, int T, int N);
+
 /* ---- layers through the chosen table (forward/backward pairs; outputs first, dims last) ---- */
 void fl_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int T, int C,
                         float eps);
@@ -235,11 +255,16 @@ enum { FL_ARCH_TRANSFORMER = 0, FL_ARCH_FFN = 1 };
  * times the fp32 GEMM's rate where the CPU has AVX-512 VNNI), FL_DX_FP32 as an fp32 GEMM with
  * W_eff. fp32 linears (ternary 0) ignore it. */
 enum { FL_DX_INT16 = 0, FL_DX_FP32 = 1 };
+/* How the backward computes dW += dy^T x_eff of a BitLinear: FL_DW_INT16 from dy quantised to
+ * int16 per output and block of tokens and the forward's int8 activations ("Integer dW" above),
+ * FL_DW_FP32 as an fp32 GEMM with x_eff. fp32 linears (ternary 0) ignore it. */
+enum { FL_DW_INT16 = 0, FL_DW_FP32 = 1 };
 typedef struct fl_spec {
   int arch, vocab, d, n_layers, n_heads, ffn, seq_len;
   int ternary;         /* 1: BitLinear, 0: plain fp32 linears */
   int learnable_alpha; /* 1: one learnable output scale per linear (see above and below) */
   int backward_dx;     /* ternary only: FL_DX_INT16 (0, the default) or FL_DX_FP32, see below */
+  int backward_dw;     /* ternary only: FL_DW_INT16 (0, the default) or FL_DW_FP32, see below */
   double rope_theta, norm_eps;
 } fl_spec;
 
