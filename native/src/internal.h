@@ -72,6 +72,8 @@ void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const flo
                        int K);
 void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                         int T, int N, int K, float beta);
+void fl_dw16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                       int K);
 #if defined(FLASHLM_HAVE_AVX2)
 /* AVX2 twins (vpmaddwd) and the AVX-512 VNNI product (vpdpwssd, src/x86/dx16_avx512.c); the
  * AVX2 table's entry runs the VNNI one where the CPU has it (fl_dx16_vnni_usable). */
@@ -79,6 +81,8 @@ void fl_dx16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
                         int K);
 void fl_dx16_matmul_avx2(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                          int T, int N, int K, float beta);
+void fl_dw16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                        int K);
 void fl_dx16_matmul_vnni(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,
                          int T, int N, int K, float beta);
 void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, const int8_t *panel,

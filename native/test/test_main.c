@@ -15,19 +15,19 @@ const int SIZES[N_SIZES] = {1, 3, 7, 31, 33, 255, 1023};
 int t_verbose;
 static int failures;
 
-/* Every test, defined in test_kernels.c, test_dx16.c, test_model_dx16.c, test_layers.c, test_model.c, test_alloc.c,
+/* Every test, defined in test_kernels.c, test_dx16.c, test_dw16.c, test_model_dx16.c, test_layers.c, test_model.c, test_alloc.c,
  * test_comm.c, test_affinity.c, test_decode.c. */
 /* The test list is laid out by hand. */
 /* clang-format off */
 #define TESTS(X)                                                                                   \
   X(test_gemm) X(test_ternary_pack) X(test_ternary_matmul) X(test_quant_act) X(test_rmsnorm)       \
-  X(test_dx16_matmul) X(test_dx16_quant)                                                           \
+  X(test_dx16_matmul) X(test_dx16_quant) X(test_dw16_quant) X(test_dw16_panel_and_product)      \
   X(test_rmsnorm_fd) X(test_optimizers) X(test_reductions) X(test_rope) X(test_attention)          \
   X(test_attention_fd) X(test_swiglu) X(test_crossentropy) X(test_embedding)                       \
   X(test_model_errors) X(test_model_layout) X(test_model_fd) X(test_model_simd_vs_ref)             \
   X(test_model_deterministic) X(test_model_last_logits) X(test_model_alpha_one)                   \
-  X(test_model_dx16_close_to_fp32) X(test_model_dx16_same_bits_for_any_thread_count)               \
-  X(test_model_refuses_an_unknown_backward_dx) X(test_model_dx16_trains_like_fp32)                                                   \
+  X(test_model_int16_close_to_fp32) X(test_model_int16_same_bits_for_any_thread_count)               \
+  X(test_model_refuses_an_unknown_backward_dx_or_dw) X(test_model_int16_trains_like_fp32)                                                   \
   X(test_model_alloc_failure) X(test_attention_alloc_failure)                                      \
   X(test_kernel_scratch_alloc_failure)                                                             \
   X(test_attention_row) X(test_gemv_rows_matches_gemm) X(test_infer_matches_model)                \

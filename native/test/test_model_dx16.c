@@ -1,6 +1,7 @@
-/* The integer dX in the model (fl_spec.backward_dx, flashlm.h "integer dX"): the same step with
- * the int16 and the fp32 dX, the linears' gradients' bits for every thread count, the gradient
- * of the first linear the backward reaches against the fp32 GEMM's, and the spec check. */
+/* The integer dX and dW in the model (fl_spec.backward_dx and backward_dw, flashlm.h "integer
+ * dX", "integer dW"): the same step with each of them int16 against both fp32, the linears'
+ * gradients' bits for every thread count, the gradient of the first linear the backward reaches
+ * against the fp32 GEMM's, a short training run, and the spec checks. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -9,13 +10,14 @@
 #include "internal.h"
 #include "test.h"
 
-/* int16 dX against fp32 dX, every gradient tensor, relative to its largest value: each token's
- * dy is quantised to 2^-16 of its largest value (half a step), so dx moves by about 1e-5 of its
- * scale, and the gradients of earlier layers inherit that through a few products; 1e-3 leaves
- * room for sums that cancel, and is still far below the smallest real change of a gradient. */
+/* int16 against fp32 products, every gradient tensor, relative to its largest value: each dy is
+ * quantised to 2^-16 of the largest value of its token (dX) or of its output in its block of
+ * tokens (dW), half a step, so dx and dW move by about 1e-5 of their scale, and the gradients of
+ * earlier layers inherit that through a few products; 1e-3 leaves room for sums that cancel,
+ * and is still far below the smallest real change of a gradient. */
 #define TOL_DX16_VS_FP32 1e-3
 
-static fl_spec spec_of(int arch, int alpha, int dx) {
+static fl_spec spec_of(int arch, int alpha, int dx, int dw) {
   fl_spec s = {.arch = arch,
                .vocab = 67,
                .d = 64,
@@ -26,6 +28,7 @@ static fl_spec spec_of(int arch, int alpha, int dx) {
                .ternary = 1,
                .learnable_alpha = alpha,
                .backward_dx = dx,
+               .backward_dw = dw,
                .rope_theta = 10000.0,
                .norm_eps = 1e-5};
   return s;
@@ -75,117 +78,134 @@ static size_t tensor_at(fl_model *m, const char *want, size_t *n) {
   return 0;
 }
 
-void test_model_dx16_close_to_fp32(void) {
-  int B = 4; /* 280 tokens: two K slices of the weight gradients */
-  for (int arch = 0; arch < 2; arch++)
-    for (int alpha = 0; alpha < 2; alpha++) {
-      fl_spec si = spec_of(arch, alpha, FL_DX_INT16), sf = spec_of(arch, alpha, FL_DX_FP32);
-      fl_model *a = make_model(&si, B, NULL),
-               *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
-      if (!b) {
-        fl_model_free(a);
-        return;
-      }
-      int *tok = tokens(B, si.seq_len, si.vocab), threads = omp_get_max_threads();
-      float la, lb;
-      T_CHECK(fl_model_forward_backward(a, tok, B, &la) == FL_OK, "%s", fl_last_error());
-      omp_set_num_threads(1); /* the fp32 dW as one serial GEMM */
-      T_CHECK(fl_model_forward_backward(b, tok, B, &lb) == FL_OK, "%s", fl_last_error());
-      omp_set_num_threads(threads);
-      T_CHECK(la == lb, "the forward must not change: loss %.9g (int16) vs %.9g (fp32)", la, lb);
-      /* an alpha's gradient is one sum that can cancel to near zero: relative to the largest */
-      double alpha_scale = 0.0;
-      for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < fl_model_num_tensors(a); i++) {
-          const char *name;
-          size_t off;
-          int nd, shape[2], decay;
-          fl_model_tensor(a, i, &name, &off, &nd, shape, &decay);
-          size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
-          const float *want = fl_model_grads(b) + off;
-          if (strstr(name, ".alpha") && pass == 0) {
-            alpha_scale = fabs(want[0]) > alpha_scale ? fabs(want[0]) : alpha_scale;
-            continue;
-          }
-          if (pass == 0) continue;
-          char what[128];
-          snprintf(what, sizeof what, "%s%s int16 vs fp32 dX: %s", arch ? "ffn" : "transformer",
-                   alpha ? " alpha" : "", name);
-          if (strstr(name, ".alpha")) {
-            double w = want[0];
-            t_close_ds(what, fl_model_grads(a) + off, &w, 1, TOL_DX16_VS_FP32, alpha_scale);
-          } else {
-            t_close(what, fl_model_grads(a) + off, want, n, TOL_DX16_VS_FP32);
-          }
-        }
-      if (!alpha) {
-        /* the first product of the backward (the last layer's down projection) sees the same
-         * dy and x in both: its dW has the serial fp32 GEMM's bits */
-        size_t n, off = tensor_at(a, "model.layers.1.mlp.down_proj.weight", &n);
-        char what[96];
-        snprintf(what, sizeof what, "%s last down_proj dW: int16 path vs one GEMM",
-                 arch ? "ffn" : "transformer");
-        t_same(what, fl_model_grads(a) + off, fl_model_grads(b) + off, n * sizeof(float), 4);
-      }
-      t_free(tok);
-      fl_model_free(a);
-      fl_model_free(b);
-    }
+/* The (backward_dx, backward_dw) pairs with an integer product, as the tests name them. */
+static const int INT_PAIRS[3][2] = {
+    {FL_DX_INT16, FL_DW_INT16}, {FL_DX_INT16, FL_DW_FP32}, {FL_DX_FP32, FL_DW_INT16}};
+
+static const char *pair_name(int dx, int dw) {
+  return dx == FL_DX_INT16 ? (dw == FL_DW_INT16 ? "int16 dX+dW" : "int16 dX") : "int16 dW";
 }
 
-void test_model_dx16_same_bits_for_any_thread_count(void) {
+void test_model_int16_close_to_fp32(void) {
+  int B = 4; /* 280 tokens: two blocks of the integer dW, two K slices of the fp32 one */
+  for (int arch = 0; arch < 2; arch++)
+    for (int alpha = 0; alpha < 2; alpha++)
+      for (int c = 0; c < 3; c++) {
+        int dx = INT_PAIRS[c][0], dw = INT_PAIRS[c][1];
+        fl_spec si = spec_of(arch, alpha, dx, dw),
+                sf = spec_of(arch, alpha, FL_DX_FP32, FL_DW_FP32);
+        fl_model *a = make_model(&si, B, NULL),
+                 *b = a ? make_model(&sf, B, fl_model_params(a)) : NULL;
+        if (!b) {
+          fl_model_free(a);
+          return;
+        }
+        int *tok = tokens(B, si.seq_len, si.vocab), threads = omp_get_max_threads();
+        float la, lb;
+        T_CHECK(fl_model_forward_backward(a, tok, B, &la) == FL_OK, "%s", fl_last_error());
+        omp_set_num_threads(1); /* the fp32 dW as one serial GEMM */
+        T_CHECK(fl_model_forward_backward(b, tok, B, &lb) == FL_OK, "%s", fl_last_error());
+        omp_set_num_threads(threads);
+        T_CHECK(la == lb, "the forward must not change: loss %.9g (int16) vs %.9g (fp32)", la, lb);
+        /* an alpha's gradient is one sum that can cancel to near zero: relative to the largest */
+        double alpha_scale = 0.0;
+        for (int pass = 0; pass < 2; pass++)
+          for (int i = 0; i < fl_model_num_tensors(a); i++) {
+            const char *name;
+            size_t off;
+            int nd, shape[2], decay;
+            fl_model_tensor(a, i, &name, &off, &nd, shape, &decay);
+            size_t n = (size_t)shape[0] * (nd == 2 ? shape[1] : 1);
+            const float *want = fl_model_grads(b) + off;
+            if (strstr(name, ".alpha") && pass == 0) {
+              alpha_scale = fabs(want[0]) > alpha_scale ? fabs(want[0]) : alpha_scale;
+              continue;
+            }
+            if (pass == 0) continue;
+            char what[128];
+            snprintf(what, sizeof what, "%s%s %s vs fp32: %s", arch ? "ffn" : "transformer",
+                     alpha ? " alpha" : "", pair_name(dx, dw), name);
+            if (strstr(name, ".alpha")) {
+              double w = want[0];
+              t_close_ds(what, fl_model_grads(a) + off, &w, 1, TOL_DX16_VS_FP32, alpha_scale);
+            } else {
+              t_close(what, fl_model_grads(a) + off, want, n, TOL_DX16_VS_FP32);
+            }
+          }
+        if (!alpha && dw == FL_DW_FP32) {
+          /* the first product of the backward (the last layer's down projection) sees the same
+         * dy and x in both: its dW has the serial fp32 GEMM's bits */
+          size_t n, off = tensor_at(a, "model.layers.1.mlp.down_proj.weight", &n);
+          char what[96];
+          snprintf(what, sizeof what, "%s last down_proj dW: int16 path vs one GEMM",
+                   arch ? "ffn" : "transformer");
+          t_same(what, fl_model_grads(a) + off, fl_model_grads(b) + off, n * sizeof(float), 4);
+        }
+        t_free(tok);
+        fl_model_free(a);
+        fl_model_free(b);
+      }
+}
+
+void test_model_int16_same_bits_for_any_thread_count(void) {
   static const int counts[] = {1, 2, 3, 9};
   int B = 4, threads = omp_get_max_threads();
   for (int arch = 0; arch < 2; arch++)
-    for (int alpha = 0; alpha < 2; alpha++) {
-      fl_spec s = spec_of(arch, alpha, FL_DX_INT16);
-      fl_model *m = make_model(&s, B, NULL);
-      if (!m) return;
-      size_t n = fl_model_num_params(m);
-      float *first = t_floats(n), l0 = 0.0f;
-      int *tok = tokens(B, s.seq_len, s.vocab);
-      for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
-        omp_set_num_threads(counts[c]);
-        float loss;
-        fl_model_zero_grads(m);
-        T_CHECK(fl_model_forward_backward(m, tok, B, &loss) == FL_OK, "%s", fl_last_error());
-        if (c == 0) {
-          memcpy(first, fl_model_grads(m), n * sizeof(float)), l0 = loss;
-          continue;
-        }
-        T_CHECK(loss == l0, "loss %.9g with %d threads vs %.9g", loss, counts[c], l0);
-        /* the linears (weights and alphas); the norms' and the embedding's gradients are sums
+    for (int alpha = 0; alpha < 2; alpha++)
+      for (int p = 0; p < 3; p++) {
+        int dx = INT_PAIRS[p][0], dw = INT_PAIRS[p][1];
+        fl_spec s = spec_of(arch, alpha, dx, dw);
+        fl_model *m = make_model(&s, B, NULL);
+        if (!m) return;
+        size_t n = fl_model_num_params(m);
+        float *first = t_floats(n), l0 = 0.0f;
+        int *tok = tokens(B, s.seq_len, s.vocab);
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+          omp_set_num_threads(counts[c]);
+          float loss;
+          fl_model_zero_grads(m);
+          T_CHECK(fl_model_forward_backward(m, tok, B, &loss) == FL_OK, "%s", fl_last_error());
+          if (c == 0) {
+            memcpy(first, fl_model_grads(m), n * sizeof(float)), l0 = loss;
+            continue;
+          }
+          T_CHECK(loss == l0, "loss %.9g with %d threads vs %.9g", loss, counts[c], l0);
+          /* the linears (weights and alphas); the norms' and the embedding's gradients are sums
          * whose order follows the thread count in their own kernels */
-        for (int i = 0; i < fl_model_num_tensors(m); i++) {
-          const char *name;
-          size_t off;
-          int nd, shape[2], decay;
-          fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
-          if (!strstr(name, "_proj")) continue;
-          char what[128];
-          snprintf(what, sizeof what, "%s%s int16 dX, %d threads vs 1: %s",
-                   arch ? "ffn" : "transformer", alpha ? " alpha" : "", counts[c], name);
-          t_same(what, fl_model_grads(m) + off, first + off,
-                 (size_t)shape[0] * (nd == 2 ? shape[1] : 1) * sizeof(float), 4);
+          for (int i = 0; i < fl_model_num_tensors(m); i++) {
+            const char *name;
+            size_t off;
+            int nd, shape[2], decay;
+            fl_model_tensor(m, i, &name, &off, &nd, shape, &decay);
+            if (!strstr(name, "_proj")) continue;
+            char what[128];
+            snprintf(what, sizeof what, "%s%s %s, %d threads vs 1: %s",
+                     arch ? "ffn" : "transformer", alpha ? " alpha" : "", pair_name(dx, dw),
+                     counts[c], name);
+            t_same(what, fl_model_grads(m) + off, first + off,
+                   (size_t)shape[0] * (nd == 2 ? shape[1] : 1) * sizeof(float), 4);
+          }
         }
+        omp_set_num_threads(threads);
+        t_free(first), t_free(tok);
+        fl_model_free(m);
       }
-      omp_set_num_threads(threads);
-      t_free(first), t_free(tok);
-      fl_model_free(m);
-    }
 }
 
-void test_model_refuses_an_unknown_backward_dx(void) {
-  fl_spec s = spec_of(FL_ARCH_FFN, 0, 2);
+void test_model_refuses_an_unknown_backward_dx_or_dw(void) {
+  fl_spec s = spec_of(FL_ARCH_FFN, 0, 2, FL_DW_INT16);
   fl_model *m = NULL;
   T_CHECK(fl_model_create(&m, &s, 1) == FL_EINVAL && !m && strstr(fl_last_error(), "backward_dx"),
           "backward_dx 2 accepted or unclear: %s", fl_last_error());
+  s = spec_of(FL_ARCH_FFN, 0, FL_DX_INT16, -1);
+  T_CHECK(fl_model_create(&m, &s, 1) == FL_EINVAL && !m && strstr(fl_last_error(), "backward_dw"),
+          "backward_dw -1 accepted or unclear: %s", fl_last_error());
 }
 
 /* A short training run of a small ffn model on a learnable token stream (each token follows
- * from the one before by a fixed permutation 7 times in 8, else at random): int16 and fp32 dX
- * from the same start on the same batches. Both must learn (the loss falls well below ln V) and
- * end within TOL_DX16_TRAIN of each other: the quantisation noise of dx is far below the noise
+ * from the one before by a fixed permutation 7 times in 8, else at random): int16 dX and dW
+ * against fp32 ones from the same start on the same batches. Both must learn (the loss falls well below ln V) and
+ * end within TOL_DX16_TRAIN of each other: the quantisation noise of dx and dW is far below the noise
  * of the batches, so the curves agree to a few thousandths. */
 #define TOL_DX16_TRAIN 0.02
 
@@ -215,7 +235,7 @@ static double train_run(fl_model *m, const int *batches, int B, int steps, float
   return tail;
 }
 
-void test_model_dx16_trains_like_fp32(void) {
+void test_model_int16_trains_like_fp32(void) {
   int B = 4, steps = 250;
   fl_spec si = {.arch = FL_ARCH_FFN,
                 .vocab = 32,
@@ -225,9 +245,10 @@ void test_model_dx16_trains_like_fp32(void) {
                 .seq_len = 32,
                 .ternary = 1,
                 .backward_dx = FL_DX_INT16,
+                .backward_dw = FL_DW_INT16,
                 .norm_eps = 1e-5};
   fl_spec sf = si;
-  sf.backward_dx = FL_DX_FP32;
+  sf.backward_dx = FL_DX_FP32, sf.backward_dw = FL_DW_FP32;
   int perm[32];
   for (int i = 0; i < 32; i++) perm[i] = (i * 7 + 3) % 32;
   int *batches = t_bytes(sizeof(int) * (size_t)steps * B * (si.seq_len + 1));
@@ -241,7 +262,8 @@ void test_model_dx16_trains_like_fp32(void) {
              lb);
     T_CHECK(la < 0.6 * log(si.vocab) && lb < 0.6 * log(si.vocab),
             "did not learn: loss %.4f (int16) %.4f (fp32) from %.4f", la, lb, fa);
-    T_CHECK(fabs(la - lb) <= TOL_DX16_TRAIN, "int16 dX trained to %.4f, fp32 to %.4f", la, lb);
+    T_CHECK(fabs(la - lb) <= TOL_DX16_TRAIN, "int16 dX and dW trained to %.4f, fp32 to %.4f", la,
+            lb);
   }
   t_free(batches);
   fl_model_free(a);

@@ -17,8 +17,10 @@
  * GEMMs run as a pair (see gemm_pair); with it on they run in turn (dX may need the dW pass).
  *
  * Integer dX (BitLinear with backward_dx int16, the default): dx comes from dy quantised to
- * int16 per token against the weights' signs (dx16_backward), with s * alpha folded into dy, so
- * it never needs the dW pass; dW and dx then share the threads as one list of tasks. */
+ * int16 per token against the weights' signs, with s * alpha folded into dy, so it never needs
+ * the dW pass. Integer dW (backward_dw int16, the default): dW from dy quantised per output and
+ * block of tokens against the int8 inputs the forward kept, so the backward dequantises nothing.
+ * Either way dW and dx share the threads as one list of tasks (int_backward). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +85,14 @@ struct fl_model {
   float *xn, *tmp, *h, *dh, *dg, *du, *dxn, *datt, *dqkv, *dres, *xeff, *logits;
   float *sw;      /* learnable_alpha: weight-gradient scratch, the largest block (rows, in) */
   double *rowdot; /* learnable_alpha: (rows) per-row partial sums of dalpha */
-  int dx16;       /* ternary with backward_dx FL_DX_INT16: the integer dX (see dx16_backward) */
+  int dx16;       /* ternary with backward_dx FL_DX_INT16: the integer dX (see int_backward) */
   int16_t *dyq;   /* integer dX: dy quantised (N, largest rows rounded up to even) */
   float *dya;     /* integer dX: its per-token absmax (N) */
   float *dycs;    /* integer dX: per-row scale s * alpha of the group (largest rows) */
-  fl_arena mem;   /* every buffer above */
+  int dw16;       /* ternary with backward_dw FL_DW_INT16: the integer dW (see int_backward) */
+  int8_t *dwp;    /* integer dW: panels of the int8 input, one per block of FL_DW16_TOKENS */
+  const act *xeff_of, *dwp_of; /* the input xeff and dwp hold in this backward, or NULL */
+  fl_arena mem;                /* every buffer above */
 };
 
 static void *take(fl_model *m, size_t bytes) { return fl_arena_take(&m->mem, bytes); }
@@ -204,6 +209,10 @@ static int alloc_all(fl_model *m) {
     ok = (m->dyq = take(m, N * kq * sizeof(int16_t))) && (m->dya = take(m, N * F)) &&
          (m->dycs = take(m, rows * F));
   }
+  if (ok && m->dw16) { /* panels of the widest input, N tokens rounded up to whole blocks */
+    size_t blocks = (N + FL_DW16_TOKENS - 1) / FL_DW16_TOKENS;
+    ok = (m->dwp = take(m, blocks * fl_dx16_panel_bytes(FL_DW16_TOKENS, (int)wide))) != NULL;
+  }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
          (m->datt = take(m, N * d * F)) && (m->dqkv = take(m, N * 3 * d * F));
@@ -247,6 +256,8 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
                     s->rope_theta);
   if (s->backward_dx != FL_DX_INT16 && s->backward_dx != FL_DX_FP32)
     return fl_error(FL_EINVAL, "backward_dx %d: expected 0 (int16) or 1 (fp32)", s->backward_dx);
+  if (s->backward_dw != FL_DW_INT16 && s->backward_dw != FL_DW_FP32)
+    return fl_error(FL_EINVAL, "backward_dw %d: expected 0 (int16) or 1 (fp32)", s->backward_dw);
   if ((size_t)max_batch * s->seq_len > (size_t)1 << 30 || (size_t)s->vocab * s->d > (size_t)1 << 31)
     return fl_error(FL_EINVAL, "model too large: max_batch*seq_len %zu, vocab*d %zu",
                     (size_t)max_batch * s->seq_len, (size_t)s->vocab * s->d);
@@ -260,6 +271,7 @@ int fl_model_create(fl_model **out, const fl_spec *spec, int max_batch) {
             (m->transformer  ? 3 * s->d
              : s->ffn > s->d ? s->ffn
                              : s->d) <= FL_DX16_MAX_K;
+  m->dw16 = s->ternary && s->backward_dw == FL_DW_INT16;
   m->hd = m->transformer ? s->d / s->n_heads : 0;
   m->k = fl_kernels_get();
   /* head chunk: about 16M logits (64 MB) at a time, a multiple of 64 tokens: bigger chunks
@@ -341,10 +353,12 @@ static void act_in(fl_model *m, act *a, const float *x, int N) {
     memcpy(a->x, x, sizeof(float) * N * a->K);
 }
 
-/* The input the backward uses: dequantised (into the xeff scratch) or the fp32 input. */
+/* The input the backward uses: dequantised (into the xeff scratch, once for linears that share
+ * the input: gate and up) or the fp32 input. */
 static const float *act_eff(fl_model *m, const act *a, int N) {
   if (!m->spec.ternary) return a->x;
-  m->k->dequant_act(m->xeff, a->q, a->sc, N, a->K);
+  if (m->xeff_of != a) m->k->dequant_act(m->xeff, a->q, a->sc, N, a->K);
+  m->xeff_of = a;
   return m->xeff;
 }
 
@@ -539,56 +553,106 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
   return alpha_apply(m, ls, nl, scaled);
 }
 
-/* ---- the integer dX backward (ternary, backward_dx int16): dx from dy quantised to int16 per
- * token against the ternary signs (flashlm.h, "integer dX"), dW += dy^T x as fp32 GEMMs over
- * row blocks of dW. With 2 to DX16_TASK_THREADS threads both run as one list of tasks that the
- * threads take in turn from a shared counter: first one dW block per thread (the large tasks),
- * then the dX chunks of DX16_TOKENS tokens (each quantises its tokens and multiplies them), so
- * the small tasks even out the end. Every result is independent of which thread computed it and
- * of the thread count: dX is exact integers, and a GEMM computes each element of dW the same way
- * whichever rows it is given (so the blocks together have the bits of one serial GEMM call;
- * each block packs x again, about 2% of its work at the v6.1 shape). One thread runs the dX
- * product and then the one dW GEMM; more than DX16_TASK_THREADS run each product on the whole
- * team in turn (the blocks would get too thin). ---- */
-enum { DX16_TOKENS = 128, DX16_TASK_THREADS = 8 };
+/* ---- the integer backward of BitLinears (ternary with backward_dx or backward_dw int16):
+ * dx = dy W_eff from dy quantised to int16 per token against the ternary signs (flashlm.h,
+ * "integer dX"), dW += dy^T x_eff from dy quantised per output and block of FL_DW16_TOKENS
+ * tokens against the forward's int8 activations ("integer dW"); either product may instead be
+ * an fp32 GEMM. With 2 to INT_TASK_THREADS threads both run as one list of tasks that the
+ * threads take in turn from a shared counter: first one dW row block per thread (the large
+ * tasks), then the dX chunks of INT_TOKENS tokens, so the small tasks even out the end. Every
+ * result is independent of which thread computed it and of the thread count: the integer sums
+ * are exact, the integer dW adds its blocks in token order, and a GEMM computes each element the
+ * same way whichever rows it is given (so the blocks together have the bits of one serial call;
+ * each fp32 dW block packs x again, about 2% of its work at the v6.1 shape). One thread runs
+ * the dX product and then dW; more than INT_TASK_THREADS run each product on the whole team in
+ * turn (the blocks would get too thin). ---- */
+enum { INT_TOKENS = 128, INT_TASK_THREADS = 8 };
 
-typedef struct dx16_job {
+typedef struct int_job {
   const fl_kernels *k;
-  const float *dy, *x; /* dy (N, rows) with row stride ldy, x (N, in) */
+  const float *dy; /* (N, rows) with row stride ldy */
   int ldy, N, rows, in;
-  float *dst, beta; /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x */
-  const int8_t *panel;
-  const float *cs;
+  /* dW (rows, in) += (beta 1) or = (beta 0) dy^T x_eff: from the panels of the int8 input
+   * (dwp, one per token block, dwpb bytes apart) and its per-token scales xs, or (dwp NULL) as
+   * an fp32 GEMM with x_eff (N, in); dw 0: no dW tasks */
+  float *dw, beta;
+  const int8_t *dwp;
+  size_t dwpb;
+  const float *xs, *x;
+  /* dx (N, in) = (dxbeta 0) or += dy W_eff * dxalpha: the integer product (dxp the sign panel,
+   * cs the rows' scales, q and a the quantised dy) or (dxp NULL) an fp32 GEMM with W; dx NULL:
+   * no dX tasks */
+  const int8_t *dxp;
+  const float *cs, *W;
   int16_t *q;
-  float *a, *dx, dxbeta; /* dx (N, in) */
-} dx16_job;
+  float *a, *dx, dxbeta, dxalpha;
+} int_job;
+
+/* The calling thread's scratch for the integer dW's quantised dy (grows, never shrinks). */
+static _Thread_local void *dw16_space;
+static _Thread_local size_t dw16_bytes;
 
 /* Rows [r0, r1) of dW. */
-static void dx16_dw_rows(const dx16_job *j, int r0, int r1) {
-  if (r0 < r1)
-    j->k->gemm(1, 0, r1 - r0, j->in, j->N, 1.0f, j->dy + r0, j->ldy, j->x, j->in, j->beta,
-               j->dst + (size_t)r0 * j->in, j->in);
+static void int_dw_rows(const int_job *j, int r0, int r1) {
+  if (r0 >= r1) return;
+  float *dst = j->dw + (size_t)r0 * j->in;
+  if (!j->dwp) {
+    j->k->gemm(1, 0, r1 - r0, j->in, j->N, 1.0f, j->dy + r0, j->ldy, j->x, j->in, j->beta, dst,
+               j->in);
+    return;
+  }
+  int n = r1 - r0, tq = fl_dx16_kpad(FL_DW16_TOKENS);
+  size_t qbytes = (size_t)n * tq * sizeof(int16_t), bytes = qbytes + (size_t)n * sizeof(float);
+  if (bytes > dw16_bytes) {
+    free(dw16_space);
+    dw16_space = malloc(bytes);
+    dw16_bytes = dw16_space ? bytes : 0;
+  }
+  int16_t *q = dw16_space;
+  float *a = (float *)((char *)dw16_space + qbytes);
+  for (int t0 = 0, b = 0; t0 < j->N; t0 += FL_DW16_TOKENS, b++) {
+    int tn = j->N - t0 < FL_DW16_TOKENS ? j->N - t0 : FL_DW16_TOKENS;
+    if (!q) { /* no memory for the scratch: this block through the reference, one row at a time */
+      int16_t q1[FL_DW16_TOKENS];
+      float a1;
+      for (int r = r0; r < r1; r++) {
+        fl_dw16_quant_ref(q1, &a1, j->dy + (size_t)t0 * j->ldy + r, j->ldy, j->xs + t0, tn, 1);
+        j->k->dx16_matmul(j->dw + (size_t)r * j->in, j->in, q1, &a1, j->dwp + b * j->dwpb, 1, j->in,
+                          tn, b ? 1.0f : j->beta);
+      }
+      continue;
+    }
+    j->k->dw16_quant(q, a, j->dy + (size_t)t0 * j->ldy + r0, j->ldy, j->xs + t0, tn, n);
+    j->k->dx16_matmul(dst, j->in, q, a, j->dwp + b * j->dwpb, n, j->in, tn, b ? 1.0f : j->beta);
+  }
 }
 
 /* Tokens [t0, t1) of dx. */
-static void dx16_dx_tokens(const dx16_job *j, int t0, int t1) {
+static void int_dx_tokens(const int_job *j, int t0, int t1) {
+  float *dx = j->dx + (size_t)t0 * j->in;
+  if (!j->dxp) {
+    j->k->gemm(0, 0, t1 - t0, j->in, j->rows, j->dxalpha, j->dy + (size_t)t0 * j->ldy, j->ldy, j->W,
+               j->in, j->dxbeta, dx, j->in);
+    return;
+  }
   int kq = fl_dx16_kpad(j->rows);
   j->k->dx16_quant(j->q + (size_t)t0 * kq, j->a + t0, j->dy + (size_t)t0 * j->ldy, j->ldy, j->cs,
                    t1 - t0, j->rows);
-  j->k->dx16_matmul(j->dx + (size_t)t0 * j->in, j->in, j->q + (size_t)t0 * kq, j->a + t0, j->panel,
-                    t1 - t0, j->in, j->rows, j->dxbeta);
+  j->k->dx16_matmul(dx, j->in, j->q + (size_t)t0 * kq, j->a + t0, j->dxp, t1 - t0, j->in, j->rows,
+                    j->dxbeta);
 }
 
-static void dx16_run(const dx16_job *j) {
+static void int_run(const int_job *j) {
   int nt = omp_get_max_threads();
-  if (nt < 2 || nt > DX16_TASK_THREADS || omp_in_parallel()) {
-    dx16_dx_tokens(j, 0, j->N);
-    dx16_dw_rows(j, 0, j->rows);
+  if (nt < 2 || nt > INT_TASK_THREADS || omp_in_parallel()) {
+    if (j->dx) int_dx_tokens(j, 0, j->N);
+    if (j->dw) int_dw_rows(j, 0, j->rows);
     return;
   }
   /* nt blocks of dW rows, multiples of 6 (the GEMM's register tile) */
   int per = ((j->rows + nt - 1) / nt + 5) / 6 * 6;
-  int blocks = (j->rows + per - 1) / per, chunks = (j->N + DX16_TOKENS - 1) / DX16_TOKENS;
+  int blocks = j->dw ? (j->rows + per - 1) / per : 0;
+  int chunks = j->dx ? (j->N + INT_TOKENS - 1) / INT_TOKENS : 0;
   int next = 0;
 #pragma omp parallel num_threads(nt)
   {
@@ -598,37 +662,58 @@ static void dx16_run(const dx16_job *j) {
       if (t >= blocks + chunks) break;
       if (t < blocks) {
         int r1 = (t + 1) * per < j->rows ? (t + 1) * per : j->rows;
-        dx16_dw_rows(j, t * per, r1);
+        int_dw_rows(j, t * per, r1);
       } else {
-        int t0 = (t - blocks) * DX16_TOKENS;
-        dx16_dx_tokens(j, t0, t0 + DX16_TOKENS < j->N ? t0 + DX16_TOKENS : j->N);
+        int t0 = (t - blocks) * INT_TOKENS;
+        int_dx_tokens(j, t0, t0 + INT_TOKENS < j->N ? t0 + INT_TOKENS : j->N);
       }
     }
   }
 }
 
-/* The integer-dX backward of nl linears (the arguments of linear_backward). */
-static void dx16_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
-                          const float *x, int N, float *dx, float beta) {
+/* The panels of the integer dW from the int8 input a (N tokens), one per token block (once for
+ * linears that share the input); returns their distance in bytes. */
+static size_t dw16_panels(fl_model *m, const act *a, int N) {
+  size_t pb = fl_dx16_panel_bytes(FL_DW16_TOKENS, a->K);
+  int Kp = fl_ternary_kpad(a->K), nb = (N + FL_DW16_TOKENS - 1) / FL_DW16_TOKENS;
+  if (m->dwp_of == a) return pb;
+  m->dwp_of = a;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < nb; b++) {
+    int t0 = b * FL_DW16_TOKENS, tn = N - t0 < FL_DW16_TOKENS ? N - t0 : FL_DW16_TOKENS;
+    fl_dw16_panel(m->dwp + b * pb, a->q + (size_t)t0 * Kp, Kp, tn, a->K);
+  }
+  return pb;
+}
+
+/* The integer backward of nl linears (the arguments of linear_backward). */
+static void int_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
+                         const act *xa, int N, float *dx, float beta) {
   int rows = ls_rows(ls, nl), in = ls[0]->in, alpha = m->spec.learnable_alpha;
-  for (int j = 0, r0 = 0; j < nl; r0 += ls[j]->out, j++)
-    for (int r = r0; r < r0 + ls[j]->out; r++) m->dycs[r] = ls[j]->scale * alpha_of(m, ls[j]);
-  dx16_job j = {.k = m->k,
-                .dy = dy,
-                .x = x,
-                .ldy = ldy,
-                .N = N,
-                .rows = rows,
-                .in = in,
-                .dst = alpha ? m->sw : m->grads + ls[0]->w,
-                .beta = alpha ? 0.0f : 1.0f,
-                .panel = ls[0]->dxp,
-                .cs = m->dycs,
-                .q = m->dyq,
-                .a = m->dya,
-                .dx = dx,
-                .dxbeta = beta};
-  dx16_run(&j);
+  int_job j = {.k = m->k, .dy = dy, .ldy = ldy, .N = N, .rows = rows, .in = in};
+  j.dw = alpha ? m->sw : m->grads + ls[0]->w;
+  j.beta = alpha ? 0.0f : 1.0f;
+  if (m->dw16) {
+    j.dwpb = dw16_panels(m, xa, N);
+    j.dwp = m->dwp, j.xs = xa->sc;
+  } else {
+    j.x = act_eff(m, xa, N);
+  }
+  j.dx = dx, j.dxbeta = beta;
+  if (m->dx16) {
+    for (int i = 0, r0 = 0; i < nl; r0 += ls[i]->out, i++)
+      for (int r = r0; r < r0 + ls[i]->out; r++) m->dycs[r] = ls[i]->scale * alpha_of(m, ls[i]);
+    j.dxp = ls[0]->dxp, j.cs = m->dycs, j.q = m->dyq, j.a = m->dya;
+  } else if (alpha) { /* the fp32 dX needs alpha_j W_eff_j, which needs dW's product first */
+    j.dx = NULL;
+    int_run(&j);
+    const float *W = alpha_apply(m, ls, nl, nl > 1);
+    m->k->gemm(0, 0, N, in, rows, nl > 1 ? 1.0f : alpha_of(m, ls[0]), dy, ldy, W, in, beta, dx, in);
+    return;
+  } else {
+    j.W = weight_eff(m, ls[0]), j.dxalpha = 1.0f;
+  }
+  int_run(&j);
   if (alpha) alpha_apply(m, ls, nl, 0);
 }
 
@@ -644,16 +729,17 @@ static void dx16_panels(fl_model *m) {
   }
 }
 
-/* The backward of nl linears as above: dW += dy^T x (and the alphas' gradients), dx (N, in) =
- * (beta 0) or += (beta 1) dy W_eff. Integer dX: dx16_backward; otherwise, without alpha, dW and
- * dx run as a GEMM pair. */
+/* The backward of nl linears as above: dW += dy^T x_eff (and the alphas' gradients) for their
+ * saved input xa, dx (N, in) = (beta 0) or += (beta 1) dy W_eff. Integer dX or dW: int_backward;
+ * otherwise, without alpha, dW and dx run as a GEMM pair. */
 static void linear_backward(fl_model *m, const linear *const *ls, int nl, const float *dy, int ldy,
-                            const float *x, int N, float *dx, float beta) {
-  if (m->dx16) {
-    dx16_backward(m, ls, nl, dy, ldy, x, N, dx, beta);
+                            const act *xa, int N, float *dx, float beta) {
+  if (m->dx16 || m->dw16) {
+    int_backward(m, ls, nl, dy, ldy, xa, N, dx, beta);
     return;
   }
   int rows = ls_rows(ls, nl), in = ls[0]->in;
+  const float *x = act_eff(m, xa, N);
   if (!m->spec.learnable_alpha) {
     gemm_call w = {1, 0, rows, in, N, dy, ldy, x, in, 1.0f, m->grads + ls[0]->w, in};
     gemm_call c = {0, 0, N, in, rows, dy, ldy, weight_eff(m, ls[0]), in, beta, dx, in};
@@ -672,21 +758,20 @@ static int layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
   float *G = m->grads, *P = m->params, *dres = m->dres;
   const linear *down = &L->down, *up = &L->up, *gate = &L->gate, *o = &L->o;
   /* down: dW += alpha dres^T h_eff; dh = alpha dres W_eff */
-  linear_backward(m, &down, 1, dres, d, act_eff(m, &L->in_d, N), N, m->dh, 0.0f);
+  linear_backward(m, &down, 1, dres, d, &L->in_d, N, m->dh, 0.0f);
   if (!m->transformer) {
     k->swiglu_backward(m->dg, NULL, m->dh, L->g, NULL, (size_t)N * f);
-    linear_backward(m, &up, 1, m->dg, f, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
+    linear_backward(m, &up, 1, m->dg, f, &L->in1, N, m->dxn, 0.0f);
     k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
     return FL_OK;
   }
   int H = m->spec.n_heads, hd = m->hd;
   k->swiglu_backward(m->dg, m->du, m->dh, L->g, L->u, (size_t)N * f);
-  const float *x2 = act_eff(m, &L->in2, N);
-  linear_backward(m, &gate, 1, m->dg, f, x2, N, m->dxn, 0.0f);
-  linear_backward(m, &up, 1, m->du, f, x2, N, m->dxn, 1.0f);
+  linear_backward(m, &gate, 1, m->dg, f, &L->in2, N, m->dxn, 0.0f);
+  linear_backward(m, &up, 1, m->du, f, &L->in2, N, m->dxn, 1.0f);
   k->rmsnorm_backward(dres, G + L->norm2, m->dxn, L->res2, P + L->norm2, L->rstd2, N, d, 1);
   /* o, attention, RoPE */
-  linear_backward(m, &o, 1, dres, d, act_eff(m, &L->in_o, N), N, m->datt, 0.0f);
+  linear_backward(m, &o, 1, dres, d, &L->in_o, N, m->datt, 0.0f);
   float *dq = m->dqkv, *dkk = m->dqkv + d, *dv = m->dqkv + 2 * d;
   int rc = k->attention_backward(dq, dkk, dv, m->datt, L->qkv, L->qkv + d, L->qkv + 2 * d, L->att,
                                  L->lse, 3 * d, B, T, H, hd);
@@ -697,7 +782,7 @@ static int layer_backward(fl_model *m, layer *L, const float *x, int B, int T) {
   k->rope(dkk, 3 * d, m->cs, B, T, H, hd, 1);
   /* q, k, v weights (and their gradients) are consecutive in the layout: one (3d, d) matrix */
   const linear *qkv[3] = {&L->q, &L->k, &L->v};
-  linear_backward(m, qkv, 3, m->dqkv, 3 * d, act_eff(m, &L->in1, N), N, m->dxn, 0.0f);
+  linear_backward(m, qkv, 3, m->dqkv, 3 * d, &L->in1, N, m->dxn, 0.0f);
   k->rmsnorm_backward(dres, G + L->norm1, m->dxn, x, P + L->norm1, L->rstd1, N, d, 1);
   return FL_OK;
 }
@@ -731,6 +816,7 @@ static int run(fl_model *m, const int *tokens, int B, float *loss, int backward)
   if (!backward) return FL_OK;
   int L = m->spec.n_layers;
   if (m->dx16) dx16_panels(m);
+  m->xeff_of = m->dwp_of = NULL;
   m->k->rmsnorm_backward(m->dres, m->grads + m->normf, m->dxn, m->res[L], m->params + m->normf,
                          m->rstdf, N, d, 0);
   for (int i = L - 1; i >= 0; i--)

@@ -1,6 +1,7 @@
-/* The integer dX of ternary linears (flashlm.h, "integer dX"): the sign panels, the per-token
- * int16 quantisation of dy and the exact integer product, in plain C. The SIMD twins must give
- * these bits exactly (the sums are integers; the quantisation is the same IEEE operations). */
+/* The integer dX and dW of ternary linears (flashlm.h, "integer dX", "integer dW"): the panels,
+ * the int16 quantisations of dy (per token for dX, per output over a block of tokens for dW) and
+ * the exact integer product, in plain C. The SIMD twins must give these bits exactly (the sums
+ * are integers; the quantisation is the same IEEE operations). */
 #include <math.h>
 #include <string.h>
 
@@ -25,6 +26,20 @@ void fl_dx16_panel(int8_t *panel, const float *weff, int K, int N) {
           float w = k < K && j < N ? weff[(size_t)k * N + j] : 0.0f;
           dst[2 * c + e] = (int8_t)((w > 0.0f) - (w < 0.0f));
         }
+    }
+}
+
+void fl_dw16_panel(int8_t *panel, const int8_t *x, int ldx, int T, int N) {
+  int P = fl_dx16_kpad(T) / 2, nb = (N + 15) / 16;
+#pragma omp parallel for schedule(static)
+  for (int jb = 0; jb < nb; jb++)
+    for (int p = 0; p < P; p++) {
+      int8_t *dst = panel + ((size_t)jb * P + p) * 32;
+      int n = N - 16 * jb < 16 ? N - 16 * jb : 16;
+      for (int e = 0; e < 2; e++) {
+        const int8_t *src = x + (size_t)(2 * p + e) * ldx + 16 * jb;
+        for (int c = 0; c < 16; c++) dst[2 * c + e] = 2 * p + e < T && c < n ? src[c] : 0;
+      }
     }
 }
 
@@ -69,6 +84,38 @@ void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, co
       for (int p = 0; p < P; p++) acc += qt[2 * p] * w[32 * p] + qt[2 * p + 1] * w[32 * p + 1];
       float y = (float)acc * FL_DX16_STEP * a[t], *o = dx + (size_t)t * ldx + j;
       *o = beta == 0.0f ? y : *o + y;
+    }
+  }
+}
+
+/* Row k of q: the column dy[:,k] * cs[:] quantised as fl_dx16_quant_ref quantises a token's row.
+ * Two passes over the rows of dy (the absmaxes of a block of columns, then their q), so dy is
+ * read along its rows; columns in blocks of 64 in parallel. */
+void fl_dw16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                       int K) {
+  int Tq = fl_dx16_kpad(T), nb = (K + 63) / 64;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < nb; b++) {
+    int k0 = 64 * b, k1 = K - k0 < 64 ? K : k0 + 64;
+    uint32_t mb[64] = {0};
+    for (int t = 0; t < T; t++)
+      for (int k = k0; k < k1; k++)
+        mb[k - k0] = fl_dx16_absmax_bits(dy + (size_t)t * ldy + k, cs + t, 0, 1, mb[k - k0]);
+    for (int k = k0; k < k1; k++) {
+      int16_t *qk = q + (size_t)k * Tq;
+      uint32_t m_bits = mb[k - k0];
+      if (fl_dx16_degenerate_row(qk, Tq, a + k, m_bits)) continue;
+      float m;
+      memcpy(&m, &m_bits, 4);
+      double inv = 32767.0 / m;
+      float finv = (float)inv;
+      for (int t = 0; t < T; t++) {
+        float v = dy[(size_t)t * ldy + k] * cs[t];
+        qk[t] = (int16_t)(m_bits >= FL_DX16_FLOAT_MIN ? round_even_f(v * finv)
+                                                      : round_even((double)v * inv));
+      }
+      for (int t = T; t < Tq; t++) qk[t] = 0;
+      a[k] = m;
     }
   }
 }

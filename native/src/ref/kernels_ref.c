@@ -170,6 +170,7 @@ static const fl_kernels REF = {
     .scale = scale_ref,
     .dx16_quant = fl_dx16_quant_ref,
     .dx16_matmul = fl_dx16_matmul_ref,
+    .dw16_quant = fl_dw16_quant_ref,
 };
 
 const fl_kernels *fl_kernels_ref(void) { return &REF; }

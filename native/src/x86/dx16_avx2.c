@@ -144,3 +144,52 @@ void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, c
   else
     fl_dx16_matmul_avx2(dx, ldx, q, a, panel, T, N, K, beta);
 }
+
+/* The integer dW's quantisation (fl_dw16_quant_ref's twin): 8 columns of dy at a time, their
+ * absmaxes over the tokens, then per pair of tokens the two q of each column joined into one
+ * 32-bit pair (the layout of a q row) and written to the 8 rows. Columns with a zero,
+ * non-finite or tiny (below 2^-96, quantised in double) absmax, and the last K % 8, take the
+ * reference's path. */
+void fl_dw16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                        int K) {
+  int Tq = fl_dx16_kpad(T), nb = K / 8;
+  const __m256i absmask = _mm256_set1_epi32(0x7fffffff), low = _mm256_set1_epi32(0xffff);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < nb; b++) {
+    int k0 = 8 * b;
+    __m256i mv = _mm256_setzero_si256();
+    for (int t = 0; t < T; t++) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(dy + (size_t)t * ldy + k0), _mm256_set1_ps(cs[t]));
+      mv = _mm256_max_epu32(mv, _mm256_and_si256(_mm256_castps_si256(v), absmask));
+    }
+    uint32_t mb[8];
+    _mm256_storeu_si256((__m256i *)mb, mv);
+    int plain = 1;
+    for (int j = 0; j < 8; j++) plain &= mb[j] >= FL_DX16_FLOAT_MIN && mb[j] < FL_DX16_NONFINITE;
+    if (!plain) {
+      fl_dw16_quant_ref(q + (size_t)k0 * Tq, a + k0, dy + k0, ldy, cs, T, 8);
+      continue;
+    }
+    float finv[8];
+    for (int j = 0; j < 8; j++) {
+      memcpy(a + k0 + j, mb + j, 4);
+      finv[j] = (float)(32767.0 / a[k0 + j]);
+    }
+    const __m256 vf = _mm256_loadu_ps(finv);
+    int32_t *rows = (int32_t *)(q + (size_t)k0 * Tq), pairs[8];
+    const size_t ld = (size_t)Tq / 2; /* int32 pairs per row of q */
+    for (int t = 0; t < T; t += 2) {
+      const float *d = dy + (size_t)t * ldy + k0;
+      __m256i q0 = _mm256_cvtps_epi32(
+          _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d), _mm256_set1_ps(cs[t])), vf));
+      __m256i q1 = _mm256_setzero_si256();
+      if (t + 1 < T)
+        q1 = _mm256_cvtps_epi32(
+            _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d + ldy), _mm256_set1_ps(cs[t + 1])), vf));
+      _mm256_storeu_si256((__m256i *)pairs,
+                          _mm256_or_si256(_mm256_and_si256(q0, low), _mm256_slli_epi32(q1, 16)));
+      for (int j = 0; j < 8; j++) rows[j * ld + t / 2] = pairs[j];
+    }
+  }
+  if (K % 8) fl_dw16_quant_ref(q + (size_t)nb * 8 * Tq, a + nb * 8, dy + nb * 8, ldy, cs, T, K % 8);
+}

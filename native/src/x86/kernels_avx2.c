@@ -546,6 +546,7 @@ static const fl_kernels AVX2 = {
     .scale = scale_avx2,
     .dx16_quant = fl_dx16_quant_avx2,
     .dx16_matmul = fl_dx16_matmul_best,
+    .dw16_quant = fl_dw16_quant_avx2,
 };
 
 const fl_kernels *fl_kernels_avx2(void) { return &AVX2; }
