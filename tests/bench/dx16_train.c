@@ -1,7 +1,7 @@
-/* Trains one model twice from the same start on the same batches, with the BitLinears' dx in
- * int16 (model.backward_dx int16, the default) and in fp32, and prints both loss curves (not a
- * test: the C test test_model_dx16_trains_like_fp32 checks a small model; this one runs the
- * v6.1 shape). The data is a learnable token stream: each token follows from the one before by a
+/* Trains one model twice from the same start on the same batches, with the BitLinears' dx and
+ * dW in int16 (model.backward_dx and backward_dw int16, the defaults) and both in fp32, and
+ * prints both loss curves (not a test: the C test test_model_int16_trains_like_fp32 checks a
+ * small model; this one runs the v6.1 shape). The data is a learnable token stream: each token follows from the one before by a
  * fixed permutation 7 times in 8, else at random (entropy floor about 0.97 nats at vocab 1024).
  *
  *   gcc -O2 -fopenmp -Inative/include tests/bench/dx16_train.c \
@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
   float *curve[2];
   for (int k = 0; k < 2; k++) {
     s.backward_dx = k ? FL_DX_FP32 : FL_DX_INT16;
+    s.backward_dw = k ? FL_DW_FP32 : FL_DW_INT16;
     if (fl_model_create(&m[k], &s, B)) return fprintf(stderr, "%s\n", fl_last_error()), 1;
     curve[k] = malloc(sizeof(float) * steps);
   }
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
     }
     free(mom);
   }
-  printf("step   loss int16 dX   loss fp32 dX   (mean of the 20 steps up to here)\n");
+  printf("step   loss int16   loss fp32   (dX and dW; mean of the 20 steps up to here)\n");
   for (int step = 19; step < steps; step += 20) {
     double a = 0, b = 0;
     for (int i = step - 19; i <= step; i++) a += curve[0][i] / 20, b += curve[1][i] / 20;

@@ -19,10 +19,13 @@ import json, sys
 m = json.load(open(sys.argv[1]))["model"]
 ternary = 1 if m.get("quant", "ternary") == "ternary" else 0
 dx = 1 if m.get("backward_dx", "int16") == "fp32" else 0
+dw = 1 if m.get("backward_dw", "int16") == "fp32" else 0
 print(0 if m["arch"] == "transformer" else 1, m["vocab_size"], m["d_model"], m["n_layers"],
-      m.get("n_heads", 1), m["ffn_dim"], m["seq_len"], ternary, dx)
+      m.get("n_heads", 1), m["ffn_dim"], m["seq_len"], ternary, dx, dw)
 EOF
 )
-dx=${spec[-1]} # model.backward_dx: 0 int16 (the default), 1 fp32
+dw=${spec[-1]} # model.backward_dw: 0 int16 (the default), 1 fp32
+dx=${spec[-2]} # model.backward_dx: the same
 unset 'spec[-1]'
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} exec target/bench/profile_model "${spec[@]}" "$batch" "$steps" "$dx"
+unset 'spec[-1]'
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} exec target/bench/profile_model "${spec[@]}" "$batch" "$steps" "$dx" "$dw"

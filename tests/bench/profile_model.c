@@ -12,7 +12,7 @@
  *
  *   profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS [DX]
  * ARCH 0 transformer, 1 ffn; TERNARY 1 BitLinear, 0 fp32 linears; DX the BitLinears' dx, 0 int16
- * (the default), 1 fp32. Threads: OMP_NUM_THREADS. With two or more threads the products of one
+ * (the default), 1 fp32; DW their dW, the same. Threads: OMP_NUM_THREADS. With two or more threads the products of one
  * backward run at once on different threads and each call's wall time is filed, so the table's
  * sum can exceed the step ("outside the table" then comes out negative). */
 #include <math.h>
@@ -28,6 +28,7 @@ void fl_model_use_kernels(fl_model *m, const fl_kernels *k);
 
 static const fl_kernels *real;
 static int D, F, V, NTOK; /* d_model, ffn_dim, vocab, tokens per batch */
+static int m_transformer;
 
 /* ---- buckets: label -> calls, seconds, flops ---- */
 #define MAX_BUCKETS 64
@@ -103,11 +104,28 @@ static void w_dx16_quant(int16_t *q, float *a, const float *dy, int ldy, const f
   file("quantisation", "dx16_quant (bwd)", dt, 0);
 }
 
+/* Set by the integer dW's quantisation: the product that follows on this thread is a block of
+ * dW (rows x inputs over a block of tokens), not dX. */
+static _Thread_local int dw_next;
+
+static void w_dw16_quant(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
+                         int K) {
+  TIMED(real->dw16_quant(q, a, dy, ldy, cs, T, K));
+  file("quantisation", "dw16_quant (bwd)", dt, 0);
+  dw_next = 1;
+}
+
 static void w_dx16_matmul(float *dx, int ldx, const int16_t *q, const float *a,
                           const int8_t *panel, int T, int N, int K, float beta) {
   TIMED(real->dx16_matmul(dx, ldx, q, a, panel, T, N, K, beta));
-  const char *group, *name = weight_name(K, N, &group);
   char label[64];
+  if (dw_next) { /* T rows of dW over K tokens: named by the input width N */
+    dw_next = 0;
+    snprintf(label, sizeof label, "int16 bwd dW+=dY^T X in %s", N == F ? "ffn" : "d");
+    file(m_transformer && N == D ? "attention+ffn" : "ffn", label, dt, 2.0 * T * N * K);
+    return;
+  }
+  const char *group, *name = weight_name(K, N, &group);
   snprintf(label, sizeof label, "int16 bwd dX=dY W %s", name);
   file(group, label, dt, 2.0 * T * N * K);
 }
@@ -183,17 +201,18 @@ static int by_time(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 11 && argc != 12) {
-    fprintf(stderr,
-            "usage: profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS [DX]\n");
+  if (argc < 11 || argc > 13) {
+    fprintf(stderr, "usage: profile_model ARCH VOCAB D LAYERS HEADS FFN SEQ TERNARY BATCH STEPS "
+                    "[DX [DW]]\n");
     return 2;
   }
   fl_spec s = {.arch = atoi(argv[1]), .vocab = atoi(argv[2]), .d = atoi(argv[3]),
                .n_layers = atoi(argv[4]), .n_heads = atoi(argv[5]), .ffn = atoi(argv[6]),
                .seq_len = atoi(argv[7]), .ternary = atoi(argv[8]), .rope_theta = 10000.0,
-               .norm_eps = 1e-5, .backward_dx = argc > 11 ? atoi(argv[11]) : FL_DX_INT16};
+               .norm_eps = 1e-5, .backward_dx = argc > 11 ? atoi(argv[11]) : FL_DX_INT16,
+               .backward_dw = argc > 12 ? atoi(argv[12]) : FL_DW_INT16};
   int B = atoi(argv[9]), steps = atoi(argv[10]), T = s.seq_len;
-  D = s.d, F = s.ffn, V = s.vocab, NTOK = B * T;
+  D = s.d, F = s.ffn, V = s.vocab, NTOK = B * T, m_transformer = s.arch == FL_ARCH_TRANSFORMER;
   fl_model *m;
   if (fl_model_create(&m, &s, B)) {
     fprintf(stderr, "profile_model: %s\n", fl_last_error());
@@ -205,7 +224,7 @@ int main(int argc, char **argv) {
   k.rmsnorm_forward = w_rms_f, k.rmsnorm_backward = w_rms_b, k.rope = w_rope;
   k.attention_forward = w_att_f, k.attention_backward = w_att_b;
   k.swiglu_forward = w_swi_f, k.swiglu_backward = w_swi_b, k.crossentropy = w_ce;
-  k.dx16_quant = w_dx16_quant, k.dx16_matmul = w_dx16_matmul;
+  k.dx16_quant = w_dx16_quant, k.dx16_matmul = w_dx16_matmul, k.dw16_quant = w_dw16_quant;
   fl_model_use_kernels(m, &k);
 
   /* parameters: matrices N(0, 0.02) (Box-Muller over xorshift), norm weights 1 */

@@ -36,9 +36,14 @@ void fl_dw16_panel(int8_t *panel, const int8_t *x, int ldx, int T, int N) {
     for (int p = 0; p < P; p++) {
       int8_t *dst = panel + ((size_t)jb * P + p) * 32;
       int n = N - 16 * jb < 16 ? N - 16 * jb : 16;
-      for (int e = 0; e < 2; e++) {
-        const int8_t *src = x + (size_t)(2 * p + e) * ldx + 16 * jb;
-        for (int c = 0; c < 16; c++) dst[2 * c + e] = 2 * p + e < T && c < n ? src[c] : 0;
+      const int8_t *r0 = x + (size_t)(2 * p) * ldx + 16 * jb, *r1 = r0 + ldx;
+      if (n == 16 && 2 * p + 1 < T) { /* the common case, in a form compilers vectorise */
+        for (int c = 0; c < 16; c++) dst[2 * c] = r0[c], dst[2 * c + 1] = r1[c];
+        continue;
+      }
+      for (int c = 0; c < 16; c++) {
+        dst[2 * c] = c < n ? r0[c] : 0;
+        dst[2 * c + 1] = c < n && 2 * p + 1 < T ? r1[c] : 0;
       }
     }
 }
