@@ -128,7 +128,7 @@ static void release(fl_model *m) { release_obj(m, KIND_MODEL); }
 JFN(modelCreate)
 (JNIEnv *env, jclass cls, jlongArray out, jint arch, jint vocab, jint d, jint n_layers,
  jint n_heads, jint ffn, jint seq_len, jboolean ternary, jboolean learnable_alpha, jint backward_dx,
- jdouble rope_theta, jdouble norm_eps, jint max_batch) {
+ jint backward_dw, jdouble rope_theta, jdouble norm_eps, jint max_batch) {
   fl_spec s = {.arch = arch,
                .vocab = vocab,
                .d = d,
@@ -139,6 +139,7 @@ JFN(modelCreate)
                .ternary = ternary ? 1 : 0,
                .learnable_alpha = learnable_alpha ? 1 : 0,
                .backward_dx = backward_dx,
+               .backward_dw = backward_dw,
                .rope_theta = rope_theta,
                .norm_eps = norm_eps};
   int rc = need(env, out, 1, "handle");

@@ -52,12 +52,13 @@ public final class Native {
   public static native int numThreads();
 
   /**
-   * Creates a model; handle[0] receives it. Arch 0 = transformer, 1 = ffn; backwardDx 0 = int16,
-   * 1 = fp32 (a BitLinear's input gradient, fl_spec.backward_dx).
+   * Creates a model; handle[0] receives it. Arch 0 = transformer, 1 = ffn; backwardDx and
+   * backwardDw 0 = int16, 1 = fp32 (a BitLinear's input and weight gradients, fl_spec.backward_dx
+   * and backward_dw).
    */
   public static native int modelCreate(long[] handle, int arch, int vocab, int dModel, int nLayers,
       int nHeads, int ffnDim, int seqLen, boolean ternary, boolean learnableAlpha, int backwardDx,
-      double ropeTheta, double normEps, int maxBatch);
+      int backwardDw, double ropeTheta, double normEps, int maxBatch);
 
   /** Frees a model (0 is a no-op; a handle already freed is {@link NativeException#ESTATE}). */
   public static native int modelFree(long handle);

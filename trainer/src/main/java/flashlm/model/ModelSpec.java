@@ -41,6 +41,14 @@ import flashlm.config.ConfigException;
  *     GEMM with {@code W_eff}. Each {@code dy} is then off by at most 2^-16 of its token's largest
  *     value. Plain fp32 linears ({@code quant = "none"}) ignore it, and so do checkpoints: a run
  *     may resume with the other value.
+ * @param backwardDw how the backward computes a BitLinear's weight gradient {@code dW += dy^T x}
+ *     (backward_dw): {@code int16} (the default) quantises {@code dy} times the input's
+ *     per-token scale to int16 per output and block of 256 tokens (absmax to 32767, round half to
+ *     even) and sums exactly in int32 against the int8 inputs the forward kept, about twice the
+ *     fp32 GEMM's rate with AVX-512 VNNI; {@code fp32} is the fp32 GEMM with the dequantised
+ *     input. Each such product is then off by at most 2^-16 of the largest one of its output in
+ *     its block. Plain fp32 linears ignore it, and so do checkpoints: a run may resume with the
+ *     other value.
  */
 public record ModelSpec(
     Arch arch,
@@ -55,7 +63,8 @@ public record ModelSpec(
     Double ropeTheta,
     Double normEps,
     Double initStd,
-    BackwardDx backwardDx) {
+    BackwardDx backwardDx,
+    BackwardDw backwardDw) {
 
   /** The architecture: {@code transformer} (v7 and its float baseline) or {@code ffn} (v6.1). */
   public enum Arch implements ConfigEnum {
@@ -90,6 +99,17 @@ public record ModelSpec(
     }
   }
 
+  /** A BitLinear's weight gradient in the backward: {@code int16} (the default) or {@code fp32}. */
+  public enum BackwardDw implements ConfigEnum {
+    INT16,
+    FP32;
+
+    @JsonCreator
+    public static BackwardDw of(String id) {
+      return ConfigEnum.parse(BackwardDw.class, "model.backward_dw", id);
+    }
+  }
+
   public ModelSpec {
     if (arch == null) {
       throw ConfigException.missing("model.arch");
@@ -114,6 +134,7 @@ public record ModelSpec(
     normEps = normEps == null ? 1e-5 : normEps;
     initStd = initStd == null ? 0.02 : initStd;
     backwardDx = backwardDx == null ? BackwardDx.INT16 : backwardDx;
+    backwardDw = backwardDw == null ? BackwardDw.INT16 : backwardDw;
     if (!(ropeTheta > 0) || !(normEps > 0) || !(initStd > 0)) {
       throw ConfigException.badValue("model.rope_theta/norm_eps/init_std",
           ropeTheta + "/" + normEps + "/" + initStd, "positive numbers");
@@ -126,8 +147,13 @@ public record ModelSpec(
 
   /** This spec with the given backward_dx (which changes no weight: checkpoints ignore it). */
   public ModelSpec withBackwardDx(BackwardDx dx) {
+    return withBackward(dx, backwardDw);
+  }
+
+  /** This spec with the given backward_dx and backward_dw (checkpoints ignore both). */
+  public ModelSpec withBackward(BackwardDx dx, BackwardDw dw) {
     return new ModelSpec(arch, vocabSize, dModel, nLayers, nHeads, ffnDim, seqLen, quant,
-        learnableAlpha, ropeTheta, normEps, initStd, dx);
+        learnableAlpha, ropeTheta, normEps, initStd, dx, dw);
   }
 
   public int headDim() {

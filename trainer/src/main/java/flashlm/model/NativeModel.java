@@ -51,7 +51,8 @@ public final class NativeModel implements TrainableModel {
     Native.check(Native.modelCreate(h, (spec.arch() == ModelSpec.Arch.TRANSFORMER) ? 0 : 1,
         spec.vocabSize(), spec.dModel(), spec.nLayers(), spec.nHeads(), spec.ffnDim(),
         spec.seqLen(), spec.ternary(), spec.learnableAlpha(),
-        spec.backwardDx() == ModelSpec.BackwardDx.FP32 ? 1 : 0, spec.ropeTheta(), spec.normEps(),
+        spec.backwardDx() == ModelSpec.BackwardDx.FP32 ? 1 : 0,
+        spec.backwardDw() == ModelSpec.BackwardDw.FP32 ? 1 : 0, spec.ropeTheta(), spec.normEps(),
         maxBatch), "creating the native " + spec.arch().id() + " model");
     try {
       ParamLayout actual = readLayout(h[0]);

@@ -3,6 +3,7 @@ package flashlm.train;
 import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import flashlm.dist.Collective;
+import flashlm.model.ModelSpec;
 import java.util.List;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
@@ -69,8 +70,10 @@ final class Resume {
   /** The header of the checkpoint to resume from, checked against the config. */
   Checkpoint.Header header(String path) {
     Checkpoint.Header h = Checkpoint.readHeader(conf, path);
-    // backward_dx changes how gradients are computed, not the weights: either value resumes
-    if (!h.config().model().withBackwardDx(config.model().backwardDx()).equals(config.model())
+    // backward_dx and backward_dw change how gradients are computed, not the weights: any
+    // values resume
+    ModelSpec want = config.model();
+    if (!h.config().model().withBackward(want.backwardDx(), want.backwardDw()).equals(want)
         || !h.optimizer().equals(config.optimizer().type().id())) {
       throw new IllegalArgumentException(path + " was written for model "
           + Configs.toJson(h.config().model()).replaceAll("\\s+", " ") + " with optimizer "

@@ -289,7 +289,7 @@ class ExporterTest {
 
     ModelSpec plain = new ModelSpec(spec.arch(), spec.vocabSize(), spec.dModel(), spec.nLayers(),
         spec.nHeads(), spec.ffnDim(), spec.seqLen(), spec.quant(), false, spec.ropeTheta(),
-        spec.normEps(), spec.initStd(), spec.backwardDx());
+        spec.normEps(), spec.initStd(), spec.backwardDx(), spec.backwardDw());
     ParamLayout with = ParamLayout.of(spec);
     ParamLayout without = ParamLayout.of(plain);
     assertEquals(without.tensors().stream().map(ParamLayout.Tensor::name).toList(),

@@ -117,7 +117,7 @@ class NativeBoundaryTest {
   @Test
   void freedOrUnknownModelHandlesAreRefused() {
     long[] h = new long[1];
-    Native.check(Native.modelCreate(h, 1, 11, 8, 1, 0, 12, 4, false, false, 0, 0, 1e-5, 1),
+    Native.check(Native.modelCreate(h, 1, 11, 8, 1, 0, 12, 4, false, false, 0, 0, 0, 1e-5, 1),
         "create");
     long[] n = new long[1];
     Native.check(Native.modelNumParams(h[0], n), "num params");
@@ -138,7 +138,7 @@ class NativeBoundaryTest {
   @Test
   void tokenCountsAreComputedWithoutOverflow() {
     long[] h = new long[1];
-    Native.check(Native.modelCreate(h, 1, 11, 8, 1, 0, 12, 4, false, false, 0, 0, 1e-5, 1),
+    Native.check(Native.modelCreate(h, 1, 11, 8, 1, 0, 12, 4, false, false, 0, 0, 0, 1e-5, 1),
         "create");
     try {
       // (1 << 30) rows of seq_len + 1 = 5 tokens: 5368709120, which wraps in 32 bits

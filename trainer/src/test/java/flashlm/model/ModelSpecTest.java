@@ -58,6 +58,23 @@ class ModelSpecTest {
   }
 
   @Test
+  void backwardDwIsInt16UnlessTheConfigSaysFp32() {
+    List<String> base = List.of("arch=ffn", "vocab_size=10", "d_model=12", "n_layers=1",
+        "ffn_dim=8", "seq_len=4");
+    assertEquals(ModelSpec.BackwardDw.INT16,
+        Configs.load(null, ModelSpec.class, base).backwardDw());
+    List<String> fp32 = new java.util.ArrayList<>(base);
+    fp32.add("backward_dw=fp32");
+    assertEquals(ModelSpec.BackwardDw.FP32, Configs.load(null, ModelSpec.class, fp32).backwardDw());
+    List<String> bad = new java.util.ArrayList<>(base);
+    bad.add("backward_dw=int8");
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> Configs.load(null, ModelSpec.class, bad));
+    assertTrue(e.getMessage().contains("model.backward_dw")
+        && e.getMessage().contains("'int16' or 'fp32'"), e.getMessage());
+  }
+
+  @Test
   void archAndQuantRoundTripThroughJsonByTheirConfigNames() throws Exception {
     ModelSpec s = Configs.load(null, ModelSpec.class, List.of("arch=ffn", "vocab_size=10",
         "d_model=12", "n_layers=1", "ffn_dim=8", "seq_len=4", "quant=none"));

@@ -45,9 +45,14 @@ class NativeModelTest {
   }
 
   static ModelSpec spec(String arch, String quant, boolean alpha, String dx) {
+    return spec(arch, quant, alpha, dx, "int16");
+  }
+
+  static ModelSpec spec(String arch, String quant, boolean alpha, String dx, String dw) {
     boolean tf = arch.equals("transformer");
     return new ModelSpec(ModelSpec.Arch.of(arch), 67, 32, 2, tf ? 2 : null, 48, 9,
-        ModelSpec.Quant.of(quant), alpha, null, null, 0.1, ModelSpec.BackwardDx.of(dx));
+        ModelSpec.Quant.of(quant), alpha, null, null, 0.1, ModelSpec.BackwardDx.of(dx),
+        ModelSpec.BackwardDw.of(dw));
   }
 
   static int[] tokens(ModelSpec spec, int batch, long seed) {
@@ -59,18 +64,21 @@ class NativeModelTest {
     return t;
   }
 
-  @ParameterizedTest(name = "{0} quant={1} learnable_alpha={2} backward_dx={3}")
-  @CsvSource({"transformer,none,false,int16", "transformer,ternary,false,int16",
-      "ffn,none,false,int16", "ffn,ternary,false,int16", "transformer,ternary,true,int16",
-      "ffn,ternary,true,int16", "transformer,none,true,int16", "ffn,none,true,int16",
-      "transformer,ternary,false,fp32", "ffn,ternary,true,fp32", "transformer,ternary,true,fp32"})
+  @ParameterizedTest(name = "{0} quant={1} learnable_alpha={2} backward_dx={3} backward_dw={4}")
+  @CsvSource({"transformer,none,false,int16,int16", "transformer,ternary,false,int16,int16",
+      "ffn,none,false,int16,int16", "ffn,ternary,false,int16,int16",
+      "transformer,ternary,true,int16,int16", "ffn,ternary,true,int16,int16",
+      "transformer,none,true,int16,int16", "ffn,none,true,int16,int16",
+      "transformer,ternary,false,fp32,int16", "ffn,ternary,true,fp32,int16",
+      "transformer,ternary,true,fp32,int16", "transformer,ternary,false,int16,fp32",
+      "ffn,ternary,true,int16,fp32", "transformer,ternary,true,fp32,fp32"})
   void lossGradientsAndLogitsMatchTheReference(String arch, String quant, boolean alpha,
-      String dx) {
-    ModelSpec spec = spec(arch, quant, alpha, dx);
+      String dx, String dw) {
+    ModelSpec spec = spec(arch, quant, alpha, dx, dw);
     double tol = spec.ternary() ? TOL_TERNARY : TOL_FLOAT;
     ReferenceTrainable ref = new ReferenceTrainable(spec, 7);
     AlphaValues.set(spec, ref.params());
-    String what = arch + " " + quant + (alpha ? " alpha" : "") + " dx " + dx;
+    String what = arch + " " + quant + (alpha ? " alpha" : "") + " dx " + dx + " dw " + dw;
     try (NativeModel nat = NativeModel.create(spec, BATCH)) {
       nat.params().put(0, ref.params(), 0, ref.params().capacity());
       int[] tok = tokens(spec, BATCH, 11);
@@ -137,7 +145,7 @@ class NativeModelTest {
     for (ModelSpec spec : new ModelSpec[] {spec("transformer", "ternary"), spec("ffn", "none"),
         spec("transformer", "ternary", true), spec("ffn", "none", true),
         new ModelSpec(ModelSpec.Arch.FFN, 1024, 192, 6, null, 384, 256,
-            ModelSpec.Quant.TERNARY, false, null, null, null, null)}) {
+            ModelSpec.Quant.TERNARY, false, null, null, null, null, null)}) {
       try (NativeModel m = NativeModel.create(spec, 1)) {
         assertEquals(ParamLayout.of(spec).tensors(), m.layout().tensors());
         assertEquals(m.layout().size(), m.params().capacity());

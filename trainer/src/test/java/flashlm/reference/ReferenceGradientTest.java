@@ -26,12 +26,12 @@ class ReferenceGradientTest {
 
   static ModelSpec transformer(String quant, boolean alpha) {
     return new ModelSpec(ModelSpec.Arch.TRANSFORMER, 11, 8, 2, 2, 12, 5,
-        ModelSpec.Quant.of(quant), alpha, 10000.0, 1e-5, 0.02, null);
+        ModelSpec.Quant.of(quant), alpha, 10000.0, 1e-5, 0.02, null, null);
   }
 
   static ModelSpec ffn(String quant, boolean alpha) {
     return new ModelSpec(ModelSpec.Arch.FFN, 13, 8, 2, null, 12, 6, ModelSpec.Quant.of(quant),
-        alpha, null, 1e-5, 0.02, null);
+        alpha, null, 1e-5, 0.02, null, null);
   }
 
   /** Random weights large enough that every path carries gradient; norms near 1. */

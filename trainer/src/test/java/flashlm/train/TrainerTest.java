@@ -276,12 +276,12 @@ class TrainerTest {
   }
 
   @Test
-  void aRunResumesWithTheOtherBackwardDx() {
-    Trainer.Result half = train(config("dx", "adamw", "backend=native", "model.backward_dx=int16"),
-        false, 3);
+  void aRunResumesWithTheOtherBackwardDxAndDw() {
+    Trainer.Result half = train(config("dx", "adamw", "backend=native", "model.backward_dx=int16",
+        "model.backward_dw=int16"), false, 3);
     assertEquals(3, half.steps());
-    Trainer.Result rest = train(config("dx", "adamw", "backend=native", "model.backward_dx=fp32"),
-        true, -1);
+    Trainer.Result rest = train(config("dx", "adamw", "backend=native", "model.backward_dx=fp32",
+        "model.backward_dw=fp32"), true, -1);
     assertEquals(6, rest.steps());
     assertTrue(console.toString().contains("model.backward_dx"), console.toString());
   }
