@@ -6,24 +6,28 @@
 # included, what a trainer's start pays) and over their later runs (warm), in wall time and in
 # the main thread's CPU time (steadier when other processes share the cores).
 #
-# Usage: tests/bench/snapshot-benchmark.sh [--jvms J] [--compare DIR] [SnapshotBench options:
+# Usage: tests/bench/snapshot-benchmark.sh [--jvms J] [--compare DIR] [--cds] [SnapshotBench options:
 #            --runs R --commits N --checkpoint-at V --rows N --seq-len L --shards S
 #            --reader kernel]
 # Defaults: 5 JVMs of 5 runs; the table is built once under target/bench/snapshot-table.
 # --compare DIR: DIR is another checkout (for example the commit before a change, with this
 # script and SnapshotBench.java copied in); it is built too, and its JVMs alternate with this
 # checkout's on the same table, so both see the same machine load.
+# --cds: each checkout's JVMs map a class-data sharing archive that one JVM of it wrote first
+# (its class directories jarred, as CDS requires), as bin/flashlm's runs after the first do.
 # BENCH_MVN_ARGS adds Maven flags (e.g. -o); BENCH_SKIP_BUILD=1 reuses the last builds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 jvms=5
 other=
+cds=0
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --jvms) jvms=$2; shift 2 ;;
     --compare) other=$(cd "$2" && pwd); shift 2 ;;
+    --cds) cds=1; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -40,11 +44,36 @@ for dir in "${checkouts[@]}"; do
   fi
   : > "target/bench/snapshot-benchmark-$(basename "$dir").txt"
 done
+# each checkout's class path and JVM flags
+declare -A cps flags
+for dir in "${checkouts[@]}"; do
+  cp="$dir/trainer/target/test-classes:$dir/trainer/target/classes"
+  cp+=":$(cat "$dir/trainer/target/bench.classpath")"
+  flags[$dir]=
+  if [ "$cds" = 1 ]; then
+    jars="$PWD/target/bench/cds-$(basename "$dir")"
+    rm -rf "$jars" && mkdir -p "$jars"
+    entries=()
+    IFS=: read -r -a parts <<< "$cp"
+    for e in "${parts[@]}"; do
+      if [ -d "$e" ]; then
+        jar cf "$jars/${#entries[@]}.jar" -C "$e" .
+        e="$jars/${#entries[@]}.jar"
+      fi
+      entries+=("$e")
+    done
+    cp=$(IFS=:; echo "${entries[*]}")
+    java -Xmx2g -XX:ArchiveClassesAtExit="$jars/classes.jsa" -Xlog:cds=off -Xlog:cds+dynamic=off \
+      -cp "$cp" flashlm.bench.SnapshotBench --table "$table" ${args[@]+"${args[@]}"} > /dev/null
+    flags[$dir]="-XX:SharedArchiveFile=$jars/classes.jsa -Xlog:cds=off -Xlog:cds+dynamic=off"
+  fi
+  cps[$dir]=$cp
+done
 for j in $(seq 1 "$jvms"); do
   for dir in "${checkouts[@]}"; do
-    cp="$dir/trainer/target/test-classes:$dir/trainer/target/classes"
-    cp+=":$(cat "$dir/trainer/target/bench.classpath")"
-    java -Xmx2g -cp "$cp" flashlm.bench.SnapshotBench --table "$table" ${args[@]+"${args[@]}"} \
+    # shellcheck disable=SC2086
+    java -Xmx2g ${flags[$dir]} -cp "${cps[$dir]}" flashlm.bench.SnapshotBench --table "$table" \
+      ${args[@]+"${args[@]}"} \
       | sed "s|^|$(basename "$dir") |" \
       | tee -a "target/bench/snapshot-benchmark-$(basename "$dir").txt" >&2
   done
@@ -62,7 +91,7 @@ for dir in "${checkouts[@]}"; do
   commit=$(git -C "$dir" rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")
   echo "$(basename "$dir") ($commit): $(head -n 1 "$out" \
     | sed -E 's/.*(version=[0-9]+).*(rows=[0-9]+ mb=[0-9.]+).*/\1 \2/')"
-  echo "medians over $jvms JVMs; wall ms (main-thread CPU ms)"
+  echo "medians over $jvms JVMs$([ "$cds" = 1 ] && echo ", with a class-data sharing archive"); wall ms (main-thread CPU ms)"
   printf '%-6s %18s %18s %18s\n' "" open list read
   for kind in cold warm; do
     if [ "$kind" = cold ]; then re=' run=1 '; else re=' run=([2-9]|[1-9][0-9]+) '; fi

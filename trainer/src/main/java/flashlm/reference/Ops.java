@@ -168,6 +168,52 @@ final class Ops {
     }
   }
 
+  /** Tokens per block of the integer dW (flashlm.h FL_DW16_TOKENS). */
+  static final int DW16_TOKENS = 256;
+
+  /**
+   * The integer dW of a BitLinear (the native default, model.backward_dw int16): g[wOff..] (out,
+   * in) += dy^T x for x (N, in) the dequantized int8 input (per token {@code q * g / 127} with
+   * {@code |q| <= 127} and g the token's absmax, recovered from x). Over blocks of {@link
+   * #DW16_TOKENS} tokens in order: per output o, v = dy[t,o] * g_t / 127 is quantised to
+   * round(v * 32767 / m) with m = max|v| over the block (round half to even; a block where m is
+   * 0 adds nothing), and m / 32767 * sum_t round(..) q[t,k] is added. In double, so it agrees with
+   * the native float version up to the rounding of v and of its q at a half step.
+   */
+  static void dw16(double[] g, int wOff, double[] dy, double[] x, int n, int in, int out) {
+    double[] scale = new double[n];
+    int[] q = new int[n * in];
+    for (int i = 0; i < n; i++) {
+      double m = 0;
+      for (int k = 0; k < in; k++) {
+        m = Math.max(m, Math.abs(x[i * in + k]));
+      }
+      scale[i] = m / 127; // the absmax element is +-127 steps exactly
+      for (int k = 0; k < in && m > 0; k++) {
+        q[i * in + k] = (int) Math.rint(x[i * in + k] / scale[i]);
+      }
+    }
+    for (int t0 = 0; t0 < n; t0 += DW16_TOKENS) {
+      int t1 = Math.min(n, t0 + DW16_TOKENS);
+      for (int o = 0; o < out; o++) {
+        double m = 0;
+        for (int i = t0; i < t1; i++) {
+          m = Math.max(m, Math.abs(dy[i * out + o] * scale[i]));
+        }
+        if (m == 0) {
+          continue;
+        }
+        for (int k = 0; k < in; k++) {
+          long acc = 0;
+          for (int i = t0; i < t1; i++) {
+            acc += (long) Math.rint(dy[i * out + o] * scale[i] * 32767 / m) * q[i * in + k];
+          }
+          g[wOff + o * in + k] += acc * (m / 32767);
+        }
+      }
+    }
+  }
+
   static double silu(double x) {
     return x / (1 + Math.exp(-x));
   }

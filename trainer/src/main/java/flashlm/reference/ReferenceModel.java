@@ -19,7 +19,10 @@ import flashlm.model.ParamLayout;
  * <p>The input gradient {@code dY W_deq} of a BitLinear is by default the native model's integer
  * dX (model.backward_dx int16): {@code dY} times the weight scale, quantised per token to int16
  * (q, k and v together, as the native model stacks them), against the ternary signs; see {@link
- * Ops#dx16}. With backward_dx fp32 it is the exact product.
+ * Ops#dx16}. With backward_dx fp32 it is the exact product. Its weight gradient {@code dY^T
+ * X_deq} is likewise the native integer dW by default (model.backward_dw int16: {@code dY} times
+ * the input's scale quantised to int16 per output and block of 256 tokens, against the int8
+ * input; see {@link Ops#dw16}), the exact product with backward_dw fp32.
  *
  * <p>With learnable alpha every linear's output is scaled by its alpha: {@code y = alpha z}, {@code
  * z = X W^T} (dequantized operands if ternary); its backward is {@code dalpha = sum(dY z)} and the
@@ -31,6 +34,7 @@ public final class ReferenceModel {
   private final boolean transformer;
   private final boolean ternary;
   private final boolean dx16;
+  private final boolean dw16;
   private final double[] params;
   private final double[] grads;
 
@@ -40,6 +44,7 @@ public final class ReferenceModel {
     this.transformer = (spec.arch() == ModelSpec.Arch.TRANSFORMER);
     this.ternary = spec.ternary();
     this.dx16 = ternary && spec.backwardDx() == ModelSpec.BackwardDx.INT16;
+    this.dw16 = ternary && spec.backwardDw() == ModelSpec.BackwardDw.INT16;
     this.params = new double[Math.toIntExact(layout.size())];
     this.grads = new double[params.length];
   }
@@ -198,7 +203,11 @@ public final class ReferenceModel {
         grads[aOff] += dalpha;
         dy = scaled;
       }
-      Ops.matmulBackward(null, grads, wOff, dy, xq, w, n, in, out);
+      if (dw16) {
+        Ops.dw16(grads, wOff, dy, xq, n, in, out);
+      } else {
+        Ops.matmulBackward(null, grads, wOff, dy, xq, w, n, in, out);
+      }
       return dy;
     }
 

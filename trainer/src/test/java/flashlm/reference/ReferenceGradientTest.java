@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -58,18 +59,20 @@ class ReferenceGradientTest {
   }
 
   /**
-   * int16 dX against the exact one: each token's dY is off by at most half of 1/32767 of its
-   * largest value, which moves gradients by about 1e-5 of their scale; 1e-3 leaves room for
-   * sums that cancel.
+   * int16 dX and dW against the exact ones: each dY is off by at most half of 1/32767 of the
+   * largest value of its token (dX) or of its output in its block of tokens (dW), which moves
+   * gradients by about 1e-5 of their scale; 1e-3 leaves room for sums that cancel.
    */
   static final double DX16_TOL = 1e-3;
 
-  @ParameterizedTest(name = "learnable_alpha={0}")
-  @ValueSource(booleans = {false, true})
-  void int16DxGradientsAreCloseToTheExactOnesButNotEqual(boolean alpha) {
+  @ParameterizedTest(name = "learnable_alpha={0} backward_dx={1} backward_dw={2}")
+  @CsvSource({"false,INT16,FP32", "true,INT16,FP32", "false,FP32,INT16", "true,FP32,INT16",
+      "false,INT16,INT16", "true,INT16,INT16"})
+  void int16GradientsAreCloseToTheExactOnesButNotEqual(boolean alpha, ModelSpec.BackwardDx dx,
+      ModelSpec.BackwardDw dw) {
     for (ModelSpec exact : new ModelSpec[] {transformer("ternary", alpha), ffn("ternary", alpha)}) {
-      ModelSpec int16 = exact.withBackwardDx(ModelSpec.BackwardDx.INT16);
-      exact = exact.withBackwardDx(ModelSpec.BackwardDx.FP32);
+      ModelSpec int16 = exact.withBackward(dx, dw);
+      exact = exact.withBackward(ModelSpec.BackwardDx.FP32, ModelSpec.BackwardDw.FP32);
       ReferenceModel a = randomModel(exact, 7);
       ReferenceModel b = randomModel(int16, 7);
       int[] tokens = randomTokens(exact, 2, 11);
@@ -86,12 +89,13 @@ class ReferenceGradientTest {
           differing += d > 0 ? 1 : 0;
         }
         if (!(maxDiff <= DX16_TOL * scale)) {
-          failures.add(exact.arch().id() + " " + t.name() + ": int16 dX moves the gradient by "
-              + maxDiff + ", more than " + DX16_TOL + " of its scale " + scale);
+          failures.add(exact.arch().id() + " " + t.name() + ": " + dx + " dX, " + dw
+              + " dW move the gradient by " + maxDiff + ", more than " + DX16_TOL
+              + " of its scale " + scale);
         }
       }
       assertTrue(failures.isEmpty(), String.join("\n", failures));
-      assertTrue(differing > 0, "int16 dX gave the exact gradients: not quantised");
+      assertTrue(differing > 0, dx + " dX, " + dw + " dW gave the exact gradients: not quantised");
     }
   }
 
