@@ -29,6 +29,10 @@
 #include "flashlm.h"
 #include "internal.h"
 
+/* The integer backward's tasks (see int_backward): dX chunks of INT_TOKENS tokens; list-of-tasks
+ * scheduling up to INT_TASK_THREADS threads. */
+enum { INT_TOKENS = 128, INT_TASK_THREADS = 8 };
+
 /* ---- the parameter layout (names, offsets, shapes) ---- */
 typedef struct tensor {
   char name[80];
@@ -91,6 +95,8 @@ struct fl_model {
   float *dycs;    /* integer dX: per-row scale s * alpha of the group (largest rows) */
   int dw16;       /* ternary with backward_dw FL_DW_INT16: the integer dW (see int_backward) */
   int8_t *dwp;    /* integer dW: panels of the int8 input, one per block of FL_DW16_TOKENS */
+  int16_t *dwq;   /* integer dW: quantised dy of INT_TASK_THREADS slots (see int_job) */
+  float *dwa;     /* integer dW: their scales */
   const act *xeff_of, *dwp_of; /* the input xeff and dwp hold in this backward, or NULL */
   fl_arena mem;                /* every buffer above */
 };
@@ -211,7 +217,10 @@ static int alloc_all(fl_model *m) {
   }
   if (ok && m->dw16) { /* panels of the widest input, N tokens rounded up to whole blocks */
     size_t blocks = (N + FL_DW16_TOKENS - 1) / FL_DW16_TOKENS;
-    ok = (m->dwp = take(m, blocks * fl_dx16_panel_bytes(FL_DW16_TOKENS, (int)wide))) != NULL;
+    size_t rows = m->transformer && 3 * d > wide ? 3 * d : wide, slots = INT_TASK_THREADS * rows;
+    ok = (m->dwp = take(m, blocks * fl_dx16_panel_bytes(FL_DW16_TOKENS, (int)wide))) &&
+         (m->dwq = take(m, slots * fl_dx16_kpad(FL_DW16_TOKENS) * sizeof(int16_t))) &&
+         (m->dwa = take(m, slots * F));
   }
   if (ok && m->transformer) {
     ok = (m->cs = take(m, (size_t)s->seq_len * m->hd * F)) && (m->du = take(m, N * f * F)) &&
@@ -566,7 +575,6 @@ static const float *alpha_weight_grad(fl_model *m, const linear *const *ls, int 
  * each fp32 dW block packs x again, about 2% of its work at the v6.1 shape). One thread runs
  * the dX product and then dW; more than INT_TASK_THREADS run each product on the whole team in
  * turn (the blocks would get too thin). ---- */
-enum { INT_TOKENS = 128, INT_TASK_THREADS = 8 };
 
 typedef struct int_job {
   const fl_kernels *k;
@@ -579,6 +587,8 @@ typedef struct int_job {
   const int8_t *dwp;
   size_t dwpb;
   const float *xs, *x;
+  int16_t *dwq; /* the quantised dy of each task thread slot: rows x kpad(FL_DW16_TOKENS) */
+  float *dwa;   /* their scales: rows per slot */
   /* dx (N, in) = (dxbeta 0) or += dy W_eff * dxalpha: the integer product (dxp the sign panel,
    * cs the rows' scales, q and a the quantised dy) or (dxp NULL) an fp32 GEMM with W; dx NULL:
    * no dX tasks */
@@ -588,12 +598,8 @@ typedef struct int_job {
   float *a, *dx, dxbeta, dxalpha;
 } int_job;
 
-/* The calling thread's scratch for the integer dW's quantised dy (grows, never shrinks). */
-static _Thread_local void *dw16_space;
-static _Thread_local size_t dw16_bytes;
-
-/* Rows [r0, r1) of dW. */
-static void int_dw_rows(const int_job *j, int r0, int r1) {
+/* Rows [r0, r1) of dW, on the task thread slot (its share of the quantised-dy scratch). */
+static void int_dw_rows(const int_job *j, int r0, int r1, int slot) {
   if (r0 >= r1) return;
   float *dst = j->dw + (size_t)r0 * j->in;
   if (!j->dwp) {
@@ -601,27 +607,11 @@ static void int_dw_rows(const int_job *j, int r0, int r1) {
                j->in);
     return;
   }
-  int n = r1 - r0, tq = fl_dx16_kpad(FL_DW16_TOKENS);
-  size_t qbytes = (size_t)n * tq * sizeof(int16_t), bytes = qbytes + (size_t)n * sizeof(float);
-  if (bytes > dw16_bytes) {
-    free(dw16_space);
-    dw16_space = malloc(bytes);
-    dw16_bytes = dw16_space ? bytes : 0;
-  }
-  int16_t *q = dw16_space;
-  float *a = (float *)((char *)dw16_space + qbytes);
+  int n = r1 - r0;
+  int16_t *q = j->dwq + (size_t)slot * j->rows * fl_dx16_kpad(FL_DW16_TOKENS);
+  float *a = j->dwa + (size_t)slot * j->rows;
   for (int t0 = 0, b = 0; t0 < j->N; t0 += FL_DW16_TOKENS, b++) {
     int tn = j->N - t0 < FL_DW16_TOKENS ? j->N - t0 : FL_DW16_TOKENS;
-    if (!q) { /* no memory for the scratch: this block through the reference, one row at a time */
-      int16_t q1[FL_DW16_TOKENS];
-      float a1;
-      for (int r = r0; r < r1; r++) {
-        fl_dw16_quant_ref(q1, &a1, j->dy + (size_t)t0 * j->ldy + r, j->ldy, j->xs + t0, tn, 1);
-        j->k->dx16_matmul(j->dw + (size_t)r * j->in, j->in, q1, &a1, j->dwp + b * j->dwpb, 1, j->in,
-                          tn, b ? 1.0f : j->beta);
-      }
-      continue;
-    }
     j->k->dw16_quant(q, a, j->dy + (size_t)t0 * j->ldy + r0, j->ldy, j->xs + t0, tn, n);
     j->k->dx16_matmul(dst, j->in, q, a, j->dwp + b * j->dwpb, n, j->in, tn, b ? 1.0f : j->beta);
   }
@@ -646,7 +636,7 @@ static void int_run(const int_job *j) {
   int nt = omp_get_max_threads();
   if (nt < 2 || nt > INT_TASK_THREADS || omp_in_parallel()) {
     if (j->dx) int_dx_tokens(j, 0, j->N);
-    if (j->dw) int_dw_rows(j, 0, j->rows);
+    if (j->dw) int_dw_rows(j, 0, j->rows, 0);
     return;
   }
   /* nt blocks of dW rows, multiples of 6 (the GEMM's register tile) */
@@ -662,7 +652,7 @@ static void int_run(const int_job *j) {
       if (t >= blocks + chunks) break;
       if (t < blocks) {
         int r1 = (t + 1) * per < j->rows ? (t + 1) * per : j->rows;
-        int_dw_rows(j, t * per, r1);
+        int_dw_rows(j, t * per, r1, omp_get_thread_num());
       } else {
         int t0 = (t - blocks) * INT_TOKENS;
         int_dx_tokens(j, t0, t0 + INT_TOKENS < j->N ? t0 + INT_TOKENS : j->N);
@@ -695,7 +685,7 @@ static void int_backward(fl_model *m, const linear *const *ls, int nl, const flo
   j.beta = alpha ? 0.0f : 1.0f;
   if (m->dw16) {
     j.dwpb = dw16_panels(m, xa, N);
-    j.dwp = m->dwp, j.xs = xa->sc;
+    j.dwp = m->dwp, j.xs = xa->sc, j.dwq = m->dwq, j.dwa = m->dwa;
   } else {
     j.x = act_eff(m, xa, N);
   }
