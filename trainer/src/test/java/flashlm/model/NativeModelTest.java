@@ -116,6 +116,32 @@ class NativeModelTest {
     }
   }
 
+  /**
+   * The integer dW over 270 tokens (30 rows of 9): a block of 256 tokens and one of 14, each
+   * quantised on its own. Native float against the double reference measured under a tenth of
+   * TOL_TERNARY here.
+   */
+  @ParameterizedTest(name = "{0} learnable_alpha={1}")
+  @CsvSource({"ffn,false", "transformer,true"})
+  void integerDwMatchesTheReferenceOverSeveralBlocksOfTokens(String arch, boolean alpha) {
+    int batch = 30;
+    ModelSpec spec = spec(arch, "ternary", alpha, "int16", "int16");
+    ReferenceTrainable ref = new ReferenceTrainable(spec, 7);
+    AlphaValues.set(spec, ref.params());
+    try (NativeModel nat = NativeModel.create(spec, batch)) {
+      nat.params().put(0, ref.params(), 0, ref.params().capacity());
+      int[] tok = tokens(spec, batch, 11);
+      float refLoss = ref.forwardBackward(tok, batch);
+      assertEquals(refLoss, nat.forwardBackward(tok, batch), TOL_LOSS_TERNARY * refLoss, "loss");
+      List<String> failures = new ArrayList<>();
+      for (ParamLayout.Tensor t : nat.layout().tensors()) {
+        compare(arch + " " + batch * spec.seqLen() + " tokens grad " + t.name(), nat.grads(),
+            ref.grads(), (int) t.offset(), (int) t.size(), TOL_TERNARY, failures);
+      }
+      assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+  }
+
   /** Prints the max difference and records a failure if it exceeds tol * max|want|. */
   private static void compare(String what, FloatBuffer got, FloatBuffer want, int off, int n,
       double tol, List<String> failures) {
