@@ -141,6 +141,14 @@ void test_model_int16_close_to_fp32(void) {
                    arch ? "ffn" : "transformer");
           t_same(what, fl_model_grads(a) + off, fl_model_grads(b) + off, n * sizeof(float), 4);
         }
+        if (dw == FL_DW_INT16) {
+          /* ... and with the integer dW it must not have them: the product really is int16 */
+          size_t n, off = tensor_at(a, "model.layers.1.mlp.down_proj.weight", &n), differ = 0;
+          for (size_t i = 0; i < n; i++)
+            differ += fl_model_grads(a)[off + i] != fl_model_grads(b)[off + i];
+          T_CHECK(differ > n / 2, "%s%s last down_proj: int16 dW equals the fp32 one in %zu of %zu",
+                  arch ? "ffn" : "transformer", alpha ? " alpha" : "", n - differ, n);
+        }
         t_free(tok);
         fl_model_free(a);
         fl_model_free(b);
