@@ -1,5 +1,6 @@
-/* The integer dX (flashlm.h, "integer dX") with AVX2: the per-token int16 quantisation and the
- * product with vpmaddwd (int16 pairs -> int32) + vpaddd, twins of src/ref/dx16_ref.c bit for bit.
+/* The integer dX and dW (flashlm.h, "integer dX", "integer dW") with AVX2: the int16
+ * quantisations (per token; per output over a block of tokens) and the product with vpmaddwd
+ * (int16 pairs -> int32) + vpaddd, twins of src/ref/dx16_ref.c bit for bit.
  * The table's entry runs the AVX-512 VNNI product (dx16_avx512.c) where the CPU has it.
  * Compiled with -ffp-contract=off (Makefile): the beta-1 store rounds the product before the
  * add, as the reference does. */
