@@ -146,9 +146,42 @@ void fl_dx16_matmul_best(float *dx, int ldx, const int16_t *q, const float *a, c
     fl_dx16_matmul_avx2(dx, ldx, q, a, panel, T, N, K, beta);
 }
 
+/* The q of tokens t and t+1 (the second 0 when n < 2) of 8 columns, joined into 32-bit pairs
+ * (the first in the low half): d points at token t's first column, cs at its scale. */
+static inline __m256i dw16_pair(const float *d, int ldy, const float *cs, int n, __m256 vf,
+                                __m256i low) {
+  __m256i q0 = _mm256_cvtps_epi32(
+      _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d), _mm256_set1_ps(cs[0])), vf));
+  __m256i q1 = _mm256_setzero_si256();
+  if (n > 1)
+    q1 = _mm256_cvtps_epi32(
+        _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d + ldy), _mm256_set1_ps(cs[1])), vf));
+  return _mm256_or_si256(_mm256_and_si256(q0, low), _mm256_slli_epi32(q1, 16));
+}
+
+/* r[i][j] <-> r[j][i] for 8 vectors of 8 32-bit lanes. */
+static inline void transpose8(__m256i r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(_mm256_castsi256_ps(r[i]), _mm256_castsi256_ps(r[i + 1]));
+    t[i + 1] = _mm256_unpackhi_ps(_mm256_castsi256_ps(r[i]), _mm256_castsi256_ps(r[i + 1]));
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+    r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+  }
+}
+
 /* The integer dW's quantisation (fl_dw16_quant_ref's twin): 8 columns of dy at a time, their
  * absmaxes over the tokens, then per pair of tokens the two q of each column joined into one
- * 32-bit pair (the layout of a q row) and written to the 8 rows. Columns with a zero,
+ * 32-bit pair (the layout of a q row); 8 such pairs are transposed into 16 tokens of each of
+ * the 8 rows (a token count short of 16 is stored pair by pair). Columns with a zero,
  * non-finite or tiny (below 2^-96, quantised in double) absmax, and the last K % 8, take the
  * reference's path. */
 void fl_dw16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
@@ -179,16 +212,17 @@ void fl_dw16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
     const __m256 vf = _mm256_loadu_ps(finv);
     int32_t *rows = (int32_t *)(q + (size_t)k0 * Tq), pairs[8];
     const size_t ld = (size_t)Tq / 2; /* int32 pairs per row of q */
-    for (int t = 0; t < T; t += 2) {
-      const float *d = dy + (size_t)t * ldy + k0;
-      __m256i q0 = _mm256_cvtps_epi32(
-          _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d), _mm256_set1_ps(cs[t])), vf));
-      __m256i q1 = _mm256_setzero_si256();
-      if (t + 1 < T)
-        q1 = _mm256_cvtps_epi32(
-            _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(d + ldy), _mm256_set1_ps(cs[t + 1])), vf));
+    int t = 0;
+    for (; t + 16 <= T; t += 16) { /* 8 pairs of tokens: an 8 x 8 transpose, 8 row stores */
+      __m256i p[8];
+      for (int i = 0; i < 8; i++)
+        p[i] = dw16_pair(dy + (size_t)(t + 2 * i) * ldy + k0, ldy, cs + t + 2 * i, 2, vf, low);
+      transpose8(p);
+      for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(rows + j * ld + t / 2), p[j]);
+    }
+    for (; t < T; t += 2) {
       _mm256_storeu_si256((__m256i *)pairs,
-                          _mm256_or_si256(_mm256_and_si256(q0, low), _mm256_slli_epi32(q1, 16)));
+                          dw16_pair(dy + (size_t)t * ldy + k0, ldy, cs + t, T - t, vf, low));
       for (int j = 0; j < 8; j++) rows[j * ld + t / 2] = pairs[j];
     }
   }
