@@ -55,25 +55,31 @@ static inline int32_t round_even(double x) { return (int32_t)((x + 0x1.8p52) - 0
 /* The same in float for |x| < 2^22. */
 static inline int32_t round_even_f(float x) { return (int32_t)((x + 0x1.8p23f) - 0x1.8p23f); }
 
+/* The rule of flashlm.h for n values v_i = d[i * stride] * cs[i] whose largest |v| has the bits
+ * mb: q (nq values, zeros past n) and the scale *a; the integer dX quantises a token's row, the
+ * integer dW a column of dy over a block of tokens. */
+static void quant_values(int16_t *q, int nq, float *a, const float *d, size_t stride,
+                         const float *cs, int n, uint32_t mb) {
+  if (fl_dx16_degenerate_row(q, nq, a, mb)) return;
+  float m;
+  memcpy(&m, &mb, 4);
+  double inv = 32767.0 / m;
+  float finv = (float)inv;
+  if (mb >= FL_DX16_FLOAT_MIN)
+    for (int i = 0; i < n; i++) q[i] = (int16_t)round_even_f(d[i * stride] * cs[i] * finv);
+  else
+    for (int i = 0; i < n; i++) q[i] = (int16_t)round_even((double)(d[i * stride] * cs[i]) * inv);
+  for (int i = n; i < nq; i++) q[i] = 0;
+  *a = m;
+}
+
 void fl_dx16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
                        int K) {
   int Kq = fl_dx16_kpad(K);
 #pragma omp parallel for schedule(static)
   for (int t = 0; t < T; t++) {
     const float *d = dy + (size_t)t * ldy;
-    int16_t *qt = q + (size_t)t * Kq;
-    uint32_t mb = fl_dx16_absmax_bits(d, cs, 0, K, 0); /* the largest |v| as bits */
-    if (fl_dx16_degenerate_row(qt, Kq, a + t, mb)) continue;
-    float m;
-    memcpy(&m, &mb, 4);
-    double inv = 32767.0 / m;
-    float finv = (float)inv;
-    if (mb >= FL_DX16_FLOAT_MIN)
-      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even_f(d[k] * cs[k] * finv);
-    else
-      for (int k = 0; k < K; k++) qt[k] = (int16_t)round_even((double)(d[k] * cs[k]) * inv);
-    for (int k = K; k < Kq; k++) qt[k] = 0;
-    a[t] = m;
+    quant_values(q + (size_t)t * Kq, Kq, a + t, d, 1, cs, K, fl_dx16_absmax_bits(d, cs, 0, K, 0));
   }
 }
 
@@ -93,9 +99,9 @@ void fl_dx16_matmul_ref(float *dx, int ldx, const int16_t *q, const float *a, co
   }
 }
 
-/* Row k of q: the column dy[:,k] * cs[:] quantised as fl_dx16_quant_ref quantises a token's row.
- * Two passes over the rows of dy (the absmaxes of a block of columns, then their q), so dy is
- * read along its rows; columns in blocks of 64 in parallel. */
+/* Row k of q: the column dy[:,k] * cs[:] quantised as fl_dx16_quant_ref quantises a token's row
+ * (quant_values). The absmaxes of a block of 64 columns come from one pass along dy's rows;
+ * blocks in parallel. */
 void fl_dw16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const float *cs, int T,
                        int K) {
   int Tq = fl_dx16_kpad(T), nb = (K + 63) / 64;
@@ -106,21 +112,7 @@ void fl_dw16_quant_ref(int16_t *q, float *a, const float *dy, int ldy, const flo
     for (int t = 0; t < T; t++)
       for (int k = k0; k < k1; k++)
         mb[k - k0] = fl_dx16_absmax_bits(dy + (size_t)t * ldy + k, cs + t, 0, 1, mb[k - k0]);
-    for (int k = k0; k < k1; k++) {
-      int16_t *qk = q + (size_t)k * Tq;
-      uint32_t m_bits = mb[k - k0];
-      if (fl_dx16_degenerate_row(qk, Tq, a + k, m_bits)) continue;
-      float m;
-      memcpy(&m, &m_bits, 4);
-      double inv = 32767.0 / m;
-      float finv = (float)inv;
-      for (int t = 0; t < T; t++) {
-        float v = dy[(size_t)t * ldy + k] * cs[t];
-        qk[t] = (int16_t)(m_bits >= FL_DX16_FLOAT_MIN ? round_even_f(v * finv)
-                                                      : round_even((double)v * inv));
-      }
-      for (int t = T; t < Tq; t++) qk[t] = 0;
-      a[k] = m;
-    }
+    for (int k = k0; k < k1; k++)
+      quant_values(q + (size_t)k * Tq, Tq, a + k, dy + k, (size_t)ldy, cs, T, mb[k - k0]);
   }
 }

@@ -8,6 +8,8 @@ import flashlm.config.ConfigException;
 import flashlm.config.Configs;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ModelSpecTest {
   @Test
@@ -40,37 +42,25 @@ class ModelSpecTest {
     assertTrue(quant.getMessage().contains("'ternary' or 'none'"), quant.getMessage());
   }
 
-  @Test
-  void backwardDxIsInt16UnlessTheConfigSaysFp32() {
-    List<String> base = List.of("arch=ffn", "vocab_size=10", "d_model=12", "n_layers=1",
-        "ffn_dim=8", "seq_len=4");
-    assertEquals(ModelSpec.BackwardDx.INT16,
-        Configs.load(null, ModelSpec.class, base).backwardDx());
-    List<String> fp32 = new java.util.ArrayList<>(base);
-    fp32.add("backward_dx=fp32");
-    assertEquals(ModelSpec.BackwardDx.FP32, Configs.load(null, ModelSpec.class, fp32).backwardDx());
-    List<String> bad = new java.util.ArrayList<>(base);
-    bad.add("backward_dx=int8");
-    ConfigException e = assertThrows(ConfigException.class,
-        () -> Configs.load(null, ModelSpec.class, bad));
-    assertTrue(e.getMessage().contains("model.backward_dx")
-        && e.getMessage().contains("'int16' or 'fp32'"), e.getMessage());
+  /** The id of backward_dx or backward_dw in the spec loaded from these settings. */
+  private static String backward(String key, List<String> settings) {
+    ModelSpec s = Configs.load(null, ModelSpec.class, settings);
+    return (key.equals("backward_dx") ? s.backwardDx() : s.backwardDw()).id();
   }
 
-  @Test
-  void backwardDwIsInt16UnlessTheConfigSaysFp32() {
+  @ParameterizedTest
+  @ValueSource(strings = {"backward_dx", "backward_dw"})
+  void backwardProductsAreInt16UnlessTheConfigSaysFp32(String key) {
     List<String> base = List.of("arch=ffn", "vocab_size=10", "d_model=12", "n_layers=1",
         "ffn_dim=8", "seq_len=4");
-    assertEquals(ModelSpec.BackwardDw.INT16,
-        Configs.load(null, ModelSpec.class, base).backwardDw());
+    assertEquals("int16", backward(key, base));
     List<String> fp32 = new java.util.ArrayList<>(base);
-    fp32.add("backward_dw=fp32");
-    assertEquals(ModelSpec.BackwardDw.FP32, Configs.load(null, ModelSpec.class, fp32).backwardDw());
+    fp32.add(key + "=fp32");
+    assertEquals("fp32", backward(key, fp32));
     List<String> bad = new java.util.ArrayList<>(base);
-    bad.add("backward_dw=int8");
-    ConfigException e = assertThrows(ConfigException.class,
-        () -> Configs.load(null, ModelSpec.class, bad));
-    assertTrue(e.getMessage().contains("model.backward_dw")
+    bad.add(key + "=int8");
+    ConfigException e = assertThrows(ConfigException.class, () -> backward(key, bad));
+    assertTrue(e.getMessage().contains("model." + key)
         && e.getMessage().contains("'int16' or 'fp32'"), e.getMessage());
   }
 
