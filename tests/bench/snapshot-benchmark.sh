@@ -44,6 +44,11 @@ for dir in "${checkouts[@]}"; do
   fi
   : > "target/bench/snapshot-benchmark-$(basename "$dir").txt"
 done
+# the table is built (when missing or of another shape) by a JVM of its own, so that no timed
+# JVM starts with the classes that writing it loaded
+java -Xmx2g -cp "$PWD/trainer/target/test-classes:$PWD/trainer/target/classes:$(cat \
+  trainer/target/bench.classpath)" flashlm.bench.SnapshotBench --table "$table" \
+  ${args[@]+"${args[@]}"} --runs 0 >&2
 # each checkout's class path and JVM flags
 declare -A cps flags
 for dir in "${checkouts[@]}"; do

@@ -7,7 +7,6 @@ import io.delta.kernel.data.ColumnVector;
 import io.delta.kernel.data.ColumnarBatch;
 import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.data.Row;
-import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.engine.FileReadResult;
 import io.delta.kernel.exceptions.KernelEngineException;
@@ -90,7 +89,8 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     if (version != null && version < 0) {
       throw new IllegalArgumentException("Delta table " + table + " has no version " + version);
     }
-    Engine engine = DefaultEngine.create(conf);
+    KernelEngine.preload();
+    Engine engine = KernelEngine.create(conf);
     Snapshot snapshot = snapshot(engine, table, version, at);
     String where = "Delta table " + table + " version " + snapshot.getVersion();
     Map<String, String> properties = snapshot.getTableProperties();

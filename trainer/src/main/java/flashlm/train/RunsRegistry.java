@@ -1,6 +1,7 @@
 package flashlm.train;
 
 import flashlm.config.Configs;
+import flashlm.data.KernelEngine;
 import flashlm.data.SequencesSnapshot;
 import flashlm.dist.Collective;
 import flashlm.fs.HadoopFiles;
@@ -15,7 +16,6 @@ import io.delta.kernel.data.ColumnVector;
 import io.delta.kernel.data.ColumnarBatch;
 import io.delta.kernel.data.FilteredColumnarBatch;
 import io.delta.kernel.data.Row;
-import io.delta.kernel.defaults.engine.DefaultEngine;
 import io.delta.kernel.engine.Engine;
 import io.delta.kernel.exceptions.KernelException;
 import io.delta.kernel.exceptions.TableNotFoundException;
@@ -118,7 +118,7 @@ final class RunsRegistry {
     if (collective.rank() != 0) {
       return loop.get();
     }
-    Engine engine = DefaultEngine.create(conf);
+    Engine engine = KernelEngine.create(conf);
     ensureTable(engine);
     Map<String, Object> row = new LinkedHashMap<>();
     row.put(RunsTable.RUN_ID, UUID.randomUUID().toString());

@@ -1,5 +1,8 @@
 package flashlm.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import flashlm.data.SequenceBatches;
 import flashlm.data.SequencesFixture;
 import flashlm.data.SequencesSnapshot;
@@ -10,7 +13,9 @@ import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -29,6 +34,9 @@ import org.apache.hadoop.conf.Configuration;
  * file of {@code rows} rows (shard = version % shards); every tenth also adds a small validation
  * file and removes the train file added five versions before. A classic checkpoint is written at
  * {@code checkpoint-at}, so the latest version replays the checkpoint and the commits after it.
+ * Each commit also gets the checksum file ({@code <version>.crc}: protocol, metadata, file count
+ * and size) that Delta Spark writes after every commit, as the pipeline's tables have them; a
+ * reader may take the protocol and metadata from it instead of replaying the log.
  * Prints one line per run: {@code run=I open_ms=.. list_ms=.. read_ms=.. rows=.. mb=..} and the
  * main thread's CPU time of each phase ({@code open_cpu=..}, steadier than wall time on a busy
  * machine; JIT and GC threads not counted); the first run of a JVM is its cold start. {@code
@@ -67,7 +75,7 @@ public final class SnapshotBench {
     if (dir == null) {
       throw new IllegalArgumentException("usage: SnapshotBench --table DIR [--runs N] ...");
     }
-    String shape = "commits=" + commits + " checkpoint_at=" + checkpointAt + " rows=" + rows
+    String shape = "crc=1 commits=" + commits + " checkpoint_at=" + checkpointAt + " rows=" + rows
         + " seq_len=" + seqLen + " shards=" + shards;
     Path marker = dir.resolve("_bench_shape");
     if (!Files.exists(marker) || !Files.readString(marker).equals(shape)) {
@@ -131,7 +139,12 @@ public final class SnapshotBench {
       }
     }
     SequencesFixture f = new SequencesFixture(dir, seqLen);
-    f.commit(List.of(SequencesFixture.protocol(), f.metaData(32000, shards)));
+    String protocol = SequencesFixture.protocol();
+    String metaData = f.metaData(32000, shards);
+    Map<String, Long> live = new LinkedHashMap<>();
+    // not a static field: the timed runs of this JVM must not find Jackson initialised
+    ObjectMapper json = new ObjectMapper();
+    checksum(json, dir, f.commit(List.of(protocol, metaData)), protocol, metaData, live);
     List<String> adds = new ArrayList<>();
     adds.add(null); // version 0 added no file
     for (int v = 1; v <= commits; v++) {
@@ -145,10 +158,39 @@ public final class SnapshotBench {
             SequencesFixture.randomRows(rows / 10, seqLen, 32000, -v), 0));
         actions.add(f.remove(adds.get(v - 5)));
       }
-      f.commit(actions);
+      checksum(json, dir, f.commit(actions), protocol, metaData, track(json, live, actions));
       if (v == checkpointAt) {
         f.checkpoint();
       }
     }
+  }
+
+  /** {@code live} (path to size) after {@code actions}' adds and removes. */
+  private static Map<String, Long> track(ObjectMapper json, Map<String, Long> live,
+      List<String> actions)
+      throws IOException {
+    for (String a : actions) {
+      JsonNode action = json.readTree(a);
+      if (action.has("add")) {
+        live.put(action.get("add").get("path").asText(), action.get("add").get("size").asLong());
+      } else if (action.has("remove")) {
+        live.remove(action.get("remove").get("path").asText());
+      }
+    }
+    return live;
+  }
+
+  /** Writes {@code <version>.crc} with the fields Delta Spark's checksum files always hold. */
+  private static void checksum(ObjectMapper json, Path dir, long version, String protocol,
+      String metaData, Map<String, Long> live) throws IOException {
+    ObjectNode crc = json.createObjectNode();
+    crc.put("tableSizeBytes", live.values().stream().mapToLong(Long::longValue).sum());
+    crc.put("numFiles", live.size());
+    crc.put("numMetadata", 1);
+    crc.put("numProtocol", 1);
+    crc.set("metadata", json.readTree(metaData).get("metaData"));
+    crc.set("protocol", json.readTree(protocol).get("protocol"));
+    Files.writeString(dir.resolve("_delta_log").resolve(String.format("%020d.crc", version)),
+        crc.toString());
   }
 }
