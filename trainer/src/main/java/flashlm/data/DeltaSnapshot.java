@@ -28,6 +28,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -120,14 +121,20 @@ public record DeltaSnapshot(String table, long version, StructType schema,
   /**
    * The files of {@code files} that are no longer in storage. VACUUM deletes the data files of
    * old versions and leaves their log, so a version can list files that are gone; each directory
-   * the files lie in is listed once (a few listings per table, not one request per file).
+   * the files lie in is listed once (a few listings per table, not one request per file), a few
+   * at a time ({@link Concurrently}).
    */
   static List<Path> missing(Configuration conf, List<DataFile> files, String where) {
+    List<Path> dirs = new ArrayList<>(new LinkedHashSet<>(
+        files.stream().map(f -> f.path().getParent()).toList()));
     Map<Path, Set<String>> present = new HashMap<>();
+    List<Set<String>> listed = Concurrently.map(dirs, d -> list(conf, d, where));
+    for (int i = 0; i < dirs.size(); i++) {
+      present.put(dirs.get(i), listed.get(i));
+    }
     List<Path> gone = new ArrayList<>();
     for (DataFile f : files) {
-      Set<String> names = present.computeIfAbsent(f.path().getParent(), d -> list(conf, d, where));
-      if (!names.contains(f.path().getName())) {
+      if (!present.get(f.path().getParent()).contains(f.path().getName())) {
         gone.add(f.path());
       }
     }

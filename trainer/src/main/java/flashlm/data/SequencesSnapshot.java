@@ -106,16 +106,23 @@ public final class SequencesSnapshot {
         k -> listBlocks(split, rank, worldSize));
   }
 
+  /** The footers of the rank's files, read a few at a time ({@link Concurrently}). */
   private List<TokenBlock> listBlocks(String split, int rank, int worldSize) {
-    List<TokenBlock> out = new ArrayList<>();
+    record Owned(DeltaSnapshot.DataFile file, int shard) {}
+    List<Owned> owned = new ArrayList<>();
     for (DeltaSnapshot.DataFile f : delta.files()) {
       if (!Objects.equals(f.partitionValues().get(SequencesTable.SPLIT), split)) {
         continue;
       }
       int shard = DeltaSnapshot.intPartition(f, SequencesTable.SHARD, delta.table());
       if (SequencesTable.ownsShard(shard, rank, worldSize)) {
-        out.addAll(TokenBlock.of(conf, f.path(), shard, f.deletedRows(), describe()));
+        owned.add(new Owned(f, shard));
       }
+    }
+    List<TokenBlock> out = new ArrayList<>();
+    for (List<TokenBlock> blocks : Concurrently.map(owned, o -> TokenBlock.of(conf,
+        o.file().path(), o.shard(), o.file().deletedRows(), describe()))) {
+      out.addAll(blocks);
     }
     out.sort(Comparator.comparingInt(TokenBlock::shard)
         .thenComparing(b -> b.file().toString()).thenComparingInt(TokenBlock::rowGroup));

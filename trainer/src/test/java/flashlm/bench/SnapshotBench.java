@@ -46,6 +46,8 @@ import org.apache.hadoop.conf.Configuration;
  */
 public final class SnapshotBench {
   static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+  static final com.sun.management.OperatingSystemMXBean PROCESS =
+      (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
   private SnapshotBench() {}
 
@@ -96,11 +98,13 @@ public final class SnapshotBench {
         }
         continue;
       }
+      long p0 = PROCESS.getProcessCpuTime();
       long c0 = CPU.getCurrentThreadCpuTime();
       long t0 = System.nanoTime();
       SequencesSnapshot s = SequencesSnapshot.open(conf, dir.toString(), null);
       long t1 = System.nanoTime();
       long c1 = CPU.getCurrentThreadCpuTime();
+      long p1 = PROCESS.getProcessCpuTime();
       List<String> splits = List.of(SequencesTable.TRAIN, SequencesTable.VALIDATION);
       long total = 0;
       for (String split : splits) {
@@ -123,9 +127,10 @@ public final class SnapshotBench {
       long t3 = System.nanoTime();
       long c3 = CPU.getCurrentThreadCpuTime();
       System.out.printf("run=%d version=%d open_ms=%.1f list_ms=%.1f read_ms=%.1f rows=%d"
-          + " mb=%.1f checksum=%d open_cpu=%.1f list_cpu=%.1f read_cpu=%.1f%n", run,
-          s.version(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, total, ids * 4 / 1e6,
-          checksum, (c1 - c0) / 1e6, (c2 - c1) / 1e6, (c3 - c2) / 1e6);
+          + " mb=%.1f checksum=%d open_cpu=%.1f list_cpu=%.1f read_cpu=%.1f"
+          + " open_process_cpu=%.1f%n", run, s.version(), (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+          (t3 - t2) / 1e6, total, ids * 4 / 1e6, checksum, (c1 - c0) / 1e6, (c2 - c1) / 1e6,
+          (c3 - c2) / 1e6, (p1 - p0) / 1e6);
     }
   }
 
