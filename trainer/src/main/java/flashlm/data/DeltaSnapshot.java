@@ -90,7 +90,6 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     if (version != null && version < 0) {
       throw new IllegalArgumentException("Delta table " + table + " has no version " + version);
     }
-    KernelEngine.preload();
     Engine engine = KernelEngine.create(conf);
     Snapshot snapshot = snapshot(engine, table, version, at);
     String where = "Delta table " + table + " version " + snapshot.getVersion();

@@ -26,14 +26,18 @@ import org.apache.hadoop.conf.Configuration;
  *
  * <pre>
  * java -cp ... flashlm.bench.SnapshotBench --table DIR [--runs 5] [--commits 200]
- *     [--checkpoint-at 180] [--rows 200] [--seq-len 255] [--shards 16] [--reader kernel]
+ *     [--checkpoint-at 180] [--files 1] [--rows 200] [--seq-len 255] [--shards 16]
+ *     [--reader kernel]
  * </pre>
  *
  * <p>The table is built once in DIR (reused when its marker names the same shape) with {@link
- * SequencesFixture}: version 0 holds the protocol and metadata, each later commit adds one train
- * file of {@code rows} rows (shard = version % shards); every tenth also adds a small validation
- * file and removes the train file added five versions before. A classic checkpoint is written at
+ * SequencesFixture}: version 0 holds the protocol and metadata, each later commit adds {@code
+ * files} train files of {@code rows} rows (shards in turn); every tenth also adds a small
+ * validation file and removes the first train file added five versions before (a commit of
+ * several train files adds one validation file per ten). A classic checkpoint is written at
  * {@code checkpoint-at}, so the latest version replays the checkpoint and the commits after it.
+ * The default is a long log; {@code --commits 2 --files 1000 --rows 20 --checkpoint-at 0} is the
+ * shape the pipeline writes (a few commits of many files).
  * Each commit also gets the checksum file ({@code <version>.crc}: protocol, metadata, file count
  * and size) that Delta Spark writes after every commit, as the pipeline's tables have them; a
  * reader may take the protocol and metadata from it instead of replaying the log.
@@ -57,6 +61,7 @@ public final class SnapshotBench {
     int commits = 200;
     int checkpointAt = 180;
     int rows = 200;
+    int files = 1;
     int seqLen = 255;
     int shards = 16;
     boolean kernel = false;
@@ -68,6 +73,7 @@ public final class SnapshotBench {
         case "--commits" -> commits = Integer.parseInt(v);
         case "--checkpoint-at" -> checkpointAt = Integer.parseInt(v);
         case "--rows" -> rows = Integer.parseInt(v);
+        case "--files" -> files = Integer.parseInt(v);
         case "--seq-len" -> seqLen = Integer.parseInt(v);
         case "--shards" -> shards = Integer.parseInt(v);
         case "--reader" -> kernel = v.equals("kernel");
@@ -77,11 +83,12 @@ public final class SnapshotBench {
     if (dir == null) {
       throw new IllegalArgumentException("usage: SnapshotBench --table DIR [--runs N] ...");
     }
-    String shape = "crc=1 commits=" + commits + " checkpoint_at=" + checkpointAt + " rows=" + rows
+    String shape = "crc=1 commits=" + commits + " checkpoint_at=" + checkpointAt + " files="
+        + files + " rows=" + rows
         + " seq_len=" + seqLen + " shards=" + shards;
     Path marker = dir.resolve("_bench_shape");
     if (!Files.exists(marker) || !Files.readString(marker).equals(shape)) {
-      build(dir, commits, checkpointAt, rows, seqLen, shards);
+      build(dir, commits, checkpointAt, files, rows, seqLen, shards);
       Files.writeString(marker, shape);
     }
     Configuration conf = new Configuration();
@@ -134,8 +141,8 @@ public final class SnapshotBench {
     }
   }
 
-  private static void build(Path dir, int commits, int checkpointAt, int rows, int seqLen,
-      int shards) throws IOException {
+  private static void build(Path dir, int commits, int checkpointAt, int files, int rows,
+      int seqLen, int shards) throws IOException {
     if (Files.exists(dir)) {
       try (var walk = Files.walk(dir)) {
         for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
@@ -154,13 +161,19 @@ public final class SnapshotBench {
     adds.add(null); // version 0 added no file
     for (int v = 1; v <= commits; v++) {
       List<String> actions = new ArrayList<>();
-      String add = f.add(SequencesTable.TRAIN, v % shards,
-          SequencesFixture.randomRows(rows, seqLen, 32000, v), 0);
-      actions.add(add);
-      adds.add(add);
+      for (int i = 0; i < files; i++) {
+        int n = v * files + i;
+        actions.add(f.add(SequencesTable.TRAIN, n % shards,
+            SequencesFixture.randomRows(rows, seqLen, 32000, n), 0));
+      }
+      adds.add(actions.get(0));
+      // a validation file in every tenth commit, or one per ten train files of a wide commit
+      for (int i = 0; i < (files > 1 ? Math.max(1, files / 10) : v % 10 == 0 ? 1 : 0); i++) {
+        int n = v * files + i;
+        actions.add(f.add(SequencesTable.VALIDATION, n % shards,
+            SequencesFixture.randomRows(files > 1 ? rows : rows / 10, seqLen, 32000, -n), 0));
+      }
       if (v % 10 == 0) {
-        actions.add(f.add(SequencesTable.VALIDATION, v % shards,
-            SequencesFixture.randomRows(rows / 10, seqLen, 32000, -v), 0));
         actions.add(f.remove(adds.get(v - 5)));
       }
       checksum(json, dir, f.commit(actions), protocol, metaData, track(json, live, actions));

@@ -1,8 +1,6 @@
 package flashlm.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.delta.kernel.defaults.engine.DefaultEngine;
@@ -24,22 +22,5 @@ class KernelEngineTest {
         ours.getFileSystemClient().getClass());
     assertEquals(kernels.getExpressionHandler().getClass(),
         ours.getExpressionHandler().getClass());
-  }
-
-  @Test
-  void preloadStartsOneDaemonThread() throws Exception {
-    Thread first = KernelEngine.preload();
-    // another test of this JVM may have opened a table and started it already
-    if (first != null) {
-      assertTrue(first.isDaemon());
-      first.join(60_000);
-      assertFalse(first.isAlive());
-    }
-    assertNull(KernelEngine.preload());
-  }
-
-  @Test
-  void everyPreloadedClassInitialises() {
-    assertEquals(KernelEngine.preloaded().size(), KernelEngine.initialise());
   }
 }
