@@ -25,7 +25,6 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -124,17 +123,18 @@ public record DeltaSnapshot(String table, long version, StructType schema,
    * at a time ({@link Concurrently}).
    */
   static List<Path> missing(Configuration conf, List<DataFile> files, String where) {
-    List<Path> dirs = new ArrayList<>(new LinkedHashSet<>(
-        files.stream().map(f -> f.path().getParent()).toList()));
+    List<Path> parents = files.stream().map(f -> f.path().getParent()).toList();
+    List<Path> dirs = new ArrayList<>(new LinkedHashSet<>(parents));
     Map<Path, Set<String>> present = new HashMap<>();
     List<Set<String>> listed = Concurrently.map(dirs, d -> list(conf, d, where));
     for (int i = 0; i < dirs.size(); i++) {
       present.put(dirs.get(i), listed.get(i));
     }
     List<Path> gone = new ArrayList<>();
-    for (DataFile f : files) {
-      if (!present.get(f.path().getParent()).contains(f.path().getName())) {
-        gone.add(f.path());
+    for (int i = 0; i < files.size(); i++) {
+      Path file = files.get(i).path();
+      if (!present.get(parents.get(i)).contains(file.getName())) {
+        gone.add(file);
       }
     }
     return gone;
@@ -259,7 +259,9 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     columns = columns.add(StructField.DEFAULT_ROW_INDEX_COLUMN);
     Scan scan = snapshot.getScanBuilder().withReadSchema(columns).build();
     Row scanState = null;
-    List<DataFile> out = new ArrayList<>();
+    // by path: the key is the log's path string (a Path's toString per comparison costs more than
+    // the rest of the listing on a table of a thousand files)
+    TreeMap<String, DataFile> out = new TreeMap<>();
     try (CloseableIterator<FilteredColumnarBatch> batches = scan.getScanFiles(engine)) {
       while (batches.hasNext()) {
         try (CloseableIterator<Row> rows = batches.next().getRows()) {
@@ -278,7 +280,7 @@ public record DeltaSnapshot(String table, long version, StructType schema,
                     + " marked " + deleted.length);
               }
             }
-            out.add(new DataFile(new Path(status.getPath()),
+            out.put(status.getPath(), new DataFile(new Path(status.getPath()),
                 Collections.unmodifiableMap(new TreeMap<>(
                     InternalScanFileUtils.getPartitionValues(scanFile))),
                 status.getSize(), deleted));
@@ -290,8 +292,7 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     } catch (UncheckedIOException | KernelEngineException e) {
       throw ioError(where + ": cannot list the data files", e);
     }
-    out.sort(Comparator.comparing(f -> f.path().toString()));
-    return out;
+    return new ArrayList<>(out.values());
   }
 
   /**
