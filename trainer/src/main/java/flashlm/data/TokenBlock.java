@@ -1,6 +1,7 @@
 package flashlm.data;
 
 import flashlm.table.SequencesTable;
+import flashlm.table.TokenPages;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -10,10 +11,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.HadoopReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
-import org.apache.parquet.column.ColumnReader;
-import org.apache.parquet.column.impl.ColumnReadStoreImpl;
 import org.apache.parquet.column.page.PageReadStore;
-import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
@@ -23,9 +21,9 @@ import org.apache.parquet.schema.Type;
 
 /**
  * The unit of reading and shuffling: one parquet row group of one data file of the sequences
- * table. Its rows' {@code tokens} column is decoded straight from the column reader (repetition
- * level 0 starts a row), so no per-row objects are made. Rows that the file's deletion vector
- * deletes are decoded and left out.
+ * table. Its rows' {@code tokens} column is decoded page by page with parquet's decoders ({@link
+ * TokenPages}; repetition level 0 starts a row), so no per-row objects are made. Rows that the
+ * file's deletion vector deletes are decoded and left out.
  *
  * @param file the data file
  * @param rowGroup index of the row group in the file
@@ -97,52 +95,73 @@ record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long r
             + (pages == null ? 0 : pages.getRowCount())
             + " (the file changed since it was listed?)");
       }
-      ColumnReader values = new ColumnReadStoreImpl(pages,
-          new GroupRecordConverter(projection).getRootConverter(), projection,
-          reader.getFooter().getFileMetaData().getCreatedBy()).getColumnReader(column);
-      int maxDef = column.getMaxDefinitionLevel();
-      long total = values.getTotalValueCount();
-      long row = -1;
-      int inRow = 0;
-      int pos = offset - width;
-      int nextDeleted = lowerBound(deleted, firstRow);
-      boolean skip = false; // a deleted row: decoded, neither checked nor copied
-      for (long i = 0; i < total; i++) {
-        if (values.getCurrentRepetitionLevel() == 0) {
-          if (row >= 0 && !skip && inRow != width) {
-            throw badRow(where, row, inRow + " ids", width);
-          }
-          row++;
-          inRow = 0;
-          skip = nextDeleted < deleted.length && deleted[nextDeleted] == firstRow + row;
-          if (skip) {
-            nextDeleted++;
-          } else {
-            pos += width;
-          }
-        }
-        if (skip) {
-          if (values.getCurrentDefinitionLevel() == maxDef) {
-            values.skip(); // consume() alone would leave the value to the next read
-          }
-        } else {
-          if (values.getCurrentDefinitionLevel() < maxDef) {
-            // null list, empty list or null element: all are malformed rows here
-            throw badRow(where, row, "a null or empty value", width);
-          }
-          if (inRow < width) {
-            out[pos + inRow] = values.getInteger();
-          }
-        }
-        inRow++;
-        values.consume();
-      }
-      if (row + 1 != groupRows || (row >= 0 && !skip && inRow != width)) {
-        throw badRow(where, row, inRow + " ids (or " + (row + 1) + " rows of " + groupRows + ")",
-            width);
-      }
+      Rows rows = new Rows(where, width, out, offset);
+      TokenPages.read(pages.getPageReader(column), column, rows, where);
+      rows.end();
     } catch (IOException e) {
       throw new UncheckedIOException(where + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The row group's entries into {@code out}: a row of exactly {@code width} non-null ids each;
+   * the rows the deletion vector deletes are decoded, neither checked nor copied.
+   */
+  private final class Rows implements TokenPages.Sink {
+    private final String where;
+    private final int width;
+    private final int[] out;
+    private int pos;
+    private long row = -1;
+    private int inRow;
+    private int nextDeleted = lowerBound(deleted, firstRow);
+    private boolean skip;
+
+    Rows(String where, int width, int[] out, int offset) {
+      this.where = where;
+      this.width = width;
+      this.out = out;
+      this.pos = offset - width;
+    }
+
+    @Override
+    public void rowStart() {
+      if (row >= 0 && !skip && inRow != width) {
+        throw badRow(where, row, inRow + " ids", width);
+      }
+      row++;
+      inRow = 0;
+      skip = nextDeleted < deleted.length && deleted[nextDeleted] == firstRow + row;
+      if (skip) {
+        nextDeleted++;
+      } else {
+        pos += width;
+      }
+    }
+
+    @Override
+    public void id(int id) {
+      if (!skip && inRow < width) {
+        out[pos + inRow] = id;
+      }
+      inRow++;
+    }
+
+    @Override
+    public void hole() {
+      if (!skip) {
+        // null list, empty list or null element: all are malformed rows here
+        throw badRow(where, row, "a null or empty value", width);
+      }
+      inRow++;
+    }
+
+    /** After the last entry: the last row's width and the row count. */
+    void end() {
+      if (row + 1 != groupRows || (row >= 0 && !skip && inRow != width)) {
+        throw badRow(where, row, inRow + " ids (or " + (row + 1) + " rows of " + groupRows
+            + ")", width);
+      }
     }
   }
 

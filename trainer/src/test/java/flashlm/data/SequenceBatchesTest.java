@@ -152,6 +152,25 @@ class SequenceBatchesTest {
   }
 
   @Test
+  void emptyAndLongRowsAreMalformedToo() {
+    int[][] empty = SequencesFixture.randomRows(3, SEQ, 10, 2);
+    empty[1] = new int[0];
+    int[][] longer = SequencesFixture.randomRows(3, SEQ, 10, 3);
+    longer[0] = Arrays.copyOf(longer[0], SEQ + 3);
+    String[] expected = {"row 1: column tokens holds a null or empty value",
+        "row 0: column tokens holds " + (SEQ + 3) + " ids"};
+    int[][][] tables = {empty, longer};
+    for (int i = 0; i < tables.length; i++) {
+      SequencesFixture f = new SequencesFixture(dir.resolve("bad" + i), SEQ);
+      f.commit(List.of(SequencesFixture.protocol(), f.metaData(10, 1),
+          f.add("train", 0, tables[i], 0)));
+      SequenceBatches b = loader(f, 3).build();
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::next);
+      assertTrue(e.getMessage().contains(expected[i]), e.getMessage());
+    }
+  }
+
+  @Test
   void batchIntoACallerArray() {
     SequencesFixture f = table(1, 4, 0);
     SequenceBatches b = loader(f, 2).optShuffle(false).build();

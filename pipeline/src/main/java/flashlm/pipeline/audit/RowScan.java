@@ -2,6 +2,7 @@ package flashlm.pipeline.audit;
 
 import flashlm.fs.SerializableConfiguration;
 import flashlm.table.SequencesTable;
+import flashlm.table.TokenPages;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
@@ -160,7 +161,11 @@ final class RowScan implements Function<RowScan.Target, RowScan.FileRows> {
       this.seq = seq;
       this.seqDef = seqDef;
       long first = rows;
-      TokenPages.read(tokens, column, this, t.file());
+      try {
+        TokenPages.read(tokens, column, this, t.file());
+      } catch (IllegalArgumentException e) {
+        throw new AuditException(e.getMessage(), e);
+      }
       endRow();
       if (rows - first != n) {
         throw new AuditException(t.file() + ": a row group of " + n + " rows holds "

@@ -1,4 +1,4 @@
-package flashlm.pipeline.audit;
+package flashlm.table;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -19,14 +19,13 @@ import org.apache.parquet.column.values.rle.RunLengthBitPackingHybridDecoder;
 
 /**
  * The {@code tokens} column of one row group, decoded page by page with parquet's level and value
- * decoders and handed to a {@link Sink} one entry at a time. Parquet's generic {@code
- * ColumnReader} costs about 20 ns an id (it binds a converter and checks the page for every
- * value); the decoders alone are a few ns, which is what makes the row checks cheaper than a
- * Spark read of the column.
+ * decoders and handed to a {@link Sink} one entry at a time: how the trainer reads its rows and
+ * the audit checks them. Parquet's generic {@code ColumnReader} costs about 20 ns an id (it binds
+ * a converter and checks the page for every value); the decoders alone are a few ns.
  */
-final class TokenPages {
+public final class TokenPages {
   /** Receives the column's entries in order. */
-  interface Sink {
+  public interface Sink {
     /** A row starts (repetition level 0); called before its first entry. */
     void rowStart();
 
@@ -39,8 +38,14 @@ final class TokenPages {
 
   private TokenPages() {}
 
-  /** Decodes every page of {@code column} in {@code pages} into {@code sink}. */
-  static void read(PageReader pages, ColumnDescriptor column, Sink sink, String where) {
+  /**
+   * Decodes every page of {@code column} in {@code pages} into {@code sink}.
+   *
+   * @throws IllegalArgumentException naming {@code where} when a page is of an unknown kind or
+   *     refers to a dictionary the column chunk does not have
+   * @throws UncheckedIOException when decoding fails
+   */
+  public static void read(PageReader pages, ColumnDescriptor column, Sink sink, String where) {
     try {
       DictionaryPage dp = pages.readDictionaryPage();
       Dictionary dictionary = dp == null ? null : dp.getEncoding().initDictionary(column, dp);
@@ -67,7 +72,7 @@ final class TokenPages {
           values = values(v2.getDataEncoding(), column, dictionary, where);
           values.initFromPage(n, v2.getData().toInputStream());
         } else {
-          throw new AuditException(where + ": unknown parquet page " + page);
+          throw new IllegalArgumentException(where + ": unknown parquet page " + page);
         }
         for (int i = 0; i < n; i++) {
           if (rep.next() == 0) {
@@ -96,7 +101,8 @@ final class TokenPages {
       return encoding.getValuesReader(column, ValuesType.VALUES);
     }
     if (dictionary == null) {
-      throw new AuditException(where + ": a dictionary-encoded page without a dictionary");
+      throw new IllegalArgumentException(where
+          + ": a dictionary-encoded page without a dictionary");
     }
     return encoding.getDictionaryBasedValuesReader(column, ValuesType.VALUES, dictionary);
   }
