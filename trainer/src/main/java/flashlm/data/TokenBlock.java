@@ -10,11 +10,15 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.HadoopReadOptions;
+import org.apache.parquet.ParquetReadOptions;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.page.PageReadStore;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.io.InputFile;
+import org.apache.parquet.io.SeekableInputStream;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
@@ -32,17 +36,43 @@ import org.apache.parquet.schema.Type;
  * @param rows rows of the row group that are not deleted
  * @param shard the file's shard partition value
  * @param deleted the deleted row indexes of the whole file, ascending (shared by its blocks)
+ * @param listed the file's footer and length as listed (shared by its blocks): reading a row
+ *     group does not read the footer again
  */
 record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long rows, int shard,
-    long[] deleted) {
+    long[] deleted, Listed listed) {
+
+  /** A data file's footer and its length when the footer was read. */
+  record Listed(ParquetMetadata footer, long length) {}
 
   /**
-   * Opens {@code file} with read options built from {@code conf}: without them parquet builds a
-   * fresh Hadoop Configuration per file, which costs about 10 ms of XML parsing each time.
+   * Read options built from {@code conf}: without them parquet builds a fresh Hadoop
+   * Configuration per file, which costs about 10 ms of XML parsing each time.
    */
-  static ParquetFileReader open(Configuration conf, Path file) throws IOException {
-    return ParquetFileReader.open(HadoopInputFile.fromPath(file, conf),
-        HadoopReadOptions.builder(conf, file).build());
+  private static ParquetReadOptions options(Configuration conf, Path file) {
+    return HadoopReadOptions.builder(conf, file).build();
+  }
+
+  /**
+   * Opens the file with its footer known: the footer is not read again. A file whose length is
+   * not the listed one is refused (data files are never rewritten in place; the listed footer's
+   * offsets would not fit it).
+   */
+  private static ParquetFileReader open(Configuration conf, Path file, Listed listed,
+      String where) throws IOException {
+    InputFile input = HadoopInputFile.fromPath(file, conf);
+    if (input.getLength() != listed.length()) {
+      throw new IllegalArgumentException(where + ": the file is " + input.getLength()
+          + " bytes, it was " + listed.length() + " when its footer was read (it changed since"
+          + " it was listed?)");
+    }
+    SeekableInputStream in = input.newStream();
+    try {
+      return ParquetFileReader.open(input, listed.footer(), options(conf, file), in);
+    } catch (IOException | RuntimeException e) {
+      in.close();
+      throw e;
+    }
   }
 
   /**
@@ -51,15 +81,20 @@ record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long r
    */
   static List<TokenBlock> of(Configuration conf, Path file, int shard, long[] deleted,
       String context) {
-    try (ParquetFileReader reader = TokenBlock.open(conf, file)) {
+    try {
+      InputFile input = HadoopInputFile.fromPath(file, conf);
+      Listed listed;
+      try (ParquetFileReader reader = ParquetFileReader.open(input, options(conf, file))) {
+        listed = new Listed(reader.getFooter(), input.getLength());
+      }
       List<TokenBlock> out = new ArrayList<>();
-      List<BlockMetaData> groups = reader.getRowGroups();
+      List<BlockMetaData> groups = listed.footer().getBlocks();
       long first = 0;
       for (int i = 0; i < groups.size(); i++) {
         long n = groups.get(i).getRowCount();
         long live = n - (lowerBound(deleted, first + n) - lowerBound(deleted, first));
         if (live > 0) {
-          out.add(new TokenBlock(file, i, first, n, live, shard, deleted));
+          out.add(new TokenBlock(file, i, first, n, live, shard, deleted, listed));
         }
         first += n;
       }
@@ -83,8 +118,8 @@ record TokenBlock(Path file, int rowGroup, long firstRow, long groupRows, long r
    */
   void read(Configuration conf, int width, int[] out, int offset, String context) {
     String where = context + ": " + file + " row group " + rowGroup;
-    try (ParquetFileReader reader = TokenBlock.open(conf, file)) {
-      MessageType schema = reader.getFooter().getFileMetaData().getSchema();
+    try (ParquetFileReader reader = open(conf, file, listed, where)) {
+      MessageType schema = listed.footer().getFileMetaData().getSchema();
       ColumnDescriptor column = tokensColumn(schema, where);
       MessageType projection =
           new MessageType(schema.getName(), schema.getType(SequencesTable.TOKENS));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -168,6 +169,23 @@ class SequenceBatchesTest {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::next);
       assertTrue(e.getMessage().contains(expected[i]), e.getMessage());
     }
+  }
+
+  @Test
+  void aFileRewrittenAfterItsFooterWasReadIsRefused() throws Exception {
+    SequencesFixture f = new SequencesFixture(dir.resolve("rewritten"), SEQ);
+    String add = f.add("train", 0, SequencesFixture.randomRows(3, SEQ, 10, 4), 0);
+    f.commit(List.of(SequencesFixture.protocol(), f.metaData(10, 1), add));
+    SequenceBatches b = loader(f, 3).build(); // reads the footers
+    Path file;
+    try (var files = Files.walk(dir.resolve("rewritten/split=train"))) {
+      file = files.filter(p -> p.toString().endsWith(".parquet")).findFirst().orElseThrow();
+    }
+    Files.write(file, Arrays.copyOf(Files.readAllBytes(file), (int) Files.size(file) + 5));
+    Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, b::next);
+    assertTrue(e.getMessage().contains(file.getFileName() + " row group 0: the file is ")
+        && e.getMessage().contains("changed since it was listed"), e.getMessage());
   }
 
   @Test
