@@ -7,9 +7,11 @@
 # the main thread's CPU time (steadier when other processes share the cores).
 #
 # Usage: tests/bench/snapshot-benchmark.sh [--jvms J] [--compare DIR] [--cds] [SnapshotBench options:
-#            --runs R --commits N --checkpoint-at V --rows N --seq-len L --shards S
+#            --runs R --commits N --checkpoint-at V --files F --rows N --seq-len L --shards S
 #            --reader kernel]
-# Defaults: 5 JVMs of 5 runs; the table is built once under target/bench/snapshot-table.
+# Defaults: 5 JVMs of 5 runs; the table is built once under target/bench/snapshot-table (again
+# when its shape changes); --commits 2 --files 1000 --rows 20 --checkpoint-at 0 is the shape the
+# pipeline writes, a few commits of many files.
 # --compare DIR: DIR is another checkout (for example the commit before a change, with this
 # script and SnapshotBench.java copied in); it is built too, and its JVMs alternate with this
 # checkout's on the same table, so both see the same machine load.

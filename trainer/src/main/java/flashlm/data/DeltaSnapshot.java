@@ -259,8 +259,8 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     columns = columns.add(StructField.DEFAULT_ROW_INDEX_COLUMN);
     Scan scan = snapshot.getScanBuilder().withReadSchema(columns).build();
     Row scanState = null;
-    // by path: the key is the log's path string (a Path's toString per comparison costs more than
-    // the rest of the listing on a table of a thousand files)
+    // by path, keyed by the log's path string: sorting does not build a Path's string per
+    // comparison
     TreeMap<String, DataFile> out = new TreeMap<>();
     try (CloseableIterator<FilteredColumnarBatch> batches = scan.getScanFiles(engine)) {
       while (batches.hasNext()) {
