@@ -1,5 +1,6 @@
 package flashlm.data;
 
+import flashlm.concurrent.Concurrently;
 import io.delta.kernel.Scan;
 import io.delta.kernel.Snapshot;
 import io.delta.kernel.Table;
@@ -67,6 +68,9 @@ public record DeltaSnapshot(String table, long version, StructType schema,
   public record DataFile(Path path, Map<String, String> partitionValues, long size,
       long[] deletedRows) {}
 
+  /** Storage requests (footers, listings) in flight at most while a snapshot is opened. */
+  static final int IN_FLIGHT = 8;
+
   private static final long[] NONE = new long[0];
   private static final String COLUMN_MAPPING = "delta.columnMapping.mode";
 
@@ -126,7 +130,7 @@ public record DeltaSnapshot(String table, long version, StructType schema,
     List<Path> parents = files.stream().map(f -> f.path().getParent()).toList();
     List<Path> dirs = new ArrayList<>(new LinkedHashSet<>(parents));
     Map<Path, Set<String>> present = new HashMap<>();
-    List<Set<String>> listed = Concurrently.map(dirs, d -> list(conf, d, where));
+    List<Set<String>> listed = Concurrently.map(dirs, IN_FLIGHT, d -> list(conf, d, where));
     for (int i = 0; i < dirs.size(); i++) {
       present.put(dirs.get(i), listed.get(i));
     }

@@ -1,12 +1,9 @@
 package flashlm.data;
 
 import io.delta.kernel.defaults.engine.DefaultEngine;
+import io.delta.kernel.defaults.engine.hadoopio.HadoopFileIO;
 import io.delta.kernel.engine.Engine;
-import io.delta.kernel.engine.ExpressionHandler;
-import io.delta.kernel.engine.FileSystemClient;
-import io.delta.kernel.engine.JsonHandler;
 import io.delta.kernel.engine.MetricsReporter;
-import io.delta.kernel.engine.ParquetHandler;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 
@@ -22,29 +19,13 @@ public final class KernelEngine {
 
   /** Kernel's default engine over {@code conf}, reporting no metrics. */
   public static Engine create(Configuration conf) {
-    return new Quiet(DefaultEngine.create(conf));
+    return new Quiet(conf);
   }
 
-  /** Kernel's default engine's handlers, and no metrics reporters. */
-  private record Quiet(Engine inner) implements Engine {
-    @Override
-    public ExpressionHandler getExpressionHandler() {
-      return inner.getExpressionHandler();
-    }
-
-    @Override
-    public JsonHandler getJsonHandler() {
-      return inner.getJsonHandler();
-    }
-
-    @Override
-    public FileSystemClient getFileSystemClient() {
-      return inner.getFileSystemClient();
-    }
-
-    @Override
-    public ParquetHandler getParquetHandler() {
-      return inner.getParquetHandler();
+  /** {@link DefaultEngine#create(Configuration)}'s engine without its metrics reporter. */
+  private static final class Quiet extends DefaultEngine {
+    Quiet(Configuration conf) {
+      super(new HadoopFileIO(conf));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package flashlm.data;
 
+import flashlm.concurrent.Concurrently;
 import flashlm.table.SequencesTable;
 import io.delta.kernel.types.ArrayType;
 import io.delta.kernel.types.DataType;
@@ -120,8 +121,8 @@ public final class SequencesSnapshot {
       }
     }
     List<TokenBlock> out = new ArrayList<>();
-    for (List<TokenBlock> blocks : Concurrently.map(owned, o -> TokenBlock.of(conf,
-        o.file().path(), o.shard(), o.file().deletedRows(), describe()))) {
+    for (List<TokenBlock> blocks : Concurrently.map(owned, DeltaSnapshot.IN_FLIGHT, o ->
+        TokenBlock.of(conf, o.file().path(), o.shard(), o.file().deletedRows(), describe()))) {
       out.addAll(blocks);
     }
     out.sort(Comparator.comparingInt(TokenBlock::shard)

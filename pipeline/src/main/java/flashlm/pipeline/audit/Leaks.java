@@ -12,6 +12,7 @@ import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.transform;
 import static org.apache.spark.sql.functions.when;
 
+import flashlm.concurrent.Concurrently;
 import flashlm.table.SequencesTable;
 import java.io.PrintStream;
 import java.util.ArrayList;

@@ -8,6 +8,7 @@ import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
 
+import flashlm.concurrent.Concurrently;
 import flashlm.pipeline.ingest.DocumentsTable;
 import flashlm.pipeline.manifest.DatasetManifest;
 import flashlm.pipeline.manifest.DatasetManifest.SplitCounts;
