@@ -15,10 +15,15 @@ import org.apache.spark.sql.SparkSession;
  * job on a cluster.
  */
 public final class Launcher {
+  /** Whether a command ran to its end without Spark in this JVM (see {@link ClassList}). */
+  private static volatile boolean ranWithoutSpark;
+
   private Launcher() {}
 
   public static void main(String[] args) {
-    System.exit(run(null, args, System.out, System.err));
+    int status = run(null, args, System.out, System.err);
+    ClassList.finish(status == 0 && ranWithoutSpark);
+    System.exit(status);
   }
 
   /**
@@ -126,6 +131,7 @@ public final class Launcher {
     c.check(cl);
     if (!c.usesSpark(cl)) {
       c.run(cl, null);
+      ranWithoutSpark = true;
       return;
     }
     // Stop only a session this call created on embedded Spark; never one that spark-submit or a
