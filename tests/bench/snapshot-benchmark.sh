@@ -16,7 +16,8 @@
 # script and SnapshotBench.java copied in); it is built too, and its JVMs alternate with this
 # checkout's on the same table, so both see the same machine load.
 # --cds: each checkout's JVMs map a class-data sharing archive that one JVM of it wrote first
-# (its class directories jarred, as CDS requires), as bin/flashlm's runs after the first do.
+# (its class directories jarred, as CDS requires), as bin/flashlm's launches of a command do from
+# the third on (the launcher writes a static archive from a class list instead).
 # BENCH_MVN_ARGS adds Maven flags (e.g. -o); BENCH_SKIP_BUILD=1 reuses the last builds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
