@@ -159,25 +159,6 @@ static inline __m256i dw16_pair(const float *d, int ldy, const float *cs, int n,
   return _mm256_or_si256(_mm256_and_si256(q0, low), _mm256_slli_epi32(q1, 16));
 }
 
-/* r[i][j] <-> r[j][i] for 8 vectors of 8 32-bit lanes. */
-static inline void transpose8(__m256i r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(_mm256_castsi256_ps(r[i]), _mm256_castsi256_ps(r[i + 1]));
-    t[i + 1] = _mm256_unpackhi_ps(_mm256_castsi256_ps(r[i]), _mm256_castsi256_ps(r[i + 1]));
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-    r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-  }
-}
-
 /* The integer dW's quantisation (fl_dw16_quant_ref's twin): 8 columns of dy at a time, their
  * absmaxes over the tokens, then per pair of tokens the two q of each column joined into one
  * 32-bit pair (the layout of a q row); 8 such pairs are transposed into 16 tokens of each of
@@ -214,11 +195,13 @@ void fl_dw16_quant_avx2(int16_t *q, float *a, const float *dy, int ldy, const fl
     const size_t ld = (size_t)Tq / 2; /* int32 pairs per row of q */
     int t = 0;
     for (; t + 16 <= T; t += 16) { /* 8 pairs of tokens: an 8 x 8 transpose, 8 row stores */
-      __m256i p[8];
+      /* the pairs' bits, moved as floats */
+      __m256 p[8];
       for (int i = 0; i < 8; i++)
-        p[i] = dw16_pair(dy + (size_t)(t + 2 * i) * ldy + k0, ldy, cs + t + 2 * i, 2, vf, low);
-      transpose8(p);
-      for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(rows + j * ld + t / 2), p[j]);
+        p[i] = _mm256_castsi256_ps(
+            dw16_pair(dy + (size_t)(t + 2 * i) * ldy + k0, ldy, cs + t + 2 * i, 2, vf, low));
+      fl_transpose8(p);
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps((float *)(rows + j * ld + t / 2), p[j]);
     }
     for (; t < T; t += 2) {
       _mm256_storeu_si256((__m256i *)pairs,
